@@ -1,0 +1,699 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {Address} from "@openzeppelin/contracts/utils/Address.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {ModelRegistry} from "./ModelRegistry.sol";
+import {ModelToken} from "./ModelToken.sol";
+import {PaymentVault} from "./PaymentVault.sol";
+import {Receipt, Leaf, LeafProof, ModelTotal, ClientTotal} from "./Types.sol";
+
+/// @title UsageOracle: optimistic per-epoch usage attestations with bonds, fraud proofs and finalization.
+/// @notice Per epoch the operator posts, with a bond, the Merkle root of the epoch's receipt leaves (sorted
+///         by receipt id, positional tree), the per-model revenue and per-client spend, and its fee. The
+///         clients' spend is escrowed in the vault at once (within their signed caps). During the challenge
+///         window anyone can void a false attestation:
+///         - `challengeReceipt`: an operator-signed receipt of the epoch; the operator must prove its leaf
+///           is in the tree within the response window or lose (covers omission and misstatement);
+///         - `proveOmission`: the same, decided at once from two adjacent leaves (or an end leaf);
+///         - `proveBadEpoch`, `proveBadOrder`, `proveBadLink`, `proveSkipped`, `proveBadModelTotal`,
+///           `proveBadClientTotal`: the tree is not a valid sorted list of this epoch's receipts, or the
+///           attested totals are not the sums of its receipts (each leaf carries running sums per model and
+///           per client, so one or two or three leaves always suffice to show an inconsistency).
+///         A successful challenge voids the attestation and slashes the bond: half to the challenger, half
+///         burned (kept here forever, counted in `burned`). After the window, with no challenge open,
+///         `finalize` pays each model's revenue (minus the fee) to its token, snapshots the token, and the
+///         fee to the treasury, exactly once. Epochs are independent: any order.
+contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP712 {
+    /// @notice Posts attestations and signs receipts (the service).
+    bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
+    /// @notice May pause attest and finalize (challenges, responses and withdrawals are never paused).
+    bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
+    /// @notice EIP-712 type of a receipt (see Types.sol).
+    bytes32 public constant RECEIPT_TYPEHASH = keccak256(
+        "Receipt(uint128 id,uint64 epoch,bytes32 model,address client,uint256 price,bytes32 inputHash,bytes32 outputHash,bytes32 fingerprint,uint64 timestamp)"
+    );
+    /// @notice Basis-point denominator.
+    uint256 public constant BPS = 10_000;
+    /// @notice Side selector for the model annotations of a leaf.
+    uint8 public constant SIDE_MODEL = 0;
+    /// @notice Side selector for the client annotations of a leaf.
+    uint8 public constant SIDE_CLIENT = 1;
+
+    /// @notice Lifecycle of an epoch's attestation.
+    enum Status {
+        None, // nothing posted (or a voided one unwound): the operator may attest
+        Posted, // in or after its challenge window
+        Voided, // a challenge won; `unwind` returns the clients' escrow
+        Finalized // paid out
+    }
+
+    /// @notice Lifecycle of a receipt challenge.
+    enum ChallengeStatus {
+        None,
+        Open,
+        Rejected, // the operator proved inclusion: challenger's bond split operator / burn
+        Upheld, // no proof in time: the attestation was voided
+        Moot // the attestation was voided or replaced otherwise: bond refunded
+    }
+
+    /// @notice An epoch's current attestation.
+    struct Attestation {
+        address attester;
+        uint64 postedAt;
+        uint16 feeBps;
+        Status status;
+        uint32 round; // incremented at every attest of this epoch
+        uint32 openChallenges;
+        uint64 count; // number of leaves
+        bytes32 root;
+        uint256 total; // sum of revenue = sum of spend
+        bytes32 modelsHash; // keccak256(abi.encode(ModelTotal[]))
+        bytes32 clientsHash; // keccak256(abi.encode(ClientTotal[]))
+    }
+
+    /// @notice A receipt challenge awaiting the operator's inclusion proof.
+    struct Challenge {
+        address challenger;
+        uint64 epoch;
+        uint32 round;
+        uint64 deadline;
+        ChallengeStatus status;
+        bytes32 receiptHash;
+    }
+
+    /// @notice The model registry (model → token).
+    ModelRegistry public immutable registry;
+    /// @notice The client vault.
+    PaymentVault public immutable vault;
+    /// @notice Bond (wei) posted with every attestation.
+    uint256 public immutable attestBond;
+    /// @notice Bond (wei) posted with every receipt challenge.
+    uint256 public immutable challengeBond;
+    /// @notice Seconds after posting during which an attestation can be challenged.
+    uint64 public immutable challengeWindow;
+    /// @notice Seconds the operator has to answer a receipt challenge.
+    uint64 public immutable responseWindow;
+    /// @notice Highest fee (bps of revenue) an attestation may take.
+    uint16 public immutable maxFeeBps;
+
+    /// @notice Wei burned (slashed halves), locked in this contract forever.
+    uint256 public burned;
+    /// @notice Wei withdrawable by each address (returned bonds and rewards).
+    mapping(address account => uint256) public credits;
+    /// @notice Sum of `credits`.
+    uint256 public totalCredits;
+    /// @notice Number of challenges ever opened (ids are 0..challengeCount-1).
+    uint256 public challengeCount;
+
+    mapping(uint64 epoch => Attestation) private _attestations;
+    mapping(uint256 challengeId => Challenge) private _challenges;
+
+    /// @notice An attestation was posted; carries everything needed to finalize, unwind or check it.
+    event Attested(
+        uint64 indexed epoch,
+        uint32 round,
+        address indexed attester,
+        bytes32 root,
+        uint64 count,
+        uint16 feeBps,
+        uint256 total,
+        ModelTotal[] models,
+        ClientTotal[] clients
+    );
+    /// @notice A receipt challenge was opened.
+    event ReceiptChallenged(
+        uint256 indexed challengeId,
+        uint64 indexed epoch,
+        uint32 round,
+        address indexed challenger,
+        bytes32 receiptHash,
+        uint128 receiptId,
+        uint64 deadline
+    );
+    /// @notice The operator proved the challenged receipt's leaf; `leafIndex` is its position.
+    event ChallengeRejected(uint256 indexed challengeId, uint64 leafIndex);
+    /// @notice A challenge won against the attestation.
+    event ChallengeUpheld(uint256 indexed challengeId);
+    /// @notice A challenge became moot (its attestation was voided otherwise); bond refunded.
+    event ChallengeMoot(uint256 indexed challengeId);
+    /// @notice A fraud proof of kind `kind` voided the attestation.
+    event FraudProven(uint64 indexed epoch, uint32 round, address indexed prover, bytes32 kind);
+    /// @notice The attestation was voided; `reward` went to `challenger` and `burnedAmount` was burned.
+    event AttestationVoided(
+        uint64 indexed epoch, uint32 round, address indexed challenger, uint256 reward, uint256 burnedAmount
+    );
+    /// @notice The voided attestation's escrow went back to the clients; the epoch can be attested again.
+    event AttestationUnwound(uint64 indexed epoch, uint32 round, uint256 released);
+    /// @notice The attestation was paid out.
+    event Finalized(uint64 indexed epoch, uint32 round, uint256 total, uint256 fee);
+    /// @notice `model`'s token received `amount` and took snapshot `snapshotId`.
+    event ModelPaid(uint64 indexed epoch, bytes32 indexed model, address indexed token, uint256 amount, uint256 snapshotId);
+    /// @notice `account` withdrew `amount` of credits.
+    event CreditsWithdrawn(address indexed account, uint256 amount);
+
+    error ZeroAddress();
+    error WrongBond(uint256 expected, uint256 sent);
+    error AlreadyAttested(uint64 epoch, Status status);
+    error EmptyAttestation();
+    error FeeTooHigh(uint16 feeBps, uint16 maxFeeBps);
+    error NotSorted(uint256 index);
+    error ZeroTotal(uint256 index);
+    error BadLast(uint256 index);
+    error UnregisteredModel(bytes32 model);
+    error TotalsMismatch(uint256 revenue, uint256 spend);
+    error NotPosted(uint64 epoch);
+    error NotVoided(uint64 epoch);
+    error WindowClosed(uint256 endedAt);
+    error WindowOpen(uint256 endsAt);
+    error ChallengesOpen(uint32 open);
+    error ListMismatch();
+    error WrongEpoch(uint64 expected, uint64 got);
+    error InvalidReceiptSignature();
+    error UnknownChallenge(uint256 challengeId);
+    error ChallengeNotOpen(uint256 challengeId);
+    error ResponseWindowOpen(uint256 deadline);
+    error ResponseTooLate(uint256 deadline);
+    error ReceiptMismatch();
+    error InvalidProof();
+    error IndexOutOfRange(uint64 index, uint64 count);
+    error NotFraud();
+    error InvalidSide(uint8 side);
+    error NoCredits();
+
+    /// @param admin Holder of DEFAULT_ADMIN_ROLE.
+    /// @param operator Holder of OPERATOR_ROLE (attester and receipt signer).
+    /// @param guardian Holder of GUARDIAN_ROLE.
+    /// @param registry_ The model registry.
+    /// @param vault_ The client vault.
+    /// @param attestBond_ Bond per attestation (wei).
+    /// @param challengeBond_ Bond per receipt challenge (wei).
+    /// @param challengeWindow_ Challenge window (seconds).
+    /// @param responseWindow_ Response window for receipt challenges (seconds).
+    /// @param maxFeeBps_ Highest operator fee (bps).
+    constructor(
+        address admin,
+        address operator,
+        address guardian,
+        ModelRegistry registry_,
+        PaymentVault vault_,
+        uint256 attestBond_,
+        uint256 challengeBond_,
+        uint64 challengeWindow_,
+        uint64 responseWindow_,
+        uint16 maxFeeBps_
+    ) EIP712("IMO Oracle", "1") {
+        if (
+            admin == address(0) || operator == address(0) || guardian == address(0)
+                || address(registry_) == address(0) || address(vault_) == address(0)
+        ) revert ZeroAddress();
+        if (maxFeeBps_ > BPS) revert FeeTooHigh(maxFeeBps_, uint16(BPS));
+        registry = registry_;
+        vault = vault_;
+        attestBond = attestBond_;
+        challengeBond = challengeBond_;
+        challengeWindow = challengeWindow_;
+        responseWindow = responseWindow_;
+        maxFeeBps = maxFeeBps_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(OPERATOR_ROLE, operator);
+        _grantRole(GUARDIAN_ROLE, guardian);
+    }
+
+    // ------------------------------------------------------------------ attest / finalize
+
+    /// @notice Post the attestation of `epoch` with `attestBond`. Escrows each client's spend in the vault
+    ///         (reverts if any client would exceed its signed cap or its balance).
+    /// @param epoch Epoch id.
+    /// @param root Merkle root of the epoch's leaves (see docs/CONTRACTS.md for the exact encoding).
+    /// @param count Number of leaves.
+    /// @param feeBps Operator fee in basis points of revenue (at most `maxFeeBps`).
+    /// @param models Per-model revenue, strictly ascending by model, every model registered.
+    /// @param clients Per-client spend, strictly ascending by client address.
+    function attest(
+        uint64 epoch,
+        bytes32 root,
+        uint64 count,
+        uint16 feeBps,
+        ModelTotal[] calldata models,
+        ClientTotal[] calldata clients
+    ) external payable onlyRole(OPERATOR_ROLE) whenNotPaused {
+        if (msg.value != attestBond) revert WrongBond(attestBond, msg.value);
+        Attestation storage a = _attestations[epoch];
+        if (a.status != Status.None) revert AlreadyAttested(epoch, a.status);
+        if (count == 0) revert EmptyAttestation();
+        if (feeBps > maxFeeBps) revert FeeTooHigh(feeBps, maxFeeBps);
+
+        uint256 revenue = _checkTotals(count, models, clients);
+
+        a.attester = msg.sender;
+        a.postedAt = uint64(block.timestamp);
+        a.feeBps = feeBps;
+        a.status = Status.Posted;
+        ++a.round;
+        a.openChallenges = 0;
+        a.count = count;
+        a.root = root;
+        a.total = revenue;
+        a.modelsHash = keccak256(abi.encode(models));
+        a.clientsHash = keccak256(abi.encode(clients));
+
+        vault.escrowSpend(clients);
+        _emitAttested(epoch, a, models, clients);
+    }
+
+    function _checkTotals(uint64 count, ModelTotal[] calldata models, ClientTotal[] calldata clients)
+        private
+        view
+        returns (uint256 revenue)
+    {
+        for (uint256 i; i < models.length; ++i) {
+            ModelTotal calldata m = models[i];
+            if (i != 0 && m.model <= models[i - 1].model) revert NotSorted(i);
+            if (m.total == 0) revert ZeroTotal(i);
+            if (m.last == 0 || m.last > count) revert BadLast(i);
+            if (registry.tokenOf(m.model) == address(0)) revert UnregisteredModel(m.model);
+            revenue += m.total;
+        }
+        uint256 spend;
+        for (uint256 i; i < clients.length; ++i) {
+            ClientTotal calldata c = clients[i];
+            if (i != 0 && c.client <= clients[i - 1].client) revert NotSorted(i);
+            if (c.total == 0) revert ZeroTotal(i);
+            if (c.last == 0 || c.last > count) revert BadLast(i);
+            spend += c.total;
+        }
+        if (revenue != spend) revert TotalsMismatch(revenue, spend);
+        if (revenue == 0) revert EmptyAttestation();
+    }
+
+    function _emitAttested(
+        uint64 epoch,
+        Attestation storage a,
+        ModelTotal[] calldata models,
+        ClientTotal[] calldata clients
+    ) private {
+        emit Attested(epoch, a.round, a.attester, a.root, a.count, a.feeBps, a.total, models, clients);
+    }
+
+    /// @notice Pay out `epoch` once its challenge window has passed with no challenge open: each model's
+    ///         revenue minus the fee goes to its token (which then snapshots), the fees to the treasury, and
+    ///         the attester's bond back to its credits. Anyone may call, with the models list of the
+    ///         `Attested` event.
+    function finalize(uint64 epoch, ModelTotal[] calldata models) external whenNotPaused nonReentrant {
+        Attestation storage a = _attestations[epoch];
+        if (a.status != Status.Posted) revert NotPosted(epoch);
+        uint256 endsAt = uint256(a.postedAt) + challengeWindow;
+        if (block.timestamp < endsAt) revert WindowOpen(endsAt);
+        if (a.openChallenges != 0) revert ChallengesOpen(a.openChallenges);
+        if (keccak256(abi.encode(models)) != a.modelsHash) revert ListMismatch();
+        a.status = Status.Finalized;
+
+        uint256 feeBps = a.feeBps;
+        address[] memory tokens = new address[](models.length);
+        uint256[] memory amounts = new uint256[](models.length);
+        uint256 fee;
+        for (uint256 i; i < models.length; ++i) {
+            uint256 total = models[i].total;
+            uint256 modelFee = total * feeBps / BPS;
+            fee += modelFee;
+            tokens[i] = registry.tokenOf(models[i].model);
+            amounts[i] = total - modelFee;
+        }
+        _credit(a.attester, attestBond);
+        emit Finalized(epoch, a.round, a.total, fee);
+
+        vault.settle(tokens, amounts, fee);
+        for (uint256 i; i < tokens.length; ++i) {
+            uint256 snapshotId = amounts[i] == 0 ? 0 : ModelToken(payable(tokens[i])).snapshot();
+            emit ModelPaid(epoch, models[i].model, tokens[i], amounts[i], snapshotId);
+        }
+    }
+
+    /// @notice Return a voided attestation's escrow to its clients, so the epoch can be attested again.
+    ///         Anyone may call, with the clients list of the `Attested` event.
+    function unwind(uint64 epoch, ClientTotal[] calldata clients) external {
+        Attestation storage a = _attestations[epoch];
+        if (a.status != Status.Voided) revert NotVoided(epoch);
+        if (keccak256(abi.encode(clients)) != a.clientsHash) revert ListMismatch();
+        a.status = Status.None;
+        uint256 released = vault.releaseSpend(clients);
+        emit AttestationUnwound(epoch, a.round, released);
+    }
+
+    // ------------------------------------------------------------------ receipt challenges (interactive)
+
+    /// @notice Challenge `epoch` with a receipt the operator signed for it, posting `challengeBond`. The
+    ///         operator must show, within `responseWindow`, a leaf carrying exactly this receipt.
+    /// @return challengeId The new challenge's id.
+    function challengeReceipt(uint64 epoch, Receipt calldata receipt, bytes calldata signature)
+        external
+        payable
+        returns (uint256 challengeId)
+    {
+        if (msg.value != challengeBond) revert WrongBond(challengeBond, msg.value);
+        Attestation storage a = _requireChallengeable(epoch);
+        bytes32 rh = _checkSignedReceipt(epoch, receipt, signature);
+        challengeId = challengeCount++;
+        uint64 deadline = uint64(block.timestamp) + responseWindow;
+        _challenges[challengeId] = Challenge({
+            challenger: msg.sender,
+            epoch: epoch,
+            round: a.round,
+            deadline: deadline,
+            status: ChallengeStatus.Open,
+            receiptHash: rh
+        });
+        ++a.openChallenges;
+        emit ReceiptChallenged(challengeId, epoch, a.round, msg.sender, rh, receipt.id, deadline);
+    }
+
+    /// @notice Answer a receipt challenge with the inclusion proof of a leaf carrying the challenged
+    ///         receipt. Anyone may answer; the challenger's bond is split between the attester and the burn.
+    function respond(uint256 challengeId, LeafProof calldata p) external {
+        Challenge storage c = _openChallenge(challengeId);
+        Attestation storage a = _attestations[c.epoch];
+        if (a.status != Status.Posted || a.round != c.round) revert NotPosted(c.epoch);
+        if (block.timestamp > c.deadline) revert ResponseTooLate(c.deadline);
+        if (receiptHash(p.leaf.receipt) != c.receiptHash) revert ReceiptMismatch();
+        _verifyLeaf(a, p);
+        c.status = ChallengeStatus.Rejected;
+        --a.openChallenges;
+        uint256 toAttester = challengeBond / 2;
+        _credit(a.attester, toAttester);
+        burned += challengeBond - toAttester;
+        emit ChallengeRejected(challengeId, p.index);
+    }
+
+    /// @notice Settle a receipt challenge: if its attestation is gone (voided or replaced), refund the bond;
+    ///         otherwise, once the response deadline has passed unanswered, void the attestation.
+    function resolveChallenge(uint256 challengeId) external {
+        Challenge storage c = _openChallenge(challengeId);
+        Attestation storage a = _attestations[c.epoch];
+        if (a.status != Status.Posted || a.round != c.round) {
+            c.status = ChallengeStatus.Moot;
+            _credit(c.challenger, challengeBond);
+            emit ChallengeMoot(challengeId);
+            return;
+        }
+        if (block.timestamp <= c.deadline) revert ResponseWindowOpen(c.deadline);
+        c.status = ChallengeStatus.Upheld;
+        --a.openChallenges;
+        _credit(c.challenger, challengeBond);
+        emit ChallengeUpheld(challengeId);
+        _void(c.epoch, a, c.challenger);
+    }
+
+    // ------------------------------------------------------------------ fraud proofs (decided at once)
+
+    /// @notice Prove that an operator-signed receipt of `epoch` is missing from or misstated in the tree:
+    ///         `left`/`right` are adjacent leaves around the receipt's id (or the first / last leaf when the
+    ///         id lies outside the range: pass the same proof twice), or a leaf with the same id but a
+    ///         different receipt.
+    function proveOmission(
+        uint64 epoch,
+        Receipt calldata receipt,
+        bytes calldata signature,
+        LeafProof calldata left,
+        LeafProof calldata right
+    ) external {
+        Attestation storage a = _requireChallengeable(epoch);
+        bytes32 rh = _checkSignedReceipt(epoch, receipt, signature);
+        _verifyLeaf(a, left);
+        _verifyLeaf(a, right);
+        uint128 id = receipt.id;
+        uint128 lid = left.leaf.receipt.id;
+        uint128 rid = right.leaf.receipt.id;
+        bool fraud;
+        if (lid == id) fraud = receiptHash(left.leaf.receipt) != rh;
+        else if (rid == id) fraud = receiptHash(right.leaf.receipt) != rh;
+        else if (right.index == left.index + 1) fraud = lid < id && id < rid;
+        else if (left.index == right.index && left.index == 0 && id < lid) fraud = true;
+        else if (left.index == right.index && left.index == a.count - 1 && id > lid) fraud = true;
+        if (!fraud) revert NotFraud();
+        _fraud(epoch, a, "omission");
+    }
+
+    /// @notice Prove that a leaf carries a receipt of another epoch.
+    function proveBadEpoch(uint64 epoch, LeafProof calldata p) external {
+        Attestation storage a = _requireChallengeable(epoch);
+        _verifyLeaf(a, p);
+        if (p.leaf.receipt.epoch == epoch) revert NotFraud();
+        _fraud(epoch, a, "epoch");
+    }
+
+    /// @notice Prove that two adjacent leaves are not in strictly ascending receipt-id order.
+    function proveBadOrder(uint64 epoch, LeafProof calldata left, LeafProof calldata right) external {
+        Attestation storage a = _requireChallengeable(epoch);
+        _verifyLeaf(a, left);
+        _verifyLeaf(a, right);
+        if (right.index != left.index + 1 || left.leaf.receipt.id < right.leaf.receipt.id) revert NotFraud();
+        _fraud(epoch, a, "order");
+    }
+
+    /// @notice Prove that leaf `j`'s running sum on `side` (0 model, 1 client) is wrong: its `prev` pointer
+    ///         is not earlier than itself, or points (`p`) to a leaf of another model/client, or its sum is not
+    ///         the previous sum plus its price (or its price, when it has no previous). `p` is ignored when
+    ///         `j` has no previous or an impossible one (pass `j` again).
+    function proveBadLink(uint64 epoch, uint8 side, LeafProof calldata j, LeafProof calldata p) external {
+        Attestation storage a = _requireChallengeable(epoch);
+        _verifyLeaf(a, j);
+        (bytes32 jKey, uint64 jPrev, uint256 jCum) = _side(j.leaf, side);
+        uint256 price = j.leaf.receipt.price;
+        bool fraud;
+        if (jPrev == 0) {
+            fraud = jCum != price;
+        } else if (jPrev > j.index) {
+            fraud = true; // points to itself or later
+        } else {
+            if (p.index != jPrev - 1) revert NotFraud();
+            _verifyLeaf(a, p);
+            (bytes32 pKey,, uint256 pCum) = _side(p.leaf, side);
+            fraud = pKey != jKey || price > type(uint256).max - pCum || jCum != pCum + price;
+        }
+        if (!fraud) revert NotFraud();
+        _fraud(epoch, a, "link");
+    }
+
+    /// @notice Prove that leaf `j`'s `prev` pointer on `side` skips leaf `k` (same model/client, k < j,
+    ///         and j's previous is before k or none).
+    function proveSkipped(uint64 epoch, uint8 side, LeafProof calldata k, LeafProof calldata j) external {
+        Attestation storage a = _requireChallengeable(epoch);
+        _verifyLeaf(a, k);
+        _verifyLeaf(a, j);
+        (bytes32 kKey,,) = _side(k.leaf, side);
+        (bytes32 jKey, uint64 jPrev,) = _side(j.leaf, side);
+        if (!(k.index < j.index && kKey == jKey && jPrev < k.index + 1)) revert NotFraud();
+        _fraud(epoch, a, "skip");
+    }
+
+    /// @notice Prove that the attested model totals do not match the leaves. With `entry` = an index into
+    ///         `models`: leaf `x` is that entry's last leaf but has another model or another running sum, or
+    ///         `x` comes after it with the same model. With `entry` = type(uint256).max: `x`'s model is not in
+    ///         `models` at all.
+    function proveBadModelTotal(uint64 epoch, ModelTotal[] calldata models, uint256 entry, LeafProof calldata x)
+        external
+    {
+        Attestation storage a = _requireChallengeable(epoch);
+        if (keccak256(abi.encode(models)) != a.modelsHash) revert ListMismatch();
+        _verifyLeaf(a, x);
+        bytes32 key = x.leaf.receipt.model;
+        bool fraud;
+        if (entry == type(uint256).max) {
+            fraud = true;
+            for (uint256 i; i < models.length; ++i) {
+                if (models[i].model == key) fraud = false;
+            }
+        } else {
+            ModelTotal calldata m = models[entry];
+            fraud = _badTotal(m.model, m.total, m.last, key, x.leaf.modelCum, x.index);
+        }
+        if (!fraud) revert NotFraud();
+        _fraud(epoch, a, "model-total");
+    }
+
+    /// @notice Client-side twin of `proveBadModelTotal`.
+    function proveBadClientTotal(uint64 epoch, ClientTotal[] calldata clients, uint256 entry, LeafProof calldata x)
+        external
+    {
+        Attestation storage a = _requireChallengeable(epoch);
+        if (keccak256(abi.encode(clients)) != a.clientsHash) revert ListMismatch();
+        _verifyLeaf(a, x);
+        address key = x.leaf.receipt.client;
+        bool fraud;
+        if (entry == type(uint256).max) {
+            fraud = true;
+            for (uint256 i; i < clients.length; ++i) {
+                if (clients[i].client == key) fraud = false;
+            }
+        } else {
+            ClientTotal calldata c = clients[entry];
+            fraud = _badTotal(
+                bytes32(uint256(uint160(c.client))),
+                c.total,
+                c.last,
+                bytes32(uint256(uint160(key))),
+                x.leaf.clientCum,
+                x.index
+            );
+        }
+        if (!fraud) revert NotFraud();
+        _fraud(epoch, a, "client-total");
+    }
+
+    // ------------------------------------------------------------------ credits, pause
+
+    /// @notice Withdraw the caller's credits (returned bonds, rewards).
+    function withdrawCredits() external nonReentrant returns (uint256 amount) {
+        amount = credits[msg.sender];
+        if (amount == 0) revert NoCredits();
+        credits[msg.sender] = 0;
+        totalCredits -= amount;
+        emit CreditsWithdrawn(msg.sender, amount);
+        Address.sendValue(payable(msg.sender), amount);
+    }
+
+    /// @notice Pause attest and finalize.
+    function pause() external onlyRole(GUARDIAN_ROLE) {
+        _pause();
+    }
+
+    /// @notice Resume attest and finalize.
+    function unpause() external onlyRole(GUARDIAN_ROLE) {
+        _unpause();
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice The current attestation of `epoch`.
+    function getAttestation(uint64 epoch) external view returns (Attestation memory) {
+        return _attestations[epoch];
+    }
+
+    /// @notice A receipt challenge.
+    function getChallenge(uint256 challengeId) external view returns (Challenge memory) {
+        return _challenges[challengeId];
+    }
+
+    /// @notice EIP-712 struct hash of a receipt (the first input of its leaf).
+    function receiptHash(Receipt calldata r) public pure returns (bytes32) {
+        return keccak256(abi.encode(RECEIPT_TYPEHASH, r));
+    }
+
+    /// @notice EIP-712 digest the operator signs for a receipt.
+    function receiptDigest(Receipt calldata r) public view returns (bytes32) {
+        return _hashTypedDataV4(receiptHash(r));
+    }
+
+    /// @notice Leaf hash: keccak256(bytes.concat(keccak256(abi.encode(receiptHash, modelPrev, modelCum,
+    ///         clientPrev, clientCum)))).
+    function leafHash(Leaf calldata l) public pure returns (bytes32) {
+        return keccak256(
+            bytes.concat(keccak256(abi.encode(receiptHash(l.receipt), l.modelPrev, l.modelCum, l.clientPrev, l.clientCum)))
+        );
+    }
+
+    /// @notice Depth of the positional tree over `count` leaves: ceil(log2(count)), 0 for one leaf.
+    function treeDepth(uint64 count) public pure returns (uint256 depth) {
+        while ((uint256(1) << depth) < count) ++depth;
+    }
+
+    /// @notice Root computed from a leaf hash, its index and its siblings (bottom-up).
+    function computeRoot(bytes32 leaf, uint64 index, bytes32[] calldata proof) public pure returns (bytes32 h) {
+        h = leaf;
+        uint256 idx = index;
+        for (uint256 i; i < proof.length; ++i) {
+            h = (idx & 1 == 0) ? _hashPair(h, proof[i]) : _hashPair(proof[i], h);
+            idx >>= 1;
+        }
+    }
+
+    /// @notice EIP-712 domain separator ("IMO Oracle", "1", chainid, this).
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _requireChallengeable(uint64 epoch) private view returns (Attestation storage a) {
+        a = _attestations[epoch];
+        if (a.status != Status.Posted) revert NotPosted(epoch);
+        uint256 endsAt = uint256(a.postedAt) + challengeWindow;
+        if (block.timestamp >= endsAt) revert WindowClosed(endsAt);
+    }
+
+    function _checkSignedReceipt(uint64 epoch, Receipt calldata receipt, bytes calldata signature)
+        private
+        view
+        returns (bytes32 rh)
+    {
+        if (receipt.epoch != epoch) revert WrongEpoch(epoch, receipt.epoch);
+        rh = receiptHash(receipt);
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(_hashTypedDataV4(rh), signature);
+        if (err != ECDSA.RecoverError.NoError || !hasRole(OPERATOR_ROLE, signer)) revert InvalidReceiptSignature();
+    }
+
+    function _openChallenge(uint256 challengeId) private view returns (Challenge storage c) {
+        if (challengeId >= challengeCount) revert UnknownChallenge(challengeId);
+        c = _challenges[challengeId];
+        if (c.status != ChallengeStatus.Open) revert ChallengeNotOpen(challengeId);
+    }
+
+    function _verifyLeaf(Attestation storage a, LeafProof calldata p) private view {
+        uint64 count = a.count;
+        if (p.index >= count) revert IndexOutOfRange(p.index, count);
+        if (p.proof.length != treeDepth(count)) revert InvalidProof();
+        if (computeRoot(leafHash(p.leaf), p.index, p.proof) != a.root) revert InvalidProof();
+    }
+
+    function _side(Leaf calldata l, uint8 side) private pure returns (bytes32 key, uint64 prev, uint256 cum) {
+        if (side == SIDE_MODEL) return (l.receipt.model, l.modelPrev, l.modelCum);
+        if (side == SIDE_CLIENT) return (bytes32(uint256(uint160(l.receipt.client))), l.clientPrev, l.clientCum);
+        revert InvalidSide(side);
+    }
+
+    /// @dev Entry (key, total, last) vs leaf x (xKey, xCum, xIndex): fraud if x is the entry's last leaf but
+    ///      differs in key or sum, or x comes later with the same key.
+    function _badTotal(bytes32 key, uint256 total, uint64 last, bytes32 xKey, uint256 xCum, uint64 xIndex)
+        private
+        pure
+        returns (bool)
+    {
+        uint64 lastIndex = last - 1; // last >= 1 was checked at attest
+        if (xIndex == lastIndex) return xKey != key || xCum != total;
+        return xIndex > lastIndex && xKey == key;
+    }
+
+    function _fraud(uint64 epoch, Attestation storage a, bytes32 kind) private {
+        emit FraudProven(epoch, a.round, msg.sender, kind);
+        _void(epoch, a, msg.sender);
+    }
+
+    function _void(uint64 epoch, Attestation storage a, address challenger) private {
+        a.status = Status.Voided;
+        a.openChallenges = 0;
+        uint256 reward = attestBond / 2;
+        uint256 burn = attestBond - reward;
+        _credit(challenger, reward);
+        burned += burn;
+        emit AttestationVoided(epoch, a.round, challenger, reward, burn);
+    }
+
+    function _credit(address account, uint256 amount) private {
+        if (amount == 0) return;
+        credits[account] += amount;
+        totalCredits += amount;
+    }
+
+    function _hashPair(bytes32 left, bytes32 right) private pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            mstore(0x00, left)
+            mstore(0x20, right)
+            h := keccak256(0x00, 0x40)
+        }
+    }
+}
