@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {TestBase} from "./utils/TestBase.sol";
+import {ModelToken} from "../src/ModelToken.sol";
+import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+/// @notice Plain OpenZeppelin 5 ERC-20, the baseline for the snapshot overhead measurement.
+contract PlainToken is ERC20 {
+    constructor(address to, uint256 supply) ERC20("Plain", "PLN") {
+        _mint(to, supply);
+    }
+}
+
+/// @notice A holder that tries to re-enter claim/burn when paid.
+contract ReentrantHolder {
+    ModelToken public token;
+    uint256 public snapshotId;
+    bool public reenterBurn;
+
+    constructor(ModelToken t) {
+        token = t;
+    }
+
+    function doClaim(uint256 id) external {
+        snapshotId = id;
+        token.claim(id);
+    }
+
+    function doBurn(uint256 amount) external {
+        reenterBurn = true;
+        token.burn(amount);
+    }
+
+    receive() external payable {
+        if (reenterBurn) token.burn(1);
+        else token.claim(snapshotId);
+    }
+}
+
+contract ModelTokenTest is TestBase {
+    event RevenueReceived(address indexed from, uint256 amount, uint256 toHolders, uint256 toRedeemPool);
+    event SnapshotTaken(uint256 indexed snapshotId, uint256 revenue, uint256 totalSupply);
+    event RevenueClaimed(address indexed account, uint256 indexed snapshotId, uint256 amount);
+    event Redeemed(address indexed account, uint256 amount, uint256 redeemed);
+    event TokenInitialized(
+        string name, string symbol, address indexed publisher, uint256 supply, uint16 claimableBps, address snapshotter
+    );
+
+    uint256 constant SUPPLY = 1_000 ether;
+    ModelToken impl;
+    ModelToken token;
+    address alice;
+    address bob;
+    address carol;
+
+    function setUp() public {
+        alice = makeAddr("alice");
+        bob = makeAddr("bob");
+        carol = makeAddr("carol");
+        vm.warp(1_700_000_000);
+        impl = new ModelToken();
+        token = _clone(alice, SUPPLY, 8_000);
+    }
+
+    function _clone(address to, uint256 supply, uint16 bps) internal returns (ModelToken t) {
+        t = ModelToken(payable(Clones.clone(address(impl))));
+        t.initialize("Model", "MDL", to, supply, bps, address(this));
+    }
+
+    function _pay(uint256 amount) internal {
+        vm.deal(address(this), amount);
+        (bool ok,) = address(token).call{value: amount}("");
+        require(ok, "pay");
+    }
+
+    receive() external payable {}
+
+    // ---------------------------------------------------------------- initialize
+
+    function test_initialize_setsEverything() public {
+        ModelToken t = ModelToken(payable(Clones.clone(address(impl))));
+        vm.expectEmit(true, true, true, true, address(t));
+        emit TokenInitialized("Name", "SYM", bob, 5, 1234, carol);
+        t.initialize("Name", "SYM", bob, 5, 1234, carol);
+        vm.assertEq(t.name(), "Name");
+        vm.assertEq(t.symbol(), "SYM");
+        vm.assertEq(t.decimals(), 18);
+        vm.assertEq(t.totalSupply(), 5);
+        vm.assertEq(t.balanceOf(bob), 5);
+        vm.assertEq(uint256(t.claimableBps()), 1234);
+        vm.assertEq(t.snapshotter(), carol);
+        vm.assertEq(uint256(t.currentSnapshotId()), 0);
+    }
+
+    function test_initialize_revertsOnImplementation() public {
+        vm.expectRevert(ModelToken.AlreadyInitialized.selector);
+        impl.initialize("a", "b", alice, 1, 0, alice);
+    }
+
+    function test_initialize_revertsTwice() public {
+        vm.expectRevert(ModelToken.AlreadyInitialized.selector);
+        token.initialize("a", "b", alice, 1, 0, alice);
+    }
+
+    function test_initialize_revertsOnBadParams() public {
+        ModelToken t = ModelToken(payable(Clones.clone(address(impl))));
+        vm.expectRevert(ModelToken.InvalidPublisher.selector);
+        t.initialize("a", "b", address(0), 1, 0, alice);
+        vm.expectRevert(ModelToken.InvalidSupply.selector);
+        t.initialize("a", "b", alice, 0, 0, alice);
+        vm.expectRevert(ModelToken.InvalidSupply.selector);
+        t.initialize("a", "b", alice, uint256(type(uint208).max) + 1, 0, alice);
+        vm.expectRevert(ModelToken.InvalidBps.selector);
+        t.initialize("a", "b", alice, 1, 10_001, alice);
+        vm.expectRevert(ModelToken.InvalidSnapshotter.selector);
+        t.initialize("a", "b", alice, 1, 0, address(0));
+        t.initialize("a", "b", alice, type(uint208).max, 10_000, alice); // boundaries are fine
+    }
+
+    // ---------------------------------------------------------------- revenue and snapshots
+
+    function test_receive_splitsRevenue() public {
+        vm.deal(bob, 1 ether);
+        vm.expectEmit(true, true, true, true, address(token));
+        emit RevenueReceived(bob, 1 ether, 0.8 ether, 0.2 ether);
+        vm.prank(bob);
+        (bool ok,) = address(token).call{value: 1 ether}("");
+        vm.assertTrue(ok);
+        vm.assertEq(token.pendingClaimable(), 0.8 ether);
+        vm.assertEq(token.redeemPool(), 0.2 ether);
+    }
+
+    function test_snapshot_bySnapshotterAnytime() public {
+        _pay(1 ether);
+        vm.expectEmit(true, true, true, true, address(token));
+        emit SnapshotTaken(1, 0.8 ether, SUPPLY);
+        vm.assertEq(token.snapshot(), 1);
+        vm.assertEq(token.snapshot(), 2); // even empty, even immediately
+        vm.assertEq(token.snapshotRevenue(1), 0.8 ether);
+        vm.assertEq(token.snapshotRevenue(2), 0);
+        vm.assertEq(token.claimPool(), 0.8 ether);
+        vm.assertEq(token.pendingClaimable(), 0);
+    }
+
+    function test_snapshot_publicNeedsIntervalAndRevenue() public {
+        _pay(1 ether);
+        vm.prank(bob);
+        vm.expectRevert(abi.encodeWithSelector(ModelToken.SnapshotTooSoon.selector, block.timestamp + 1 days));
+        token.snapshot();
+        vm.warp(block.timestamp + 1 days);
+        vm.prank(bob);
+        vm.assertEq(token.snapshot(), 1);
+        vm.warp(block.timestamp + 1 days);
+        vm.prank(bob);
+        vm.expectRevert(ModelToken.NothingToSnapshot.selector);
+        token.snapshot();
+    }
+
+    function test_snapshot_foldsUnaccountedEth() public {
+        vm.deal(address(token), 1 ether); // as if by selfdestruct
+        vm.warp(block.timestamp + 1 days);
+        vm.prank(bob);
+        token.snapshot(); // allowed: there is unaccounted ETH
+        vm.assertEq(token.snapshotRevenue(1), 0.8 ether);
+        vm.assertEq(token.redeemPool(), 0.2 ether);
+    }
+
+    function test_balanceOfAt_tracksTransfersLazily() public {
+        vm.prank(alice);
+        token.transfer(bob, 100 ether);
+        token.snapshot(); // 1: alice 900, bob 100
+        vm.prank(alice);
+        token.transfer(bob, 100 ether);
+        vm.prank(bob);
+        token.transfer(carol, 50 ether);
+        token.snapshot(); // 2: alice 800, bob 150, carol 50
+        token.snapshot(); // 3: unchanged
+        vm.prank(carol);
+        token.burn(50 ether); // after 3
+        vm.assertEq(token.balanceOfAt(alice, 1), 900 ether);
+        vm.assertEq(token.balanceOfAt(bob, 1), 100 ether);
+        vm.assertEq(token.balanceOfAt(carol, 1), 0);
+        vm.assertEq(token.balanceOfAt(alice, 2), 800 ether);
+        vm.assertEq(token.balanceOfAt(bob, 2), 150 ether);
+        vm.assertEq(token.balanceOfAt(carol, 2), 50 ether);
+        vm.assertEq(token.balanceOfAt(carol, 3), 50 ether);
+        vm.assertEq(token.balanceOf(carol), 0);
+        vm.assertEq(token.totalSupplyAt(3), SUPPLY);
+        vm.assertEq(token.totalSupply(), SUPPLY - 50 ether);
+    }
+
+    function test_balanceOfAt_revertsOnUnknownSnapshot() public {
+        vm.expectRevert(abi.encodeWithSelector(ModelToken.InvalidSnapshot.selector, 0));
+        token.balanceOfAt(alice, 0);
+        vm.expectRevert(abi.encodeWithSelector(ModelToken.InvalidSnapshot.selector, 1));
+        token.totalSupplyAt(1);
+    }
+
+    // ---------------------------------------------------------------- claims
+
+    function test_claim_proRata() public {
+        vm.prank(alice);
+        token.transfer(bob, 250 ether);
+        _pay(1 ether);
+        uint256 id = token.snapshot();
+        vm.assertEq(token.claimableRevenue(alice, id), 0.6 ether);
+        vm.assertEq(token.claimableRevenue(bob, id), 0.2 ether);
+        vm.expectEmit(true, true, true, true, address(token));
+        emit RevenueClaimed(bob, id, 0.2 ether);
+        vm.prank(bob);
+        token.claim(id);
+        vm.assertEq(bob.balance, 0.2 ether);
+        vm.assertEq(token.claimableRevenue(bob, id), 0);
+        vm.assertEq(token.claimPool(), 0.6 ether);
+    }
+
+    function test_claim_unaffectedByLaterTransfers() public {
+        _pay(1 ether);
+        uint256 id = token.snapshot();
+        vm.prank(alice);
+        token.transfer(bob, SUPPLY);
+        vm.assertEq(token.claimableRevenue(bob, id), 0);
+        vm.prank(bob);
+        vm.expectRevert(ModelToken.NothingToClaim.selector);
+        token.claim(id);
+        vm.prank(alice);
+        token.claim(id);
+        vm.assertEq(alice.balance, 0.8 ether);
+    }
+
+    function test_claim_neverExpires() public {
+        _pay(1 ether);
+        uint256 first = token.snapshot();
+        for (uint256 i; i < 20; ++i) {
+            _pay(1 ether);
+            token.snapshot();
+        }
+        vm.warp(block.timestamp + 3650 days);
+        vm.prank(alice);
+        token.claim(first);
+        vm.assertEq(alice.balance, 0.8 ether);
+    }
+
+    function test_claim_revertsTwice() public {
+        _pay(1 ether);
+        uint256 id = token.snapshot();
+        vm.prank(alice);
+        token.claim(id);
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(ModelToken.AlreadyClaimed.selector, id));
+        token.claim(id);
+    }
+
+    function test_claim_revertsOnUnknownSnapshot() public {
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(ModelToken.InvalidSnapshot.selector, 1));
+        token.claim(1);
+        vm.assertEq(token.claimableRevenue(alice, 1), 0);
+        vm.assertEq(token.claimableRevenue(alice, 0), 0);
+    }
+
+    function test_claim_revertsOnReentry() public {
+        ReentrantHolder h = new ReentrantHolder(token);
+        vm.prank(alice);
+        token.transfer(address(h), 500 ether);
+        _pay(1 ether);
+        uint256 id = token.snapshot();
+        vm.expectRevert(); // Address.FailedCall wrapping ReentrancyGuardReentrantCall
+        h.doClaim(id);
+        vm.assertEq(token.claimableRevenue(address(h), id), 0.4 ether);
+    }
+
+    function test_claimBatch_claimsMany() public {
+        uint256[] memory ids = new uint256[](3);
+        for (uint256 i; i < 3; ++i) {
+            _pay(1 ether);
+            ids[i] = token.snapshot();
+        }
+        vm.prank(alice);
+        token.claimBatch(ids);
+        vm.assertEq(alice.balance, 2.4 ether);
+        vm.assertEq(token.claimPool(), 0);
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(ModelToken.AlreadyClaimed.selector, ids[0]));
+        token.claimBatch(ids);
+    }
+
+    function test_claimBatch_revertsOnDuplicateOrNothing() public {
+        _pay(1 ether);
+        uint256 id = token.snapshot();
+        uint256[] memory ids = new uint256[](2);
+        ids[0] = id;
+        ids[1] = id;
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(ModelToken.AlreadyClaimed.selector, id));
+        token.claimBatch(ids);
+        vm.prank(bob);
+        vm.expectRevert(ModelToken.NothingToClaim.selector);
+        token.claimBatch(new uint256[](0));
+    }
+
+    // ---------------------------------------------------------------- burn
+
+    function test_burn_redeemsShareOfPool() public {
+        _pay(10 ether); // redeem pool 2 ether
+        vm.assertEq(token.redeemableOnBurn(SUPPLY / 4), 0.5 ether);
+        vm.expectEmit(true, true, true, true, address(token));
+        emit Redeemed(alice, SUPPLY / 4, 0.5 ether);
+        vm.prank(alice);
+        token.burn(SUPPLY / 4);
+        vm.assertEq(alice.balance, 0.5 ether);
+        vm.assertEq(token.redeemPool(), 1.5 ether);
+        vm.assertEq(token.totalSupply(), SUPPLY * 3 / 4);
+        vm.assertEq(token.redeemableOnBurn(SUPPLY * 3 / 4), 1.5 ether);
+    }
+
+    function test_burn_keepsPastClaims() public {
+        _pay(1 ether);
+        uint256 id = token.snapshot();
+        vm.prank(alice);
+        token.burn(SUPPLY);
+        vm.assertEq(token.totalSupply(), 0);
+        vm.assertEq(token.redeemableOnBurn(1), 0);
+        vm.prank(alice);
+        token.claim(id);
+        vm.assertEq(alice.balance, 1 ether); // 0.2 redeemed + 0.8 claimed
+    }
+
+    function test_burn_reverts() public {
+        vm.prank(alice);
+        vm.expectRevert(ModelToken.ZeroAmount.selector);
+        token.burn(0);
+        vm.prank(bob);
+        vm.expectRevert(abi.encodeWithSelector(IERC20Errors.ERC20InsufficientBalance.selector, bob, 0, 1));
+        token.burn(1);
+        ReentrantHolder h = new ReentrantHolder(token);
+        vm.prank(alice);
+        token.transfer(address(h), 10 ether);
+        _pay(1 ether);
+        vm.expectRevert();
+        h.doBurn(5 ether);
+    }
+
+    // ---------------------------------------------------------------- fuzz
+
+    /// Claims of all holders never exceed the snapshot's revenue, and differ from it by < holders wei.
+    function testFuzz_claimsNeverExceedRevenue(uint256 revenue, uint256 a, uint256 b, uint16 bps) public {
+        revenue = bound(revenue, 0, 1e30);
+        bps = uint16(bound(bps, 0, 10_000));
+        token = _clone(alice, SUPPLY, bps);
+        a = bound(a, 0, SUPPLY);
+        b = bound(b, 0, SUPPLY - a);
+        vm.startPrank(alice);
+        token.transfer(bob, a);
+        token.transfer(carol, b);
+        vm.stopPrank();
+        _pay(revenue);
+        uint256 id = token.snapshot();
+        uint256 sum = token.claimableRevenue(alice, id) + token.claimableRevenue(bob, id)
+            + token.claimableRevenue(carol, id);
+        uint256 holders = revenue * bps / 10_000;
+        vm.assertLe(sum, holders);
+        vm.assertLe(holders - sum, 3);
+        vm.assertEq(token.redeemPool(), revenue - holders);
+        vm.assertEq(address(token).balance, token.claimPool() + token.redeemPool());
+    }
+
+    /// Transfers after a snapshot never change what that snapshot pays.
+    function testFuzz_transfersAfterSnapshotDoNotMatter(uint256 x, uint256 y) public {
+        vm.prank(alice);
+        token.transfer(bob, 300 ether);
+        _pay(3 ether);
+        uint256 id = token.snapshot();
+        uint256 before = token.claimableRevenue(bob, id);
+        x = bound(x, 0, 700 ether);
+        y = bound(y, 0, 300 ether);
+        vm.prank(alice);
+        token.transfer(bob, x);
+        vm.prank(bob);
+        token.transfer(carol, y);
+        _pay(1 ether);
+        token.snapshot();
+        vm.assertEq(token.claimableRevenue(bob, id), before);
+        vm.assertEq(token.balanceOfAt(bob, id), 300 ether);
+        vm.assertEq(token.balanceOfAt(bob, id + 1), 300 ether + x - y);
+    }
+
+    // ---------------------------------------------------------------- gas: transfer overhead vs plain OZ ERC-20
+
+    /// Measures (and bounds) the extra cost of the lazy snapshot bookkeeping on transfers.
+    function test_gas_transferOverhead() public {
+        PlainToken plain = new PlainToken(alice, SUPPLY);
+        vm.startPrank(alice);
+        plain.transfer(bob, 1); // bob's slot warm-up so both measure a nonzero->nonzero transfer
+        token.transfer(bob, 1);
+        vm.stopPrank();
+        token.snapshot();
+
+        vm.startPrank(alice);
+        vm.cool(address(plain));
+        uint256 g = gasleft();
+        plain.transfer(bob, 1 ether);
+        uint256 plainGas = g - gasleft();
+        vm.cool(address(token));
+        g = gasleft();
+        token.transfer(bob, 1 ether); // first transfer after a snapshot: both accounts checkpointed
+        uint256 firstGas = g - gasleft();
+        vm.cool(address(token));
+        g = gasleft();
+        token.transfer(bob, 1 ether); // later transfers in the same snapshot period
+        uint256 laterGas = g - gasleft();
+        vm.stopPrank();
+        emit log_named_uint("plain OZ ERC20 transfer (cold)", plainGas);
+        emit log_named_uint("ModelToken transfer, first after snapshot (cold)", firstGas);
+        emit log_named_uint("ModelToken transfer, later (cold)", laterGas);
+        vm.assertGt(firstGas, plainGas);
+        vm.assertLt(firstGas - plainGas, 100_000);
+        vm.assertLt(laterGas - plainGas, 15_000);
+    }
+
+    event log_named_uint(string key, uint256 val);
+}

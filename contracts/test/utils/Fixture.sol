@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {TestBase} from "./TestBase.sol";
+import {ModelRegistry} from "../../src/ModelRegistry.sol";
+import {ModelToken} from "../../src/ModelToken.sol";
+import {PaymentVault} from "../../src/PaymentVault.sol";
+import {UsageOracle} from "../../src/UsageOracle.sol";
+import {Receipt, Leaf, LeafProof, ModelTotal, ClientTotal} from "../../src/Types.sol";
+
+/// @notice Independent (test-side) implementation of the receipt tree: leaf annotation, leaf hashing, the
+///         positional zero-padded Merkle tree, proofs and totals. The Rust side must produce the same bytes.
+library ReceiptTree {
+    bytes32 internal constant RECEIPT_TYPEHASH = keccak256(
+        "Receipt(uint128 id,uint64 epoch,bytes32 model,address client,uint256 price,bytes32 inputHash,bytes32 outputHash,bytes32 fingerprint,uint64 timestamp)"
+    );
+
+    function receiptHash(Receipt memory r) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                RECEIPT_TYPEHASH,
+                r.id,
+                r.epoch,
+                r.model,
+                r.client,
+                r.price,
+                r.inputHash,
+                r.outputHash,
+                r.fingerprint,
+                r.timestamp
+            )
+        );
+    }
+
+    function leafHash(Leaf memory l) internal pure returns (bytes32) {
+        return keccak256(
+            bytes.concat(
+                keccak256(abi.encode(receiptHash(l.receipt), l.modelPrev, l.modelCum, l.clientPrev, l.clientCum))
+            )
+        );
+    }
+
+    /// @dev Receipts must be sorted by id. Fills the running-sum annotations and the totals lists.
+    function build(Receipt[] memory rs)
+        internal
+        pure
+        returns (Leaf[] memory leaves, ModelTotal[] memory models, ClientTotal[] memory clients)
+    {
+        uint256 n = rs.length;
+        leaves = new Leaf[](n);
+        bytes32[] memory mKeys = new bytes32[](n);
+        uint256[] memory mTot = new uint256[](n);
+        uint64[] memory mLast = new uint64[](n);
+        uint256 mCount;
+        address[] memory cKeys = new address[](n);
+        uint256[] memory cTot = new uint256[](n);
+        uint64[] memory cLast = new uint64[](n);
+        uint256 cCount;
+        for (uint256 i; i < n; ++i) {
+            Receipt memory r = rs[i];
+            Leaf memory l = leaves[i];
+            l.receipt = r;
+            uint256 mi = type(uint256).max;
+            for (uint256 k; k < mCount; ++k) {
+                if (mKeys[k] == r.model) mi = k;
+            }
+            if (mi == type(uint256).max) {
+                mi = mCount++;
+                mKeys[mi] = r.model;
+            }
+            l.modelPrev = mLast[mi];
+            mTot[mi] += r.price;
+            l.modelCum = mTot[mi];
+            mLast[mi] = uint64(i + 1);
+            uint256 ci = type(uint256).max;
+            for (uint256 k; k < cCount; ++k) {
+                if (cKeys[k] == r.client) ci = k;
+            }
+            if (ci == type(uint256).max) {
+                ci = cCount++;
+                cKeys[ci] = r.client;
+            }
+            l.clientPrev = cLast[ci];
+            cTot[ci] += r.price;
+            l.clientCum = cTot[ci];
+            cLast[ci] = uint64(i + 1);
+        }
+        models = new ModelTotal[](mCount);
+        for (uint256 k; k < mCount; ++k) {
+            models[k] = ModelTotal(mKeys[k], mTot[k], mLast[k]);
+        }
+        clients = new ClientTotal[](cCount);
+        for (uint256 k; k < cCount; ++k) {
+            clients[k] = ClientTotal(cKeys[k], cTot[k], cLast[k]);
+        }
+        sortModels(models);
+        sortClients(clients);
+    }
+
+    function sortModels(ModelTotal[] memory a) internal pure {
+        for (uint256 i = 1; i < a.length; ++i) {
+            ModelTotal memory x = a[i];
+            uint256 j = i;
+            while (j > 0 && a[j - 1].model > x.model) {
+                a[j] = a[j - 1];
+                --j;
+            }
+            a[j] = x;
+        }
+    }
+
+    function sortClients(ClientTotal[] memory a) internal pure {
+        for (uint256 i = 1; i < a.length; ++i) {
+            ClientTotal memory x = a[i];
+            uint256 j = i;
+            while (j > 0 && a[j - 1].client > x.client) {
+                a[j] = a[j - 1];
+                --j;
+            }
+            a[j] = x;
+        }
+    }
+
+    function hashes(Leaf[] memory leaves) internal pure returns (bytes32[] memory hs) {
+        hs = new bytes32[](leaves.length);
+        for (uint256 i; i < leaves.length; ++i) {
+            hs[i] = leafHash(leaves[i]);
+        }
+    }
+
+    function depth(uint256 n) internal pure returns (uint256 d) {
+        while ((uint256(1) << d) < n) ++d;
+    }
+
+    function hashPair(bytes32 a, bytes32 b) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(a, b));
+    }
+
+    /// @dev Zero-padded positional tree: level 0 = leaf hashes then bytes32(0) up to 2^depth.
+    function root(bytes32[] memory hs) internal pure returns (bytes32) {
+        uint256 d = depth(hs.length);
+        bytes32[] memory level = new bytes32[](uint256(1) << d);
+        for (uint256 i; i < hs.length; ++i) {
+            level[i] = hs[i];
+        }
+        for (uint256 size = level.length; size > 1; size /= 2) {
+            for (uint256 i; i < size / 2; ++i) {
+                level[i] = hashPair(level[2 * i], level[2 * i + 1]);
+            }
+        }
+        return level[0];
+    }
+
+    function proof(bytes32[] memory hs, uint256 index) internal pure returns (bytes32[] memory p) {
+        uint256 d = depth(hs.length);
+        p = new bytes32[](d);
+        bytes32[] memory level = new bytes32[](uint256(1) << d);
+        for (uint256 i; i < hs.length; ++i) {
+            level[i] = hs[i];
+        }
+        uint256 idx = index;
+        uint256 size = level.length;
+        for (uint256 k; k < d; ++k) {
+            p[k] = level[idx ^ 1];
+            for (uint256 i; i < size / 2; ++i) {
+                level[i] = hashPair(level[2 * i], level[2 * i + 1]);
+            }
+            size /= 2;
+            idx >>= 1;
+        }
+    }
+}
+
+/// @notice The deployed system plus helpers to fund clients, sign receipts and post attestations.
+abstract contract Fixture is TestBase {
+    uint256 internal constant ATTEST_BOND = 1 ether;
+    uint256 internal constant CHALLENGE_BOND = 0.1 ether;
+    uint64 internal constant WINDOW = 100;
+    uint64 internal constant RESPONSE = 50;
+    uint16 internal constant MAX_FEE = 2_000;
+    uint256 internal constant DELAY = 300;
+    uint256 internal constant SUPPLY = 1_000_000 ether;
+    uint16 internal constant HOLDERS_BPS = 8_000;
+
+    uint256 internal constant OPERATOR_PK = 0xA11CE;
+    address internal admin;
+    address internal operator;
+    address internal guardian;
+    address internal treasury;
+    address internal publisher;
+
+    ModelRegistry internal registry;
+    PaymentVault internal vault;
+    UsageOracle internal oracle;
+
+    /// @dev The last attestation posted by `attestReceipts`, for proofs.
+    Leaf[] internal lastLeaves;
+    ModelTotal[] internal lastModels;
+    ClientTotal[] internal lastClients;
+
+    function setUp() public virtual {
+        admin = makeAddr("admin");
+        operator = vm.addr(OPERATOR_PK);
+        vm.label(operator, "operator");
+        guardian = makeAddr("guardian");
+        treasury = makeAddr("treasury");
+        publisher = makeAddr("publisher");
+        registry = new ModelRegistry(admin, operator, guardian);
+        vault = new PaymentVault(admin, guardian, treasury, DELAY);
+        oracle = new UsageOracle(
+            admin, operator, guardian, registry, vault, ATTEST_BOND, CHALLENGE_BOND, WINDOW, RESPONSE, MAX_FEE
+        );
+        vm.startPrank(admin);
+        registry.setUsageOracle(address(oracle));
+        vault.setOracle(address(oracle));
+        vm.stopPrank();
+        vm.deal(operator, 1_000 ether);
+        vm.warp(1_700_000_000);
+    }
+
+    function modelId(uint256 i) internal pure returns (bytes32) {
+        return keccak256(abi.encode("model", i));
+    }
+
+    function register(bytes32 model) internal returns (ModelToken) {
+        vm.prank(operator);
+        return ModelToken(payable(registry.register(model, "Model", "MDL", publisher, SUPPLY, HOLDERS_BPS)));
+    }
+
+    function clientKey(uint256 i) internal pure returns (uint256) {
+        return uint256(keccak256(abi.encode("client", i))) % (2 ** 200) + 1;
+    }
+
+    function signCap(uint256 pk, uint256 cap, uint256 deadline) internal view returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, vault.spendingCapDigest(vm.addr(pk), cap, deadline));
+        return abi.encodePacked(r, s, v);
+    }
+
+    /// @dev Deposit `amount` for client `pk` and authorise cumulative spend up to `cap`.
+    function fund(uint256 pk, uint256 amount, uint256 cap) internal returns (address client) {
+        client = vm.addr(pk);
+        vm.deal(client, client.balance + amount);
+        vm.prank(client);
+        vault.deposit{value: amount}();
+        if (cap > vault.capOf(client)) vault.submitCap(client, cap, block.timestamp, signCap(pk, cap, block.timestamp));
+    }
+
+    function signReceipt(Receipt memory r) internal view returns (bytes memory) {
+        return signReceiptWith(OPERATOR_PK, r);
+    }
+
+    function signReceiptWith(uint256 pk, Receipt memory r) internal view returns (bytes memory) {
+        (uint8 v, bytes32 rr, bytes32 s) = vm.sign(pk, oracle.receiptDigest(r));
+        return abi.encodePacked(rr, s, v);
+    }
+
+    function receipt(uint128 id, uint64 epoch, bytes32 model, address client, uint256 price)
+        internal
+        pure
+        returns (Receipt memory r)
+    {
+        r = Receipt({
+            id: id,
+            epoch: epoch,
+            model: model,
+            client: client,
+            price: price,
+            inputHash: keccak256(abi.encode("in", id)),
+            outputHash: keccak256(abi.encode("out", id)),
+            fingerprint: keccak256("ort-1.31.1/cpu/avx2/all"),
+            timestamp: uint64(id >> 80)
+        });
+    }
+
+    /// @dev Store a tree (leaves + lists) as "last" and return its root.
+    function setTree(Leaf[] memory leaves, ModelTotal[] memory models, ClientTotal[] memory clients)
+        internal
+        returns (bytes32)
+    {
+        delete lastLeaves;
+        delete lastModels;
+        delete lastClients;
+        for (uint256 i; i < leaves.length; ++i) {
+            lastLeaves.push(leaves[i]);
+        }
+        for (uint256 i; i < models.length; ++i) {
+            lastModels.push(models[i]);
+        }
+        for (uint256 i; i < clients.length; ++i) {
+            lastClients.push(clients[i]);
+        }
+        return ReceiptTree.root(ReceiptTree.hashes(leaves));
+    }
+
+    /// @dev Build the honest tree for `rs` (sorted by id) and attest it as the operator.
+    function attestReceipts(uint64 epoch, Receipt[] memory rs, uint16 feeBps) internal returns (bytes32 root) {
+        (Leaf[] memory leaves, ModelTotal[] memory models, ClientTotal[] memory clients) = ReceiptTree.build(rs);
+        root = attestTree(epoch, leaves, models, clients, feeBps);
+    }
+
+    function attestTree(
+        uint64 epoch,
+        Leaf[] memory leaves,
+        ModelTotal[] memory models,
+        ClientTotal[] memory clients,
+        uint16 feeBps
+    ) internal returns (bytes32 root) {
+        root = setTree(leaves, models, clients);
+        vm.prank(operator);
+        oracle.attest{value: ATTEST_BOND}(epoch, root, uint64(leaves.length), feeBps, models, clients);
+    }
+
+    function leafProof(uint256 index) internal view returns (LeafProof memory p) {
+        Leaf[] memory leaves = lastLeaves;
+        p.leaf = leaves[index];
+        p.index = uint64(index);
+        p.proof = ReceiptTree.proof(ReceiptTree.hashes(leaves), index);
+    }
+
+    function models_() internal view returns (ModelTotal[] memory) {
+        return lastModels;
+    }
+
+    function clients_() internal view returns (ClientTotal[] memory) {
+        return lastClients;
+    }
+
+    function one(Receipt memory r) internal pure returns (Receipt[] memory rs) {
+        rs = new Receipt[](1);
+        rs[0] = r;
+    }
+}
