@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Deterministic generator of small ONNX test models for imo-oracle.
+
+Usage: .tools/venv/bin/python scripts/gen_models.py OUTDIR
+
+Every run writes byte-identical files (fixed seeds, no timestamps, fixed ir_version/opset):
+
+  tiny_mlp.onnx            x[N,4] -> MatMul(W 4x3) + Add(b 3) -> Relu -> y[N,3]
+                           W is stored in raw_data, b in float_data (typed field).
+  dtypes.onnx              one in_<dtype>/out_<dtype> pair ([N,2]) per dtype. out = Slice(Concat(in, c, axis 0),
+                           0, -1): a round trip that touches only type-agnostic kernels, while every
+                           c_<dtype> constant ([1,2]) is stored through the typed fields (int32_data,
+                           int64_data, uint64_data, float_data, double_data, string_data), not raw_data.
+  with_subgraph.onnx       an If node whose branches carry their own initializers (and a Constant),
+                           plus a top-level Constant node with a tensor-valued attribute.
+  external_data.onnx       a model whose initializer lives in external_data.weights (external data).
+  external_data.weights
+  not_a_model.pb           a valid protobuf that is not a model (a serialized TensorProto).
+"""
+
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+IR_VERSION = 8
+OPSET = 17
+PRODUCER = "imo-oracle gen_models"
+PRODUCER_VERSION = "1"
+
+
+def make_model(graph: onnx.GraphProto) -> onnx.ModelProto:
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name=PRODUCER,
+        producer_version=PRODUCER_VERSION,
+    )
+    model.ir_version = IR_VERSION
+    return model
+
+
+def write(path: str, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+    print(f"wrote {path} ({len(data)} bytes)")
+
+
+def tiny_mlp() -> onnx.ModelProto:
+    rng = np.random.RandomState(7)
+    w = rng.standard_normal((4, 3)).astype(np.float32)
+    b = rng.standard_normal((3,)).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "W"], ["xw"], name="matmul"),
+            helper.make_node("Add", ["xw", "b"], ["xwb"], name="add"),
+            helper.make_node("Relu", ["xwb"], ["y"], name="relu"),
+        ],
+        "tiny_mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+        initializer=[
+            numpy_helper.from_array(w, "W"),  # raw_data
+            helper.make_tensor("b", TensorProto.FLOAT, [3], b.tolist(), raw=False),  # float_data
+        ],
+    )
+    return make_model(graph)
+
+
+# (suffix, TensorProto type, two constant values stored through the type's typed field)
+DTYPES = [
+    ("bool", TensorProto.BOOL, [True, False]),
+    ("int8", TensorProto.INT8, [-5, 7]),
+    ("int16", TensorProto.INT16, [-300, 1234]),
+    ("int32", TensorProto.INT32, [-70000, 123456]),
+    ("int64", TensorProto.INT64, [-(2**40), 2**50 + 3]),
+    ("uint8", TensorProto.UINT8, [200, 3]),
+    ("uint16", TensorProto.UINT16, [65000, 7]),
+    ("uint32", TensorProto.UINT32, [4000000000, 9]),
+    ("uint64", TensorProto.UINT64, [2**63 + 5, 11]),
+    ("float16", TensorProto.FLOAT16, [np.float16(1.5), np.float16(-0.25)]),
+    ("float", TensorProto.FLOAT, [3.25, -1.0e-3]),
+    ("double", TensorProto.DOUBLE, [2.5e100, -7.125]),
+    ("string", TensorProto.STRING, [b"hello", "w\u00f6rld".encode()]),
+]
+
+
+def dtypes() -> onnx.ModelProto:
+    nodes, inputs, outputs = [], [], []
+    inits = [
+        helper.make_tensor("slice_starts", TensorProto.INT64, [1], [0]),
+        helper.make_tensor("slice_ends", TensorProto.INT64, [1], [-1]),
+        helper.make_tensor("slice_axes", TensorProto.INT64, [1], [0]),
+    ]
+    for suffix, ty, vals in DTYPES:
+        inputs.append(helper.make_tensor_value_info(f"in_{suffix}", ty, ["N", 2]))
+        outputs.append(helper.make_tensor_value_info(f"out_{suffix}", ty, ["N", 2]))
+        inits.append(helper.make_tensor(f"c_{suffix}", ty, [1, 2], vals, raw=False))
+        nodes.append(
+            helper.make_node(
+                "Concat", [f"in_{suffix}", f"c_{suffix}"], [f"cat_{suffix}"], axis=0, name=f"concat_{suffix}"
+            )
+        )
+        nodes.append(
+            helper.make_node(
+                "Slice",
+                [f"cat_{suffix}", "slice_starts", "slice_ends", "slice_axes"],
+                [f"out_{suffix}"],
+                name=f"slice_{suffix}",
+            )
+        )
+    for t in inits:
+        assert not t.HasField("raw_data"), t.name
+    return make_model(helper.make_graph(nodes, "dtypes", inputs, outputs, initializer=inits))
+
+
+def with_subgraph() -> onnx.ModelProto:
+    rng = np.random.RandomState(11)
+    then_w = rng.standard_normal((2,)).astype(np.float32)
+    else_w = rng.standard_normal((2,)).astype(np.float32)
+    then_branch = helper.make_graph(
+        [helper.make_node("Add", ["x", "then_w"], ["then_out"], name="then_add")],
+        "then_branch",
+        [],
+        [helper.make_tensor_value_info("then_out", TensorProto.FLOAT, [2])],
+        initializer=[numpy_helper.from_array(then_w, "then_w")],
+    )
+    else_branch = helper.make_graph(
+        [
+            # A Constant inside a branch whose tensor has no name at all.
+            helper.make_node(
+                "Constant",
+                [],
+                ["else_c"],
+                name="else_const",
+                value=helper.make_tensor("", TensorProto.FLOAT, [2], [0.5, -0.5]),
+            ),
+            helper.make_node("Mul", ["x", "else_w"], ["else_tmp"], name="else_mul"),
+            helper.make_node("Add", ["else_tmp", "else_c"], ["else_out"], name="else_add"),
+        ],
+        "else_branch",
+        [],
+        [helper.make_tensor_value_info("else_out", TensorProto.FLOAT, [2])],
+        initializer=[numpy_helper.from_array(else_w, "else_w")],
+    )
+    graph = helper.make_graph(
+        [
+            helper.make_node(
+                "Constant",
+                [],
+                ["k"],
+                name="const_k",
+                value=numpy_helper.from_array(np.array([1.0, 2.0], dtype=np.float32), "k_value"),
+            ),
+            helper.make_node("Add", ["x_in", "k"], ["x"], name="add_k"),
+            helper.make_node(
+                "If", ["cond"], ["y"], name="if", then_branch=then_branch, else_branch=else_branch
+            ),
+        ],
+        "with_subgraph",
+        [
+            helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x_in", TensorProto.FLOAT, [2]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+        initializer=[numpy_helper.from_array(np.array([3.0, 4.0], dtype=np.float32), "top_w")],
+    )
+    # top_w is an (unused) top-level initializer so that all three placements appear in one model.
+    return make_model(graph)
+
+
+def external_data(outdir: str) -> None:
+    rng = np.random.RandomState(13)
+    w = rng.standard_normal((4, 4)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y"], name="matmul")],
+        "external_data",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+        initializer=[numpy_helper.from_array(w, "W")],
+    )
+    model = make_model(graph)
+    onnx.checker.check_model(model)
+    model_path = os.path.join(outdir, "external_data.onnx")
+    weights = "external_data.weights"
+    weights_path = os.path.join(outdir, weights)
+    # onnx appends to an existing external data file: remove it so reruns stay byte-identical.
+    for p in (model_path, weights_path):
+        if os.path.exists(p):
+            os.remove(p)
+    onnx.save_model(
+        model,
+        model_path,
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=weights,
+        size_threshold=0,
+    )
+    onnx.checker.check_model(model_path)
+    print(f"wrote {model_path} ({os.path.getsize(model_path)} bytes)")
+    print(f"wrote {weights_path} ({os.path.getsize(weights_path)} bytes)")
+
+
+def main() -> int:
+    if len(sys.argv) != 2:
+        print("usage: gen_models.py OUTDIR", file=sys.stderr)
+        return 2
+    outdir = sys.argv[1]
+    os.makedirs(outdir, exist_ok=True)
+    for name, build in [
+        ("tiny_mlp.onnx", tiny_mlp),
+        ("dtypes.onnx", dtypes),
+        ("with_subgraph.onnx", with_subgraph),
+    ]:
+        model = build()
+        onnx.checker.check_model(model, full_check=True)
+        write(os.path.join(outdir, name), model.SerializeToString())
+    external_data(outdir)
+    not_a_model = numpy_helper.from_array(np.arange(6, dtype=np.int32).reshape(2, 3), "not_a_model")
+    write(os.path.join(outdir, "not_a_model.pb"), not_a_model.SerializeToString())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
