@@ -1,0 +1,94 @@
+//! The one place where errors become HTTP responses: `{"error": {"code", "message"}}` with a
+//! stable code and the matching status.
+
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use imo_oracle::OracleError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Errors of the HTTP layer: domain errors plus what only HTTP can get wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Domain(#[from] OracleError),
+    /// The body could not be parsed (malformed JSON, bad query string, wrong field types).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is larger than the endpoint accepts.
+    #[error("request body exceeds the limit of {0} bytes")]
+    TooLarge(u64),
+    /// The Content-Type is not one the endpoint accepts.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Domain(e) => e.code(),
+            Self::BadRequest(_) => "bad_request",
+            Self::TooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+        }
+    }
+}
+
+/// Error body of every `/v1` endpoint.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `invalid_model`, `not_found`, `conflict`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Domain(e) => match e {
+                OracleError::InvalidInput(_) => StatusCode::BAD_REQUEST,
+                OracleError::Unauthenticated(_) | OracleError::SignIn(_) => {
+                    StatusCode::UNAUTHORIZED
+                }
+                OracleError::Forbidden(_) => StatusCode::FORBIDDEN,
+                OracleError::NotFound { .. } => StatusCode::NOT_FOUND,
+                OracleError::Conflict(_) => StatusCode::CONFLICT,
+                OracleError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                OracleError::InvalidModel(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                OracleError::Database(_) | OracleError::Engine(_) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                OracleError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(code = self.code(), error = %self, "request failed");
+        } else {
+            tracing::debug!(code = self.code(), error = %self, "request rejected");
+        }
+        let mut resp = HttpResponse::build(status);
+        if status == StatusCode::UNAUTHORIZED {
+            resp.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        resp.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code().into(),
+                message: self.to_string(),
+            },
+        })
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

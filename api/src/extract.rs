@@ -1,0 +1,76 @@
+//! Request extractors: the authenticated caller, and error handlers that turn actix's own
+//! parse failures into our error format.
+
+use std::{future::Future, pin::Pin};
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, error::JsonPayloadError, web};
+use imo_oracle::{Oracle, OracleError, auth::Principal};
+
+use crate::error::ApiError;
+
+/// The caller, authenticated by `Authorization: Bearer imo_…` (or `X-Api-Key: imo_…`).
+pub struct Caller(pub Principal);
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let oracle = req.app_data::<web::Data<Oracle>>().cloned();
+        let presented = presented_key(req);
+        Box::pin(async move {
+            let oracle = oracle.expect("Oracle is registered as app data");
+            let key = presented.ok_or_else(|| {
+                OracleError::Unauthenticated(
+                    "missing API key: send `Authorization: Bearer <key>`".into(),
+                )
+            })?;
+            let principal = oracle.auth.authenticate(&key).await?;
+            tracing::Span::current().record("caller", tracing::field::display(&principal.address));
+            Ok(Caller(principal))
+        })
+    }
+}
+
+fn presented_key(req: &HttpRequest) -> Option<String> {
+    let h = req.headers();
+    if let Some(v) = h.get("authorization").and_then(|v| v.to_str().ok()) {
+        let v = v.trim();
+        return Some(
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+                .unwrap_or(v)
+                .trim()
+                .to_owned(),
+        );
+    }
+    h.get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_owned())
+}
+
+pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    match err {
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => ApiError::TooLarge(limit as u64).into(),
+        JsonPayloadError::ContentType => {
+            ApiError::UnsupportedMediaType("expected `Content-Type: application/json`".into())
+                .into()
+        }
+        JsonPayloadError::Deserialize(e) => {
+            ApiError::BadRequest(format!("malformed JSON body: {e}")).into()
+        }
+        other => ApiError::BadRequest(format!("unreadable JSON body: {other}")).into(),
+    }
+}
+
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &HttpRequest,
+) -> actix_web::Error {
+    ApiError::BadRequest(format!("bad query string: {err}")).into()
+}
+
+pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(format!("bad path: {err}")).into()
+}

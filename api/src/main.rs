@@ -1,0 +1,241 @@
+//! `imo`: the imo-oracle command line. Kept small: the libraries do the work.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use futures_util::StreamExt;
+use imo_api::client::{Client, Upload};
+use imo_oracle::{
+    Oracle,
+    types::{Address, BoundedText, Role},
+};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Parser)]
+#[command(
+    name = "imo",
+    version,
+    about = "imo-oracle: pay model creators every time their model is used"
+)]
+#[command(
+    long_about = "imo-oracle registers ONNX models with a weights commitment, serves metered \
+inference, and pays each model's ERC-7641 token holders. Configuration: defaults, then --config \
+FILE (TOML), then IMO_<SECTION>_<KEY> environment variables (e.g. IMO_DATABASE_URL)."
+)]
+struct Cli {
+    /// TOML config file.
+    #[arg(long, global = true, env = "IMO_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (migrates the database first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage API keys (directly in the configured database).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Talk to a running server about models.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create an API key bound to an address and a role. The key is printed once.
+    Create {
+        /// Ethereum address the key acts for.
+        #[arg(long)]
+        address: String,
+        /// publisher, client or admin.
+        #[arg(long, default_value = "publisher")]
+        role: String,
+        /// Free-text label.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Print only the key (for scripts).
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Upload an ONNX model to a running server, with a progress bar.
+    Register {
+        /// The .onnx file.
+        file: PathBuf,
+        /// Unique model name (defaults to the file name without extension).
+        #[arg(long)]
+        name: Option<String>,
+        /// Price per call in wei.
+        #[arg(long, default_value = "0")]
+        price_wei: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        version: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// List registered models.
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// Base URL of the server.
+    #[arg(long, env = "IMO_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// API key (publisher).
+    #[arg(long, env = "IMO_API_KEY", hide_env_values = true)]
+    key: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = imo_api::config::load(cli.config.as_deref()).context("invalid configuration")?;
+    imo_api::telemetry::init(&config.log);
+    match cli.command {
+        Command::Serve => {
+            tracing::info!(?config, "starting imo-oracle");
+            let oracle = Oracle::start(config).await?;
+            let server = imo_api::server::start(oracle, true)?;
+            tracing::info!(addr = %server.addr, "listening; API docs at http://{}/docs/", server.addr);
+            server.task.await??;
+            tracing::info!("stopped");
+        }
+        Command::Migrate => {
+            let db = imo_oracle::db::connect(&config.database).await?;
+            imo_oracle::db::migrate(&db).await?;
+            println!("migrations applied to {}", config.database.redacted_url());
+        }
+        Command::Keys {
+            command:
+                KeysCommand::Create {
+                    address,
+                    role,
+                    label,
+                    quiet,
+                },
+        } => {
+            let address: Address = address.parse()?;
+            let role: Role = role.parse()?;
+            let label = BoundedText::parse("label", &label, 200)?;
+            let db = imo_oracle::db::connect(&config.database).await?;
+            imo_oracle::db::migrate(&db).await?;
+            let key = imo_oracle::auth::Auth::new(db, config.auth.clone())
+                .create_key(address, role, label)
+                .await?;
+            if quiet {
+                println!("{}", key.secret);
+            } else {
+                println!("created {} key {} for {}", key.role, key.id, key.address);
+                println!("key (shown once, store it now): {}", key.secret);
+            }
+        }
+        Command::Models { command } => models(command).await?,
+        Command::Openapi => print!("{}", imo_api::openapi::render()),
+    }
+    Ok(())
+}
+
+async fn models(command: ModelsCommand) -> anyhow::Result<()> {
+    match command {
+        ModelsCommand::Register {
+            file,
+            name,
+            price_wei,
+            description,
+            version,
+            server,
+        } => {
+            let Some(key) = server.key else {
+                bail!("an API key is required: pass --key or set IMO_API_KEY")
+            };
+            let name = match name {
+                Some(n) => n,
+                None => file
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .context("cannot derive a name from the file")?
+                    .to_owned(),
+            };
+            let f = tokio::fs::File::open(&file)
+                .await
+                .with_context(|| format!("cannot open {}", file.display()))?;
+            let len = f.metadata().await?.len();
+            let bar = ProgressBar::new(len).with_style(
+                ProgressStyle::with_template(
+                    "{msg} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+                )?
+                .progress_chars("=> "),
+            );
+            bar.set_message(format!("uploading {}", file.display()));
+            let b = bar.clone();
+            let stream =
+                tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024).inspect(move |c| {
+                    if let Ok(c) = c {
+                        b.inc(c.len() as u64);
+                    }
+                });
+            let meta = Upload {
+                name,
+                price_wei: Some(price_wei),
+                description,
+                version,
+            };
+            let client = Client::new(&server.url).with_key(key);
+            let result = client
+                .upload_model(&meta, reqwest::Body::wrap_stream(stream))
+                .await;
+            bar.finish_and_clear();
+            let (status, model) = result?;
+            let verb = if status == reqwest::StatusCode::CREATED {
+                "registered"
+            } else {
+                "already registered"
+            };
+            println!("{verb}: {} ({})", model.name, model.id);
+            println!(
+                "  weights_root {}  ({} tensors)",
+                model.weights_root, model.tensor_count
+            );
+            println!(
+                "  file_sha256  {}  ({} bytes)",
+                model.file_sha256, model.file_size
+            );
+            for t in &model.inputs {
+                println!("  input  {} {} {:?}", t.name, t.datatype, t.shape);
+            }
+            for t in &model.outputs {
+                println!("  output {} {} {:?}", t.name, t.datatype, t.shape);
+            }
+        }
+        ModelsCommand::List { server } => {
+            let list = Client::new(&server.url).list_models(&[]).await?;
+            for m in list.models {
+                println!(
+                    "{}  {:<24} {:>24} wei  {}  {}",
+                    m.id, m.name, m.price_wei, m.state, m.weights_root
+                );
+            }
+        }
+    }
+    Ok(())
+}

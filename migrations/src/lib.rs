@@ -1,0 +1,24 @@
+//! sea-orm migrations for imo-oracle. One migration per file; the same schema on SQLite and
+//! PostgreSQL (amounts of wei are decimal text, times are i64 Unix milliseconds).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_models;
+mod m20261122_000002_create_model_tensors;
+mod m20261122_000003_create_api_keys;
+mod m20261122_000004_create_siwe_nonces;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+#[allow(rust_2018_idioms)] // the trait declares `SchemaManager` with an elided lifetime
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_models::Migration),
+            Box::new(m20261122_000002_create_model_tensors::Migration),
+            Box::new(m20261122_000003_create_api_keys::Migration),
+            Box::new(m20261122_000004_create_siwe_nonces::Migration),
+        ]
+    }
+}

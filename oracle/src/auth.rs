@@ -1,0 +1,260 @@
+//! Accounts are Ethereum addresses. API keys are random 256-bit secrets bound to an address and
+//! a role, shown once and stored only as their SHA-256. Keys are created by an operator
+//! (`imo keys create`) or self-service by Sign-In with Ethereum (EIP-4361) over a single-use,
+//! expiring, server-issued nonce.
+
+use std::str::FromStr;
+
+use rand::RngCore;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    TransactionTrait, sea_query::Expr,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tracing::{info, instrument};
+
+use crate::{
+    config::AuthConfig,
+    db::{api_keys, siwe_nonces},
+    error::{OracleError, Result},
+    types::{Address, BoundedText, Role, now_ms},
+};
+
+/// Who is calling: the owner of a live API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub key_id: String,
+    pub address: Address,
+    pub role: Role,
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// A freshly created key. `secret` exists only here: it is never stored or shown again.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedKey {
+    pub id: String,
+    pub secret: String,
+    pub prefix: String,
+    pub address: Address,
+    pub role: Role,
+    pub label: String,
+    pub created_at_ms: i64,
+}
+
+/// A sign-in nonce to embed in an EIP-4361 message.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignInNonce {
+    pub nonce: String,
+    pub expires_at_ms: i64,
+}
+
+const KEY_PREFIX: &str = "imo_";
+
+fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+#[derive(Clone)]
+pub struct Auth {
+    db: DatabaseConnection,
+    cfg: AuthConfig,
+}
+
+impl Auth {
+    pub fn new(db: DatabaseConnection, cfg: AuthConfig) -> Self {
+        Self { db, cfg }
+    }
+
+    /// Creates a key for `address` with `role`. Operator path (`imo keys create`, admins).
+    #[instrument(skip(self, label), fields(address = %address, role = %role))]
+    pub async fn create_key(
+        &self,
+        address: Address,
+        role: Role,
+        label: BoundedText,
+    ) -> Result<IssuedKey> {
+        self.insert_key(&self.db, address, role, label).await
+    }
+
+    async fn insert_key<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        address: Address,
+        role: Role,
+        label: BoundedText,
+    ) -> Result<IssuedKey> {
+        let secret = format!("{KEY_PREFIX}{}", random_hex(32));
+        let prefix = secret[..KEY_PREFIX.len() + 8].to_owned();
+        let id = format!("key_{}", ulid::Ulid::new().to_string().to_lowercase());
+        let created_at_ms = now_ms();
+        api_keys::Entity::insert(api_keys::ActiveModel {
+            id: Set(id.clone()),
+            key_hash: Set(hash_secret(&secret)),
+            prefix: Set(prefix.clone()),
+            address: Set(address.storage_key()),
+            role: Set(role.as_str().to_owned()),
+            label: Set(label.as_str().to_owned()),
+            created_at_ms: Set(created_at_ms),
+            revoked_at_ms: Set(None),
+        })
+        .exec_without_returning(conn)
+        .await?;
+        info!(key_id = %id, %prefix, "api key created");
+        Ok(IssuedKey {
+            id,
+            secret,
+            prefix,
+            address,
+            role,
+            label: label.into_inner(),
+            created_at_ms,
+        })
+    }
+
+    /// Resolves a presented secret to its principal. Unknown, malformed and revoked keys are
+    /// indistinguishable to the caller.
+    pub async fn authenticate(&self, presented: &str) -> Result<Principal> {
+        let bad = || OracleError::Unauthenticated("the API key is not valid".into());
+        if !presented.starts_with(KEY_PREFIX) || presented.len() != KEY_PREFIX.len() + 64 {
+            return Err(bad());
+        }
+        let row = api_keys::Entity::find()
+            .filter(api_keys::Column::KeyHash.eq(hash_secret(presented)))
+            .filter(api_keys::Column::RevokedAtMs.is_null())
+            .one(&self.db)
+            .await?
+            .ok_or_else(bad)?;
+        Ok(Principal {
+            key_id: row.id,
+            address: row.address.parse()?,
+            role: row.role.parse()?,
+        })
+    }
+
+    /// Revokes a key. Its owner or an admin may do this.
+    #[instrument(skip(self, by), fields(by = %by.key_id))]
+    pub async fn revoke(&self, by: &Principal, key_id: &str) -> Result<()> {
+        let row = api_keys::Entity::find_by_id(key_id.to_owned())
+            .one(&self.db)
+            .await?
+            .filter(|r| r.revoked_at_ms.is_none())
+            .ok_or_else(|| OracleError::not_found(format!("key {key_id}")))?;
+        if !by.is_admin() && row.address != by.address.storage_key() {
+            return Err(OracleError::not_found(format!("key {key_id}")));
+        }
+        api_keys::Entity::update_many()
+            .col_expr(api_keys::Column::RevokedAtMs, Expr::value(now_ms()))
+            .filter(api_keys::Column::Id.eq(key_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Issues a single-use nonce for a sign-in message.
+    #[instrument(skip(self))]
+    pub async fn issue_nonce(&self) -> Result<SignInNonce> {
+        let now = now_ms();
+        // Alphanumeric and >= 8 characters, as EIP-4361 requires; 128 bits of entropy.
+        let nonce = random_hex(16);
+        let expires_at_ms = now + (self.cfg.nonce_ttl_secs as i64) * 1000;
+        siwe_nonces::Entity::insert(siwe_nonces::ActiveModel {
+            nonce: Set(nonce.clone()),
+            created_at_ms: Set(now),
+            expires_at_ms: Set(expires_at_ms),
+            used_at_ms: Set(None),
+        })
+        .exec_without_returning(&self.db)
+        .await?;
+        // Expired nonces are useless; drop them so the table stays small.
+        siwe_nonces::Entity::delete_many()
+            .filter(siwe_nonces::Column::ExpiresAtMs.lt(now - 86_400_000))
+            .exec(&self.db)
+            .await?;
+        Ok(SignInNonce {
+            nonce,
+            expires_at_ms,
+        })
+    }
+
+    /// Verifies an EIP-4361 message and its EIP-191 signature, consumes the nonce and issues a
+    /// key for the signing address. The nonce is consumed and the key created in one
+    /// transaction, so a replayed message never yields a second key.
+    #[instrument(skip_all, fields(role = %role))]
+    pub async fn sign_in(&self, message: &str, signature: &str, role: Role) -> Result<IssuedKey> {
+        let msg = siwe::Message::from_str(message)
+            .map_err(|e| OracleError::SignIn(format!("not an EIP-4361 message: {e}")))?;
+        if msg.domain.as_str() != self.cfg.siwe_domain {
+            return Err(OracleError::SignIn(format!(
+                "message is for domain `{}`, this service is `{}`",
+                msg.domain, self.cfg.siwe_domain
+            )));
+        }
+        if msg.chain_id != self.cfg.chain_id {
+            return Err(OracleError::SignIn(format!(
+                "message names chain {}, this service uses chain {}",
+                msg.chain_id, self.cfg.chain_id
+            )));
+        }
+        if !msg.valid_now() {
+            return Err(OracleError::SignIn(
+                "message is expired or not yet valid".into(),
+            ));
+        }
+        let claimed = Address(alloy::primitives::Address::from(msg.address));
+        let sig_bytes = hex::decode(signature.trim().trim_start_matches("0x"))
+            .map_err(|_| OracleError::SignIn("signature is not hex".into()))?;
+        let sig = alloy::primitives::Signature::from_raw(&sig_bytes)
+            .map_err(|e| OracleError::SignIn(format!("signature is malformed: {e}")))?;
+        let signer = sig
+            .recover_address_from_msg(message.as_bytes())
+            .map_err(|e| OracleError::SignIn(format!("signature does not recover: {e}")))?;
+        if signer != claimed.0 {
+            return Err(OracleError::SignIn(format!(
+                "signature was made by {}, not by {claimed}",
+                Address(signer)
+            )));
+        }
+        if role == Role::Admin
+            && !self
+                .cfg
+                .admin_addresses
+                .iter()
+                .any(|a| a.parse::<Address>().is_ok_and(|a| a == claimed))
+        {
+            return Err(OracleError::Forbidden(format!(
+                "{claimed} may not sign in as admin"
+            )));
+        }
+
+        let now = now_ms();
+        let txn = self.db.begin().await?;
+        let consumed = siwe_nonces::Entity::update_many()
+            .col_expr(siwe_nonces::Column::UsedAtMs, Expr::value(now))
+            .filter(siwe_nonces::Column::Nonce.eq(msg.nonce.as_str()))
+            .filter(siwe_nonces::Column::UsedAtMs.is_null())
+            .filter(siwe_nonces::Column::ExpiresAtMs.gt(now))
+            .exec(&txn)
+            .await?;
+        if consumed.rows_affected != 1 {
+            return Err(OracleError::SignIn(
+                "nonce is unknown, expired or already used".into(),
+            ));
+        }
+        let label = BoundedText::parse("label", "sign-in with ethereum", 200)?;
+        let key = self.insert_key(&txn, claimed, role, label).await?;
+        txn.commit().await?;
+        Ok(key)
+    }
+}

@@ -1,0 +1,211 @@
+//! The one typed configuration. Defaults live here, in code; the `imo` binary layers a TOML
+//! file and `IMO_*` environment variables on top (see `imo_api::config`). Secrets are redacted
+//! from `Debug` output so that logging the config never leaks them.
+
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub storage: StorageConfig,
+    pub engine: EngineConfig,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("server", &self.server)
+            .field("database", &self.database)
+            .field("storage", &self.storage)
+            .field("engine", &self.engine)
+            .field("auth", &self.auth)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Largest JSON request body, in bytes.
+    pub max_json_bytes: usize,
+    /// HTTP worker threads (0 = one per core).
+    pub workers: usize,
+    /// Seconds to let in-flight requests finish on SIGINT/SIGTERM.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".parse().expect("valid default address"),
+            max_json_bytes: 256 * 1024,
+            workers: 0,
+            shutdown_timeout_secs: 10,
+        }
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://path?mode=rwc` (embedded default) or `postgres://user:pass@host/db`.
+    pub url: String,
+    pub max_connections: u32,
+    /// Seconds to wait for a connection before answering 503.
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/imo.db?mode=rwc".into(),
+            max_connections: 16,
+            connect_timeout_secs: 5,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    /// The URL with any password replaced, safe to log.
+    pub fn redacted_url(&self) -> String {
+        match url::Url::parse(&self.url) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("***"));
+                u.to_string()
+            }
+            _ => self.url.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &self.redacted_url())
+            .field("max_connections", &self.max_connections)
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Content-addressed model files live here (`<dir>/<sha256[..2]>/<sha256>.onnx`).
+    pub models_dir: PathBuf,
+    /// Largest accepted model upload, in bytes (default 2 GiB).
+    pub max_upload_bytes: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            models_dir: "data/models".into(),
+            max_upload_bytes: 2 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizationLevel {
+    Disable,
+    Basic,
+    Extended,
+    All,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Path of ONNX Runtime's shared library (from the pinned PyPI wheel, installed by
+    /// `scripts/install-tools.sh` into `.tools/onnxruntime/`).
+    pub ort_library: PathBuf,
+    /// Intra-op threads per session (pinned: outputs are reproducible under one fingerprint).
+    pub intra_threads: usize,
+    /// Graph optimisation level (part of the execution fingerprint).
+    pub optimization_level: OptimizationLevel,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            ort_library: ".tools/onnxruntime/libonnxruntime.so".into(),
+            intra_threads: 1,
+            optimization_level: OptimizationLevel::All,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The RFC 3986 authority that Sign-In with Ethereum messages must name (`domain`).
+    pub siwe_domain: String,
+    /// The chain id SIWE messages must name.
+    pub chain_id: u64,
+    /// Seconds a sign-in nonce stays valid.
+    pub nonce_ttl_secs: u64,
+    /// Addresses that may obtain an admin key by signing in.
+    pub admin_addresses: Vec<String>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            siwe_domain: "localhost".into(),
+            chain_id: 31337,
+            nonce_ttl_secs: 300,
+            admin_addresses: vec![],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing `EnvFilter` directive, e.g. `info,imo_oracle=debug`.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Human,
+            filter: "info".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_password_is_redacted() {
+        let db = DatabaseConfig {
+            url: "postgres://imo:s3cret@db:5432/imo".into(),
+            ..Default::default()
+        };
+        let shown = format!("{db:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("postgres://imo:***@db:5432/imo"), "{shown}");
+    }
+}

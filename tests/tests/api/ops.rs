@@ -1,0 +1,227 @@
+//! Health, readiness, metrics, OpenAPI, a database outage, and the real `imo` binary:
+//! bounded memory on a 1 GiB upload and graceful shutdown on SIGTERM.
+
+use std::{process::Stdio, time::Duration};
+
+use tokio::io::AsyncBufReadExt;
+
+use reqwest::StatusCode;
+
+use crate::{both_backends, helpers::*};
+
+async fn health_metrics_and_docs(b: Backend) {
+    let srv = TestServer::start(b).await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{}{path}", srv.url)).send();
+
+    assert_eq!(
+        get("/healthz")
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()["status"],
+        "ok"
+    );
+    assert_eq!(srv.client().ready().await.unwrap().status, "ready");
+
+    let spec: serde_json::Value = get("/openapi.json").await.unwrap().json().await.unwrap();
+    assert_eq!(
+        spec["openapi"].as_str().map(|v| v.starts_with("3.")),
+        Some(true)
+    );
+    assert!(spec["paths"]["/v1/models"]["post"].is_object());
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("api/openapi.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(spec, committed, "served spec equals the committed one");
+    let docs = get("/docs/").await.unwrap();
+    assert_eq!(docs.status(), StatusCode::OK);
+    assert!(
+        docs.text().await.unwrap().contains("swagger"),
+        "browsable UI"
+    );
+
+    let resp = get("/no/such/route").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        resp.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "not_found"
+    );
+
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("imo_http_requests_total"), "{metrics}");
+    assert!(metrics.contains("route=\"/healthz\""), "{metrics}");
+    srv.finish().await;
+}
+
+/// PostgreSQL goes away under a running server: readiness and writes answer 503, and the
+/// failed upload leaves no file behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_answers_503_and_loses_nothing() {
+    let mut srv = TestServer::start(Backend::Postgres).await;
+    let p = srv.key(&signer(1), "publisher").await;
+    assert_eq!(srv.client().ready().await.unwrap().status, "ready");
+    drop_database(srv.pg_db.as_deref().expect("a PostgreSQL test database")).await;
+
+    let err = srv.client().ready().await.unwrap_err();
+    assert_eq!(
+        (err.status(), err.code()),
+        (
+            Some(StatusCode::SERVICE_UNAVAILABLE),
+            Some("database_unavailable")
+        )
+    );
+    let err = p
+        .upload_model(
+            &imo_api::client::Upload {
+                name: "x".into(),
+                ..Default::default()
+            },
+            model_bytes("tiny_mlp.onnx"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE), "{err}");
+    assert!(srv.stored_files().is_empty(), "{:?}", srv.stored_files());
+    if let Some(s) = srv.server.take() {
+        s.stop().await;
+    }
+}
+
+fn imo_binary() -> std::path::PathBuf {
+    // target/<profile>/deps/<test> -> target/<profile>/imo
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(|d| d.parent()).unwrap().join("imo");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first with `cargo build --bin imo` (make test does)",
+        bin.display()
+    );
+    bin
+}
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// The real binary: `imo keys create`, `imo serve` on port 0, a streamed 1 GiB upload with the
+/// server's peak RSS under 200 MB, and a graceful stop on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_streams_a_1gib_upload_in_bounded_memory_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = [
+        (
+            "IMO_DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", dir.path().join("imo.db").display()),
+        ),
+        (
+            "IMO_STORAGE_MODELS_DIR",
+            dir.path().join("models").display().to_string(),
+        ),
+        ("IMO_SERVER_BIND", "127.0.0.1:0".into()),
+        (
+            "IMO_ENGINE_ORT_LIBRARY",
+            repo_root()
+                .join(".tools/onnxruntime/libonnxruntime.so")
+                .display()
+                .to_string(),
+        ),
+        ("IMO_LOG_FORMAT", "json".into()),
+    ];
+    let key = std::process::Command::new(imo_binary())
+        .args([
+            "keys",
+            "create",
+            "--address",
+            &signer(1).address().to_string(),
+            "--role",
+            "publisher",
+            "--quiet",
+        ])
+        .envs(envs.clone())
+        .output()
+        .unwrap();
+    assert!(
+        key.status.success(),
+        "{}",
+        String::from_utf8_lossy(&key.stderr)
+    );
+    let key = String::from_utf8(key.stdout).unwrap().trim().to_owned();
+
+    let mut child = tokio::process::Command::new(imo_binary())
+        .arg("serve")
+        .envs(envs)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().expect("running");
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(addr) = serde_json::from_str::<serde_json::Value>(&line)
+                .ok()
+                .and_then(|v| v["addr"].as_str().map(str::to_owned))
+            {
+                return addr;
+            }
+        }
+        panic!("server exited before reporting its address");
+    })
+    .await
+    .expect("server reports its address within 60 s");
+    // Keep draining the log so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let client = imo_api::client::Client::new(&format!("http://{addr}")).with_key(key);
+
+    const GIB: usize = 1 << 30;
+    const CHUNK: usize = 1 << 20;
+    let chunks = futures_util::stream::iter(
+        (0..GIB / CHUNK).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![0xFFu8; CHUNK]))),
+    );
+    let err = client
+        .upload_model(
+            &imo_api::client::Upload {
+                name: "huge".into(),
+                ..Default::default()
+            },
+            reqwest::Body::wrap_stream(chunks),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.status(),
+        Some(StatusCode::UNPROCESSABLE_ENTITY),
+        "1 GiB of 0xFF is not a model: {err}"
+    );
+    let peak_mb = vm_hwm_kib(pid) / 1024;
+    assert!(
+        peak_mb < 200,
+        "server peak RSS {peak_mb} MB while receiving 1 GiB"
+    );
+    assert!(
+        std::fs::read_dir(dir.path().join("models/tmp"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "staging file removed"
+    );
+
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("server stops within 20 s of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "clean exit after SIGTERM: {status}");
+}
+
+both_backends!(health_metrics_and_docs);
