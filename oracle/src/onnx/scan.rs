@@ -12,17 +12,20 @@ use super::{ModelScan, ScanError, WeightTensor, data_type_name, leaf_hash, merkl
 const MAX_DEPTH: usize = 32;
 /// Longest tensor / attribute / opset name read into memory.
 const MAX_NAME: usize = 64 * 1024;
-/// Most weight tensors per model, and most bytes of canonical names in total.
+/// Most weight tensors per model, and most bytes of per-tensor metadata in total (canonical
+/// names plus 8 bytes per dimension): together they bound the scanner's memory use.
 const MAX_TENSORS: usize = 250_000;
-const MAX_NAME_BYTES: usize = 32 << 20;
+const MAX_META_BYTES: usize = 16 << 20;
+/// Longest opset domain / producer string kept.
+const MAX_SHORT: usize = 4096;
 const MAX_RANK: usize = 64;
-const MAX_OPSETS: usize = 1024;
+const MAX_OPSETS: usize = 256;
 
 pub(crate) fn scan<R: BufRead + Seek>(r: R) -> Result<ModelScan, ScanError> {
     let mut s = Scanner {
         w: Wire::new(r)?,
         found: Vec::new(),
-        name_bytes: 0,
+        meta_bytes: 0,
     };
     s.model()
 }
@@ -31,7 +34,7 @@ struct Scanner<R> {
     w: Wire<R>,
     /// Tensors with the offset of their TensorProto (for duplicate-name errors).
     found: Vec<(WeightTensor, u64)>,
-    name_bytes: usize,
+    meta_bytes: usize,
 }
 
 /// Where a tensor sits; decides its canonical name.
@@ -153,7 +156,7 @@ impl<R: BufRead + Seek> Scanner<R> {
     }
 
     fn lossy_string(&mut self, tag: &Tag, end: u64, what: &str) -> Result<String, ScanError> {
-        let b = self.w.small_bytes(tag, end, MAX_NAME, what)?;
+        let b = self.w.small_bytes(tag, end, MAX_SHORT, what)?;
         Ok(String::from_utf8_lossy(&b).into_owned())
     }
 
@@ -584,11 +587,12 @@ impl<R: BufRead + Seek> Scanner<R> {
     }
 
     fn push(&mut self, t: WeightTensor, offset: u64) -> Result<(), ScanError> {
-        self.name_bytes += t.name.len();
-        if self.found.len() >= MAX_TENSORS || self.name_bytes > MAX_NAME_BYTES {
+        self.meta_bytes += t.name.len() + 8 * t.dims.len();
+        if self.found.len() >= MAX_TENSORS || self.meta_bytes > MAX_META_BYTES {
             return Err(ScanError::Unsupported(format!(
-                "more than {MAX_TENSORS} weight tensors or {} MiB of tensor names",
-                MAX_NAME_BYTES >> 20
+                "more than {MAX_TENSORS} weight tensors, or more than {} MiB of tensor names and \
+                 dimensions",
+                MAX_META_BYTES >> 20
             )));
         }
         self.found.push((t, offset));
