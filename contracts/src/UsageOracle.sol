@@ -19,7 +19,9 @@ import {Receipt, Leaf, LeafProof, ModelTotal, ClientTotal} from "./Types.sol";
 ///         window anyone can void a false attestation:
 ///         - `challengeReceipt`: an operator-signed receipt of the epoch; the operator must prove its leaf
 ///           is in the tree within the response window or lose (covers omission and misstatement);
-///         - `proveOmission`: the same, decided at once from two adjacent leaves (or an end leaf);
+///         - `challengeLeaf`: the operator must reveal the leaf at an index within the response window or
+///           lose (data availability: every leaf a fraud proof needs can be forced into the open);
+///         - `proveOmission`: the same as `challengeReceipt`, decided at once from two adjacent leaves (or an end leaf);
 ///         - `proveBadEpoch`, `proveBadOrder`, `proveBadLink`, `proveSkipped`, `proveBadModelTotal`,
 ///           `proveBadClientTotal`: the tree is not a valid sorted list of this epoch's receipts, or the
 ///           attested totals are not the sums of its receipts (each leaf carries running sums per model and
@@ -76,13 +78,16 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         bytes32 clientsHash; // keccak256(abi.encode(ClientTotal[]))
     }
 
-    /// @notice A receipt challenge awaiting the operator's inclusion proof.
+    /// @notice An interactive challenge awaiting the operator's inclusion proof: of a leaf carrying the
+    ///         receipt `receiptHash` (receipt challenge), or of the leaf at position `index` (leaf challenge).
     struct Challenge {
         address challenger;
         uint64 epoch;
         uint32 round;
         uint64 deadline;
         ChallengeStatus status;
+        bool byIndex;
+        uint64 index;
         bytes32 receiptHash;
     }
 
@@ -135,6 +140,15 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         uint128 receiptId,
         uint64 deadline
     );
+    /// @notice A leaf challenge was opened: the operator must reveal the leaf at `index`.
+    event LeafChallenged(
+        uint256 indexed challengeId,
+        uint64 indexed epoch,
+        uint32 round,
+        address indexed challenger,
+        uint64 index,
+        uint64 deadline
+    );
     /// @notice The operator proved the challenged receipt's leaf; `leafIndex` is its position.
     event ChallengeRejected(uint256 indexed challengeId, uint64 leafIndex);
     /// @notice A challenge won against the attestation.
@@ -178,7 +192,7 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     error ChallengeNotOpen(uint256 challengeId);
     error ResponseWindowOpen(uint256 deadline);
     error ResponseTooLate(uint256 deadline);
-    error ReceiptMismatch();
+    error LeafMismatch();
     error InvalidProof();
     error IndexOutOfRange(uint64 index, uint64 count);
     error NotFraud();
@@ -366,20 +380,51 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
             round: a.round,
             deadline: deadline,
             status: ChallengeStatus.Open,
+            byIndex: false,
+            index: 0,
             receiptHash: rh
         });
         ++a.openChallenges;
         emit ReceiptChallenged(challengeId, epoch, a.round, msg.sender, rh, receipt.id, deadline);
     }
 
-    /// @notice Answer a receipt challenge with the inclusion proof of a leaf carrying the challenged
-    ///         receipt. Anyone may answer; the challenger's bond is split between the attester and the burn.
+    /// @notice Data-availability challenge: demand the leaf at position `index`, posting `challengeBond`.
+    ///         The operator must reveal it (with its inclusion proof) within `responseWindow` or lose. This
+    ///         makes every leaf a fraud proof may need obtainable, even if the operator withholds the tree.
+    /// @return challengeId The new challenge's id.
+    function challengeLeaf(uint64 epoch, uint64 index) external payable returns (uint256 challengeId) {
+        if (msg.value != challengeBond) revert WrongBond(challengeBond, msg.value);
+        Attestation storage a = _requireChallengeable(epoch);
+        if (index >= a.count) revert IndexOutOfRange(index, a.count);
+        challengeId = challengeCount++;
+        uint64 deadline = uint64(block.timestamp) + responseWindow;
+        _challenges[challengeId] = Challenge({
+            challenger: msg.sender,
+            epoch: epoch,
+            round: a.round,
+            deadline: deadline,
+            status: ChallengeStatus.Open,
+            byIndex: true,
+            index: index,
+            receiptHash: bytes32(0)
+        });
+        ++a.openChallenges;
+        emit LeafChallenged(challengeId, epoch, a.round, msg.sender, index, deadline);
+    }
+
+    /// @notice Answer a challenge with the inclusion proof of a leaf carrying the challenged receipt (receipt
+    ///         challenge) or at the challenged index (leaf challenge). Anyone may answer; the challenger's
+    ///         bond is split between the attester and the burn.
     function respond(uint256 challengeId, LeafProof calldata p) external {
         Challenge storage c = _openChallenge(challengeId);
         Attestation storage a = _attestations[c.epoch];
         if (a.status != Status.Posted || a.round != c.round) revert NotPosted(c.epoch);
         if (block.timestamp > c.deadline) revert ResponseTooLate(c.deadline);
-        if (receiptHash(p.leaf.receipt) != c.receiptHash) revert ReceiptMismatch();
+        if (c.byIndex) {
+            if (p.index != c.index) revert LeafMismatch();
+        } else if (receiptHash(p.leaf.receipt) != c.receiptHash) {
+            revert LeafMismatch();
+        }
         _verifyLeaf(a, p);
         c.status = ChallengeStatus.Rejected;
         --a.openChallenges;
