@@ -47,7 +47,9 @@ install_npm() {
   log "anvil, forge, solc-js, OpenZeppelin, forge-std (npm, tools/package-lock.json)"
   mkdir -p "$TOOLS/npm"
   cp "$ROOT/tools/package.json" "$ROOT/tools/package-lock.json" "$TOOLS/npm/"
-  (cd "$TOOLS/npm" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  # `npm install` over the committed lock file (not `npm ci`): the foundry packages list
+  # optional per-platform binaries that are not all published, which `npm ci` refuses.
+  (cd "$TOOLS/npm" && npm install --no-audit --no-fund --loglevel=error >&2)
   cp "$ROOT/scripts/solc.js" "$TOOLS/bin/solc" && chmod +x "$TOOLS/bin/solc"
   ln -sf ../npm/node_modules/.bin/anvil "$TOOLS/bin/anvil"
   ln -sf ../npm/node_modules/.bin/forge "$TOOLS/bin/forge"

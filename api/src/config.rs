@@ -30,18 +30,18 @@ fn env() -> Env {
 }
 
 /// Builds the config. A named file must exist.
-pub fn load(file: Option<&Path>) -> Result<Config, figment::Error> {
+pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
     let mut fig = Figment::from(Serialized::defaults(Config::default()));
     if let Some(path) = file {
         if !path.exists() {
-            return Err(figment::Error::from(format!(
+            return Err(Box::new(figment::Error::from(format!(
                 "config file {} does not exist",
                 path.display()
-            )));
+            ))));
         }
         fig = fig.merge(Toml::file_exact(path));
     }
-    fig.merge(env()).extract()
+    fig.merge(env()).extract().map_err(Box::new)
 }
 
 #[cfg(test)]
@@ -49,6 +49,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure type
     fn layers_defaults_file_env() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

@@ -133,13 +133,17 @@ impl Engine {
             OptimizationLevel::Extended => GraphOptimizationLevel::Level2,
             OptimizationLevel::All => GraphOptimizationLevel::All,
         };
-        let builder = Session::builder(&self.env).map_err(|e| e.to_string())?;
-        builder
-            .with_optimization_level(level)
-            .and_then(|b| b.with_intra_threads(self.cfg.intra_threads))
-            .and_then(|b| b.with_inter_threads(1))
-            .and_then(|b| b.with_deterministic_compute(true))
+        let e = |e: ort::Error<_>| e.to_string();
+        Session::builder(&self.env)
             .map_err(|e| e.to_string())?
+            .with_optimization_level(level)
+            .map_err(e)?
+            .with_intra_threads(self.cfg.intra_threads)
+            .map_err(e)?
+            .with_inter_threads(1)
+            .map_err(e)?
+            .with_deterministic_compute(true)
+            .map_err(e)?
             .commit_from_file(path)
             .map_err(|e| e.to_string())
     }

@@ -291,10 +291,10 @@ impl Registry {
                     self.store.remove(&file_sha256).await;
                 }
                 // A concurrent upload of the same weights or name won the race.
-                if let OracleError::Conflict(_) = e {
-                    if let Some(existing) = self.find_by_weights(&weights_root).await? {
-                        return self.dedupe(by, existing);
-                    }
+                if let OracleError::Conflict(_) = e
+                    && let Some(existing) = self.find_by_weights(&weights_root).await?
+                {
+                    return self.dedupe(by, existing);
                 }
                 return Err(e);
             }

@@ -17,15 +17,16 @@ use crate::{OracleError, config::DatabaseConfig, error::Result};
 /// Connects to the configured database (creating the SQLite file's directory if needed).
 #[tracing::instrument(skip_all, fields(url = %cfg.redacted_url()))]
 pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection> {
-    if let Some(path) = sqlite_path(&cfg.url) {
-        if let Some(dir) = std::path::Path::new(&path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                OracleError::Database(format!("cannot create {}: {e}", dir.display()))
-            })?;
-        }
+    let sqlite_dir = sqlite_path(&cfg.url)
+        .and_then(|p| {
+            std::path::Path::new(&p)
+                .parent()
+                .map(std::path::Path::to_path_buf)
+        })
+        .filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = sqlite_dir {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| OracleError::Database(format!("cannot create {}: {e}", dir.display())))?;
     }
     let mut opts = ConnectOptions::new(cfg.url.clone());
     let is_sqlite = cfg.url.starts_with("sqlite:");

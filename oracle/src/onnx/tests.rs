@@ -714,23 +714,3 @@ fn silero_vad_scans() {
     assert!(!scan.opsets.is_empty());
     cross_check(&path, &scan);
 }
-
-/// Manual timing / memory check: `IMO_SCAN_FILE=/path/model.onnx cargo test -p imo-oracle
-/// --lib onnx::tests::scan_file_from_env -- --ignored --nocapture`.
-#[test]
-#[ignore = "manual: needs IMO_SCAN_FILE"]
-fn scan_file_from_env() {
-    let path = std::env::var("IMO_SCAN_FILE").expect("set IMO_SCAN_FILE");
-    let t0 = std::time::Instant::now();
-    let r = scan_model(Path::new(&path));
-    let dt = t0.elapsed();
-    match r {
-        Ok(s) => eprintln!(
-            "{path}: {} tensors, {} weight bytes, root {} in {dt:?}",
-            s.tensors.len(),
-            s.total_weight_bytes(),
-            hex::encode(s.weights_root)
-        ),
-        Err(e) => eprintln!("{path}: error {e} in {dt:?}"),
-    }
-}

@@ -1,0 +1,43 @@
+# imo-oracle — two commands: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+FORGE := .tools/bin/forge
+
+.PHONY: help tools build run test test-rust test-contracts lint openapi postgres clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+tools: ## install pinned tools into .tools/ (ONNX Runtime, anvil, forge, solc-js, models)
+	@scripts/install-tools.sh
+
+build: tools ## build the imo binary
+	$(CARGO) build --bin imo
+
+run: build ## start the service on SQLite with a registered sample model
+	@scripts/run.sh
+
+postgres: ## make sure the local PostgreSQL answers (starts an installed cluster)
+	@scripts/ensure-postgres.sh
+
+lint: ## rustfmt and clippy, warnings are errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+openapi: ## regenerate the committed OpenAPI document
+	$(CARGO) run -q --bin imo -- openapi > api/openapi.json
+
+test-rust: tools postgres ## Rust unit and end-to-end tests (SQLite and PostgreSQL)
+	$(CARGO) build --bin imo
+	$(CARGO) test --workspace --no-fail-fast
+
+test-contracts: tools ## Foundry tests (offline, solc-js)
+	cd contracts && ../$(FORGE) test
+
+test: tools postgres lint test-rust test-contracts ## everything CI runs
+	@echo "make test: all suites passed"
+
+clean: ## remove build outputs and local data (keeps .tools/)
+	$(CARGO) clean
+	rm -rf data contracts/out contracts/cache
