@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Fixture} from "../utils/Fixture.sol";
+import {Handler} from "./Handler.sol";
+import {UsageOracle} from "../../src/UsageOracle.sol";
+import {ModelToken} from "../../src/ModelToken.sol";
+
+/// @notice System invariants under random sequences of handler actions (see foundry.toml for runs/depth).
+contract SystemInvariantTest is Fixture {
+    Handler handler;
+    ModelToken[2] toks;
+
+    function setUp() public override {
+        super.setUp();
+        bytes32[2] memory ms = [modelId(1), modelId(2)];
+        toks = [register(ms[0]), register(ms[1])];
+        uint256[3] memory pks = [clientKey(1), clientKey(2), clientKey(3)];
+        address[4] memory holders = [publisher, makeAddr("h1"), makeAddr("h2"), makeAddr("h3")];
+        handler = new Handler(oracle, OPERATOR_PK, ms, toks, pks, holders);
+        // the operator key must be able to attest from the handler's pranks; fund clients a little up front
+        for (uint256 i; i < 3; ++i) {
+            handler.deposit(i, 5 ether);
+            handler.raiseCap(i, 5 ether);
+        }
+        targetContract(address(handler));
+        bytes4[] memory sel = new bytes4[](22);
+        sel[0] = Handler.deposit.selector;
+        sel[1] = Handler.raiseCap.selector;
+        sel[2] = Handler.requestWithdrawal.selector;
+        sel[3] = Handler.withdraw.selector;
+        sel[4] = Handler.attest.selector;
+        sel[5] = Handler.attest.selector; // attest twice as often
+        sel[6] = Handler.challengeHonest.selector;
+        sel[7] = Handler.resolve.selector;
+        sel[8] = Handler.warp.selector;
+        sel[9] = Handler.finalize.selector;
+        sel[10] = Handler.unwind.selector;
+        sel[11] = Handler.withdrawCredits.selector;
+        sel[12] = Handler.claimFees.selector;
+        sel[13] = Handler.transfer.selector;
+        sel[14] = Handler.claim.selector;
+        sel[15] = Handler.claimBatch.selector;
+        sel[16] = Handler.burn.selector;
+        // weight the path attest -> time -> finalize -> claim
+        sel[17] = Handler.warp.selector;
+        sel[18] = Handler.warp.selector;
+        sel[19] = Handler.finalize.selector;
+        sel[20] = Handler.claim.selector;
+        sel[21] = Handler.claimBatch.selector;
+        targetSelector(FuzzSelector({addr: address(handler), selectors: sel}));
+    }
+
+    /// Vault solvency: ETH held covers every client balance, all escrowed spend and unpaid fees.
+    function invariant_vaultSolvent() public view {
+        vm.assertGe(address(vault).balance, vault.totalBalances() + vault.escrowed() + vault.feesOwed());
+        uint256 sum;
+        for (uint256 i; i < 3; ++i) {
+            sum += vault.balanceOf(handler.clients(i));
+        }
+        vm.assertEq(sum, vault.totalBalances(), "client balances");
+    }
+
+    /// Escrow equals the totals of attestations posted or voided but not unwound.
+    function invariant_escrowMatchesOpenAttestations() public view {
+        uint256 open;
+        for (uint256 i; i < handler.epochCount(); ++i) {
+            UsageOracle.Attestation memory a = oracle.getAttestation(handler.epochs(i));
+            if (a.status == UsageOracle.Status.Posted || a.status == UsageOracle.Status.Voided) open += a.total;
+        }
+        vm.assertEq(vault.escrowed(), open, "escrow");
+    }
+
+    /// The oracle holds every credit and every burned wei.
+    function invariant_oracleSolvent() public view {
+        vm.assertGe(address(oracle).balance, oracle.totalCredits() + oracle.burned());
+    }
+
+    /// A client never loses more than it authorised: what left its balance other than by its own
+    /// withdrawals is exactly its escrowed spend, which never exceeds its signed cap.
+    function invariant_clientNeverLosesMoreThanAuthorised() public view {
+        for (uint256 i; i < 3; ++i) {
+            address c = handler.clients(i);
+            uint256 lost = handler.ghostDeposited(c) - handler.ghostWithdrawn(c) - vault.balanceOf(c);
+            vm.assertEq(lost, vault.spentOf(c), "lost != spent");
+            vm.assertLe(vault.spentOf(c), vault.capOf(c), "spent > cap");
+        }
+    }
+
+    /// No double claim, and claims of a snapshot never exceed its revenue.
+    function invariant_claimsBounded() public view {
+        vm.assertEq(handler.ghostDoubleClaims(), 0, "double claim");
+        for (uint256 t; t < 2; ++t) {
+            ModelToken tok = toks[t];
+            for (uint256 id = 1; id <= tok.currentSnapshotId(); ++id) {
+                vm.assertLe(handler.ghostClaimedPerSnapshot(address(tok), id), tok.snapshotRevenue(id), "claims > rev");
+            }
+            vm.assertEq(
+                address(tok).balance, tok.pendingClaimable() + tok.claimPool() + tok.redeemPool(), "token books"
+            );
+        }
+    }
+
+    /// Finalize pays exactly once: each token holds exactly what finalizations paid it minus what left.
+    function invariant_finalizePaysExactlyOnce() public view {
+        vm.assertEq(handler.ghostDoubleFinalizes(), 0, "double finalize");
+        for (uint256 t; t < 2; ++t) {
+            address tok = address(toks[t]);
+            vm.assertEq(
+                address(tok).balance + handler.ghostClaimedOut(tok) + handler.ghostRedeemedOut(tok),
+                handler.ghostPaidIn(tok),
+                "token inflow != finalized revenue"
+            );
+        }
+    }
+
+    /// A false attestation always loses to a valid challenge; a true one always survives.
+    function invariant_disputesDecideCorrectly() public view {
+        vm.assertEq(handler.ghostFalseSurvivedHunt(), 0, "false attestation survived");
+        vm.assertEq(handler.ghostFalseFinalized(), 0, "false attestation finalized");
+        vm.assertEq(handler.ghostHonestVoided(), 0, "true attestation voided");
+        for (uint256 i; i < handler.epochCount(); ++i) {
+            uint64 e = handler.epochs(i);
+            (bool isFalse,,) = handler.info(e);
+            if (!isFalse) {
+                vm.assertTrue(oracle.getAttestation(e).status != UsageOracle.Status.Voided, "honest voided");
+            }
+        }
+    }
+
+    /// Deterministic walk through the handler, so a broken handler cannot make the invariants vacuous.
+    function test_handlerExercisesEverything() public {
+        for (uint256 i; i < 12; ++i) {
+            handler.attest(uint256(keccak256(abi.encode(i))), 4, i % 2 == 0 ? 9 : i % 8);
+            handler.challengeHonest(i, i, i % 3 == 0);
+            handler.warp(60);
+            handler.warp(60);
+            handler.finalize(i);
+            handler.unwind(i);
+            handler.transfer(i, 0, i + 1, 100 ether);
+            handler.claim(i, i, 1);
+            handler.claimBatch(i + 1, 0);
+            handler.burn(i, 0, 1 ether);
+        }
+        for (uint256 i; i < 12; ++i) {
+            handler.finalize(i);
+            handler.unwind(i);
+        }
+        vm.assertGe(handler.calls("attestTrue"), 5, "honest attestations");
+        vm.assertGe(handler.calls("attestFalse"), 5, "false attestations");
+        vm.assertEq(handler.ghostFalseVoided(), handler.ghostFalsePosted(), "every lie voided");
+        vm.assertGe(handler.ghostFinalized(), 5, "finalized");
+        vm.assertGe(handler.calls("unwind"), 5, "unwound");
+        vm.assertGe(handler.calls("challengeHonest"), 3, "challenges");
+        vm.assertGe(handler.ghostClaims() + handler.calls("claimBatch"), 3, "claims");
+        invariant_vaultSolvent();
+        invariant_escrowMatchesOpenAttestations();
+        invariant_oracleSolvent();
+        invariant_clientNeverLosesMoreThanAuthorised();
+        invariant_claimsBounded();
+        invariant_finalizePaysExactlyOnce();
+        invariant_disputesDecideCorrectly();
+    }
+
+    /// Print how often each action ran (visible with -vv), to check the runs are not vacuous.
+    function afterInvariant() public {
+        emit log_named_uint("epochs attested", handler.epochCount());
+        emit log_named_uint("false posted", handler.ghostFalsePosted());
+        emit log_named_uint("voided by watcher", handler.ghostFalseVoided());
+        emit log_named_uint("finalized", handler.ghostFinalized());
+        emit log_named_uint("claims", handler.ghostClaims());
+        emit log_named_uint("challenges", oracle.challengeCount());
+        emit log_named_uint("attestTrue calls", handler.calls("attestTrue"));
+        emit log_named_uint("unwind calls", handler.calls("unwind"));
+        emit log_named_uint("claimBatch calls", handler.calls("claimBatch"));
+        emit log_named_uint("withdraw calls", handler.calls("withdraw"));
+        emit log_named_uint("burn calls", handler.calls("burn"));
+    }
+
+    event log_named_uint(string key, uint256 val);
+}
