@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
-import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IERC7641} from "./interfaces/IERC7641.sol";
 
@@ -12,11 +13,21 @@ import {IERC7641} from "./interfaces/IERC7641.sol";
 ///         the holders of the next snapshot, pro rata to their balance at that snapshot; the rest goes to a
 ///         redeem pool paid out on `burn`. Claims never expire and can be made once per (snapshot, account).
 /// @dev Deployed once as an implementation and used through EIP-1167 clones, so all configuration lives
-///      in storage set by `initialize`; the implementation's constructor locks it. Balance snapshots are
-///      lazy: the first balance change of an account after snapshot `k` records its balance as of `k`
-///      (OZ `Checkpoints`, keyed by snapshot id), as OZ 4's ERC20Snapshot did.
-contract ModelToken is ERC20, ReentrancyGuardTransient, IERC7641 {
-    using Checkpoints for Checkpoints.Trace208;
+///      in storage set by `initialize`; the implementation's constructor locks it. The ERC-20 is written
+///      here (OZ 5's ERC20 keeps balances in a private mapping we could not pack): each account's balance
+///      shares one slot with its snapshot bookkeeping, so a transfer with no snapshot since the account's
+///      last change costs one extra cold read (the snapshot id), and the first change after a snapshot
+///      writes one new checkpoint slot per account. Balance snapshots are lazy, as in OZ 4's
+///      ERC20Snapshot: the first balance change of an account after snapshot `k` records its balance as of
+///      `k` (key `k`); its balance at snapshot `s` is the value of its first checkpoint with key >= s, or
+///      its current balance if there is none.
+contract ModelToken is IERC20Metadata, IERC20Errors, ReentrancyGuardTransient, IERC7641 {
+    /// @dev An account's (or the supply's) balance and snapshot bookkeeping, packed in one slot.
+    struct Book {
+        uint176 balance;
+        uint48 lastKey; // key of the latest checkpoint (0: none)
+        uint32 count; // number of checkpoints
+    }
 
     /// @notice Basis-point denominator.
     uint256 public constant BPS = 10_000;
@@ -48,8 +59,11 @@ contract ModelToken is ERC20, ReentrancyGuardTransient, IERC7641 {
     /// @notice Whether `account` has claimed snapshot `snapshotId`.
     mapping(uint256 snapshotId => mapping(address account => bool)) public claimed;
 
-    mapping(address account => Checkpoints.Trace208) private _balanceSnaps;
-    Checkpoints.Trace208 private _supplySnaps;
+    mapping(address account => Book) private _books;
+    Book private _supplyBook;
+    /// @dev Checkpoints of each account (address(0): the total supply), packed as key << 208 | value.
+    mapping(address account => mapping(uint256 index => uint256)) private _checkpoints;
+    mapping(address owner => mapping(address spender => uint256)) private _allowances;
 
     /// @notice Emitted once when a clone is initialised.
     event TokenInitialized(
@@ -77,7 +91,7 @@ contract ModelToken is ERC20, ReentrancyGuardTransient, IERC7641 {
     error ZeroAmount();
 
     /// @dev Locks the implementation: only clones can be initialised.
-    constructor() ERC20("", "") {
+    constructor() {
         _initialized = true;
     }
 
@@ -85,7 +99,7 @@ contract ModelToken is ERC20, ReentrancyGuardTransient, IERC7641 {
     /// @param name_ ERC-20 name.
     /// @param symbol_ ERC-20 symbol.
     /// @param publisher Receives the whole supply.
-    /// @param supply Total supply (fixed; it only decreases by burning). At most 2^208 - 1.
+    /// @param supply Total supply (fixed; it only decreases by burning). At most 2^176 - 1.
     /// @param claimableBps_ Holders' share of revenue in basis points (0..10000); the rest feeds the redeem pool.
     /// @param snapshotter_ Address allowed to snapshot at any time (the UsageOracle).
     function initialize(
@@ -98,7 +112,7 @@ contract ModelToken is ERC20, ReentrancyGuardTransient, IERC7641 {
     ) external {
         if (_initialized) revert AlreadyInitialized();
         if (publisher == address(0)) revert InvalidPublisher();
-        if (supply == 0 || supply > type(uint208).max) revert InvalidSupply();
+        if (supply == 0 || supply > type(uint176).max) revert InvalidSupply();
         if (claimableBps_ > BPS) revert InvalidBps();
         if (snapshotter_ == address(0)) revert InvalidSnapshotter();
         _initialized = true;
@@ -107,18 +121,69 @@ contract ModelToken is ERC20, ReentrancyGuardTransient, IERC7641 {
         claimableBps = claimableBps_;
         snapshotter = snapshotter_;
         lastSnapshotAt = uint64(block.timestamp);
-        _mint(publisher, supply);
+        _update(address(0), publisher, supply);
         emit TokenInitialized(name_, symbol_, publisher, supply, claimableBps_, snapshotter_);
     }
 
-    /// @inheritdoc ERC20
-    function name() public view override returns (string memory) {
+    // ------------------------------------------------------------------ ERC-20
+
+    /// @inheritdoc IERC20Metadata
+    function name() external view returns (string memory) {
         return _tokenName;
     }
 
-    /// @inheritdoc ERC20
-    function symbol() public view override returns (string memory) {
+    /// @inheritdoc IERC20Metadata
+    function symbol() external view returns (string memory) {
         return _tokenSymbol;
+    }
+
+    /// @inheritdoc IERC20Metadata
+    function decimals() external pure returns (uint8) {
+        return 18;
+    }
+
+    /// @inheritdoc IERC20
+    function totalSupply() public view returns (uint256) {
+        return _supplyBook.balance;
+    }
+
+    /// @inheritdoc IERC20
+    function balanceOf(address account) public view returns (uint256) {
+        return _books[account].balance;
+    }
+
+    /// @inheritdoc IERC20
+    function allowance(address owner, address spender) external view returns (uint256) {
+        return _allowances[owner][spender];
+    }
+
+    /// @inheritdoc IERC20
+    function transfer(address to, uint256 value) external returns (bool) {
+        if (to == address(0)) revert ERC20InvalidReceiver(address(0));
+        _update(msg.sender, to, value);
+        return true;
+    }
+
+    /// @inheritdoc IERC20
+    function approve(address spender, uint256 value) external returns (bool) {
+        if (spender == address(0)) revert ERC20InvalidSpender(address(0));
+        _allowances[msg.sender][spender] = value;
+        emit Approval(msg.sender, spender, value);
+        return true;
+    }
+
+    /// @inheritdoc IERC20
+    /// @dev An allowance of type(uint256).max is never decreased.
+    function transferFrom(address from, address to, uint256 value) external returns (bool) {
+        if (from == address(0)) revert ERC20InvalidSender(address(0));
+        if (to == address(0)) revert ERC20InvalidReceiver(address(0));
+        uint256 allowed = _allowances[from][msg.sender];
+        if (allowed != type(uint256).max) {
+            if (allowed < value) revert ERC20InsufficientAllowance(msg.sender, allowed, value);
+            _allowances[from][msg.sender] = allowed - value;
+        }
+        _update(from, to, value);
+        return true;
     }
 
     /// @notice Revenue in ETH: split between the holders' pending share and the redeem pool.
@@ -154,13 +219,13 @@ contract ModelToken is ERC20, ReentrancyGuardTransient, IERC7641 {
     /// @notice Balance of `account` at snapshot `snapshotId`.
     function balanceOfAt(address account, uint256 snapshotId) public view returns (uint256) {
         _checkSnapshot(snapshotId);
-        return _valueAt(_balanceSnaps[account], uint48(snapshotId), balanceOf(account));
+        return _valueAt(_books[account], account, snapshotId);
     }
 
     /// @notice Total supply at snapshot `snapshotId`.
     function totalSupplyAt(uint256 snapshotId) public view returns (uint256) {
         _checkSnapshot(snapshotId);
-        return _valueAt(_supplySnaps, uint48(snapshotId), totalSupply());
+        return _valueAt(_supplyBook, address(0), snapshotId);
     }
 
     // ------------------------------------------------------------------ ERC-7641
@@ -205,35 +270,62 @@ contract ModelToken is ERC20, ReentrancyGuardTransient, IERC7641 {
         if (amount == 0) revert ZeroAmount();
         uint256 redeemed = redeemableOnBurn(amount);
         redeemPool -= redeemed;
-        _burn(msg.sender, amount);
+        _update(msg.sender, address(0), amount);
         emit Redeemed(msg.sender, amount, redeemed);
         if (redeemed != 0) Address.sendValue(payable(msg.sender), redeemed);
     }
 
     // ------------------------------------------------------------------ internals
 
-    function _update(address from, address to, uint256 value) internal override {
+    /// @dev Moves `value` from `from` to `to` (address(0): mint / burn), recording each touched book's
+    ///      balance once per snapshot before it first changes.
+    function _update(address from, address to, uint256 value) private {
         uint48 id = currentSnapshotId;
-        if (id != 0) {
-            if (from == address(0)) _record(_supplySnaps, id, totalSupply());
-            else _record(_balanceSnaps[from], id, balanceOf(from));
-            if (to == address(0)) _record(_supplySnaps, id, totalSupply());
-            else _record(_balanceSnaps[to], id, balanceOf(to));
+        if (from == address(0)) {
+            Book memory b = _record(_supplyBook, address(0), id);
+            b.balance += uint176(value); // supply <= 2^176 - 1 checked at initialize; only mint
+            _supplyBook = b;
+        } else {
+            Book memory b = _record(_books[from], from, id);
+            if (b.balance < value) revert ERC20InsufficientBalance(from, b.balance, value);
+            b.balance -= uint176(value);
+            _books[from] = b;
         }
-        super._update(from, to, value);
+        if (to == address(0)) {
+            Book memory b = _record(_supplyBook, address(0), id);
+            b.balance -= uint176(value); // value <= from's balance <= supply
+            _supplyBook = b;
+        } else {
+            Book memory b = _record(_books[to], to, id);
+            b.balance += uint176(value); // sum of balances == supply <= 2^176 - 1
+            _books[to] = b;
+        }
+        emit Transfer(from, to, value);
     }
 
-    /// @dev Records `value` (the balance before the first change after snapshot `id`) once per snapshot.
-    function _record(Checkpoints.Trace208 storage trace, uint48 id, uint256 value) private {
-        (bool exists, uint48 key,) = trace.latestCheckpoint();
-        if (!exists || key < id) trace.push(id, uint208(value));
+    /// @dev Loads a book and, on its first change after snapshot `id`, checkpoints its balance with key `id`.
+    function _record(Book storage book, address account, uint48 id) private returns (Book memory b) {
+        b = book;
+        if (b.lastKey < id) {
+            _checkpoints[account][b.count] = (uint256(id) << 208) | b.balance;
+            b.count += 1;
+            b.lastKey = id;
+        }
     }
 
-    /// @dev The first checkpoint with key >= id holds the value at snapshot `id`; none means unchanged since.
-    function _valueAt(Checkpoints.Trace208 storage trace, uint48 id, uint256 current) private view returns (uint256) {
-        (bool exists, uint48 key,) = trace.latestCheckpoint();
-        if (!exists || key < id) return current;
-        return trace.lowerLookup(id);
+    /// @dev Value of a book at snapshot `id`: its first checkpoint with key >= id, else its current balance.
+    function _valueAt(Book storage book, address account, uint256 id) private view returns (uint256) {
+        Book memory b = book;
+        if (b.lastKey < id) return b.balance;
+        mapping(uint256 => uint256) storage cps = _checkpoints[account];
+        uint256 lo;
+        uint256 hi = b.count;
+        while (lo < hi) {
+            uint256 mid = (lo + hi) / 2;
+            if (cps[mid] >> 208 < id) lo = mid + 1;
+            else hi = mid;
+        }
+        return uint208(cps[lo]);
     }
 
     function _checkSnapshot(uint256 snapshotId) private view {
