@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
+import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IERC7641} from "./interfaces/IERC7641.sol";
 
@@ -22,6 +23,8 @@ import {IERC7641} from "./interfaces/IERC7641.sol";
 ///      `k` (key `k`); its balance at snapshot `s` is the value of its first checkpoint with key >= s, or
 ///      its current balance if there is none.
 contract ModelToken is IERC20Metadata, IERC20Errors, ReentrancyGuardTransient, IERC7641 {
+    using BitMaps for BitMaps.BitMap;
+
     /// @dev An account's (or the supply's) balance and snapshot bookkeeping, packed in one slot.
     struct Book {
         uint176 balance;
@@ -56,8 +59,8 @@ contract ModelToken is IERC20Metadata, IERC20Errors, ReentrancyGuardTransient, I
 
     /// @notice Holders' revenue assigned to each snapshot.
     mapping(uint256 snapshotId => uint256) public snapshotRevenue;
-    /// @notice Whether `account` has claimed snapshot `snapshotId`.
-    mapping(uint256 snapshotId => mapping(address account => bool)) public claimed;
+    /// @dev Claimed snapshot ids per account: a bitmap, so a batch of up to 256 consecutive ids touches one slot.
+    mapping(address account => BitMaps.BitMap) private _claimed;
 
     mapping(address account => Book) private _books;
     Book private _supplyBook;
@@ -230,10 +233,15 @@ contract ModelToken is IERC20Metadata, IERC20Errors, ReentrancyGuardTransient, I
 
     // ------------------------------------------------------------------ ERC-7641
 
+    /// @notice Whether `account` has claimed snapshot `snapshotId`.
+    function claimed(uint256 snapshotId, address account) external view returns (bool) {
+        return _claimed[account].get(snapshotId);
+    }
+
     /// @inheritdoc IERC7641
     /// @dev 0 for unknown snapshots and for snapshots already claimed by `account`.
     function claimableRevenue(address account, uint256 snapshotId) public view returns (uint256) {
-        if (snapshotId == 0 || snapshotId > currentSnapshotId || claimed[snapshotId][account]) return 0;
+        if (snapshotId == 0 || snapshotId > currentSnapshotId || _claimed[account].get(snapshotId)) return 0;
         return _share(account, snapshotId);
     }
 
@@ -340,8 +348,8 @@ contract ModelToken is IERC20Metadata, IERC20Errors, ReentrancyGuardTransient, I
 
     function _markClaimed(address account, uint256 snapshotId) private returns (uint256 amount) {
         _checkSnapshot(snapshotId);
-        if (claimed[snapshotId][account]) revert AlreadyClaimed(snapshotId);
-        claimed[snapshotId][account] = true;
+        if (_claimed[account].get(snapshotId)) revert AlreadyClaimed(snapshotId);
+        _claimed[account].set(snapshotId);
         amount = _share(account, snapshotId);
         emit RevenueClaimed(account, snapshotId, amount);
     }

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Fixture, ReceiptTree} from "./utils/Fixture.sol";
+import {ModelToken} from "../src/ModelToken.sol";
+import {Receipt, Leaf, LeafProof, ModelTotal, ClientTotal} from "../src/Types.sol";
+
+/// @notice Gas measurements behind the table in docs/CONTRACTS.md (`forge test --match-contract Gas -vv`).
+///         Every figure is the execution gas of one external call with all storage cold (vm.cool), i.e.
+///         without the 21,000 base and without calldata gas. Each measurement also asserts a ceiling, so a
+///         regression fails the suite.
+contract GasTest is Fixture {
+    event log_named_uint(string key, uint256 val);
+
+    function _coolAll() internal {
+        vm.cool(address(registry));
+        vm.cool(address(vault));
+        vm.cool(address(oracle));
+    }
+
+    /// Register `m` models and fund `c` clients, returning lists for one attestation where every model and
+    /// every client appears (the receipts tree itself does not matter for attest/finalize gas).
+    function _lists(uint256 m, uint256 c, uint256 offset)
+        internal
+        returns (ModelTotal[] memory ms, ClientTotal[] memory cs, ModelToken[] memory toks)
+    {
+        uint256 n = m > c ? m : c;
+        ms = new ModelTotal[](m);
+        cs = new ClientTotal[](c);
+        toks = new ModelToken[](m);
+        for (uint256 i; i < m; ++i) {
+            ms[i] = ModelTotal(modelId(offset + i), 0, uint64(n));
+            toks[i] = register(modelId(offset + i));
+        }
+        for (uint256 i; i < c; ++i) {
+            cs[i] = ClientTotal(fund(clientKey(offset + i), 1 ether, 1 ether), 0.01 ether, uint64(n));
+        }
+        for (uint256 i; i < c; ++i) {
+            ms[i % m].total += 0.01 ether;
+        }
+        ReceiptTree.sortModels(ms);
+        ReceiptTree.sortClients(cs);
+    }
+
+    function _attest(uint64 epoch, ModelTotal[] memory ms, ClientTotal[] memory cs) internal returns (uint256 g) {
+        _coolAll();
+        vm.prank(operator);
+        g = gasleft();
+        oracle.attest{value: ATTEST_BOND}(epoch, keccak256("root"), uint64(ms.length > cs.length ? ms.length : cs.length), 1_000, ms, cs);
+        g -= gasleft();
+    }
+
+    function _finalize(uint64 epoch, ModelTotal[] memory ms) internal returns (uint256 g) {
+        _coolAll();
+        g = gasleft();
+        oracle.finalize(epoch, ms);
+        g -= gasleft();
+    }
+
+    function test_gas_attestAndFinalize() public {
+        (ModelTotal[] memory m1, ClientTotal[] memory c1,) = _lists(1, 1, 0);
+        uint256 a1 = _attest(1, m1, c1);
+        vm.warp(block.timestamp + WINDOW);
+        uint256 f1 = _finalize(1, m1);
+
+        (ModelTotal[] memory m10, ClientTotal[] memory c10,) = _lists(10, 10, 100);
+        uint256 a10 = _attest(2, m10, c10);
+        vm.warp(block.timestamp + WINDOW);
+        uint256 f10 = _finalize(2, m10);
+        // steady state: the same ten models and clients again (token and vault slots already non-zero)
+        for (uint256 i; i < c10.length; ++i) {
+            uint256 pk = clientKey(100 + i);
+            vault.submitCap(vm.addr(pk), 2 ether, block.timestamp, signCap(pk, 2 ether, block.timestamp));
+        }
+        uint256 a10b = _attest(3, m10, c10);
+        vm.warp(block.timestamp + WINDOW);
+        uint256 f10b = _finalize(3, m10);
+        emit log_named_uint("attest, 10 models + 10 clients, repeat clients", a10b);
+        emit log_named_uint("finalize, 10 models, repeat (steady state)", f10b);
+        emit log_named_uint("finalize, per model, steady state", f10b / 10);
+
+        emit log_named_uint("attest, 1 model + 1 client", a1);
+        emit log_named_uint("attest, 10 models + 10 clients", a10);
+        emit log_named_uint("attest, marginal per (model + client)", (a10 - a1) / 9);
+        emit log_named_uint("finalize, 1 model", f1);
+        emit log_named_uint("finalize, 10 models", f10);
+        emit log_named_uint("finalize, marginal per model", (f10 - f1) / 9);
+        vm.assertLt(a1, 225_000);
+        vm.assertLt((a10 - a1) / 9, 40_000);
+        vm.assertLt((f10 - f1) / 9, 120_000);
+        vm.assertLt(f10b / 10, 80_000);
+    }
+
+    function test_gas_claimAndClaimBatch() public {
+        ModelToken tok = register(modelId(1));
+        address holder = makeAddr("holder");
+        vm.prank(publisher);
+        tok.transfer(holder, SUPPLY / 2);
+        uint256[] memory ids = new uint256[](10);
+        for (uint256 i; i < 11; ++i) {
+            vm.deal(address(oracle), 1 ether);
+            vm.startPrank(address(oracle));
+            (bool ok,) = address(tok).call{value: 1 ether}("");
+            require(ok);
+            uint256 id = tok.snapshot();
+            vm.stopPrank();
+            if (i < 10) ids[i] = id;
+        }
+        vm.cool(address(tok));
+        vm.prank(publisher);
+        uint256 g = gasleft();
+        tok.claim(11);
+        uint256 claimGas = g - gasleft();
+        vm.cool(address(tok));
+        vm.prank(holder);
+        g = gasleft();
+        tok.claimBatch(ids);
+        uint256 batchGas = g - gasleft();
+        vm.cool(address(tok));
+        vm.prank(holder);
+        g = gasleft();
+        tok.burn(SUPPLY / 4);
+        uint256 burnGas = g - gasleft();
+        emit log_named_uint("claim (one snapshot)", claimGas);
+        emit log_named_uint("claimBatch (10 snapshots)", batchGas);
+        emit log_named_uint("burn (redeem)", burnGas);
+        vm.assertLt(claimGas, 80_000);
+        vm.assertLt(batchGas, 200_000);
+    }
+
+    /// Challenge + response and the fraud proofs on a 1024-leaf tree (depth 10).
+    function test_gas_challengeAndProofs() public {
+        bytes32 m = modelId(1);
+        register(m);
+        address client = fund(clientKey(1), 10 ether, 10 ether);
+        uint256 n = 1024;
+        Receipt[] memory rs = new Receipt[](n);
+        for (uint256 i; i < n; ++i) {
+            rs[i] = receipt(uint128(i + 1), 1, m, client, 1e12);
+        }
+        rs[700].price = 2e12; // leaf 700's running sum will be off by 1e12 below
+        (Leaf[] memory leaves, ModelTotal[] memory ms, ClientTotal[] memory cs) = ReceiptTree.build(rs);
+        leaves[700].modelCum -= 1e12;
+        leaves[700].clientCum -= 1e12;
+        bytes32 root = setTree(leaves, ms, cs);
+        vm.prank(operator);
+        oracle.attest{value: ATTEST_BOND}(1, root, uint64(n), 0, ms, cs);
+
+        bytes memory sig = signReceipt(rs[10]);
+        vm.deal(address(this), 1 ether);
+        _coolAll();
+        uint256 g = gasleft();
+        uint256 id = oracle.challengeReceipt{value: CHALLENGE_BOND}(1, rs[10], sig);
+        uint256 challengeGas = g - gasleft();
+        LeafProof memory p = leafProof(10);
+        _coolAll();
+        g = gasleft();
+        oracle.respond(id, p);
+        uint256 respondGas = g - gasleft();
+
+        _coolAll();
+        g = gasleft();
+        id = oracle.challengeLeaf{value: CHALLENGE_BOND}(1, 3);
+        uint256 leafChallengeGas = g - gasleft();
+
+        LeafProof memory j = leafProof(700);
+        LeafProof memory prev = leafProof(699);
+        _coolAll();
+        g = gasleft();
+        oracle.proveBadLink(1, 0, j, prev);
+        uint256 linkGas = g - gasleft();
+
+        vm.warp(block.timestamp + RESPONSE + 1);
+        _coolAll();
+        g = gasleft();
+        oracle.resolveChallenge(id); // moot now: refund
+        uint256 resolveGas = g - gasleft();
+
+        _coolAll();
+        g = gasleft();
+        oracle.unwind(1, cs);
+        uint256 unwindGas = g - gasleft();
+
+        emit log_named_uint("challengeReceipt", challengeGas);
+        emit log_named_uint("respond (inclusion proof, depth 10)", respondGas);
+        emit log_named_uint("challengeLeaf", leafChallengeGas);
+        emit log_named_uint("proveBadLink (2 proofs, depth 10)", linkGas);
+        emit log_named_uint("resolveChallenge (moot, refund)", resolveGas);
+        emit log_named_uint("unwind (1 client)", unwindGas);
+        vm.assertLt(challengeGas + respondGas, 260_000);
+        vm.assertLt(linkGas, 150_000);
+    }
+
+    function test_gas_omissionProof() public {
+        bytes32 m = modelId(1);
+        register(m);
+        address client = fund(clientKey(1), 10 ether, 10 ether);
+        uint256 n = 1024;
+        Receipt[] memory rs = new Receipt[](n + 1);
+        for (uint256 i; i <= n; ++i) {
+            rs[i] = receipt(uint128(2 * i + 2), 1, m, client, 1e12);
+        }
+        Receipt[] memory kept = new Receipt[](n);
+        for (uint256 i; i < n; ++i) {
+            kept[i] = rs[i < 500 ? i : i + 1]; // drop rs[500]
+        }
+        attestReceipts(1, kept, 0);
+        bytes memory sig = signReceipt(rs[500]);
+        LeafProof memory l = leafProof(499);
+        LeafProof memory r = leafProof(500);
+        _coolAll();
+        uint256 g = gasleft();
+        oracle.proveOmission(1, rs[500], sig, l, r);
+        uint256 omissionGas = g - gasleft();
+        emit log_named_uint("proveOmission (adjacent pair, depth 10)", omissionGas);
+        vm.assertLt(omissionGas, 175_000);
+    }
+
+    function test_gas_vault() public {
+        uint256 pk = clientKey(1);
+        address client = vm.addr(pk);
+        vm.deal(client, 2 ether);
+        fund(clientKey(2), 1 ether, 0); // someone deposited before: totals are non-zero, as in production
+        vm.cool(address(vault));
+        vm.prank(client);
+        uint256 g = gasleft();
+        vault.deposit{value: 1 ether}();
+        uint256 depositGas = g - gasleft();
+        bytes memory sig = signCap(pk, 1 ether, block.timestamp);
+        vm.cool(address(vault));
+        g = gasleft();
+        vault.submitCap(client, 1 ether, block.timestamp, sig);
+        uint256 capGas = g - gasleft();
+        vm.cool(address(vault));
+        vm.prank(client);
+        g = gasleft();
+        vault.requestWithdrawal(1 ether);
+        uint256 reqGas = g - gasleft();
+        vm.warp(block.timestamp + DELAY);
+        vm.cool(address(vault));
+        vm.prank(client);
+        g = gasleft();
+        vault.withdraw();
+        uint256 wGas = g - gasleft();
+        emit log_named_uint("deposit (first)", depositGas);
+        emit log_named_uint("submitCap (ECDSA)", capGas);
+        emit log_named_uint("requestWithdrawal", reqGas);
+        emit log_named_uint("withdraw", wGas);
+        vm.assertLt(depositGas, 50_000);
+    }
+
+    function test_gas_register() public {
+        _coolAll();
+        vm.prank(operator);
+        uint256 g = gasleft();
+        registry.register(modelId(1), "Model", "MDL", publisher, SUPPLY, HOLDERS_BPS);
+        g -= gasleft();
+        emit log_named_uint("register (clone + initialize + mint)", g);
+        vm.assertLt(g, 340_000);
+    }
+}
