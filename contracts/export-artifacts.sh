@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds the contracts and copies the forge artifacts the Rust side binds with alloy's `sol!` into
+# contracts/artifacts/<Contract>.json (committed, so a fresh clone's cargo build never needs forge).
+# Each file keeps forge's layout for the fields alloy reads: abi, bytecode.object,
+# deployedBytecode.object, methodIdentifiers. Bytecode is reproducible (bytecode_hash = "none",
+# cbor_metadata = false in foundry.toml), so re-running this on an unchanged tree changes nothing.
+set -euo pipefail
+cd "$(dirname "$0")"
+FORGE="${FORGE:-../.tools/bin/forge}"
+"$FORGE" build
+mkdir -p artifacts
+for c in ModelToken ModelRegistry PaymentVault UsageOracle; do
+  node -e '
+    const fs = require("fs");
+    const a = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+    const out = {
+      contractName: process.argv[2],
+      abi: a.abi,
+      bytecode: { object: a.bytecode.object },
+      deployedBytecode: { object: a.deployedBytecode.object },
+      methodIdentifiers: a.methodIdentifiers,
+    };
+    fs.writeFileSync(process.argv[3], JSON.stringify(out, null, 2) + "\n");
+  ' "out/$c.sol/$c.json" "$c" "artifacts/$c.json"
+  echo "artifacts/$c.json"
+done
