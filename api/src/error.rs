@@ -66,7 +66,11 @@ impl ResponseError for ApiError {
                 OracleError::Database(_) | OracleError::Engine(_) => {
                     StatusCode::SERVICE_UNAVAILABLE
                 }
-                OracleError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                OracleError::Storage(_) | OracleError::Inference(_) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+                OracleError::InsufficientBalance { .. } => StatusCode::PAYMENT_REQUIRED,
+                OracleError::ModelUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             },
         }
     }
@@ -92,3 +96,40 @@ impl ResponseError for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The same errors in the Open Inference Protocol's shape, `{"error": "<message>"}`, used on
+/// every `/v2` route so that protocol clients (tritonclient, KServe SDKs) understand them. The
+/// stable code travels in the `imo-error-code` header.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct V2Error(#[from] pub ApiError);
+
+impl From<OracleError> for V2Error {
+    fn from(e: OracleError) -> Self {
+        Self(ApiError::Domain(e))
+    }
+}
+
+/// Error body of every `/v2` endpoint.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct V2ErrorBody {
+    pub error: String,
+}
+
+impl ResponseError for V2Error {
+    fn status_code(&self) -> StatusCode {
+        self.0.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(code = self.0.code(), error = %self, "inference request failed");
+        }
+        HttpResponse::build(status)
+            .insert_header(("imo-error-code", self.0.code()))
+            .json(V2ErrorBody {
+                error: self.to_string(),
+            })
+    }
+}

@@ -11,24 +11,44 @@ use crate::error::ApiError;
 /// The caller, authenticated by `Authorization: Bearer imo_…` (or `X-Api-Key: imo_…`).
 pub struct Caller(pub Principal);
 
+/// The same, for `/v2` routes (errors in the protocol's shape).
+pub struct V2Caller(pub Principal);
+
+type Auth = Pin<Box<dyn Future<Output = Result<Principal, ApiError>>>>;
+
+fn authenticate(req: &HttpRequest) -> Auth {
+    let oracle = req.app_data::<web::Data<Oracle>>().cloned();
+    let presented = presented_key(req);
+    Box::pin(async move {
+        let oracle = oracle.expect("Oracle is registered as app data");
+        let key = presented.ok_or_else(|| {
+            OracleError::Unauthenticated(
+                "missing API key: send `Authorization: Bearer <key>`".into(),
+            )
+        })?;
+        let principal = oracle.auth.authenticate(&key).await?;
+        tracing::Span::current().record("caller", tracing::field::display(&principal.address));
+        Ok(principal)
+    })
+}
+
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let oracle = req.app_data::<web::Data<Oracle>>().cloned();
-        let presented = presented_key(req);
-        Box::pin(async move {
-            let oracle = oracle.expect("Oracle is registered as app data");
-            let key = presented.ok_or_else(|| {
-                OracleError::Unauthenticated(
-                    "missing API key: send `Authorization: Bearer <key>`".into(),
-                )
-            })?;
-            let principal = oracle.auth.authenticate(&key).await?;
-            tracing::Span::current().record("caller", tracing::field::display(&principal.address));
-            Ok(Caller(principal))
-        })
+        let fut = authenticate(req);
+        Box::pin(async move { fut.await.map(Caller) })
+    }
+}
+
+impl FromRequest for V2Caller {
+    type Error = crate::error::V2Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let fut = authenticate(req);
+        Box::pin(async move { fut.await.map(V2Caller).map_err(Into::into) })
     }
 }
 

@@ -6,6 +6,7 @@ pub mod config;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod oip;
 pub mod openapi;
 pub mod routes;
 pub mod server;

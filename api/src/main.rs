@@ -47,8 +47,46 @@ enum Command {
         #[command(subcommand)]
         command: ModelsCommand,
     },
+    /// Client balances (through a running server, with an admin key).
+    Balances {
+        #[command(subcommand)]
+        command: BalancesCommand,
+    },
+    /// The operator key that signs receipts.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
     /// Print the OpenAPI document.
     Openapi,
+}
+
+#[derive(Subcommand)]
+enum BalancesCommand {
+    /// Credit a client address (admin key).
+    Credit {
+        /// Client address.
+        address: String,
+        /// Amount in wei.
+        amount_wei: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Show the balance of the key's own address.
+    Show {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Generate a new operator key into FILE (mode 600) unless it exists; print its address.
+    Init {
+        /// Where to write the key (hex).
+        #[arg(long, default_value = "data/operator.key")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -150,8 +188,66 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Models { command } => models(command).await?,
+        Command::Balances { command } => balances(command).await?,
+        Command::Operator {
+            command: OperatorCommand::Init { out },
+        } => {
+            if !out.exists() {
+                if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let key = alloy::signers::local::PrivateKeySigner::random();
+                write_secret(&out, &format!("0x{}\n", hex::encode(key.to_bytes())))?;
+            }
+            let key: alloy::signers::local::PrivateKeySigner =
+                std::fs::read_to_string(&out)?.trim().parse()?;
+            println!("{}", key.address());
+        }
         Command::Openapi => print!("{}", imo_api::openapi::render()),
     }
+    Ok(())
+}
+
+fn write_secret(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+async fn balances(command: BalancesCommand) -> anyhow::Result<()> {
+    let (server, b) = match command {
+        BalancesCommand::Credit {
+            address,
+            amount_wei,
+            server,
+        } => {
+            let Some(key) = server.key.clone() else {
+                bail!("an admin API key is required: pass --key or set IMO_API_KEY")
+            };
+            let b = Client::new(&server.url)
+                .with_key(key)
+                .credit(&address, &amount_wei)
+                .await?;
+            (server, b)
+        }
+        BalancesCommand::Show { server } => {
+            let Some(key) = server.key.clone() else {
+                bail!("an API key is required: pass --key or set IMO_API_KEY")
+            };
+            let b = Client::new(&server.url).with_key(key).balance().await?;
+            (server, b)
+        }
+    };
+    let _ = server;
+    println!(
+        "{}: balance {} wei (reserved {}, spent {}, credited {})",
+        b.address, b.balance_wei, b.reserved_wei, b.spent_wei, b.credited_wei
+    );
     Ok(())
 }
 

@@ -20,6 +20,11 @@ use crate::{dto, error, routes};
         routes::models::deactivate, routes::models::weights, routes::models::weight_proof,
         routes::auth::nonce, routes::auth::siwe, routes::auth::create_key, routes::auth::revoke_key,
         routes::auth::whoami,
+        routes::metering::receipt, routes::metering::receipts, routes::metering::balance,
+        routes::metering::credit, routes::metering::usage, routes::metering::operator,
+        routes::v2::server_metadata, routes::v2::live, routes::v2::ready, routes::v2::model_metadata,
+        routes::v2::model_version_metadata, routes::v2::model_ready, routes::v2::model_version_ready,
+        routes::v2::infer, routes::v2::infer_version,
         routes::ops::healthz, routes::ops::readyz, routes::ops::metrics,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, dto::ModelView)),
@@ -28,6 +33,8 @@ use crate::{dto, error, routes};
         (name = "models", description = "Model registry: upload, commitments, metadata"),
         (name = "auth", description = "API keys and Sign-In with Ethereum"),
         (name = "ops", description = "Health, readiness, metrics"),
+        (name = "metering", description = "Receipts, balances, usage"),
+        (name = "inference", description = "Open Inference Protocol v2 (KServe v2 / Triton HTTP), metered"),
     )
 )]
 pub struct ApiDoc;

@@ -7,6 +7,9 @@ mod m20261122_000001_create_models;
 mod m20261122_000002_create_model_tensors;
 mod m20261122_000003_create_api_keys;
 mod m20261122_000004_create_siwe_nonces;
+mod m20261122_000005_create_balances;
+mod m20261122_000006_create_receipts;
+mod m20261122_000007_create_credits;
 
 pub struct Migrator;
 
@@ -19,6 +22,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_model_tensors::Migration),
             Box::new(m20261122_000003_create_api_keys::Migration),
             Box::new(m20261122_000004_create_siwe_nonces::Migration),
+            Box::new(m20261122_000005_create_balances::Migration),
+            Box::new(m20261122_000006_create_receipts::Migration),
+            Box::new(m20261122_000007_create_credits::Migration),
         ]
     }
 }

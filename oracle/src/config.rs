@@ -14,6 +14,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub engine: EngineConfig,
     pub auth: AuthConfig,
+    pub metering: MeteringConfig,
     pub log: LogConfig,
 }
 
@@ -25,6 +26,7 @@ impl fmt::Debug for Config {
             .field("storage", &self.storage)
             .field("engine", &self.engine)
             .field("auth", &self.auth)
+            .field("metering", &self.metering)
             .field("log", &self.log)
             .finish()
     }
@@ -134,6 +136,23 @@ pub struct EngineConfig {
     pub intra_threads: usize,
     /// Graph optimisation level (part of the execution fingerprint).
     pub optimization_level: OptimizationLevel,
+    /// ONNX Runtime sessions per loaded model; concurrent calls to one model run on separate
+    /// sessions (0 = one per CPU core).
+    pub sessions_per_model: usize,
+    /// Load every active model at start-up instead of on its first call.
+    pub preload: bool,
+    /// `cpu`, or `cuda` (needs the `cuda` cargo feature and CUDA libraries; falls back to CPU
+    /// with a warning when CUDA cannot load).
+    pub execution_provider: ExecutionProvider,
+    /// Seconds a cached model record (price, state) is trusted before re-reading it.
+    pub model_cache_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionProvider {
+    Cpu,
+    Cuda,
 }
 
 impl Default for EngineConfig {
@@ -142,6 +161,10 @@ impl Default for EngineConfig {
             ort_library: ".tools/onnxruntime/libonnxruntime.so".into(),
             intra_threads: 1,
             optimization_level: OptimizationLevel::All,
+            sessions_per_model: 0,
+            preload: false,
+            execution_provider: ExecutionProvider::Cpu,
+            model_cache_ttl_secs: 10,
         }
     }
 }
@@ -167,6 +190,55 @@ impl Default for AuthConfig {
             nonce_ttl_secs: 300,
             admin_addresses: vec![],
         }
+    }
+}
+
+/// Receipts, balances and epochs.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MeteringConfig {
+    /// The operator's secp256k1 key (hex) that signs receipts. Secret: never logged. Prefer
+    /// `operator_key_file`.
+    pub operator_key: Option<String>,
+    /// A file holding the operator key (hex).
+    pub operator_key_file: Option<PathBuf>,
+    /// EIP-712 domain: chain id of the chain where receipts are verified.
+    pub chain_id: u64,
+    /// EIP-712 domain: the UsageOracle contract that verifies receipts.
+    pub verifying_contract: String,
+    /// Epoch length in seconds: a receipt's epoch is `timestamp_ms / 1000 / epoch_secs`.
+    pub epoch_secs: u64,
+    /// Most receipts written in one database transaction (group commit).
+    pub max_batch: usize,
+    /// Largest inference request body, in bytes.
+    pub max_request_bytes: usize,
+}
+
+impl Default for MeteringConfig {
+    fn default() -> Self {
+        Self {
+            operator_key: None,
+            operator_key_file: None,
+            chain_id: 31337,
+            verifying_contract: "0x0000000000000000000000000000000000000000".into(),
+            epoch_secs: 3600,
+            max_batch: 512,
+            max_request_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+impl fmt::Debug for MeteringConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MeteringConfig")
+            .field("operator_key", &self.operator_key.as_ref().map(|_| "***"))
+            .field("operator_key_file", &self.operator_key_file)
+            .field("chain_id", &self.chain_id)
+            .field("verifying_contract", &self.verifying_contract)
+            .field("epoch_secs", &self.epoch_secs)
+            .field("max_batch", &self.max_batch)
+            .field("max_request_bytes", &self.max_request_bytes)
+            .finish()
     }
 }
 
@@ -207,5 +279,14 @@ mod tests {
         let shown = format!("{db:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("postgres://imo:***@db:5432/imo"), "{shown}");
+        let cfg = Config {
+            metering: MeteringConfig {
+                operator_key: Some("deadbeef11".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let shown = format!("{cfg:?}");
+        assert!(!shown.contains("deadbeef11"), "{shown}");
     }
 }

@@ -12,10 +12,10 @@ use ort::{
     value::{TensorElementType, ValueType},
 };
 use serde::{Deserialize, Serialize};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::{
-    config::{EngineConfig, OptimizationLevel},
+    config::{EngineConfig, ExecutionProvider, OptimizationLevel},
     error::{OracleError, Result},
 };
 
@@ -85,6 +85,7 @@ pub struct Engine {
     env: ort::environment::Environment,
     cfg: EngineConfig,
     library: PathBuf,
+    ort_version: String,
 }
 
 impl std::fmt::Debug for Engine {
@@ -118,15 +119,18 @@ impl Engine {
             })
             .clone()
             .map_err(OracleError::Engine)?;
+        let ort_version = ort_version_of(&library);
         Ok(Self {
             env,
             cfg: cfg.clone(),
             library,
+            ort_version,
         })
     }
 
-    /// Builds a session for a model file with the pinned options (blocking: call off the reactor).
-    pub fn session(&self, path: &Path) -> std::result::Result<Session, String> {
+    /// Builds a session for a model file with the pinned options (blocking: call off the
+    /// reactor). Returns the session and the execution provider it actually runs on.
+    pub fn session(&self, path: &Path) -> std::result::Result<(Session, &'static str), String> {
         let level = match self.cfg.optimization_level {
             OptimizationLevel::Disable => GraphOptimizationLevel::Disable,
             OptimizationLevel::Basic => GraphOptimizationLevel::Level1,
@@ -134,7 +138,7 @@ impl Engine {
             OptimizationLevel::All => GraphOptimizationLevel::All,
         };
         let e = |e: ort::Error<_>| e.to_string();
-        Session::builder(&self.env)
+        let builder = Session::builder(&self.env)
             .map_err(|e| e.to_string())?
             .with_optimization_level(level)
             .map_err(e)?
@@ -143,15 +147,46 @@ impl Engine {
             .with_inter_threads(1)
             .map_err(e)?
             .with_deterministic_compute(true)
-            .map_err(e)?
+            .map_err(e)?;
+        if self.cfg.execution_provider == ExecutionProvider::Cuda {
+            match cuda(builder.clone()) {
+                Ok(b) => {
+                    let mut b = b;
+                    return b
+                        .commit_from_file(path)
+                        .map(|s| (s, "cuda"))
+                        .map_err(|e| e.to_string());
+                }
+                Err(why) => {
+                    warn!(model = %path.display(), reason = %why, "CUDA execution provider unavailable; falling back to CPU")
+                }
+            }
+        }
+        let mut builder = builder;
+        builder
             .commit_from_file(path)
+            .map(|s| (s, "cpu"))
             .map_err(|e| e.to_string())
+    }
+
+    /// The execution fingerprint: everything that decides whether outputs are bit-reproducible
+    /// (ONNX Runtime version, execution provider, optimisation level, threads, CPU ISA).
+    pub fn fingerprint(&self, execution_provider: &str) -> String {
+        format!(
+            "ort={};ep={};opt={:?};intra={};isa={}",
+            self.ort_version,
+            execution_provider,
+            self.cfg.optimization_level,
+            self.cfg.intra_threads,
+            cpu_isa()
+        )
+        .to_lowercase()
     }
 
     /// Loads the model in ONNX Runtime and reads its signature: the validation every upload
     /// passes before it is registered (blocking).
     pub fn inspect(&self, path: &Path) -> Result<ModelSignature> {
-        let session = self
+        let (session, _) = self
             .session(path)
             .map_err(|e| OracleError::InvalidModel(format!("ONNX Runtime cannot load it: {e}")))?;
         let collect = |outlets: &[ort::value::Outlet]| -> Result<Vec<TensorSpec>> {
@@ -164,5 +199,68 @@ impl Engine {
             inputs: collect(session.inputs())?,
             outputs: collect(session.outputs())?,
         })
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda(
+    builder: ort::session::builder::SessionBuilder,
+) -> std::result::Result<ort::session::builder::SessionBuilder, String> {
+    builder
+        .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda(
+    _: ort::session::builder::SessionBuilder,
+) -> std::result::Result<ort::session::builder::SessionBuilder, String> {
+    Err("this build has no CUDA support (rebuild with `--features cuda`)".into())
+}
+
+/// ONNX Runtime's version: from the library's resolved file name (`libonnxruntime.so.1.31.1`,
+/// as the pinned wheel ships it), plus the git commit from the runtime's build info.
+fn ort_version_of(library: &Path) -> String {
+    let resolved = std::fs::canonicalize(library).unwrap_or_else(|_| library.to_owned());
+    let name = resolved
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let version = name
+        .split_once(".so.")
+        .map(|(_, v)| v.to_owned())
+        .unwrap_or_else(|| "unknown".into());
+    let commit = ort::info()
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .find_map(|part| part.strip_prefix("git-commit-id="))
+        .map(|c| format!("+{c}"))
+        .unwrap_or_default();
+    format!("{version}{commit}")
+}
+
+/// The CPU instruction-set extensions that change ONNX Runtime's float kernels.
+pub fn cpu_isa() -> String {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut f = vec!["x86_64"];
+        macro_rules! has {
+            ($($feat:tt),*) => { $( if std::arch::is_x86_feature_detected!($feat) { f.push($feat); } )* };
+        }
+        has!(
+            "sse4.1",
+            "avx",
+            "avx2",
+            "fma",
+            "f16c",
+            "avx512f",
+            "avx512bw",
+            "avx512vnni",
+            "avxvnni"
+        );
+        f.join("+")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        std::env::consts::ARCH.to_owned()
     }
 }

@@ -36,6 +36,18 @@ pub enum OracleError {
     /// ONNX Runtime could not be loaded or failed outside of model validation.
     #[error("inference engine unavailable: {0}")]
     Engine(String),
+    /// The caller's prepaid balance does not cover the call.
+    #[error("insufficient balance: the call costs {needed} wei, {available} wei available")]
+    InsufficientBalance {
+        needed: crate::types::Wei,
+        available: crate::types::Wei,
+    },
+    /// The model exists but cannot serve now (deactivated, or failed to load).
+    #[error("{0}")]
+    ModelUnavailable(String),
+    /// ONNX Runtime failed while running a valid request.
+    #[error("inference failed: {0}")]
+    Inference(String),
     /// Local storage (the model directory) failed.
     #[error("storage error: {0}")]
     Storage(String),
@@ -56,6 +68,9 @@ impl OracleError {
             Self::Database(_) => "database_unavailable",
             Self::Engine(_) => "engine_unavailable",
             Self::Storage(_) => "storage_error",
+            Self::InsufficientBalance { .. } => "insufficient_balance",
+            Self::ModelUnavailable(_) => "model_unavailable",
+            Self::Inference(_) => "inference_failed",
         }
     }
 

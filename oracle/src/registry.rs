@@ -2,7 +2,12 @@
 //! weights committed (`weights_root`, see docs/PROTOCOL.md) and stored content-addressed.
 //! The same weights uploaded twice are one model.
 
-use std::{str::FromStr, sync::Arc};
+use std::{
+    collections::HashMap,
+    str::FromStr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
@@ -13,10 +18,12 @@ use tracing::{info, instrument};
 
 use crate::{
     auth::Principal,
+    config::EngineConfig,
     db::{model_tensors, models},
     engine::{Engine, TensorSpec},
     error::{OracleError, Result},
     onnx::{self, ModelScan, WeightTensor},
+    serving::SessionPool,
     storage::{ModelStore, StagedFile},
     types::{Address, BoundedText, ModelName, Role, Wei, now_ms},
 };
@@ -198,11 +205,25 @@ impl WeightTensorInfo {
     }
 }
 
+/// A model ready to serve: its record (re-read every `model_cache_ttl_secs`) and its sessions.
+pub struct ServingModel {
+    pub record: ModelRecord,
+    pub pool: Arc<SessionPool>,
+    /// Execution fingerprint of the sessions (docs/PROTOCOL.md) and its SHA-256 (hex).
+    pub fingerprint: String,
+    pub fingerprint_hash: String,
+    checked_at: Instant,
+}
+
 #[derive(Clone)]
 pub struct Registry {
     db: DatabaseConnection,
     store: ModelStore,
     engine: Arc<Engine>,
+    serving: Arc<std::sync::Mutex<HashMap<String, Arc<ServingModel>>>>,
+    loading: Arc<tokio::sync::Mutex<()>>,
+    sessions_per_model: usize,
+    ttl: Duration,
 }
 
 fn may_modify(by: &Principal, model: &ModelRecord) -> bool {
@@ -210,8 +231,113 @@ fn may_modify(by: &Principal, model: &ModelRecord) -> bool {
 }
 
 impl Registry {
-    pub fn new(db: DatabaseConnection, store: ModelStore, engine: Arc<Engine>) -> Self {
-        Self { db, store, engine }
+    pub fn new(
+        db: DatabaseConnection,
+        store: ModelStore,
+        engine: Arc<Engine>,
+        cfg: &EngineConfig,
+    ) -> Self {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        Self {
+            db,
+            store,
+            engine,
+            serving: Default::default(),
+            loading: Default::default(),
+            sessions_per_model: if cfg.sessions_per_model == 0 {
+                cores
+            } else {
+                cfg.sessions_per_model
+            },
+            ttl: Duration::from_secs(cfg.model_cache_ttl_secs),
+        }
+    }
+
+    /// The model named `name`, loaded and ready to serve. Loads it on first use; re-reads its
+    /// record (price, state) when the cached copy is older than the TTL; fails with
+    /// `ModelUnavailable` for deactivated models (and unloads them).
+    pub async fn serving(&self, name: &str) -> Result<Arc<ServingModel>> {
+        if let Some(m) = self.serving.lock().expect("serving lock").get(name)
+            && m.checked_at.elapsed() < self.ttl
+        {
+            return Ok(m.clone());
+        }
+        let _guard = self.loading.lock().await;
+        let cached = self
+            .serving
+            .lock()
+            .expect("serving lock")
+            .get(name)
+            .cloned();
+        if let Some(m) = &cached
+            && m.checked_at.elapsed() < self.ttl
+        {
+            return Ok(m.clone());
+        }
+        let record = self.get(name).await?;
+        if !record.active {
+            self.serving.lock().expect("serving lock").remove(name);
+            return Err(OracleError::ModelUnavailable(format!(
+                "model `{name}` is deactivated"
+            )));
+        }
+        let pool = match cached.filter(|m| m.record.id == record.id) {
+            Some(m) => m.pool.clone(),
+            None => {
+                let (engine, path, size) = (
+                    self.engine.clone(),
+                    self.store.path_for(&record.file_sha256),
+                    self.sessions_per_model,
+                );
+                let started = Instant::now();
+                let pool =
+                    tokio::task::spawn_blocking(move || SessionPool::load(&engine, &path, size))
+                        .await
+                        .map_err(|e| {
+                            OracleError::ModelUnavailable(format!("loading failed: {e}"))
+                        })??;
+                info!(model = %record.name, sessions = pool.size(), ep = pool.execution_provider, ms = started.elapsed().as_millis() as u64, "model loaded");
+                Arc::new(pool)
+            }
+        };
+        let fingerprint = self.engine.fingerprint(pool.execution_provider);
+        let fingerprint_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            fingerprint.as_bytes(),
+        ));
+        let model = Arc::new(ServingModel {
+            record,
+            pool,
+            fingerprint,
+            fingerprint_hash,
+            checked_at: Instant::now(),
+        });
+        self.serving
+            .lock()
+            .expect("serving lock")
+            .insert(name.to_owned(), model.clone());
+        Ok(model)
+    }
+
+    /// Forgets a model's cached record and sessions in this process.
+    fn evict(&self, model: &ModelRecord) {
+        let mut map = self.serving.lock().expect("serving lock");
+        map.retain(|_, m| m.record.id != model.id);
+    }
+
+    /// Loads every active model (start-up with `engine.preload`).
+    pub async fn preload(&self) -> Result<usize> {
+        let models = self
+            .list(&ModelFilter {
+                limit: 500,
+                ..Default::default()
+            })
+            .await?;
+        for m in &models {
+            self.serving(&m.name).await?;
+        }
+        Ok(models.len())
     }
 
     pub fn store(&self) -> &ModelStore {
@@ -422,6 +548,7 @@ impl Registry {
         }
         row.updated_at_ms = Set(now_ms());
         models::Entity::update(row).exec(&self.db).await?;
+        self.evict(&model);
         self.get(&model.id).await
     }
 
@@ -446,6 +573,7 @@ impl Registry {
             models::Entity::update(row).exec(&self.db).await?;
             info!(model_id = %model.id, "model deactivated");
         }
+        self.evict(&model);
         self.get(&model.id).await
     }
 

@@ -1,3 +1,5 @@
 pub mod auth;
+pub mod metering;
 pub mod models;
 pub mod ops;
+pub mod v2;

@@ -2,8 +2,11 @@
 //! `migrations/`). The same schema runs on SQLite (embedded default) and PostgreSQL.
 
 pub mod api_keys;
+pub mod balances;
+pub mod credits;
 pub mod model_tensors;
 pub mod models;
+pub mod receipts;
 pub mod siwe_nonces;
 
 use std::time::Duration;

@@ -64,6 +64,7 @@ impl TestServer {
         cfg.engine.ort_library = repo_root().join(".tools/onnxruntime/libonnxruntime.so");
         cfg.auth.siwe_domain = "imo.test".into();
         cfg.auth.admin_addresses = vec![admin_signer().address().to_string()];
+        cfg.metering.operator_key = Some(OPERATOR_KEY.into());
         let mut pg_db = None;
         cfg.database.url = match backend {
             Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("imo.db").display()),
@@ -166,6 +167,42 @@ pub async fn drop_database(name: &str) {
         let _ = conn
             .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .await;
+    }
+}
+
+/// The operator key the test servers sign receipts with (anvil's dev account 9).
+pub const OPERATOR_KEY: &str = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
+
+impl TestServer {
+    /// Credits `address` through the ledger (as the admin endpoint does).
+    pub async fn credit(&self, signer: &PrivateKeySigner, wei: u128) {
+        let address = signer.address().to_string().parse().unwrap();
+        self.oracle
+            .inference
+            .ledger()
+            .credit(address, imo_oracle::types::Wei(wei), "test")
+            .await
+            .expect("credit");
+    }
+
+    /// Uploads a model from `.tools/models` as `name` with a price, returning its record.
+    pub async fn register(
+        &self,
+        publisher: &Client,
+        file: &str,
+        name: &str,
+        price_wei: u128,
+    ) -> imo_api::dto::ModelView {
+        let meta = imo_api::client::Upload {
+            name: name.into(),
+            price_wei: Some(price_wei.to_string()),
+            ..Default::default()
+        };
+        publisher
+            .upload_model(&meta, model_bytes(file))
+            .await
+            .expect("register model")
+            .1
     }
 }
 

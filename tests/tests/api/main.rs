@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod inference;
 mod models;
 mod ops;
 mod upload_errors;

@@ -35,7 +35,10 @@ async fn health_metrics_and_docs(b: Backend) {
         &std::fs::read_to_string(repo_root().join("api/openapi.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(spec, committed, "served spec equals the committed one");
+    assert!(
+        spec == committed,
+        "the served spec differs from api/openapi.json: run `make openapi`"
+    );
     let docs = get("/docs/").await.unwrap();
     assert_eq!(docs.status(), StatusCode::OK);
     assert!(
@@ -131,6 +134,7 @@ async fn binary_streams_a_1gib_upload_in_bounded_memory_and_stops_on_sigterm() {
                 .to_string(),
         ),
         ("IMO_LOG_FORMAT", "json".into()),
+        ("IMO_METERING_OPERATOR_KEY", OPERATOR_KEY.into()),
     ];
     let key = std::process::Command::new(imo_binary())
         .args([

@@ -1,0 +1,221 @@
+//! Metered inference: validate the request against the model's signature, reserve the price,
+//! run ONNX Runtime, sign a receipt, commit receipt and debit durably, answer.
+
+use std::{sync::Mutex, time::Instant};
+
+use tracing::instrument;
+
+use crate::{
+    auth::Principal,
+    engine::TensorSpec,
+    error::{OracleError, Result},
+    ledger::Ledger,
+    receipts::{ReceiptRecord, ReceiptSigner},
+    registry::{Registry, ServingModel},
+    tensor::{Tensor, canonical_hash},
+    types::now_ms,
+};
+
+/// One inference call, parsed and typed by the protocol layer.
+#[derive(Debug, Clone)]
+pub struct InferCall {
+    /// The registered model name.
+    pub model: String,
+    /// The model version the caller asked for, if any; must equal the registered version.
+    pub version: Option<String>,
+    pub inputs: Vec<Tensor>,
+    /// Outputs to return; empty = all.
+    pub outputs: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InferOutcome {
+    pub model_name: String,
+    pub model_version: String,
+    pub outputs: Vec<Tensor>,
+    pub receipt: ReceiptRecord,
+}
+
+#[derive(Clone)]
+pub struct Inference {
+    registry: Registry,
+    ledger: Ledger,
+    signer: ReceiptSigner,
+    epoch_secs: u64,
+    ids: std::sync::Arc<Mutex<ulid::Generator>>,
+}
+
+fn shape_str(s: &[i64]) -> String {
+    format!(
+        "[{}]",
+        s.iter()
+            .map(|d| if *d < 0 {
+                "-1".to_owned()
+            } else {
+                d.to_string()
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    )
+}
+
+/// Checks the inputs and requested outputs against the model's signature. Errors name the
+/// offending tensor.
+pub fn validate(model: &ServingModel, inputs: &[Tensor], outputs: &[String]) -> Result<()> {
+    let spec = &model.record;
+    let names = |ts: &[TensorSpec]| {
+        ts.iter()
+            .map(|t| format!("`{}`", t.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (i, t) in inputs.iter().enumerate() {
+        if inputs[..i].iter().any(|o| o.name() == t.name()) {
+            return Err(OracleError::InvalidInput(format!(
+                "input `{}` is given twice",
+                t.name()
+            )));
+        }
+        let Some(s) = spec.inputs.iter().find(|s| s.name == t.name()) else {
+            return Err(OracleError::InvalidInput(format!(
+                "unknown input `{}`: model `{}` takes {}",
+                t.name(),
+                spec.name,
+                names(&spec.inputs)
+            )));
+        };
+        if s.datatype != t.datatype().as_str() {
+            return Err(OracleError::InvalidInput(format!(
+                "input `{}` has datatype {}, the model expects {}",
+                t.name(),
+                t.datatype().as_str(),
+                s.datatype
+            )));
+        }
+        let shape: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
+        let fits = shape.len() == s.shape.len()
+            && shape.iter().zip(&s.shape).all(|(g, w)| *w < 0 || g == w);
+        if !fits {
+            return Err(OracleError::InvalidInput(format!(
+                "input `{}` has shape {}, the model expects {} (-1 = any size)",
+                t.name(),
+                shape_str(&shape),
+                shape_str(&s.shape)
+            )));
+        }
+    }
+    if let Some(missing) = spec
+        .inputs
+        .iter()
+        .find(|s| !inputs.iter().any(|t| t.name() == s.name))
+    {
+        return Err(OracleError::InvalidInput(format!(
+            "missing input `{}` ({} {})",
+            missing.name,
+            missing.datatype,
+            shape_str(&missing.shape)
+        )));
+    }
+    if let Some(unknown) = outputs
+        .iter()
+        .find(|o| !spec.outputs.iter().any(|s| &&s.name == o))
+    {
+        return Err(OracleError::InvalidInput(format!(
+            "unknown output `{unknown}`: model `{}` produces {}",
+            spec.name,
+            names(&spec.outputs)
+        )));
+    }
+    Ok(())
+}
+
+impl Inference {
+    pub fn new(registry: Registry, ledger: Ledger, signer: ReceiptSigner, epoch_secs: u64) -> Self {
+        Self {
+            registry,
+            ledger,
+            signer,
+            epoch_secs: epoch_secs.max(1),
+            ids: Default::default(),
+        }
+    }
+
+    pub fn signer(&self) -> &ReceiptSigner {
+        &self.signer
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    fn next_id(&self) -> Result<ulid::Ulid> {
+        self.ids
+            .lock()
+            .expect("id lock")
+            .generate()
+            .map_err(|e| OracleError::Engine(format!("receipt id generator: {e}")))
+    }
+
+    /// Runs one metered call. Charged exactly once, and only when it succeeds; the receipt is
+    /// durable before this returns.
+    #[instrument(skip_all, fields(model = %call.model, client = %caller.address))]
+    pub async fn infer(&self, caller: &Principal, call: InferCall) -> Result<InferOutcome> {
+        let started = Instant::now();
+        let model = self.registry.serving(&call.model).await?;
+        if model.record.name != call.model {
+            return Err(OracleError::not_found(format!("model `{}`", call.model)));
+        }
+        if let Some(v) = &call.version
+            && v != &model.record.version
+        {
+            return Err(OracleError::not_found(format!(
+                "version `{v}` of model `{}` (registered: `{}`)",
+                call.model, model.record.version
+            )));
+        }
+        validate(&model, &call.inputs, &call.outputs)?;
+        let reservation = self
+            .ledger
+            .reserve(caller.address, model.record.price_wei)
+            .await?;
+        let input_hash = canonical_hash(&call.inputs);
+        let run_started = Instant::now();
+        let outputs = model.pool.run(call.inputs, call.outputs).await?;
+        let run_time = run_started.elapsed();
+        let output_hash = canonical_hash(&outputs);
+
+        let id = self.next_id()?;
+        let timestamp_ms = now_ms() as u64;
+        let mut receipt = ReceiptRecord {
+            id: id.to_string(),
+            epoch: timestamp_ms / 1000 / self.epoch_secs,
+            model_id: model.record.id.clone(),
+            model_name: model.record.name.clone(),
+            weights_root: model.record.weights_root.clone(),
+            client: caller.address,
+            price_wei: model.record.price_wei,
+            input_hash: hex::encode(input_hash),
+            output_hash: hex::encode(output_hash),
+            fingerprint: model.fingerprint.clone(),
+            fingerprint_hash: model.fingerprint_hash.clone(),
+            timestamp_ms,
+            signature: String::new(),
+        };
+        self.signer.sign(&mut receipt)?;
+        reservation.commit(receipt.clone()).await?;
+
+        let total = started.elapsed();
+        metrics::counter!("imo_inference_calls_total", "model" => model.record.name.clone())
+            .increment(1);
+        metrics::histogram!("imo_inference_run_seconds", "model" => model.record.name.clone())
+            .record(run_time.as_secs_f64());
+        metrics::histogram!("imo_inference_overhead_seconds", "model" => model.record.name.clone())
+            .record(total.saturating_sub(run_time).as_secs_f64());
+        Ok(InferOutcome {
+            model_name: model.record.name.clone(),
+            model_version: model.record.version.clone(),
+            outputs,
+            receipt,
+        })
+    }
+}
