@@ -112,6 +112,9 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     mapping(address account => uint256) public credits;
     /// @notice Sum of `credits`.
     uint256 public totalCredits;
+    /// @notice Addresses that ever held OPERATOR_ROLE: their receipts stay challengeable after the role is
+    ///         revoked, so rotating keys never buries evidence.
+    mapping(address account => bool) public isReceiptSigner;
     /// @notice Number of challenges ever opened (ids are 0..challengeCount-1).
     uint256 public challengeCount;
 
@@ -664,6 +667,12 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
 
     // ------------------------------------------------------------------ internals
 
+    /// @dev Remembers every operator key ever granted (see `isReceiptSigner`).
+    function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
+        granted = super._grantRole(role, account);
+        if (role == OPERATOR_ROLE) isReceiptSigner[account] = true;
+    }
+
     function _requireChallengeable(uint64 epoch) private view returns (Attestation storage a) {
         a = _attestations[epoch];
         if (a.status != Status.Posted) revert NotPosted(epoch);
@@ -679,7 +688,7 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         if (receipt.epoch != epoch) revert WrongEpoch(epoch, receipt.epoch);
         rh = receiptHash(receipt);
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(_hashTypedDataV4(rh), signature);
-        if (err != ECDSA.RecoverError.NoError || !hasRole(OPERATOR_ROLE, signer)) revert InvalidReceiptSignature();
+        if (err != ECDSA.RecoverError.NoError || !isReceiptSigner[signer]) revert InvalidReceiptSignature();
     }
 
     function _openChallenge(uint256 challengeId) private view returns (Challenge storage c) {

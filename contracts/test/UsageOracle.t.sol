@@ -248,6 +248,12 @@ contract UsageOracleTest is Fixture {
         vm.prank(address(oracle));
         vault.releaseSpend(_one(c1, 9 ether));
 
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), oracle.GUARDIAN_ROLE()
+            )
+        );
+        oracle.pause();
         vm.prank(guardian);
         oracle.pause();
         vm.prank(operator);
@@ -448,6 +454,21 @@ contract UsageOracleTest is Fixture {
         oracle.resolveChallenge(id);
         vm.assertEq(uint256(oracle.getChallenge(id).status), uint256(UsageOracle.ChallengeStatus.Moot));
         vm.assertEq(oracle.credits(watcher), 2 * CHALLENGE_BOND + ATTEST_BOND / 2);
+    }
+
+    /// Revoking the operator key does not make its receipts unusable as evidence.
+    function test_challengeReceipt_revokedSignerStillCounts() public {
+        Receipt[] memory rs = _receipts(EPOCH);
+        _attestWithout(rs, 2);
+        vm.startPrank(admin);
+        oracle.grantRole(oracle.OPERATOR_ROLE(), address(0xB0B));
+        oracle.revokeRole(oracle.OPERATOR_ROLE(), operator);
+        vm.stopPrank();
+        vm.assertFalse(oracle.hasRole(oracle.OPERATOR_ROLE(), operator));
+        vm.assertTrue(oracle.isReceiptSigner(operator));
+        vm.assertTrue(oracle.isReceiptSigner(address(0xB0B)));
+        oracle.proveOmission(EPOCH, rs[2], signedSigs[2], leafProof(1), leafProof(2));
+        vm.assertEq(uint256(_status(EPOCH)), uint256(UsageOracle.Status.Voided));
     }
 
     function test_challengeLeaf_revealOrLose() public {
