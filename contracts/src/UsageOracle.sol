@@ -30,6 +30,17 @@ import {Receipt, Leaf, LeafProof, ModelTotal, ClientTotal} from "./Types.sol";
 ///         burned (kept here forever, counted in `burned`). After the window, with no challenge open,
 ///         `finalize` pays each model's revenue (minus the fee) to its token, snapshots the token, and the
 ///         fee to the treasury, exactly once. Epochs are independent: any order.
+/// @dev Why the leaf-local proofs make the totals exact: suppose no proof applies. Take any model M
+///      and its leaves k1 < ... < km (by index). `proveBadLink` forces each leaf's `modelPrev` to be
+///      0 or to point to an earlier leaf of M with `modelCum` = that leaf's `modelCum` + price (and 0
+///      only with `modelCum` = price); `proveSkipped` forbids pointing past a leaf of M. So k1 has no
+///      previous, each k(i+1) points to k(i), and `modelCum` of km is the sum of M's prices. The entry
+///      of M must exist (`proveBadModelTotal` with entry = max), its `last` leaf must carry M and that
+///      sum, and no leaf of M may follow it: so `last` is km and `total` the sum. An entry for a model
+///      without leaves points to a leaf of another model: provable. Same for clients. `proveBadOrder`
+///      and `proveBadEpoch` make the leaves a strictly id-sorted set of this epoch's receipts, and
+///      `challengeReceipt`/`proveOmission` make every operator-signed receipt of the epoch one of them
+///      unchanged. `challengeLeaf` makes every leaf obtainable.
 contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP712 {
     /// @notice Posts attestations and signs receipts (the service).
     bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
