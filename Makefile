@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 FORGE := .tools/bin/forge
 
-.PHONY: help tools build run test test-rust test-contracts lint openapi postgres clean
+.PHONY: help tools build run test test-rust test-contracts lint openapi postgres bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ test-contracts: tools ## Foundry tests (offline, solc-js)
 
 test: tools postgres lint test-rust test-contracts ## everything CI runs
 	@echo "make test: all suites passed"
+
+bench: tools postgres ## service vs bare ONNX Runtime, and receipts/s on SQLite and PostgreSQL (release build)
+	$(CARGO) bench -p imo-e2e --bench inference
 
 clean: ## remove build outputs and local data (keeps .tools/)
 	$(CARGO) clean

@@ -34,6 +34,8 @@ pub struct InferOutcome {
     pub model_version: String,
     pub outputs: Vec<Tensor>,
     pub receipt: ReceiptRecord,
+    /// Time spent inside ONNX Runtime (the rest of the call is the service's overhead).
+    pub run_time: std::time::Duration,
 }
 
 #[derive(Clone)]
@@ -216,6 +218,7 @@ impl Inference {
             model_version: model.record.version.clone(),
             outputs,
             receipt,
+            run_time,
         })
     }
 }

@@ -362,10 +362,10 @@ async fn write_batch(ledger: &Ledger, batch: &[Job]) -> Result<()> {
 
     let mut accounts = ledger.inner.accounts.lock().expect("ledger lock");
     for job in batch {
-        if let Write::Receipt(r) = &job.write {
-            if let Some(a) = accounts.get_mut(&r.client) {
-                a.reserved -= r.price_wei.0;
-            }
+        if let Write::Receipt(r) = &job.write
+            && let Some(a) = accounts.get_mut(&r.client)
+        {
+            a.reserved -= r.price_wei.0;
         }
     }
     for (addr, n) in next {

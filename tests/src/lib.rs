@@ -1,1 +1,52 @@
-//! End-to-end test crate; the tests live in tests/tests/.
+//! Shared by the end-to-end tests (`tests/tests/api/`) and the benchmark (`tests/benches/`):
+//! the client side of Triton's binary tensor extension, as `tritonclient` speaks it.
+
+use serde_json::json;
+
+/// One input of a binary request: name, datatype, shape, raw little-endian bytes.
+pub type BinaryInput<'a> = (&'a str, &'a str, Vec<u64>, Vec<u8>);
+
+/// Builds a binary-extension request body: the JSON header (returned length goes in
+/// `Inference-Header-Content-Length`), then every input's raw bytes; the named outputs are
+/// requested as binary.
+pub fn binary_request(inputs: &[BinaryInput<'_>], outputs: &[&str]) -> (Vec<u8>, usize) {
+    let header = json!({
+        "inputs": inputs.iter().map(|(n, dt, shape, data)| json!({
+            "name": n, "datatype": dt, "shape": shape, "parameters": {"binary_data_size": data.len()}
+        })).collect::<Vec<_>>(),
+        "outputs": outputs.iter().map(|n| json!({"name": n, "parameters": {"binary_data": true}})).collect::<Vec<_>>(),
+    });
+    let mut body = serde_json::to_vec(&header).expect("JSON");
+    let len = body.len();
+    for (_, _, _, data) in inputs {
+        body.extend_from_slice(data);
+    }
+    (body, len)
+}
+
+/// Splits a binary response into its JSON header and the raw bytes of each output, in order.
+pub fn split_binary(header_len: Option<usize>, body: &[u8]) -> (serde_json::Value, Vec<Vec<u8>>) {
+    let n = header_len.expect("binary response has Inference-Header-Content-Length");
+    let v: serde_json::Value = serde_json::from_slice(&body[..n]).expect("JSON header");
+    let mut rest = &body[n..];
+    let mut out = vec![];
+    for o in v["outputs"].as_array().expect("outputs") {
+        let size = o["parameters"]["binary_data_size"]
+            .as_u64()
+            .expect("binary output") as usize;
+        out.push(rest[..size].to_vec());
+        rest = &rest[size..];
+    }
+    assert!(rest.is_empty(), "trailing bytes after the outputs");
+    (v, out)
+}
+
+/// Little-endian bytes of a slice of f32.
+pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Little-endian bytes of a slice of i64.
+pub fn i64_bytes(v: &[i64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}

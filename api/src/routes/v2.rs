@@ -150,6 +150,8 @@ async fn read_body(oracle: &Oracle, mut body: web::Payload) -> V2Result<web::Byt
     Ok(buf)
 }
 
+/// Handles one inference; answers with a `Server-Timing` header (`infer` = ONNX Runtime,
+/// `total` = the whole handler) so clients and benchmarks can see the service's overhead.
 async fn infer_impl(
     oracle: &Oracle,
     caller: V2Caller,
@@ -158,6 +160,7 @@ async fn infer_impl(
     version: Option<String>,
     body: web::Payload,
 ) -> V2Result<HttpResponse> {
+    let started = std::time::Instant::now();
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -213,7 +216,13 @@ async fn infer_impl(
         outputs,
     };
     let (bytes, json_len) = oip::encode_infer_response(&response);
+    let timing = format!(
+        "infer;dur={:.3}, total;dur={:.3}",
+        outcome.run_time.as_secs_f64() * 1e3,
+        started.elapsed().as_secs_f64() * 1e3
+    );
     let mut resp = HttpResponse::Ok();
+    resp.insert_header(("server-timing", timing));
     resp.insert_header(("imo-receipt-id", outcome.receipt.id.as_str()))
         .insert_header(("imo-receipt", receipt_json));
     match json_len {

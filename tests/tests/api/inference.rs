@@ -5,47 +5,11 @@ use imo_oracle::{receipts::recover_signer, tensor::canonical_hash};
 use reqwest::StatusCode;
 use serde_json::json;
 
+use imo_e2e::{binary_request, f32_bytes, split_binary};
+
 use crate::{both_backends, helpers::*};
 
 const PRICE: u128 = 1_000;
-
-/// A Triton binary-extension request: JSON header, then raw little-endian input bytes.
-fn binary_request(
-    inputs: &[(&str, &str, Vec<u64>, Vec<u8>)],
-    outputs: &[&str],
-) -> (Vec<u8>, usize) {
-    let header = json!({
-        "inputs": inputs.iter().map(|(n, dt, shape, data)| json!({
-            "name": n, "datatype": dt, "shape": shape, "parameters": {"binary_data_size": data.len()}
-        })).collect::<Vec<_>>(),
-        "outputs": outputs.iter().map(|n| json!({"name": n, "parameters": {"binary_data": true}})).collect::<Vec<_>>(),
-    });
-    let mut body = serde_json::to_vec(&header).unwrap();
-    let len = body.len();
-    for (_, _, _, data) in inputs {
-        body.extend_from_slice(data);
-    }
-    (body, len)
-}
-
-/// Splits a binary response into its JSON and the raw bytes of each output, in order.
-fn split_binary(resp_len: Option<usize>, body: &[u8]) -> (serde_json::Value, Vec<Vec<u8>>) {
-    let n = resp_len.expect("binary response has Inference-Header-Content-Length");
-    let v: serde_json::Value = serde_json::from_slice(&body[..n]).unwrap();
-    let mut rest = &body[n..];
-    let mut out = vec![];
-    for o in v["outputs"].as_array().unwrap() {
-        let size = o["parameters"]["binary_data_size"].as_u64().unwrap() as usize;
-        out.push(rest[..size].to_vec());
-        rest = &rest[size..];
-    }
-    assert!(rest.is_empty());
-    (v, out)
-}
-
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
 
 async fn outputs_match_bare_onnx_runtime_bit_for_bit(b: Backend) {
     let srv = TestServer::start(b).await;

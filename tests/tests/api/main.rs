@@ -7,4 +7,5 @@ mod auth;
 mod inference;
 mod models;
 mod ops;
+mod tritonclient;
 mod upload_errors;

@@ -1,0 +1,450 @@
+//! `make bench`: the metered HTTP service against bare ONNX Runtime on the same inputs, and the
+//! receipts per second the persistence layer sustains on SQLite and PostgreSQL.
+//!
+//! (a) bare: in-process `ort` session, one intra-op thread, the service's pinned options;
+//! (b) service: `POST /v2/models/{m}/infer` over loopback HTTP with auth, validation,
+//!     reservation, inference, EIP-712 signing and a durable receipt + debit, binary tensors.
+//! Trials alternate a, b, a, b, …; each statistic is the median over trials. Server-side
+//! overhead is `total - infer` from the service's `Server-Timing` header.
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use imo_e2e::{BinaryInput, binary_request, f32_bytes, i64_bytes, split_binary};
+use imo_oracle::{Oracle, config::Config, ledger::Ledger, receipts::ReceiptRecord, types::Wei};
+use sea_orm::{ConnectionTrait, Database};
+
+const OPERATOR_KEY: &str = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
+const TRIALS: usize = 5;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn model(name: &str) -> PathBuf {
+    let p = root().join(".tools/models").join(name);
+    assert!(
+        p.exists(),
+        "{} missing: run `scripts/install-tools.sh` (make bench does)",
+        p.display()
+    );
+    p
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[derive(Default)]
+struct Trials {
+    calls_per_s: Vec<f64>,
+    p50_us: Vec<f64>,
+    p99_us: Vec<f64>,
+    overhead_p50_us: Vec<f64>,
+}
+
+impl Trials {
+    fn add(&mut self, mut lat_us: Vec<f64>, wall: Duration, mut overhead_us: Vec<f64>) {
+        self.calls_per_s
+            .push(lat_us.len() as f64 / wall.as_secs_f64());
+        lat_us.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        self.p50_us.push(pct(&lat_us, 0.5));
+        self.p99_us.push(pct(&lat_us, 0.99));
+        if !overhead_us.is_empty() {
+            overhead_us.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            self.overhead_p50_us.push(pct(&overhead_us, 0.5));
+        }
+    }
+}
+
+struct Case {
+    name: &'static str,
+    file: &'static str,
+    calls: usize,
+    inputs: Vec<BinaryInput<'static>>,
+    outputs: Vec<&'static str>,
+}
+
+fn cases() -> Vec<Case> {
+    let audio: Vec<f32> = (0..576).map(|i| ((i as f32) * 0.05).sin() * 0.3).collect();
+    let ids: Vec<i64> = std::iter::once(101)
+        .chain((0..30).map(|i| 1000 + (i * 37) % 20000))
+        .chain(std::iter::once(102))
+        .collect();
+    vec![
+        Case {
+            name: "silero-vad",
+            file: "silero_vad.onnx",
+            calls: 2000,
+            inputs: vec![
+                ("input", "FP32", vec![1, 576], f32_bytes(&audio)),
+                ("state", "FP32", vec![2, 1, 128], f32_bytes(&[0.0; 256])),
+                ("sr", "INT64", vec![], i64_bytes(&[16_000])),
+            ],
+            outputs: vec!["output", "stateN"],
+        },
+        Case {
+            name: "minilm-int8",
+            file: "minilm_int8.onnx",
+            calls: 150,
+            inputs: vec![
+                ("input_ids", "INT64", vec![1, 32], i64_bytes(&ids)),
+                ("attention_mask", "INT64", vec![1, 32], i64_bytes(&[1; 32])),
+                ("token_type_ids", "INT64", vec![1, 32], i64_bytes(&[0; 32])),
+            ],
+            outputs: vec!["last_hidden_state"],
+        },
+    ]
+}
+
+fn bare_inputs(case: &Case) -> Vec<(String, ort::session::SessionInputValue<'static>)> {
+    case.inputs
+        .iter()
+        .map(|(name, dt, shape, bytes)| {
+            let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+            let v = match *dt {
+                "FP32" => ort::value::Tensor::from_array((
+                    shape,
+                    bytes
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                        .collect::<Vec<_>>(),
+                ))
+                .unwrap()
+                .into_dyn(),
+                "INT64" => ort::value::Tensor::from_array((
+                    shape,
+                    bytes
+                        .chunks_exact(8)
+                        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+                        .collect::<Vec<_>>(),
+                ))
+                .unwrap()
+                .into_dyn(),
+                other => panic!("bench inputs are FP32/INT64, not {other}"),
+            };
+            (name.to_string(), v.into())
+        })
+        .collect()
+}
+
+async fn start_service(dir: &Path) -> (Oracle, imo_api::server::RunningServer) {
+    let mut cfg = Config::default();
+    cfg.server.bind = "127.0.0.1:0".parse().unwrap();
+    cfg.server.workers = 1;
+    cfg.database.url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
+    cfg.storage.models_dir = dir.join("models");
+    cfg.engine.ort_library = root().join(".tools/onnxruntime/libonnxruntime.so");
+    cfg.engine.sessions_per_model = 1;
+    cfg.metering.operator_key = Some(OPERATOR_KEY.into());
+    cfg.log.filter = "warn".into();
+    let oracle = Oracle::start(cfg).await.expect("service starts");
+    let server = imo_api::server::start(oracle.clone(), false).expect("binds");
+    (oracle, server)
+}
+
+async fn http_vs_bare(oracle: &Oracle, url: &str) {
+    let signer = |n: u8| {
+        let mut k = [0x11u8; 32];
+        k[31] = n;
+        alloy::signers::local::PrivateKeySigner::from_slice(&k).unwrap()
+    };
+    let (publisher, client) = (signer(1), signer(2));
+    let label = || imo_oracle::types::BoundedText::parse("label", "bench", 10).unwrap();
+    let pkey = oracle
+        .auth
+        .create_key(
+            publisher.address().to_string().parse().unwrap(),
+            "publisher".parse().unwrap(),
+            label(),
+        )
+        .await
+        .unwrap();
+    let ckey = oracle
+        .auth
+        .create_key(
+            client.address().to_string().parse().unwrap(),
+            "client".parse().unwrap(),
+            label(),
+        )
+        .await
+        .unwrap();
+    oracle
+        .inference
+        .ledger()
+        .credit(
+            client.address().to_string().parse().unwrap(),
+            Wei(u128::MAX / 4),
+            "bench",
+        )
+        .await
+        .unwrap();
+    let api = imo_api::client::Client::new(url);
+    let http = reqwest::Client::new();
+
+    println!(
+        "\n## service (b) vs bare ONNX Runtime (a): closed loop, one call at a time, medians of {TRIALS} alternating trials\n"
+    );
+    println!(
+        "| model | calls/trial | a calls/s | b calls/s | b/a | a p50 µs | b p50 µs | a p99 µs | b p99 µs | server overhead p50 µs |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for case in cases() {
+        let meta = imo_api::client::Upload {
+            name: case.name.into(),
+            price_wei: Some("1".into()),
+            ..Default::default()
+        };
+        api.with_key(&pkey.secret)
+            .upload_model(&meta, std::fs::read(model(case.file)).unwrap())
+            .await
+            .unwrap();
+        let (mut session, _) = oracle.engine.session(&model(case.file)).unwrap();
+        let (body, header_len) = binary_request(&case.inputs, &case.outputs);
+        let infer_url = format!("{url}/v2/models/{}/infer", case.name);
+        let call = || {
+            http.post(&infer_url)
+                .bearer_auth(&ckey.secret)
+                .header("Inference-Header-Content-Length", header_len.to_string())
+                .header("content-type", "application/octet-stream")
+                .body(body.clone())
+                .send()
+        };
+        // Warm both paths (model load, first allocations) and check they agree bit for bit.
+        let bare = session.run(bare_inputs(&case)).unwrap();
+        let bare_first = f32_bytes(bare[case.outputs[0]].try_extract_tensor::<f32>().unwrap().1);
+        drop(bare);
+        let resp = call().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let hl = resp
+            .headers()
+            .get("inference-header-content-length")
+            .map(|v| v.to_str().unwrap().parse().unwrap());
+        let (_, raw) = split_binary(hl, &resp.bytes().await.unwrap());
+        assert_eq!(
+            raw[0], bare_first,
+            "{}: service output differs from bare ORT",
+            case.name
+        );
+
+        let (mut a, mut b) = (Trials::default(), Trials::default());
+        for _ in 0..TRIALS {
+            let mut lat = Vec::with_capacity(case.calls);
+            let t0 = Instant::now();
+            for _ in 0..case.calls {
+                let t = Instant::now();
+                let out = session.run(bare_inputs(&case)).unwrap();
+                std::hint::black_box(&out);
+                drop(out);
+                lat.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+            a.add(lat, t0.elapsed(), vec![]);
+
+            let (mut lat, mut overhead) = (
+                Vec::with_capacity(case.calls),
+                Vec::with_capacity(case.calls),
+            );
+            let t0 = Instant::now();
+            for _ in 0..case.calls {
+                let t = Instant::now();
+                let resp = call().await.unwrap();
+                let timing = resp
+                    .headers()
+                    .get("server-timing")
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                let bytes = resp.bytes().await.unwrap();
+                std::hint::black_box(&bytes);
+                lat.push(t.elapsed().as_secs_f64() * 1e6);
+                let dur = |k: &str| -> f64 {
+                    timing
+                        .split(',')
+                        .find_map(|p| p.trim().strip_prefix(k))
+                        .and_then(|r| r.strip_prefix(";dur="))
+                        .unwrap()
+                        .parse()
+                        .unwrap()
+                };
+                overhead.push((dur("total") - dur("infer")) * 1e3);
+            }
+            b.add(lat, t0.elapsed(), overhead);
+        }
+        let (ar, br) = (median(a.calls_per_s.clone()), median(b.calls_per_s.clone()));
+        println!(
+            "| {} | {} | {:.0} | {:.0} | **{:.3}** | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            case.name,
+            case.calls,
+            ar,
+            br,
+            br / ar,
+            median(a.p50_us),
+            median(b.p50_us),
+            median(a.p99_us),
+            median(b.p99_us),
+            median(b.overhead_p50_us)
+        );
+    }
+}
+
+async fn postgres_url() -> Result<String, String> {
+    let admin = std::env::var("IMO_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let conn = Database::connect(&admin)
+        .await
+        .map_err(|e| format!("PostgreSQL not reachable at {admin}: {e} (run `make postgres`)"))?;
+    let name = format!("imo_test_bench_{}", std::process::id());
+    conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
+}
+
+/// Receipts/s through the ledger: `tasks` concurrent callers each reserving and committing.
+async fn ledger_throughput(url: &str, max_batch: usize, total: usize, tasks: usize) -> f64 {
+    let db = imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
+        url: url.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    imo_oracle::db::migrate(&db).await.unwrap();
+    let ledger = Ledger::start(db, max_batch);
+    let client: imo_oracle::types::Address = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+        .parse()
+        .unwrap();
+    ledger
+        .credit(client, Wei(total as u128), "bench")
+        .await
+        .unwrap();
+    let template = ReceiptRecord {
+        id: String::new(),
+        epoch: 1,
+        model_id: "mdl_bench".into(),
+        model_name: "bench".into(),
+        weights_root: "11".repeat(32),
+        client,
+        price_wei: Wei(1),
+        input_hash: "22".repeat(32),
+        output_hash: "33".repeat(32),
+        fingerprint: "ort=bench".into(),
+        fingerprint_hash: "44".repeat(32),
+        timestamp_ms: 1,
+        signature: format!("0x{}", "55".repeat(65)),
+    };
+    let t0 = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let (ledger, template) = (ledger.clone(), template.clone());
+            tokio::spawn(async move {
+                for _ in 0..total / tasks {
+                    let r = ledger.reserve(client, Wei(1)).await.unwrap();
+                    let mut receipt = template.clone();
+                    receipt.id = ulid::Ulid::new().to_string();
+                    r.commit(receipt).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+    let rate = (total / tasks * tasks) as f64 / t0.elapsed().as_secs_f64();
+    assert_eq!(
+        ledger.balance(client).await.unwrap().balance_wei,
+        Wei((total - total / tasks * tasks) as u128)
+    );
+    rate
+}
+
+async fn persistence() {
+    println!(
+        "\n## persistence: receipts/s (reserve + durable commit of receipt and debit), 64 concurrent callers\n"
+    );
+    println!(
+        "| backend | group commit (batch ≤ 512) | one transaction per receipt (batch = 1) | ratio |"
+    );
+    println!("|---|---|---|---|");
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = |n: &str| format!("sqlite://{}?mode=rwc", dir.path().join(n).display());
+    let g = ledger_throughput(&sqlite("g.db"), 512, 20_000, 64).await;
+    let one = ledger_throughput(&sqlite("one.db"), 1, 2_000, 64).await;
+    println!(
+        "| SQLite (WAL, synchronous=NORMAL) | {g:.0} | {one:.0} | {:.1}x |",
+        g / one
+    );
+    match postgres_url().await {
+        Ok(url) => {
+            let g = ledger_throughput(&url, 512, 20_000, 64).await;
+            let url1 = url.replace("imo_test_bench_", "imo_test_bench1_");
+            let admin = url.rsplit_once('/').unwrap().0.to_owned() + "/postgres";
+            let conn = Database::connect(&admin).await.unwrap();
+            let name1 = url1.rsplit_once('/').unwrap().1.to_owned();
+            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name1}"))
+                .await
+                .unwrap();
+            conn.execute_unprepared(&format!("CREATE DATABASE {name1}"))
+                .await
+                .unwrap();
+            let one = ledger_throughput(&url1, 1, 2_000, 64).await;
+            println!(
+                "| PostgreSQL 15 (fsync on) | {g:.0} | {one:.0} | {:.1}x |",
+                g / one
+            );
+            for u in [&url, &url1] {
+                let name = u.rsplit_once('/').unwrap().1;
+                let _ = conn
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+            })
+            .unwrap_or_default();
+        println!(
+            "# imo-oracle benchmark\n\nmachine: {} cores, {cpu}",
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(0)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let (oracle, server) = start_service(dir.path()).await;
+        println!("fingerprint: {}", oracle.engine.fingerprint("cpu"));
+        http_vs_bare(&oracle, &format!("http://{}", server.addr)).await;
+        server.stop().await;
+        persistence().await;
+    });
+}

@@ -1,0 +1,66 @@
+//! The unmodified Python `tritonclient[http]` against the real server, in both binary modes,
+//! each output compared bit for bit with Python onnxruntime 1.31.1 (tests/python/).
+
+use crate::{both_backends, helpers::*};
+
+const PRICE: u128 = 7;
+
+async fn unmodified_tritonclient_works_in_both_modes(b: Backend) {
+    let srv = TestServer::start(b).await;
+    let publisher = srv.key(&signer(1), "publisher").await;
+    srv.register(&publisher, "tiny_mlp.onnx", "tiny-mlp", PRICE)
+        .await;
+    srv.register(&publisher, "silero_vad.onnx", "silero-vad", PRICE)
+        .await;
+    srv.register(&publisher, "dtypes.onnx", "dtypes", PRICE)
+        .await;
+    let key = srv.oracle.auth.create_key(
+        signer(3).address().to_string().parse().unwrap(),
+        "client".parse().unwrap(),
+        imo_oracle::types::BoundedText::parse("label", "tritonclient", 50).unwrap(),
+    );
+    let key = key.await.unwrap().secret;
+    srv.credit(&signer(3), 1_000 * PRICE).await;
+    let python = repo_root().join(".tools/venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `scripts/install-tools.sh py`",
+        python.display()
+    );
+
+    for binary in ["1", "0"] {
+        let out = tokio::process::Command::new(&python)
+            .arg(repo_root().join("tests/python/tritonclient_check.py"))
+            .args(["--url", &srv.url, "--key", &key, "--binary", binary])
+            .arg("--models-dir")
+            .arg(repo_root().join(".tools/models"))
+            .output()
+            .await
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(
+            out.status.success(),
+            "tritonclient check (binary={binary}) failed:\n{stdout}\n{stderr}"
+        );
+        for model in ["tiny-mlp", "silero-vad", "dtypes"] {
+            assert!(
+                stdout.contains(model),
+                "binary={binary}: no summary line for {model}:\n{stdout}"
+            );
+        }
+    }
+    // Every call the client made was metered exactly once.
+    let receipts = srv.row_count("receipts").await;
+    assert!(
+        receipts >= 6,
+        "at least one call per model and mode, got {receipts}"
+    );
+    let balance = srv.client().with_key(&key).balance().await.unwrap();
+    assert_eq!(balance.spent_wei, (receipts as u128 * PRICE).to_string());
+    srv.finish().await;
+}
+
+both_backends!(unmodified_tritonclient_works_in_both_modes);
