@@ -169,6 +169,36 @@ pub fn recover_signer(record: &ReceiptRecord, domain: &Eip712Domain) -> Result<A
 mod tests {
     use super::*;
 
+    /// The vector of contracts/test (`test_encoding_vectors`, docs/CONTRACTS.md): the Rust
+    /// struct hash must equal the contract's `receiptHash`.
+    #[test]
+    fn struct_hash_matches_the_contract_vector() {
+        let word = |last: u8| {
+            let mut b = [0u8; 32];
+            b[31] = last;
+            B256::from(b)
+        };
+        let r = Receipt {
+            id: 0x0190000000000000000000000000002a,
+            epoch: 3,
+            model: word(0xaa),
+            client: "0x1111111111111111111111111111111111111111".parse().unwrap(),
+            price: U256::from(10u64.pow(15)),
+            inputHash: word(1),
+            outputHash: word(2),
+            fingerprint: word(3),
+            timestamp: 1_700_000_000_000,
+        };
+        assert_eq!(
+            hex::encode(r.eip712_type_hash()),
+            "1f6c774c6404d90867591ec7b3ba63961c61c309b5a8d68fadacd3b9538a0f32"
+        );
+        assert_eq!(
+            hex::encode(r.eip712_hash_struct()),
+            "fdb726e7d872359101a969fcf0036bc775ecce094bb97e7f95a9dc4c65b18b23"
+        );
+    }
+
     #[test]
     fn sign_and_recover() {
         let cfg = MeteringConfig {
