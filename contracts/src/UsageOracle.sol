@@ -180,7 +180,9 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     /// @notice The attestation was paid out.
     event Finalized(uint64 indexed epoch, uint32 round, uint256 total, uint256 fee);
     /// @notice `model`'s token received `amount` and took snapshot `snapshotId`.
-    event ModelPaid(uint64 indexed epoch, bytes32 indexed model, address indexed token, uint256 amount, uint256 snapshotId);
+    event ModelPaid(
+        uint64 indexed epoch, bytes32 indexed model, address indexed token, uint256 amount, uint256 snapshotId
+    );
     /// @notice `account` withdrew `amount` of credits.
     event CreditsWithdrawn(address indexed account, uint256 amount);
 
@@ -236,8 +238,8 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         uint16 maxFeeBps_
     ) EIP712("IMO Oracle", "1") {
         if (
-            admin == address(0) || operator == address(0) || guardian == address(0)
-                || address(registry_) == address(0) || address(vault_) == address(0)
+            admin == address(0) || operator == address(0) || guardian == address(0) || address(registry_) == address(0)
+                || address(vault_) == address(0)
         ) revert ZeroAddress();
         if (maxFeeBps_ > BPS) revert FeeTooHigh(maxFeeBps_, uint16(BPS));
         registry = registry_;
@@ -652,7 +654,9 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     ///         clientPrev, clientCum)))).
     function leafHash(Leaf calldata l) public pure returns (bytes32) {
         return keccak256(
-            bytes.concat(keccak256(abi.encode(receiptHash(l.receipt), l.modelPrev, l.modelCum, l.clientPrev, l.clientCum)))
+            bytes.concat(
+                keccak256(abi.encode(receiptHash(l.receipt), l.modelPrev, l.modelCum, l.clientPrev, l.clientCum))
+            )
         );
     }
 

@@ -46,7 +46,9 @@ contract GasTest is Fixture {
         _coolAll();
         vm.prank(operator);
         g = gasleft();
-        oracle.attest{value: ATTEST_BOND}(epoch, keccak256("root"), uint64(ms.length > cs.length ? ms.length : cs.length), 1_000, ms, cs);
+        oracle.attest{value: ATTEST_BOND}(
+            epoch, keccak256("root"), uint64(ms.length > cs.length ? ms.length : cs.length), 1_000, ms, cs
+        );
         g -= gasleft();
     }
 

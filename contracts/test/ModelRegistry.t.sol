@@ -97,9 +97,7 @@ contract ModelRegistryTest is Fixture {
     function test_setUsageOracle_once() public {
         ModelRegistry fresh = new ModelRegistry(admin, operator, guardian);
         vm.expectRevert(
-            abi.encodeWithSelector(
-                IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), bytes32(0)
-            )
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), bytes32(0))
         );
         fresh.setUsageOracle(address(1));
         vm.startPrank(admin);

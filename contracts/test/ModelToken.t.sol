@@ -386,7 +386,9 @@ contract ModelTokenTest is TestBase {
         token.transferFrom(address(0), bob, 0);
         vm.expectRevert(abi.encodeWithSelector(IERC20Errors.ERC20InvalidReceiver.selector, address(0)));
         token.transferFrom(alice, address(0), 0);
-        vm.expectRevert(abi.encodeWithSelector(IERC20Errors.ERC20InsufficientBalance.selector, alice, SUPPLY, SUPPLY + 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(IERC20Errors.ERC20InsufficientBalance.selector, alice, SUPPLY, SUPPLY + 1)
+        );
         token.transfer(bob, SUPPLY + 1);
         vm.stopPrank();
     }
@@ -443,8 +445,8 @@ contract ModelTokenTest is TestBase {
         vm.stopPrank();
         _pay(revenue);
         uint256 id = token.snapshot();
-        uint256 sum = token.claimableRevenue(alice, id) + token.claimableRevenue(bob, id)
-            + token.claimableRevenue(carol, id);
+        uint256 sum =
+            token.claimableRevenue(alice, id) + token.claimableRevenue(bob, id) + token.claimableRevenue(carol, id);
         uint256 holders = revenue * bps / 10_000;
         vm.assertLe(sum, holders);
         vm.assertLe(holders - sum, 3);

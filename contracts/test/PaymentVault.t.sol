@@ -192,17 +192,13 @@ contract PaymentVaultTest is Fixture {
         emit SpendEscrowed(client, 1.5 ether);
         vm.assertEq(vault.escrowSpend(_spends(client, 1.5 ether)), 1.5 ether);
         vm.assertEq(vault.spendableOf(client), 0.5 ether);
-        vm.expectRevert(
-            abi.encodeWithSelector(PaymentVault.CapExceeded.selector, client, 1.5 ether, 1 ether, 2 ether)
-        );
+        vm.expectRevert(abi.encodeWithSelector(PaymentVault.CapExceeded.selector, client, 1.5 ether, 1 ether, 2 ether));
         vault.escrowSpend(_spends(client, 1 ether));
         vm.stopPrank();
         // raise the cap above the balance: now the balance binds
         vault.submitCap(client, 10 ether, block.timestamp, signCap(pk, 10 ether, block.timestamp));
         vm.prank(address(oracle));
-        vm.expectRevert(
-            abi.encodeWithSelector(PaymentVault.InsufficientBalance.selector, client, 1.5 ether, 2 ether)
-        );
+        vm.expectRevert(abi.encodeWithSelector(PaymentVault.InsufficientBalance.selector, client, 1.5 ether, 2 ether));
         vault.escrowSpend(_spends(client, 2 ether));
         vm.assertEq(vault.escrowed(), 1.5 ether);
         vm.assertEq(vault.balanceOf(client), 1.5 ether);
@@ -317,9 +313,8 @@ contract PaymentVaultTest is Fixture {
             )
         );
         vm.assertEq(vault.domainSeparator(), expected);
-        bytes32 structHash = keccak256(
-            abi.encode(keccak256("SpendingCap(address client,uint256 cap,uint256 deadline)"), client, 7, 9)
-        );
+        bytes32 structHash =
+            keccak256(abi.encode(keccak256("SpendingCap(address client,uint256 cap,uint256 deadline)"), client, 7, 9));
         vm.assertEq(
             vault.spendingCapDigest(client, 7, 9), keccak256(abi.encodePacked("\x19\x01", expected, structHash))
         );

@@ -105,8 +105,7 @@ contract UsageOracleTest is Fixture {
         );
         vm.assertEq(oracle.domainSeparator(), domain);
         vm.assertEq(
-            oracle.receiptDigest(rs[0]),
-            keccak256(abi.encodePacked("\x19\x01", domain, ReceiptTree.receiptHash(rs[0])))
+            oracle.receiptDigest(rs[0]), keccak256(abi.encodePacked("\x19\x01", domain, ReceiptTree.receiptHash(rs[0])))
         );
     }
 
@@ -241,9 +240,7 @@ contract UsageOracleTest is Fixture {
         vm.prank(address(oracle));
         vault.escrowSpend(_one(c1, 9 ether)); // c1 has 1 ether of cap left
         vm.prank(operator);
-        vm.expectRevert(
-            abi.encodeWithSelector(PaymentVault.CapExceeded.selector, c1, 9 ether, 1.75 ether, 10 ether)
-        );
+        vm.expectRevert(abi.encodeWithSelector(PaymentVault.CapExceeded.selector, c1, 9 ether, 1.75 ether, 10 ether));
         oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, ms, cs);
         vm.prank(address(oracle));
         vault.releaseSpend(_one(c1, 9 ether));
@@ -265,9 +262,7 @@ contract UsageOracleTest is Fixture {
         vm.prank(operator);
         oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, ms, cs);
         vm.prank(operator);
-        vm.expectRevert(
-            abi.encodeWithSelector(UsageOracle.AlreadyAttested.selector, EPOCH, UsageOracle.Status.Posted)
-        );
+        vm.expectRevert(abi.encodeWithSelector(UsageOracle.AlreadyAttested.selector, EPOCH, UsageOracle.Status.Posted));
         oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, ms, cs);
     }
 
@@ -736,9 +731,7 @@ contract UsageOracleTest is Fixture {
         ClientTotal[] memory voidedClients = clients_();
         oracle.proveOmission(EPOCH, rs[2], signedSigs[2], leafProof(1), leafProof(2));
         vm.prank(operator);
-        vm.expectRevert(
-            abi.encodeWithSelector(UsageOracle.AlreadyAttested.selector, EPOCH, UsageOracle.Status.Voided)
-        );
+        vm.expectRevert(abi.encodeWithSelector(UsageOracle.AlreadyAttested.selector, EPOCH, UsageOracle.Status.Voided));
         oracle.attest{value: ATTEST_BOND}(EPOCH, bytes32(0), 1, 0, new ModelTotal[](0), new ClientTotal[](0));
         ClientTotal[] memory wrong = _copyC(voidedClients);
         wrong[0].total += 1;

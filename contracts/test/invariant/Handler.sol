@@ -120,8 +120,7 @@ contract Handler {
         uint256 idx = c % 3;
         address client = clients[idx];
         uint256 cap = vault.capOf(client) + _bound(amount, 1, 5 ether);
-        (uint8 v, bytes32 r, bytes32 s) =
-            vm.sign(clientPks[idx], vault.spendingCapDigest(client, cap, block.timestamp));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(clientPks[idx], vault.spendingCapDigest(client, cap, block.timestamp));
         vault.submitCap(client, cap, block.timestamp, abi.encodePacked(r, s, v));
         ++calls["raiseCap"];
     }
@@ -315,7 +314,8 @@ contract Handler {
             EpochInfo storage inf = info[epoch];
             if (inf.hunted || !_inWindow(epoch)) continue;
             inf.hunted = true;
-            bool won = watcher.hunt(epoch, _leaves[epoch], _models[epoch], _clients[epoch], _signed[epoch], _sigs[epoch]);
+            bool won =
+                watcher.hunt(epoch, _leaves[epoch], _models[epoch], _clients[epoch], _signed[epoch], _sigs[epoch]);
             if (inf.isFalse && !won) ++ghostFalseSurvivedHunt;
             if (!inf.isFalse && won) ++ghostHonestVoided;
             if (won) ++ghostFalseVoided;

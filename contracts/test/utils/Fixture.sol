@@ -242,7 +242,9 @@ abstract contract Fixture is TestBase {
         vm.deal(client, client.balance + amount);
         vm.prank(client);
         vault.deposit{value: amount}();
-        if (cap > vault.capOf(client)) vault.submitCap(client, cap, block.timestamp, signCap(pk, cap, block.timestamp));
+        if (cap > vault.capOf(client)) {
+            vault.submitCap(client, cap, block.timestamp, signCap(pk, cap, block.timestamp));
+        }
     }
 
     function signReceipt(Receipt memory r) internal view returns (bytes memory) {
