@@ -45,6 +45,16 @@ pub struct Upload {
     pub version: Option<String>,
 }
 
+impl Upload {
+    /// An upload named `name`, everything else left to the server's defaults.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Client {
     base: String,

@@ -78,10 +78,7 @@ async fn postgres_outage_answers_503_and_loses_nothing() {
     );
     let err = p
         .upload_model(
-            &imo_api::client::Upload {
-                name: "x".into(),
-                ..Default::default()
-            },
+            &imo_api::client::Upload::named("x"),
             model_bytes("tiny_mlp.onnx"),
         )
         .await
@@ -190,10 +187,7 @@ async fn binary_streams_a_1gib_upload_in_bounded_memory_and_stops_on_sigterm() {
     );
     let err = client
         .upload_model(
-            &imo_api::client::Upload {
-                name: "huge".into(),
-                ..Default::default()
-            },
+            &imo_api::client::Upload::named("huge"),
             reqwest::Body::wrap_stream(chunks),
         )
         .await

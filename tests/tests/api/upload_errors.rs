@@ -5,13 +5,6 @@ use reqwest::StatusCode;
 
 use crate::{both_backends, helpers::*};
 
-fn meta(name: &str) -> Upload {
-    Upload {
-        name: name.into(),
-        ..Default::default()
-    }
-}
-
 async fn assert_clean(srv: &TestServer) {
     assert_eq!(srv.row_count("models").await, 0, "no orphan model row");
     assert_eq!(
@@ -34,7 +27,7 @@ async fn expect(
     code: &str,
 ) -> ClientError {
     let err = client
-        .upload_model(&meta(name), body)
+        .upload_model(&Upload::named(name), body)
         .await
         .expect_err("upload must fail");
     assert_eq!(err.status(), Some(status), "{name}: {err}");
@@ -154,12 +147,15 @@ async fn oversized_uploads_are_refused(b: Backend) {
         .map(|_| Ok(bytes::Bytes::from(vec![7u8; 16 * 1024])))
         .collect();
     let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
-    let err = p.upload_model(&meta("chunked"), body).await.unwrap_err();
+    let err = p
+        .upload_model(&Upload::named("chunked"), body)
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::PAYLOAD_TOO_LARGE), "{err}");
     assert_clean(&srv).await;
     // A model under the limit still works.
     let (status, _) = p
-        .upload_model(&meta("small"), model_bytes("tiny_mlp.onnx"))
+        .upload_model(&Upload::named("small"), model_bytes("tiny_mlp.onnx"))
         .await
         .unwrap();
     assert_eq!(status, StatusCode::CREATED);
@@ -170,7 +166,7 @@ async fn malformed_requests(b: Backend) {
     let srv = TestServer::start_with(b, |c| c.server.max_json_bytes = 1024).await;
     let p = srv.key(&signer(1), "publisher").await;
     let (_, m) = p
-        .upload_model(&meta("m"), model_bytes("tiny_mlp.onnx"))
+        .upload_model(&Upload::named("m"), model_bytes("tiny_mlp.onnx"))
         .await
         .unwrap();
     let patch = |body: Vec<u8>, ct: &'static str| {
