@@ -193,6 +193,31 @@ contract GasTest is Fixture {
         vm.assertLt(linkGas, 150_000);
     }
 
+    /// An unanswered receipt challenge, resolved after the response window: voids and slashes.
+    function test_gas_resolveUpheld() public {
+        bytes32 m = modelId(1);
+        register(m);
+        address client = fund(clientKey(1), 10 ether, 10 ether);
+        Receipt[] memory rs = new Receipt[](3);
+        for (uint256 i; i < 3; ++i) {
+            rs[i] = receipt(uint128(i + 1), 1, m, client, 1e12);
+        }
+        Receipt[] memory two = new Receipt[](2);
+        two[0] = rs[0];
+        two[1] = rs[2];
+        attestReceipts(1, two, 0);
+        bytes memory sig = signReceipt(rs[1]);
+        vm.deal(address(this), 1 ether);
+        uint256 id = oracle.challengeReceipt{value: CHALLENGE_BOND}(1, rs[1], sig);
+        vm.warp(block.timestamp + RESPONSE + 1);
+        _coolAll();
+        uint256 g = gasleft();
+        oracle.resolveChallenge(id);
+        g -= gasleft();
+        emit log_named_uint("resolveChallenge (unanswered: void + slash)", g);
+        vm.assertLt(g, 120_000);
+    }
+
     function test_gas_omissionProof() public {
         bytes32 m = modelId(1);
         register(m);
