@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {ModelRegistry} from "../src/ModelRegistry.sol";
+import {PaymentVault} from "../src/PaymentVault.sol";
+import {UsageOracle} from "../src/UsageOracle.sol";
+
+interface ScriptVm {
+    function envUint(string calldata name) external view returns (uint256);
+    function envOr(string calldata name, uint256 defaultValue) external view returns (uint256);
+    function envOr(string calldata name, address defaultValue) external view returns (address);
+    function addr(uint256 privateKey) external pure returns (address);
+    function startBroadcast(uint256 privateKey) external;
+    function stopBroadcast() external;
+}
+
+/// @notice Deploys and wires the four contracts (docs/CONTRACTS.md, "Deployment and roles").
+/// @dev `DEPLOYER_KEY=0x.. forge script script/Deploy.s.sol --rpc-url http://127.0.0.1:8545 --broadcast`
+///      The deployer becomes admin; OPERATOR, GUARDIAN, TREASURY default to the deployer. Parameters
+///      (env, defaults in brackets): ATTEST_BOND [0.1 ether], CHALLENGE_BOND [0.01 ether],
+///      CHALLENGE_WINDOW [7200], RESPONSE_WINDOW [3600], MAX_FEE_BPS [2000], WITHDRAWAL_DELAY [14400].
+contract Deploy {
+    ScriptVm internal constant vm = ScriptVm(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    function run()
+        external
+        returns (address deployer, ModelRegistry registry, PaymentVault vault, UsageOracle oracle)
+    {
+        uint256 key = vm.envUint("DEPLOYER_KEY");
+        address admin = vm.addr(key);
+        deployer = admin;
+        address operator = vm.envOr("OPERATOR", admin);
+        address guardian = vm.envOr("GUARDIAN", admin);
+        address treasury = vm.envOr("TREASURY", admin);
+        vm.startBroadcast(key);
+        registry = new ModelRegistry(admin, operator, guardian);
+        vault = new PaymentVault(admin, guardian, treasury, vm.envOr("WITHDRAWAL_DELAY", uint256(14_400)));
+        oracle = new UsageOracle(
+            admin,
+            operator,
+            guardian,
+            registry,
+            vault,
+            vm.envOr("ATTEST_BOND", uint256(0.1 ether)),
+            vm.envOr("CHALLENGE_BOND", uint256(0.01 ether)),
+            uint64(vm.envOr("CHALLENGE_WINDOW", uint256(7_200))),
+            uint64(vm.envOr("RESPONSE_WINDOW", uint256(3_600))),
+            uint16(vm.envOr("MAX_FEE_BPS", uint256(2_000)))
+        );
+        registry.setUsageOracle(address(oracle));
+        vault.setOracle(address(oracle));
+        vm.stopBroadcast();
+    }
+}
