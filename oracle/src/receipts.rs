@@ -182,7 +182,9 @@ mod tests {
             id: 0x0190000000000000000000000000002a,
             epoch: 3,
             model: word(0xaa),
-            client: "0x1111111111111111111111111111111111111111".parse().unwrap(),
+            client: "0x1111111111111111111111111111111111111111"
+                .parse()
+                .unwrap(),
             price: U256::from(10u64.pow(15)),
             inputHash: word(1),
             outputHash: word(2),
