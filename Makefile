@@ -32,8 +32,10 @@ test-rust: tools postgres ## Rust unit and end-to-end tests (SQLite and PostgreS
 	$(CARGO) build --bin imo
 	$(CARGO) test --workspace --no-fail-fast
 
-test-contracts: tools ## Foundry tests (offline, solc-js)
+test-contracts: tools ## Foundry tests (offline, solc-js), gas snapshot and committed artifacts up to date
 	cd contracts && ../$(FORGE) test
+	cd contracts && ../$(FORGE) snapshot --check
+	contracts/export-artifacts.sh --check
 
 test: tools postgres lint test-rust test-contracts ## everything CI runs
 	@echo "make test: all suites passed"
