@@ -70,11 +70,24 @@ fn random_hex(bytes: usize) -> String {
 pub struct Auth {
     db: DatabaseConnection,
     cfg: AuthConfig,
+    /// Recently authenticated keys by secret hash, so the hot path (every inference call) does
+    /// not query the database. Entries live `KEY_CACHE_TTL`; a revocation in this process takes
+    /// effect at once, one in another process within the TTL.
+    cache: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, (Principal, std::time::Instant)>>,
+    >,
 }
+
+const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+const KEY_CACHE_MAX: usize = 100_000;
 
 impl Auth {
     pub fn new(db: DatabaseConnection, cfg: AuthConfig) -> Self {
-        Self { db, cfg }
+        Self {
+            db,
+            cfg,
+            cache: Default::default(),
+        }
     }
 
     /// Creates a key for `address` with `role`. Operator path (`imo keys create`, admins).
@@ -130,17 +143,29 @@ impl Auth {
         if !presented.starts_with(KEY_PREFIX) || presented.len() != KEY_PREFIX.len() + 64 {
             return Err(bad());
         }
+        let hash = hash_secret(presented);
+        if let Some((p, at)) = self.cache.lock().expect("key cache").get(&hash)
+            && at.elapsed() < KEY_CACHE_TTL
+        {
+            return Ok(p.clone());
+        }
         let row = api_keys::Entity::find()
-            .filter(api_keys::Column::KeyHash.eq(hash_secret(presented)))
+            .filter(api_keys::Column::KeyHash.eq(hash.as_str()))
             .filter(api_keys::Column::RevokedAtMs.is_null())
             .one(&self.db)
             .await?
             .ok_or_else(bad)?;
-        Ok(Principal {
+        let principal = Principal {
             key_id: row.id,
             address: row.address.parse()?,
             role: row.role.parse()?,
-        })
+        };
+        let mut cache = self.cache.lock().expect("key cache");
+        if cache.len() >= KEY_CACHE_MAX {
+            cache.retain(|_, (_, at)| at.elapsed() < KEY_CACHE_TTL);
+        }
+        cache.insert(hash, (principal.clone(), std::time::Instant::now()));
+        Ok(principal)
     }
 
     /// Revokes a key. Its owner or an admin may do this.
@@ -159,6 +184,10 @@ impl Auth {
             .filter(api_keys::Column::Id.eq(key_id))
             .exec(&self.db)
             .await?;
+        self.cache
+            .lock()
+            .expect("key cache")
+            .retain(|_, (p, _)| p.key_id != key_id);
         Ok(())
     }
 

@@ -298,24 +298,18 @@ async fn http_vs_bare(oracle: &Oracle, url: &str) {
     }
 }
 
-async fn postgres_url() -> Result<String, String> {
+async fn postgres_admin() -> Result<String, String> {
     let admin = std::env::var("IMO_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let conn = Database::connect(&admin)
+    Database::connect(&admin)
         .await
         .map_err(|e| format!("PostgreSQL not reachable at {admin}: {e} (run `make postgres`)"))?;
-    let name = format!("imo_test_bench_{}", std::process::id());
-    conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-        .await
-        .map_err(|e| e.to_string())?;
-    conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
+    Ok(admin)
 }
 
-/// Receipts/s through the ledger: `tasks` concurrent callers each reserving and committing.
-async fn ledger_throughput(url: &str, max_batch: usize, total: usize, tasks: usize) -> f64 {
+/// Receipts/s through the ledger: `tasks` concurrent callers each reserving and committing;
+/// also the median latency of one reserve + durable commit.
+async fn ledger_throughput(url: &str, max_batch: usize, total: usize, tasks: usize) -> (f64, f64) {
     let db = imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
         url: url.into(),
         ..Default::default()
@@ -351,71 +345,81 @@ async fn ledger_throughput(url: &str, max_batch: usize, total: usize, tasks: usi
         .map(|_| {
             let (ledger, template) = (ledger.clone(), template.clone());
             tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(total / tasks);
                 for _ in 0..total / tasks {
+                    let t = Instant::now();
                     let r = ledger.reserve(client, Wei(1)).await.unwrap();
                     let mut receipt = template.clone();
                     receipt.id = ulid::Ulid::new().to_string();
                     r.commit(receipt).await.unwrap();
+                    lat.push(t.elapsed().as_secs_f64() * 1e6);
                 }
+                lat
             })
         })
         .collect();
+    let mut lat = vec![];
     for h in handles {
-        h.await.unwrap();
+        lat.extend(h.await.unwrap());
     }
     let rate = (total / tasks * tasks) as f64 / t0.elapsed().as_secs_f64();
     assert_eq!(
         ledger.balance(client).await.unwrap().balance_wei,
         Wei((total - total / tasks * tasks) as u128)
     );
-    rate
+    (rate, median(lat))
 }
 
 async fn persistence() {
     println!(
-        "\n## persistence: receipts/s (reserve + durable commit of receipt and debit), 64 concurrent callers\n"
+        "\n## persistence: receipts/s (reserve + durable commit of receipt and debit), 64 concurrent callers; latency of one caller alone\n"
     );
     println!(
-        "| backend | group commit (batch ≤ 512) | one transaction per receipt (batch = 1) | ratio |"
+        "| backend | group commit (batch ≤ 512) | one transaction per receipt (batch = 1) | ratio | one caller: commit p50 µs |"
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     let dir = tempfile::tempdir().unwrap();
     let sqlite = |n: &str| format!("sqlite://{}?mode=rwc", dir.path().join(n).display());
-    let g = ledger_throughput(&sqlite("g.db"), 512, 20_000, 64).await;
-    let one = ledger_throughput(&sqlite("one.db"), 1, 2_000, 64).await;
+    let (g, _) = ledger_throughput(&sqlite("g.db"), 512, 20_000, 64).await;
+    let (one, _) = ledger_throughput(&sqlite("one.db"), 1, 2_000, 64).await;
+    let (_, solo) = ledger_throughput(&sqlite("solo.db"), 512, 1_000, 1).await;
     println!(
-        "| SQLite (WAL, synchronous=NORMAL) | {g:.0} | {one:.0} | {:.1}x |",
+        "| SQLite (WAL, synchronous=NORMAL) | {g:.0} | {one:.0} | {:.1}x | {solo:.0} |",
         g / one
     );
-    match postgres_url().await {
-        Ok(url) => {
-            let g = ledger_throughput(&url, 512, 20_000, 64).await;
-            let url1 = url.replace("imo_test_bench_", "imo_test_bench1_");
-            let admin = url.rsplit_once('/').unwrap().0.to_owned() + "/postgres";
-            let conn = Database::connect(&admin).await.unwrap();
-            let name1 = url1.rsplit_once('/').unwrap().1.to_owned();
-            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name1}"))
-                .await
-                .unwrap();
-            conn.execute_unprepared(&format!("CREATE DATABASE {name1}"))
-                .await
-                .unwrap();
-            let one = ledger_throughput(&url1, 1, 2_000, 64).await;
-            println!(
-                "| PostgreSQL 15 (fsync on) | {g:.0} | {one:.0} | {:.1}x |",
-                g / one
-            );
-            for u in [&url, &url1] {
-                let name = u.rsplit_once('/').unwrap().1;
-                let _ = conn
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await;
-            }
-        }
+    let admin = match postgres_admin().await {
+        Ok(a) => a,
         Err(e) => {
             eprintln!("error: {e}");
             std::process::exit(1);
         }
+    };
+    let conn = Database::connect(&admin).await.unwrap();
+    let mut urls = vec![];
+    for suffix in ["g", "one", "solo"] {
+        let name = format!("imo_test_bench_{suffix}_{}", std::process::id());
+        conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+            .await
+            .unwrap();
+        conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        urls.push((
+            name.clone(),
+            format!("{}/{name}", admin.rsplit_once('/').unwrap().0),
+        ));
+    }
+    let (g, _) = ledger_throughput(&urls[0].1, 512, 20_000, 64).await;
+    let (one, _) = ledger_throughput(&urls[1].1, 1, 2_000, 64).await;
+    let (_, solo) = ledger_throughput(&urls[2].1, 512, 1_000, 1).await;
+    println!(
+        "| PostgreSQL 15 (fsync on) | {g:.0} | {one:.0} | {:.1}x | {solo:.0} |",
+        g / one
+    );
+    for (name, _) in urls {
+        let _ = conn
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
     }
 }
 
