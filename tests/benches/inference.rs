@@ -138,14 +138,14 @@ fn bare_inputs(case: &Case) -> Vec<(String, ort::session::SessionInputValue<'sta
         .collect()
 }
 
-async fn start_service(dir: &Path) -> (Oracle, imo_api::server::RunningServer) {
+async fn start_service(dir: &Path, sessions: usize) -> (Oracle, imo_api::server::RunningServer) {
     let mut cfg = Config::default();
     cfg.server.bind = "127.0.0.1:0".parse().unwrap();
     cfg.server.workers = 1;
     cfg.database.url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
     cfg.storage.models_dir = dir.join("models");
     cfg.engine.ort_library = root().join(".tools/onnxruntime/libonnxruntime.so");
-    cfg.engine.sessions_per_model = 1;
+    cfg.engine.sessions_per_model = sessions;
     cfg.metering.operator_key = Some(OPERATOR_KEY.into());
     cfg.log.filter = "warn".into();
     let oracle = Oracle::start(cfg).await.expect("service starts");
@@ -153,7 +153,8 @@ async fn start_service(dir: &Path) -> (Oracle, imo_api::server::RunningServer) {
     (oracle, server)
 }
 
-async fn http_vs_bare(oracle: &Oracle, url: &str) {
+/// A publisher key and a client key with an (effectively) unlimited balance.
+async fn setup_keys(oracle: &Oracle) -> (String, String) {
     let signer = |n: u8| {
         let mut k = [0x11u8; 32];
         k[31] = n;
@@ -189,6 +190,11 @@ async fn http_vs_bare(oracle: &Oracle, url: &str) {
         )
         .await
         .unwrap();
+    (pkey.secret, ckey.secret)
+}
+
+async fn http_vs_bare(oracle: &Oracle, url: &str) {
+    let (pkey, ckey) = setup_keys(oracle).await;
     let api = imo_api::client::Client::new(url);
     let http = reqwest::Client::new();
 
@@ -205,7 +211,7 @@ async fn http_vs_bare(oracle: &Oracle, url: &str) {
             price_wei: Some("1".into()),
             ..Default::default()
         };
-        api.with_key(&pkey.secret)
+        api.with_key(&pkey)
             .upload_model(&meta, std::fs::read(model(case.file)).unwrap())
             .await
             .unwrap();
@@ -214,7 +220,7 @@ async fn http_vs_bare(oracle: &Oracle, url: &str) {
         let infer_url = format!("{url}/v2/models/{}/infer", case.name);
         let call = || {
             http.post(&infer_url)
-                .bearer_auth(&ckey.secret)
+                .bearer_auth(&ckey)
                 .header("Inference-Header-Content-Length", header_len.to_string())
                 .header("content-type", "application/octet-stream")
                 .body(body.clone())
@@ -295,6 +301,76 @@ async fn http_vs_bare(oracle: &Oracle, url: &str) {
             median(b.p99_us),
             median(b.overhead_p50_us)
         );
+    }
+}
+
+/// Why a session pool: two concurrent clients on one model, with one shared session (every
+/// call serialised on it, as a single session behind a lock would be) and with one session per
+/// core (the default), on MiniLM.
+async fn concurrency() {
+    const CALLS: usize = 60;
+    println!(
+        "\n## sessions per model: 2 concurrent clients x {CALLS} calls on minilm-int8, medians of 3 trials\n"
+    );
+    println!("| sessions per model | calls/s | vs 1 session |");
+    println!("|---|---|---|");
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "minilm-int8")
+        .unwrap();
+    let (body, header_len) = binary_request(&case.inputs, &case.outputs);
+    let mut base = 0.0;
+    for sessions in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let (oracle, server) = start_service(dir.path(), sessions).await;
+        let url = format!("http://{}", server.addr);
+        let (pkey, ckey) = setup_keys(&oracle).await;
+        let meta = imo_api::client::Upload {
+            name: case.name.into(),
+            price_wei: Some("1".into()),
+            ..Default::default()
+        };
+        imo_api::client::Client::new(&url)
+            .with_key(&pkey)
+            .upload_model(&meta, std::fs::read(model(case.file)).unwrap())
+            .await
+            .unwrap();
+        let infer_url = format!("{url}/v2/models/{}/infer", case.name);
+        let mut rates = vec![];
+        for _ in 0..3 {
+            let t0 = Instant::now();
+            let clients: Vec<_> = (0..2)
+                .map(|_| {
+                    let (infer_url, body, ckey) = (infer_url.clone(), body.clone(), ckey.clone());
+                    tokio::spawn(async move {
+                        let http = reqwest::Client::new();
+                        for _ in 0..CALLS {
+                            let resp = http
+                                .post(&infer_url)
+                                .bearer_auth(&ckey)
+                                .header("Inference-Header-Content-Length", header_len.to_string())
+                                .header("content-type", "application/octet-stream")
+                                .body(body.clone())
+                                .send()
+                                .await
+                                .unwrap();
+                            assert_eq!(resp.status(), 200);
+                            std::hint::black_box(resp.bytes().await.unwrap());
+                        }
+                    })
+                })
+                .collect();
+            for c in clients {
+                c.await.unwrap();
+            }
+            rates.push((2 * CALLS) as f64 / t0.elapsed().as_secs_f64());
+        }
+        let rate = median(rates);
+        if sessions == 1 {
+            base = rate;
+        }
+        println!("| {sessions} | {rate:.1} | {:.2}x |", rate / base);
+        server.stop().await;
     }
 }
 
@@ -445,10 +521,11 @@ fn main() {
                 .unwrap_or(0)
         );
         let dir = tempfile::tempdir().unwrap();
-        let (oracle, server) = start_service(dir.path()).await;
+        let (oracle, server) = start_service(dir.path(), 1).await;
         println!("fingerprint: {}", oracle.engine.fingerprint("cpu"));
         http_vs_bare(&oracle, &format!("http://{}", server.addr)).await;
         server.stop().await;
+        concurrency().await;
         persistence().await;
     });
 }
