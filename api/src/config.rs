@@ -10,8 +10,8 @@ use figment::{
 };
 use imo_oracle::config::Config;
 
-const SECTIONS: [&str; 7] = [
-    "server", "database", "storage", "engine", "auth", "metering", "log",
+const SECTIONS: [&str; 8] = [
+    "server", "database", "storage", "engine", "auth", "metering", "chain", "log",
 ];
 
 /// Maps `IMO_DATABASE_URL` to `database.url`; variables naming no section are not config.
@@ -65,6 +65,14 @@ mod tests {
             assert_eq!(cfg.storage.max_upload_bytes, 20);
             assert_eq!(cfg.server, imo_oracle::config::ServerConfig::default());
             assert!(load(Some(Path::new("missing.toml"))).is_err());
+            assert_eq!(cfg.chain, imo_oracle::config::ChainConfig::default());
+            jail.set_env("IMO_CHAIN_RPC_URL", "http://127.0.0.1:9545");
+            jail.set_env("IMO_CHAIN_ATTEST_BOND_WEI", "20000000000000000000");
+            jail.set_env("IMO_CHAIN_CHALLENGE_BOND_WEI", "5");
+            let cfg = load(None).map_err(|e| e.to_string())?;
+            assert_eq!(cfg.chain.rpc_url, "http://127.0.0.1:9545");
+            assert_eq!(cfg.chain.attest_bond_wei, 20_000_000_000_000_000_000);
+            assert_eq!(cfg.chain.challenge_bond_wei, 5);
             jail.set_env("IMO_DATABASE_NOPE", "1");
             assert!(load(None).is_err(), "unknown keys are rejected");
             Ok(())

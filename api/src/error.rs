@@ -63,7 +63,7 @@ impl ResponseError for ApiError {
                 OracleError::Conflict(_) => StatusCode::CONFLICT,
                 OracleError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 OracleError::InvalidModel(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                OracleError::Database(_) | OracleError::Engine(_) => {
+                OracleError::Database(_) | OracleError::Engine(_) | OracleError::Chain(_) => {
                     StatusCode::SERVICE_UNAVAILABLE
                 }
                 OracleError::Storage(_) | OracleError::Inference(_) => {

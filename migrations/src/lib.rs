@@ -10,6 +10,7 @@ mod m20261122_000004_create_siwe_nonces;
 mod m20261122_000005_create_balances;
 mod m20261122_000006_create_receipts;
 mod m20261122_000007_create_credits;
+mod m20261122_000008_create_deployments;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_create_balances::Migration),
             Box::new(m20261122_000006_create_receipts::Migration),
             Box::new(m20261122_000007_create_credits::Migration),
+            Box::new(m20261122_000008_create_deployments::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ pub struct Config {
     pub engine: EngineConfig,
     pub auth: AuthConfig,
     pub metering: MeteringConfig,
+    pub chain: ChainConfig,
     pub log: LogConfig,
 }
 
@@ -27,6 +28,7 @@ impl fmt::Debug for Config {
             .field("engine", &self.engine)
             .field("auth", &self.auth)
             .field("metering", &self.metering)
+            .field("chain", &self.chain)
             .field("log", &self.log)
             .finish()
     }
@@ -242,6 +244,129 @@ impl fmt::Debug for MeteringConfig {
     }
 }
 
+/// The chain the contracts live on, and the parameters `imo contracts deploy` deploys them with
+/// (docs/CONTRACTS.md, "Deployment and roles"; the same defaults as contracts/script/Deploy.s.sol).
+/// The operator (OPERATOR_ROLE on the registry and the oracle) is the address of
+/// `metering.operator_key(_file)`.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChainConfig {
+    /// JSON-RPC endpoint (HTTP).
+    pub rpc_url: String,
+    /// The chain id the RPC must report (31337: anvil).
+    pub chain_id: u64,
+    /// A file holding the deployer's secp256k1 key (hex). The deployer becomes the admin of the
+    /// contracts and pays for the deployment. Secret: the key itself is never logged.
+    pub deployer_key_file: Option<PathBuf>,
+    /// Blocks a transaction must be buried under before it counts (1 = mined).
+    pub confirmations: u64,
+    /// Seconds to wait for one transaction's confirmations before giving up.
+    pub tx_timeout_secs: u64,
+    /// GUARDIAN_ROLE holder (may pause); defaults to the deployer.
+    pub guardian: Option<String>,
+    /// The vault's fee recipient; defaults to the deployer.
+    pub treasury: Option<String>,
+    /// UsageOracle: bond per attestation, in wei.
+    #[serde(with = "wei_amount")]
+    pub attest_bond_wei: u128,
+    /// UsageOracle: bond per receipt challenge, in wei.
+    #[serde(with = "wei_amount")]
+    pub challenge_bond_wei: u128,
+    /// UsageOracle: challenge window, in seconds.
+    pub challenge_window_secs: u64,
+    /// UsageOracle: response window for receipt challenges, in seconds.
+    pub response_window_secs: u64,
+    /// UsageOracle: the highest operator fee, in basis points (at most 10000).
+    pub max_fee_bps: u16,
+    /// PaymentVault: seconds between a withdrawal request and its execution.
+    pub withdrawal_delay_secs: u64,
+    /// `imo contracts deploy` sends this much ETH from the deployer to the operator when the
+    /// operator's balance is zero (it pays gas and attestation bonds); 0 disables.
+    #[serde(with = "wei_amount")]
+    pub operator_funding_wei: u128,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        Self {
+            rpc_url: "http://127.0.0.1:8545".into(),
+            chain_id: 31337,
+            deployer_key_file: None,
+            confirmations: 1,
+            tx_timeout_secs: 60,
+            guardian: None,
+            treasury: None,
+            attest_bond_wei: 100_000_000_000_000_000,
+            challenge_bond_wei: 10_000_000_000_000_000,
+            challenge_window_secs: 7_200,
+            response_window_secs: 3_600,
+            max_fee_bps: 2_000,
+            withdrawal_delay_secs: 14_400,
+            operator_funding_wei: 1_000_000_000_000_000_000,
+        }
+    }
+}
+
+impl ChainConfig {
+    /// The RPC URL with any password replaced, safe to log and to show in errors.
+    pub fn redacted_rpc_url(&self) -> String {
+        match url::Url::parse(&self.rpc_url) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("***"));
+                u.to_string()
+            }
+            _ => self.rpc_url.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for ChainConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChainConfig")
+            .field("rpc_url", &self.redacted_rpc_url())
+            .field("chain_id", &self.chain_id)
+            .field("deployer_key_file", &self.deployer_key_file)
+            .field("confirmations", &self.confirmations)
+            .field("tx_timeout_secs", &self.tx_timeout_secs)
+            .field("guardian", &self.guardian)
+            .field("treasury", &self.treasury)
+            .field("attest_bond_wei", &self.attest_bond_wei)
+            .field("challenge_bond_wei", &self.challenge_bond_wei)
+            .field("challenge_window_secs", &self.challenge_window_secs)
+            .field("response_window_secs", &self.response_window_secs)
+            .field("max_fee_bps", &self.max_fee_bps)
+            .field("withdrawal_delay_secs", &self.withdrawal_delay_secs)
+            .field("operator_funding_wei", &self.operator_funding_wei)
+            .finish()
+    }
+}
+
+/// Amounts of wei in the config: written as decimal strings (figment has no u128), read from a
+/// decimal string or an integer (`IMO_CHAIN_ATTEST_BOND_WEI=100000000000000000`).
+mod wei_amount {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Int(u64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Ok(n.into()),
+            Raw::Text(t) => t.trim().parse().map_err(|_| {
+                D::Error::custom(format!("`{t}` is not an amount of wei (a decimal integer)"))
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -288,5 +413,12 @@ mod tests {
         };
         let shown = format!("{cfg:?}");
         assert!(!shown.contains("deadbeef11"), "{shown}");
+        let chain = ChainConfig {
+            rpc_url: "https://user:rpcs3cret@rpc.example/v1".into(),
+            ..Default::default()
+        };
+        let shown = format!("{chain:?}");
+        assert!(!shown.contains("rpcs3cret"), "{shown}");
+        assert!(shown.contains("rpc.example"), "{shown}");
     }
 }

@@ -51,6 +51,9 @@ pub enum OracleError {
     /// Local storage (the model directory) failed.
     #[error("storage error: {0}")]
     Storage(String),
+    /// The chain's RPC could not be reached, or a transaction or call failed.
+    #[error("chain unavailable: {0}")]
+    Chain(String),
 }
 
 impl OracleError {
@@ -71,6 +74,7 @@ impl OracleError {
             Self::InsufficientBalance { .. } => "insufficient_balance",
             Self::ModelUnavailable(_) => "model_unavailable",
             Self::Inference(_) => "inference_failed",
+            Self::Chain(_) => "chain_unavailable",
         }
     }
 

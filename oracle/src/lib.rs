@@ -4,6 +4,7 @@
 //! the same service functions.
 
 pub mod auth;
+pub mod chain;
 pub mod config;
 pub mod db;
 pub mod engine;

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod chain;
 mod inference;
 mod models;
 mod ops;
