@@ -107,11 +107,11 @@ fn to_value(t: Tensor) -> std::result::Result<(String, DynValue), String> {
             .map(|v| v.into_dyn())
         };
     }
-    let value = match (dt, &data) {
+    let value = match (dt, data) {
         (DataType::Bytes, TensorData::Bytes(items)) => {
             let strings = items
-                .iter()
-                .map(|b| String::from_utf8(b.clone()))
+                .into_iter()
+                .map(String::from_utf8)
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|_| {
                     format!("input `{name}`: BYTES elements must be UTF-8 for ONNX string tensors")
@@ -124,25 +124,23 @@ fn to_value(t: Tensor) -> std::result::Result<(String, DynValue), String> {
                 b.iter().map(|&x| x != 0).collect::<Vec<bool>>(),
             ))
             .map(|v| v.into_dyn()),
-            DataType::Int8 => prim!(i8, 1, b),
-            DataType::Uint8 => {
-                ort::value::Tensor::from_array((shape, b.clone())).map(|v| v.into_dyn())
-            }
-            DataType::Int16 => prim!(i16, 2, b),
-            DataType::Uint16 => prim!(u16, 2, b),
-            DataType::Int32 => prim!(i32, 4, b),
-            DataType::Uint32 => prim!(u32, 4, b),
-            DataType::Int64 => prim!(i64, 8, b),
-            DataType::Uint64 => prim!(u64, 8, b),
+            DataType::Int8 => prim!(i8, 1, &b),
+            DataType::Uint8 => ort::value::Tensor::from_array((shape, b)).map(|v| v.into_dyn()),
+            DataType::Int16 => prim!(i16, 2, &b),
+            DataType::Uint16 => prim!(u16, 2, &b),
+            DataType::Int32 => prim!(i32, 4, &b),
+            DataType::Uint32 => prim!(u32, 4, &b),
+            DataType::Int64 => prim!(i64, 8, &b),
+            DataType::Uint64 => prim!(u64, 8, &b),
             DataType::Fp16 => ort::value::Tensor::from_array((
                 shape,
-                le_chunks::<2>(b)
+                le_chunks::<2>(&b)
                     .map(|c| half::f16::from_bits(u16::from_le_bytes(c)))
                     .collect::<Vec<_>>(),
             ))
             .map(|v| v.into_dyn()),
-            DataType::Fp32 => prim!(f32, 4, b),
-            DataType::Fp64 => prim!(f64, 8, b),
+            DataType::Fp32 => prim!(f32, 4, &b),
+            DataType::Fp64 => prim!(f64, 8, &b),
             DataType::Bytes => unreachable!("BYTES tensors hold TensorData::Bytes"),
         },
         _ => return Err(format!("input `{name}`: data does not match its datatype")),

@@ -181,13 +181,14 @@ async fn infer_impl(
         ),
     };
     let body = read_body(oracle, body).await?;
-    let parsed = oip::parse_infer_request(&body, header_len)
+    let mut parsed = oip::parse_infer_request(&body, header_len)
         .map_err(|e| ApiError::BadRequest(e.message()))?;
     let wanted: Vec<String> = parsed.outputs.iter().map(|o| o.name.clone()).collect();
     let call = InferCall {
         model: name,
         version,
-        inputs: parsed.inputs.clone(),
+        // The inputs move into the call; `parsed` keeps the id and the output options.
+        inputs: std::mem::take(&mut parsed.inputs),
         outputs: wanted,
     };
     let outcome = oracle.inference.infer(&caller.0, call).await?;

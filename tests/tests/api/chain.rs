@@ -8,7 +8,7 @@ use std::{
     os::unix::process::CommandExt,
     process::{Child, Command, Stdio},
     sync::mpsc,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use alloy::{
@@ -75,21 +75,13 @@ impl Anvil {
             .recv_timeout(Duration::from_secs(30))
             .expect("anvil did not print its listening address within 30 s");
         anvil.url = format!("http://{addr}");
-        // Ready when eth_chainId answers (bounded).
+        // anvil prints "Listening on" once its socket is bound: it answers from here on.
         let provider = ProviderBuilder::new().connect_http(anvil.url.parse().unwrap());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match provider.get_chain_id().await {
-                Ok(id) => {
-                    assert_eq!(id, CHAIN_ID);
-                    break;
-                }
-                Err(e) if Instant::now() > deadline => {
-                    panic!("anvil at {} is not answering eth_chainId: {e}", anvil.url)
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
+        let id = provider
+            .get_chain_id()
+            .await
+            .unwrap_or_else(|e| panic!("anvil at {} is not answering eth_chainId: {e}", anvil.url));
+        assert_eq!(id, CHAIN_ID);
         anvil
     }
 
