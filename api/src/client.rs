@@ -284,6 +284,84 @@ impl Client {
         Ok((status, v))
     }
 
+    /// `POST /v1/models/{id}/tokenize`.
+    pub async fn tokenize(
+        &self,
+        model: &str,
+        name: &str,
+        symbol: &str,
+        supply_tokens: &str,
+        holders_bps: u32,
+    ) -> Result<crate::routes::chain::TokenResponse, ClientError> {
+        let body = serde_json::json!({ "name": name, "symbol": symbol,
+            "supply_tokens": supply_tokens, "holders_bps": holders_bps });
+        self.send_json(reqwest::Method::POST, &format!("/v1/models/{model}/tokenize"), Some(&body))
+            .await
+    }
+
+    /// `GET /v1/models/{id}/token`.
+    pub async fn token(&self, model: &str) -> Result<crate::routes::chain::TokenResponse, ClientError> {
+        self.send_json(reqwest::Method::GET, &format!("/v1/models/{model}/token"), None)
+            .await
+    }
+
+    /// `POST /v1/spending-caps`.
+    pub async fn spending_cap(
+        &self,
+        client: &str,
+        cap_wei: &str,
+        deadline: u64,
+        signature: &str,
+    ) -> Result<crate::routes::chain::SpendingCapResponse, ClientError> {
+        let body = serde_json::json!({ "client": client, "cap_wei": cap_wei,
+            "deadline": deadline, "signature": signature });
+        self.send_json(reqwest::Method::POST, "/v1/spending-caps", Some(&body))
+            .await
+    }
+
+    /// `GET /v1/receipts/{id}/proof`.
+    pub async fn receipt_proof(
+        &self,
+        id: &str,
+    ) -> Result<crate::routes::chain::ReceiptProofResponse, ClientError> {
+        self.send_json(reqwest::Method::GET, &format!("/v1/receipts/{id}/proof"), None)
+            .await
+    }
+
+    /// `GET /v1/epochs/{epoch}`.
+    pub async fn epoch(&self, epoch: u64) -> Result<crate::routes::chain::EpochResponse, ClientError> {
+        self.send_json(reqwest::Method::GET, &format!("/v1/epochs/{epoch}"), None)
+            .await
+    }
+
+    /// `GET /v1/models/{id}/revenue`.
+    pub async fn revenue(&self, model: &str) -> Result<crate::routes::chain::RevenueResponse, ClientError> {
+        self.send_json(reqwest::Method::GET, &format!("/v1/models/{model}/revenue"), None)
+            .await
+    }
+
+    /// `GET /v1/holders/{address}/claimable`.
+    pub async fn claimable(
+        &self,
+        holder: &str,
+    ) -> Result<crate::routes::chain::ClaimableResponse, ClientError> {
+        self.send_json(reqwest::Method::GET, &format!("/v1/holders/{holder}/claimable"), None)
+            .await
+    }
+
+    async fn send_json<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, ClientError> {
+        let mut rb = self.request(method, path);
+        if let Some(b) = body {
+            rb = rb.json(b);
+        }
+        Ok(Self::parse(rb.send().await?).await?.1)
+    }
+
     pub async fn balance(&self) -> Result<crate::routes::metering::BalanceResponse, ClientError> {
         Ok(Self::parse(
             self.request(reqwest::Method::GET, "/v1/balance")

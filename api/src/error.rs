@@ -60,16 +60,20 @@ impl ResponseError for ApiError {
                 }
                 OracleError::Forbidden(_) => StatusCode::FORBIDDEN,
                 OracleError::NotFound { .. } => StatusCode::NOT_FOUND,
-                OracleError::Conflict(_) => StatusCode::CONFLICT,
+                OracleError::Conflict(_) | OracleError::ChainDisabled => StatusCode::CONFLICT,
                 OracleError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 OracleError::InvalidModel(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                OracleError::Database(_) | OracleError::Engine(_) | OracleError::Chain(_) => {
+                OracleError::Database(_)
+                | OracleError::Engine(_)
+                | OracleError::Chain(_)
+                | OracleError::EpochClosed(_) => {
                     StatusCode::SERVICE_UNAVAILABLE
                 }
                 OracleError::Storage(_) | OracleError::Inference(_) => {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
-                OracleError::InsufficientBalance { .. } => StatusCode::PAYMENT_REQUIRED,
+                OracleError::InsufficientBalance { .. }
+                | OracleError::SpendingCapExceeded { .. } => StatusCode::PAYMENT_REQUIRED,
                 OracleError::ModelUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             },
         }

@@ -168,9 +168,18 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => {
             tracing::info!(?config, "starting imo-oracle");
             let oracle = Oracle::start(config).await?;
+            let scheduler = match &oracle.chain {
+                Some(chain) if !chain.config().jobs.is_empty() => {
+                    Some(imo_oracle::chain::jobs::start(chain.clone()).await?)
+                }
+                _ => None,
+            };
             let server = imo_api::server::start(oracle, true)?;
             tracing::info!(addr = %server.addr, "listening; API docs at http://{}/docs/", server.addr);
             server.task.await??;
+            if let Some(s) = scheduler {
+                s.shutdown().await;
+            }
             tracing::info!("stopped");
         }
         Command::Migrate => {

@@ -22,6 +22,9 @@ use crate::{dto, error, routes};
         routes::auth::whoami,
         routes::metering::receipt, routes::metering::receipts, routes::metering::balance,
         routes::metering::credit, routes::metering::usage, routes::metering::operator,
+        routes::chain::tokenize, routes::chain::token, routes::chain::spending_cap,
+        routes::chain::receipt_proof, routes::chain::epoch, routes::chain::revenue,
+        routes::chain::claimable,
         routes::v2::server_metadata, routes::v2::live, routes::v2::ready, routes::v2::model_metadata,
         routes::v2::model_version_metadata, routes::v2::model_ready, routes::v2::model_version_ready,
         routes::v2::infer, routes::v2::infer_version,
@@ -34,6 +37,7 @@ use crate::{dto, error, routes};
         (name = "auth", description = "API keys and Sign-In with Ethereum"),
         (name = "ops", description = "Health, readiness, metrics"),
         (name = "metering", description = "Receipts, balances, usage"),
+        (name = "chain", description = "Tokens, spending caps, receipt proofs, epochs, revenue, claims"),
         (name = "inference", description = "Open Inference Protocol v2 (KServe v2 / Triton HTTP), metered"),
     )
 )]

@@ -11,6 +11,8 @@ mod m20261122_000005_create_balances;
 mod m20261122_000006_create_receipts;
 mod m20261122_000007_create_credits;
 mod m20261122_000008_create_deployments;
+mod m20261122_000009_create_tx_intents;
+mod m20261122_000010_create_chain_state;
 
 pub struct Migrator;
 
@@ -27,6 +29,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_create_receipts::Migration),
             Box::new(m20261122_000007_create_credits::Migration),
             Box::new(m20261122_000008_create_deployments::Migration),
+            Box::new(m20261122_000009_create_tx_intents::Migration),
+            Box::new(m20261122_000010_create_chain_state::Migration),
         ]
     }
 }

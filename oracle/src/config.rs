@@ -284,6 +284,36 @@ pub struct ChainConfig {
     /// operator's balance is zero (it pays gas and attestation bonds); 0 disables.
     #[serde(with = "wei_amount")]
     pub operator_funding_wei: u128,
+    /// Run the chain loop in `imo serve` (docs/PROTOCOL.md, "The chain loop"). When on, balances
+    /// come only from on-chain deposits (admin credits are refused), spending needs a signed
+    /// `SpendingCap`, only tokenized models with a non-zero price are served, and the contracts'
+    /// addresses are those of the latest deployment recorded for `chain_id`.
+    pub enabled: bool,
+    /// The scheduled jobs this process runs, of `index` (vault events → balances),
+    /// `transactions` (the transaction manager), `epochs` (close, attest, answer challenges,
+    /// finalize). Run each job in one process per database; an empty list runs none.
+    pub jobs: Vec<String>,
+    /// Cron schedules (6 fields, with seconds) of the jobs.
+    pub index_schedule: String,
+    pub transactions_schedule: String,
+    pub epochs_schedule: String,
+    /// The operator's fee, in basis points of revenue, declared in each attestation.
+    pub fee_bps: u16,
+    /// Seconds after an epoch ends before it is closed (calls in flight finish first).
+    pub epoch_grace_secs: u64,
+    /// A sent transaction not mined after this many blocks is re-signed with higher fees.
+    pub fee_bump_blocks: u64,
+    /// Each bump raises both EIP-1559 fees by this percentage (at least 10: nodes require it).
+    pub fee_bump_percent: u64,
+    /// No transaction is ever sent with a max fee per gas above this.
+    #[serde(with = "wei_amount")]
+    pub max_fee_per_gas_wei: u128,
+    /// The indexer reads at most this many blocks of logs per request.
+    pub index_batch_blocks: u64,
+    /// Test-only fault injection: `omit-last-receipt` (attest a tree without the epoch's last
+    /// receipt) or `kill-after-send:<intent key prefix>` (SIGKILL this process right after
+    /// broadcasting a matching transaction, before recording anything). Never set in production.
+    pub fault_injection: Option<String>,
 }
 
 impl Default for ChainConfig {
@@ -303,6 +333,18 @@ impl Default for ChainConfig {
             max_fee_bps: 2_000,
             withdrawal_delay_secs: 14_400,
             operator_funding_wei: 1_000_000_000_000_000_000,
+            enabled: false,
+            jobs: vec!["index".into(), "transactions".into(), "epochs".into()],
+            index_schedule: "*/2 * * * * *".into(),
+            transactions_schedule: "* * * * * *".into(),
+            epochs_schedule: "*/2 * * * * *".into(),
+            fee_bps: 500,
+            epoch_grace_secs: 3,
+            fee_bump_blocks: 3,
+            fee_bump_percent: 25,
+            max_fee_per_gas_wei: 500_000_000_000,
+            index_batch_blocks: 2_000,
+            fault_injection: None,
         }
     }
 }
@@ -337,6 +379,18 @@ impl fmt::Debug for ChainConfig {
             .field("max_fee_bps", &self.max_fee_bps)
             .field("withdrawal_delay_secs", &self.withdrawal_delay_secs)
             .field("operator_funding_wei", &self.operator_funding_wei)
+            .field("enabled", &self.enabled)
+            .field("jobs", &self.jobs)
+            .field("index_schedule", &self.index_schedule)
+            .field("transactions_schedule", &self.transactions_schedule)
+            .field("epochs_schedule", &self.epochs_schedule)
+            .field("fee_bps", &self.fee_bps)
+            .field("epoch_grace_secs", &self.epoch_grace_secs)
+            .field("fee_bump_blocks", &self.fee_bump_blocks)
+            .field("fee_bump_percent", &self.fee_bump_percent)
+            .field("max_fee_per_gas_wei", &self.max_fee_per_gas_wei)
+            .field("index_batch_blocks", &self.index_batch_blocks)
+            .field("fault_injection", &self.fault_injection)
             .finish()
     }
 }

@@ -54,6 +54,20 @@ pub enum OracleError {
     /// The chain's RPC could not be reached, or a transaction or call failed.
     #[error("chain unavailable: {0}")]
     Chain(String),
+    /// The call would take the client's lifetime spend above its signed `SpendingCap`.
+    #[error(
+        "spending cap exceeded: the call costs {needed} wei, {available} wei of the signed cap remain; submit a higher SpendingCap (POST /v1/spending-caps)"
+    )]
+    SpendingCapExceeded {
+        needed: crate::types::Wei,
+        available: crate::types::Wei,
+    },
+    /// The chain loop is off in this process (`chain.enabled = false`).
+    #[error("the chain loop is off: set chain.enabled (IMO_CHAIN_ENABLED=true) after `imo contracts deploy`")]
+    ChainDisabled,
+    /// The receipt's epoch was closed while the call ran; it was not charged (retry).
+    #[error("epoch {0} closed while the call ran; it was not charged: retry")]
+    EpochClosed(u64),
 }
 
 impl OracleError {
@@ -75,6 +89,9 @@ impl OracleError {
             Self::ModelUnavailable(_) => "model_unavailable",
             Self::Inference(_) => "inference_failed",
             Self::Chain(_) => "chain_unavailable",
+            Self::SpendingCapExceeded { .. } => "spending_cap_exceeded",
+            Self::EpochClosed(_) => "epoch_closed",
+            Self::ChainDisabled => "chain_disabled",
         }
     }
 

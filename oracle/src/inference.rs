@@ -45,6 +45,10 @@ pub struct Inference {
     signer: ReceiptSigner,
     epoch_secs: u64,
     ids: std::sync::Arc<Mutex<ulid::Generator>>,
+    /// Chain mode: the tokenized model ids; only those, with a non-zero price, are metered
+    /// (every receipt must be attestable: the contract takes registered models and non-zero
+    /// totals only).
+    tokenized: Option<std::sync::Arc<std::sync::RwLock<std::collections::HashSet<String>>>>,
 }
 
 fn shape_str(s: &[i64]) -> String {
@@ -139,7 +143,17 @@ impl Inference {
             signer,
             epoch_secs: epoch_secs.max(1),
             ids: Default::default(),
+            tokenized: None,
         }
+    }
+
+    /// Chain mode: meter only the models in `tokenized` (shared with the chain loop).
+    pub fn with_tokenized(
+        mut self,
+        tokenized: std::sync::Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
+    ) -> Self {
+        self.tokenized = Some(tokenized);
+        self
     }
 
     pub fn signer(&self) -> &ReceiptSigner {
@@ -176,6 +190,24 @@ impl Inference {
             )));
         }
         validate(&model, &call.inputs, &call.outputs)?;
+        if let Some(tokenized) = &self.tokenized {
+            if !tokenized
+                .read()
+                .expect("tokenized lock")
+                .contains(&model.record.id)
+            {
+                return Err(OracleError::Conflict(format!(
+                    "model `{}` is not tokenized yet: its publisher tokenizes it with POST /v1/models/{}/tokenize, and calls are metered once that is final",
+                    model.record.name, model.record.id
+                )));
+            }
+            if model.record.price_wei.0 == 0 {
+                return Err(OracleError::Conflict(format!(
+                    "model `{}` has no price; on-chain metering needs a price above 0",
+                    model.record.name
+                )));
+            }
+        }
         let reservation = self
             .ledger
             .reserve(caller.address, model.record.price_wei)

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, instrument};
 
 use crate::{
-    db::{balances, credits, receipts},
+    db::{balances, chain_events, credits, receipts, vault_accounts},
     error::{OracleError, Result},
     receipts::ReceiptRecord,
     types::{Address, Wei, now_ms},
@@ -36,6 +36,10 @@ struct Account {
     reserved: u128,
     spent: u128,
     credited: u128,
+    /// A pending withdrawal request (chain mode): not served against.
+    held: u128,
+    /// The highest signed spending cap, cumulative over the client's lifetime (chain mode).
+    cap: u128,
 }
 
 /// A caller's balance as reported by the API.
@@ -45,6 +49,42 @@ pub struct BalanceView {
     pub reserved_wei: Wei,
     pub spent_wei: Wei,
     pub credited_wei: Wei,
+    /// Held for a pending withdrawal request (chain mode).
+    pub held_wei: Wei,
+    /// The client's signed lifetime spending cap (chain mode; 0 when none was signed).
+    pub cap_wei: Wei,
+    /// What the next calls may spend: the balance less reservations and holds, and, in chain
+    /// mode, no more than the cap leaves.
+    pub available_wei: Wei,
+}
+
+/// A vault event as the indexer applies it to a client's account (chain mode), recorded in
+/// `chain_events` in the same transaction, so that re-reading a range applies nothing twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainEvent {
+    /// `<tx hash>:<log index>`.
+    pub id: String,
+    pub block_number: u64,
+    pub block_hash: String,
+    pub tx_hash: String,
+    /// `Deposited`, `WithdrawalRequested`, `WithdrawalCancelled`, `Withdrawn`, `SpendingCapSet`.
+    pub event: String,
+    pub account: Address,
+    pub amount: u128,
+    pub effect: ChainEffect,
+}
+
+/// What a vault event does to the off-chain account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainEffect {
+    /// A deposit: the balance grows.
+    Credit(u128),
+    /// A withdrawal paid out: the balance shrinks (never below zero) and the hold ends.
+    Withdrawn(u128),
+    /// A withdrawal request (replacing any earlier one): this much is no longer served against.
+    Hold(u128),
+    /// The cap on-chain is now this (the vault only ever raises it).
+    Cap(u128),
 }
 
 enum Write {
@@ -55,6 +95,10 @@ enum Write {
         amount: u128,
         source: String,
     },
+    Chain(ChainEvent),
+    /// A barrier: every receipt committed before it is durable when it answers, and no receipt
+    /// of an epoch up to this one commits after it.
+    Freeze(u64),
 }
 
 struct Job {
@@ -115,6 +159,8 @@ struct Inner {
     db: DatabaseConnection,
     accounts: std::sync::Mutex<HashMap<Address, Account>>,
     tx: mpsc::Sender<Job>,
+    /// Chain mode: spending needs a cap, balances come from deposits only.
+    chain_mode: bool,
 }
 
 #[derive(Clone)]
@@ -129,12 +175,16 @@ fn parse_wei(s: &str) -> Result<u128> {
 
 impl Ledger {
     /// Starts the ledger and its writer task (on the current tokio runtime).
-    pub fn start(db: DatabaseConnection, max_batch: usize) -> Self {
+    ///
+    /// In `chain_mode` balances come from vault events only ([`Ledger::apply_chain_event`]),
+    /// admin credits are refused, and every call must also fit under the client's signed cap.
+    pub fn start(db: DatabaseConnection, max_batch: usize, chain_mode: bool) -> Self {
         let (tx, rx) = mpsc::channel(max_batch.max(1) * 4);
         let inner = Arc::new(Inner {
             db,
             accounts: Default::default(),
             tx,
+            chain_mode,
         });
         let ledger = Self { inner };
         tokio::spawn(writer(ledger.clone(), rx, max_batch.max(1)));
@@ -154,15 +204,24 @@ impl Ledger {
         let row = balances::Entity::find_by_id(address.storage_key())
             .one(&self.inner.db)
             .await?;
-        let account = match row {
+        let mut account = match row {
             Some(r) => Account {
                 balance: parse_wei(&r.balance_wei)?,
                 reserved: 0,
                 spent: parse_wei(&r.spent_wei)?,
                 credited: parse_wei(&r.credited_wei)?,
+                held: 0,
+                cap: 0,
             },
             None => Account::default(),
         };
+        if let Some(v) = vault_accounts::Entity::find_by_id(address.storage_key())
+            .one(&self.inner.db)
+            .await?
+        {
+            account.held = parse_wei(&v.held_wei)?;
+            account.cap = parse_wei(&v.cap_wei)?;
+        }
         // Another task may have loaded it meanwhile; the first load wins (it may carry reservations).
         self.inner
             .accounts
@@ -178,12 +237,21 @@ impl Ledger {
         self.load(address).await?;
         let mut accounts = self.inner.accounts.lock().expect("ledger lock");
         let acct = accounts.get_mut(&address).expect("loaded above");
-        let available = acct.balance - acct.reserved;
+        let available = acct.balance.saturating_sub(acct.reserved + acct.held);
         if available < price.0 {
             return Err(OracleError::InsufficientBalance {
                 needed: price,
                 available: Wei(available),
             });
+        }
+        if self.inner.chain_mode {
+            let room = acct.cap.saturating_sub(acct.spent + acct.reserved);
+            if room < price.0 {
+                return Err(OracleError::SpendingCapExceeded {
+                    needed: price,
+                    available: Wei(room),
+                });
+            }
         }
         acct.reserved += price.0;
         Ok(Reservation {
@@ -212,6 +280,11 @@ impl Ledger {
         if amount.0 == 0 {
             return Err(OracleError::InvalidInput(
                 "the amount must be positive".into(),
+            ));
+        }
+        if self.inner.chain_mode {
+            return Err(OracleError::Conflict(
+                "the chain loop is on (chain.enabled): balances come only from deposits to the PaymentVault".into(),
             ));
         }
         self.load(address).await?;
@@ -245,20 +318,90 @@ impl Ledger {
             .expect("ledger lock")
             .get(&address)
             .expect("loaded");
+        let mut available = a.balance.saturating_sub(a.reserved + a.held);
+        if self.inner.chain_mode {
+            available = available.min(a.cap.saturating_sub(a.spent + a.reserved));
+        }
         Ok(BalanceView {
             balance_wei: Wei(a.balance),
             reserved_wei: Wei(a.reserved),
             spent_wei: Wei(a.spent),
             credited_wei: Wei(a.credited),
+            held_wei: Wei(a.held),
+            cap_wei: Wei(a.cap),
+            available_wei: Wei(available),
+        })
+    }
+
+    /// Applies a vault event (chain mode), durably and exactly once: an event whose id is
+    /// already recorded is skipped (`Ok(false)`).
+    pub async fn apply_chain_event(&self, event: ChainEvent) -> Result<bool> {
+        if chain_events::Entity::find_by_id(event.id.clone())
+            .one(&self.inner.db)
+            .await?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        self.load(event.account).await?;
+        self.submit(Write::Chain(event)).await?;
+        Ok(true)
+    }
+
+    /// Closes the ledger to receipts of `epoch` and earlier: when this returns, every such
+    /// receipt is committed, and any that arrives later fails with `EpochClosed` (uncharged).
+    pub async fn freeze(&self, epoch: u64) -> Result<()> {
+        self.submit(Write::Freeze(epoch)).await
+    }
+
+    async fn submit(&self, write: Write) -> Result<()> {
+        let (done, rx) = oneshot::channel();
+        self.inner
+            .tx
+            .send(Job { write, done })
+            .await
+            .map_err(|_| OracleError::Database("the ledger writer has stopped".into()))?;
+        rx.await.unwrap_or_else(|_| {
+            Err(OracleError::Database(
+                "the ledger writer has stopped".into(),
+            ))
         })
     }
 }
 
 /// The single writer: drains up to `max_batch` jobs, commits them in one transaction, answers.
 async fn writer(ledger: Ledger, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+    let mut incoming = Vec::with_capacity(max_batch);
     let mut batch = Vec::with_capacity(max_batch);
-    while rx.recv_many(&mut batch, max_batch).await > 0 {
-        let result = write_batch(&ledger, &batch).await;
+    // Receipts of epochs up to this one are refused (their epoch is closed).
+    let mut frozen: Option<u64> = None;
+    while rx.recv_many(&mut incoming, max_batch).await > 0 {
+        for job in incoming.drain(..) {
+            match job.write {
+                Write::Freeze(epoch) => {
+                    // Everything before the barrier commits first.
+                    commit_batch(&ledger, &mut batch).await;
+                    frozen = Some(frozen.map_or(epoch, |f| f.max(epoch)));
+                    let _ = job.done.send(Ok(()));
+                }
+                Write::Receipt(ref r) if frozen.is_some_and(|f| r.epoch <= f) => {
+                    ledger.release(r.client, r.price_wei.0);
+                    metrics::counter!("imo_receipts_epoch_closed_total").increment(1);
+                    let _ = job.done.send(Err(OracleError::EpochClosed(r.epoch)));
+                }
+                _ => batch.push(job),
+            }
+        }
+        commit_batch(&ledger, &mut batch).await;
+    }
+}
+
+async fn commit_batch(ledger: &Ledger, batch: &mut Vec<Job>) {
+    if batch.is_empty() {
+        return;
+    }
+    {
+        let result = write_batch(ledger, batch).await;
         metrics::histogram!("imo_ledger_batch_size").record(batch.len() as f64);
         if let Err(e) = &result {
             error!(error = %e, jobs = batch.len(), "ledger batch failed; nothing was charged");
@@ -283,18 +426,38 @@ async fn write_batch(ledger: &Ledger, batch: &[Job]) -> Result<()> {
     {
         let accounts = ledger.inner.accounts.lock().expect("ledger lock");
         for job in batch {
-            let (addr, credit, debit) = match &job.write {
-                Write::Receipt(r) => (r.client, 0, r.price_wei.0),
-                Write::Credit {
-                    address, amount, ..
-                } => (*address, *amount, 0),
+            let addr = match &job.write {
+                Write::Receipt(r) => r.client,
+                Write::Credit { address, .. } => *address,
+                Write::Chain(e) => e.account,
+                Write::Freeze(_) => continue,
             };
             let a = next
                 .entry(addr)
                 .or_insert_with(|| accounts.get(&addr).copied().unwrap_or_default());
-            a.balance = a.balance + credit - debit;
-            a.credited += credit;
-            a.spent += debit;
+            match &job.write {
+                Write::Receipt(r) => {
+                    a.balance -= r.price_wei.0;
+                    a.spent += r.price_wei.0;
+                }
+                Write::Credit { amount, .. } => {
+                    a.balance += amount;
+                    a.credited += amount;
+                }
+                Write::Chain(e) => match e.effect {
+                    ChainEffect::Credit(x) => {
+                        a.balance += x;
+                        a.credited += x;
+                    }
+                    ChainEffect::Withdrawn(x) => {
+                        a.balance = a.balance.saturating_sub(x);
+                        a.held = 0;
+                    }
+                    ChainEffect::Hold(x) => a.held = x,
+                    ChainEffect::Cap(x) => a.cap = a.cap.max(x),
+                },
+                Write::Freeze(_) => {}
+            }
         }
     }
     let now = now_ms();
@@ -303,7 +466,7 @@ async fn write_batch(ledger: &Ledger, batch: &[Job]) -> Result<()> {
         .iter()
         .filter_map(|j| match &j.write {
             Write::Receipt(r) => Some(receipt_row(r)),
-            Write::Credit { .. } => None,
+            _ => None,
         })
         .collect();
     // 13 columns x 1000 rows stays under PostgreSQL's 65535 bind parameters.
@@ -327,11 +490,62 @@ async fn write_batch(ledger: &Ledger, batch: &[Job]) -> Result<()> {
                 source: Set(source.clone()),
                 created_at_ms: Set(now),
             }),
-            Write::Receipt(_) => None,
+            _ => None,
         })
         .collect();
     if !credit_rows.is_empty() {
         credits::Entity::insert_many(credit_rows)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    let event_rows: Vec<chain_events::ActiveModel> = batch
+        .iter()
+        .filter_map(|j| match &j.write {
+            Write::Chain(e) => Some(chain_events::ActiveModel {
+                id: Set(e.id.clone()),
+                block_number: Set(e.block_number as i64),
+                block_hash: Set(e.block_hash.clone()),
+                tx_hash: Set(e.tx_hash.clone()),
+                event: Set(e.event.clone()),
+                account: Set(e.account.storage_key()),
+                amount_wei: Set(e.amount.to_string()),
+                created_at_ms: Set(now),
+            }),
+            _ => None,
+        })
+        .collect();
+    if !event_rows.is_empty() {
+        let vault_rows: Vec<vault_accounts::ActiveModel> = batch
+            .iter()
+            .filter_map(|j| match &j.write {
+                Write::Chain(e) => Some(e.account),
+                _ => None,
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|addr| {
+                let a = &next[&addr];
+                vault_accounts::ActiveModel {
+                    address: Set(addr.storage_key()),
+                    held_wei: Set(a.held.to_string()),
+                    cap_wei: Set(a.cap.to_string()),
+                    updated_at_ms: Set(now),
+                }
+            })
+            .collect();
+        chain_events::Entity::insert_many(event_rows)
+            .exec_without_returning(&txn)
+            .await?;
+        vault_accounts::Entity::insert_many(vault_rows)
+            .on_conflict(
+                OnConflict::column(vault_accounts::Column::Address)
+                    .update_columns([
+                        vault_accounts::Column::HeldWei,
+                        vault_accounts::Column::CapWei,
+                        vault_accounts::Column::UpdatedAtMs,
+                    ])
+                    .to_owned(),
+            )
             .exec_without_returning(&txn)
             .await?;
     }
@@ -373,6 +587,8 @@ async fn write_batch(ledger: &Ledger, batch: &[Job]) -> Result<()> {
         a.balance = n.balance;
         a.spent = n.spent;
         a.credited = n.credited;
+        a.held = n.held;
+        a.cap = n.cap;
     }
     metrics::counter!("imo_receipts_committed_total").increment(
         batch

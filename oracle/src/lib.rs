@@ -45,27 +45,72 @@ pub struct Oracle {
     pub registry: Registry,
     pub inference: Inference,
     pub receipts: ReceiptQueries,
+    /// The chain loop, when `chain.enabled`.
+    pub chain: Option<chain::ChainLoop>,
 }
 
 impl Oracle {
     /// Loads ONNX Runtime and the operator key, connects to the database, applies migrations,
     /// opens the model store and starts the ledger's writer (on the current tokio runtime).
-    pub async fn start(config: Config) -> Result<Self> {
-        let signer = ReceiptSigner::from_config(&config.metering)?;
+    ///
+    /// With `chain.enabled`, receipts are signed for the UsageOracle of the latest deployment
+    /// recorded for `chain.chain_id` (`imo contracts deploy`) and the chain loop is started
+    /// (its scheduled jobs are started separately, see [`chain::jobs::start`]).
+    pub async fn start(mut config: Config) -> Result<Self> {
         let engine = Arc::new(Engine::init(&config.engine)?);
         let db = db::connect(&config.database).await?;
         db::migrate(&db).await?;
+        let deployment = if config.chain.enabled {
+            let d = chain::deployment(&db, config.chain.chain_id)
+                .await?
+                .ok_or_else(|| {
+                    OracleError::InvalidInput(format!(
+                        "chain.enabled but no deployment is recorded for chain {}: run `imo contracts deploy` first",
+                        config.chain.chain_id
+                    ))
+                })?;
+            config.metering.chain_id = config.chain.chain_id;
+            config.metering.verifying_contract = d.oracle.to_string();
+            Some(d)
+        } else {
+            None
+        };
+        let signer = ReceiptSigner::from_config(&config.metering)?;
         let store = ModelStore::open(&config.storage.models_dir)?;
         let registry = Registry::new(db.clone(), store, engine.clone(), &config.engine);
-        let ledger = Ledger::start(db.clone(), config.metering.max_batch);
+        let ledger = Ledger::start(db.clone(), config.metering.max_batch, config.chain.enabled);
         if config.engine.preload {
             let n = registry.preload().await?;
             tracing::info!(models = n, "preloaded active models");
         }
         tracing::info!(operator = %signer.operator(), fingerprint = %engine.fingerprint("cpu"), "metering ready");
+        let mut inference = Inference::new(
+            registry.clone(),
+            ledger.clone(),
+            signer.clone(),
+            config.metering.epoch_secs,
+        );
+        let chain = match deployment {
+            Some(d) => {
+                let c = chain::ChainLoop::start(
+                    db.clone(),
+                    config.chain.clone(),
+                    config.metering.epoch_secs,
+                    d,
+                    signer.key().clone(),
+                    ledger,
+                )
+                .await?;
+                tracing::info!(oracle = %c.deployment().oracle, vault = %c.deployment().vault, registry = %c.deployment().registry, "chain loop ready");
+                inference = inference.with_tokenized(c.tokenized_models());
+                Some(c)
+            }
+            None => None,
+        };
         Ok(Self {
+            chain,
             auth: Auth::new(db.clone(), config.auth.clone()),
-            inference: Inference::new(registry.clone(), ledger, signer, config.metering.epoch_secs),
+            inference,
             receipts: ReceiptQueries::new(db.clone()),
             registry,
             config: Arc::new(config),

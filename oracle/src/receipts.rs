@@ -127,6 +127,11 @@ impl ReceiptSigner {
         Address(self.signer.address())
     }
 
+    /// The operator's key (it also sends the chain loop's transactions).
+    pub fn key(&self) -> &PrivateKeySigner {
+        &self.signer
+    }
+
     pub fn domain(&self) -> &Eip712Domain {
         &self.domain
     }

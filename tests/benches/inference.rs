@@ -393,7 +393,7 @@ async fn ledger_throughput(url: &str, max_batch: usize, total: usize, tasks: usi
     .await
     .unwrap();
     imo_oracle::db::migrate(&db).await.unwrap();
-    let ledger = Ledger::start(db, max_batch);
+    let ledger = Ledger::start(db, max_batch, false);
     let client: imo_oracle::types::Address = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
         .parse()
         .unwrap();

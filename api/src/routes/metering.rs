@@ -74,6 +74,12 @@ pub struct BalanceResponse {
     pub reserved_wei: String,
     pub spent_wei: String,
     pub credited_wei: String,
+    /// Held for a pending withdrawal request (chain mode).
+    pub held_wei: String,
+    /// The signed lifetime spending cap (chain mode; 0 when none).
+    pub cap_wei: String,
+    /// What the next calls may spend.
+    pub available_wei: String,
 }
 
 impl BalanceResponse {
@@ -84,6 +90,9 @@ impl BalanceResponse {
             reserved_wei: b.reserved_wei.to_string(),
             spent_wei: b.spent_wei.to_string(),
             credited_wei: b.credited_wei.to_string(),
+            held_wei: b.held_wei.to_string(),
+            cap_wei: b.cap_wei.to_string(),
+            available_wei: b.available_wei.to_string(),
         }
     }
 }

@@ -1,4 +1,5 @@
 pub mod auth;
+pub mod chain;
 pub mod metering;
 pub mod models;
 pub mod ops;

@@ -11,6 +11,16 @@
 
 pub mod bindings;
 pub mod entity;
+pub mod epochs;
+pub mod indexer;
+pub mod intent_entity;
+pub mod jobs;
+pub mod service;
+pub mod tokens;
+pub mod tree;
+pub mod txm;
+
+pub use service::ChainLoop;
 
 use std::{fmt::Display, path::Path, time::Duration};
 

@@ -3,11 +3,19 @@
 
 pub mod api_keys;
 pub mod balances;
+pub mod chain_cursors;
+pub mod chain_events;
+pub mod challenges;
 pub mod credits;
+pub mod epochs;
 pub mod model_tensors;
+pub mod model_tokens;
 pub mod models;
+pub mod payouts;
 pub mod receipts;
 pub mod siwe_nonces;
+pub mod spending_caps;
+pub mod vault_accounts;
 
 use std::time::Duration;
 

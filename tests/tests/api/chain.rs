@@ -3,17 +3,9 @@
 //! is the service's; a receipt signed by the running service verifies on-chain; an unreachable
 //! RPC is a clear `chain_unavailable` error naming the URL.
 
-use std::{
-    io::{BufRead, BufReader},
-    os::unix::process::CommandExt,
-    process::{Child, Command, Stdio},
-    sync::mpsc,
-    time::Duration,
-};
-
 use alloy::{
     primitives::{Address as EthAddress, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::Provider,
     signers::local::PrivateKeySigner,
     sol_types::SolStruct,
 };
@@ -28,80 +20,6 @@ use imo_oracle::{
 
 use crate::{both_backends, helpers::*};
 
-/// anvil's first dev key (public): the deployer and admin in these tests.
-const ANVIL_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-const CHAIN_ID: u64 = 31337;
-
-/// A real anvil from `.tools/bin/anvil` on a port it picks itself; killed on drop. The npm
-/// launcher runs the binary as its child, so both run in their own process group and the whole
-/// group is killed.
-struct Anvil {
-    child: Child,
-    url: String,
-}
-
-impl Anvil {
-    async fn spawn() -> Self {
-        let bin = repo_root().join(".tools/bin/anvil");
-        assert!(
-            bin.exists(),
-            "{} is missing: run `scripts/install-tools.sh npm` (or `make tools`) first",
-            bin.display()
-        );
-        let mut child = Command::new(&bin)
-            .process_group(0)
-            .args(["--host", "127.0.0.1", "--port", "0", "--chain-id"])
-            .arg(CHAIN_ID.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        // anvil prints "Listening on 127.0.0.1:<port>"; keep draining its output afterwards so
-        // that a full pipe never blocks it.
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.trim().strip_prefix("Listening on ") {
-                    let _ = tx.send(addr.to_owned());
-                }
-            }
-        });
-        let mut anvil = Self {
-            child,
-            url: String::new(),
-        };
-        let addr = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("anvil did not print its listening address within 30 s");
-        anvil.url = format!("http://{addr}");
-        // anvil prints "Listening on" once its socket is bound: it answers from here on.
-        let provider = ProviderBuilder::new().connect_http(anvil.url.parse().unwrap());
-        let id = provider
-            .get_chain_id()
-            .await
-            .unwrap_or_else(|e| panic!("anvil at {} is not answering eth_chainId: {e}", anvil.url));
-        assert_eq!(id, CHAIN_ID);
-        anvil
-    }
-
-    fn provider(&self) -> DynProvider {
-        ProviderBuilder::new()
-            .connect_http(self.url.parse().unwrap())
-            .erased()
-    }
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn operator() -> PrivateKeySigner {
     OPERATOR_KEY.parse().unwrap()

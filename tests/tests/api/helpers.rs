@@ -1,9 +1,19 @@
 //! Test harness: a real server on port 0 over a fresh database (SQLite file or a new
 //! PostgreSQL database), real ONNX Runtime, and the typed client.
 
-use std::path::{Path, PathBuf};
+use std::{
+    io::{BufRead, BufReader},
+    os::unix::process::CommandExt,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
 
-use alloy::signers::{SignerSync, local::PrivateKeySigner};
+use alloy::{
+    providers::{DynProvider, Provider, ProviderBuilder},
+    signers::{SignerSync, local::PrivateKeySigner},
+};
 use imo_api::{client::Client, server::RunningServer};
 use imo_oracle::{Oracle, config::Config};
 use sea_orm::{ConnectionTrait, Database};
@@ -89,7 +99,21 @@ impl TestServer {
                 format!("{base}/{name}")
             }
         };
+        let key_file = dir.path().join("deployer.key");
+        std::fs::write(&key_file, format!("{ANVIL_KEY_0}\n")).expect("write deployer key");
+        cfg.chain.deployer_key_file = Some(key_file);
         tweak(&mut cfg);
+        if cfg.chain.enabled {
+            // The chain loop needs a recorded deployment before the service starts, as
+            // `imo contracts deploy` leaves one.
+            let db = imo_oracle::db::connect(&cfg.database).await.expect("connect");
+            imo_oracle::db::migrate(&db).await.expect("migrate");
+            let operator: PrivateKeySigner = OPERATOR_KEY.parse().unwrap();
+            imo_oracle::chain::deploy(&cfg.chain, imo_oracle::types::Address(operator.address()), &db)
+                .await
+                .expect("deploy the contracts to anvil");
+            db.close().await.ok();
+        }
         let oracle = Oracle::start(cfg).await.expect("oracle starts");
         let server = imo_api::server::start(oracle.clone(), false).expect("server binds");
         let url = format!("http://{}", server.addr);
@@ -246,3 +270,98 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// anvil's first dev key (public): the deployer and admin in chain tests.
+pub const ANVIL_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+pub const CHAIN_ID: u64 = 31337;
+
+/// A real anvil from `.tools/bin/anvil` on a port it picks itself; killed on drop. The npm
+/// launcher runs the binary as its child, so both run in their own process group and the whole
+/// group is killed.
+pub struct Anvil {
+    child: Child,
+    pub url: String,
+}
+
+impl Anvil {
+    pub async fn spawn() -> Self {
+        let bin = repo_root().join(".tools/bin/anvil");
+        assert!(
+            bin.exists(),
+            "{} is missing: run `scripts/install-tools.sh npm` (or `make tools`) first",
+            bin.display()
+        );
+        let mut child = Command::new(&bin)
+            .process_group(0)
+            .args(["--host", "127.0.0.1", "--port", "0", "--chain-id"])
+            .arg(CHAIN_ID.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        // anvil prints "Listening on 127.0.0.1:<port>"; keep draining its output afterwards so
+        // that a full pipe never blocks it.
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.trim().strip_prefix("Listening on ") {
+                    let _ = tx.send(addr.to_owned());
+                }
+            }
+        });
+        let mut anvil = Self {
+            child,
+            url: String::new(),
+        };
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("anvil did not print its listening address within 30 s");
+        anvil.url = format!("http://{addr}");
+        // anvil prints "Listening on" once its socket is bound: it answers from here on.
+        let provider = ProviderBuilder::new().connect_http(anvil.url.parse().unwrap());
+        let id = provider
+            .get_chain_id()
+            .await
+            .unwrap_or_else(|e| panic!("anvil at {} is not answering eth_chainId: {e}", anvil.url));
+        assert_eq!(id, CHAIN_ID);
+        anvil
+    }
+
+    pub fn provider(&self) -> DynProvider {
+        ProviderBuilder::new()
+            .connect_http(self.url.parse().unwrap())
+            .erased()
+    }
+
+    /// Calls one of anvil's JSON-RPC methods (`evm_increaseTime`, `evm_mine`, `anvil_reorg`…).
+    pub async fn rpc(&self, method: &'static str, params: serde_json::Value) -> serde_json::Value {
+        self.provider()
+            .raw_request::<_, serde_json::Value>(method.into(), params)
+            .await
+            .unwrap_or_else(|e| panic!("anvil {method}: {e}"))
+    }
+
+    /// Moves the chain's clock `secs` forward and mines a block at the new time.
+    pub async fn time_travel(&self, secs: u64) {
+        self.rpc("evm_increaseTime", serde_json::json!([secs])).await;
+        self.rpc("evm_mine", serde_json::json!([])).await;
+    }
+
+    /// Mines `n` empty blocks.
+    pub async fn mine(&self, n: u64) {
+        self.rpc("anvil_mine", serde_json::json!([n])).await;
+    }
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+

@@ -5,8 +5,11 @@ mod helpers;
 
 mod auth;
 mod chain;
+mod cycle;
 mod inference;
 mod models;
 mod ops;
+mod tree;
 mod tritonclient;
+mod txm;
 mod upload_errors;

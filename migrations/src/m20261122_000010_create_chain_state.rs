@@ -1,0 +1,463 @@
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+// The chain loop's state (issue 5; docs/PROTOCOL.md, "The chain loop").
+
+/// `model_tokens`: Tokenization of a model: one row per model, written by `POST /v1/models/{id}/tokenize`; `state` is `tokenizing` (the registration intent is in flight), `tokenized` (final on-chain, `token_address` set) or `failed` (`error`).
+#[derive(DeriveIden)]
+enum ModelTokens {
+    Table,
+    ModelId,
+    WeightsRoot,
+    State,
+    IntentKey,
+    Name,
+    Symbol,
+    Supply,
+    HoldersBps,
+    Publisher,
+    TokenAddress,
+    Error,
+    CreatedAtMs,
+    UpdatedAtMs,
+}
+
+/// `vault_accounts`: A client's vault state as the indexer has seen it: the pending withdrawal (`held_wei`, served against no more) and the highest spending cap (`cap_wei`, cumulative over the client's lifetime, as PaymentVault keeps it).
+#[derive(DeriveIden)]
+enum VaultAccounts {
+    Table,
+    Address,
+    HeldWei,
+    CapWei,
+    UpdatedAtMs,
+}
+
+/// `chain_events`: Vault events applied to balances, keyed `<tx hash>:<log index>`: a range read twice applies nothing twice.
+#[derive(DeriveIden)]
+enum ChainEvents {
+    Table,
+    Id,
+    BlockNumber,
+    BlockHash,
+    TxHash,
+    Event,
+    Account,
+    AmountWei,
+    CreatedAtMs,
+}
+
+/// `chain_cursors`: How far each log reader has read: the last block applied and its hash.
+#[derive(DeriveIden)]
+enum ChainCursors {
+    Table,
+    Name,
+    BlockNumber,
+    BlockHash,
+    UpdatedAtMs,
+}
+
+/// `epochs`: Closed epochs: the frozen receipt tree's root, leaf count and totals (JSON lists as attested), and where its attestation stands (`closed` → `attesting` → `attested` → `finalizing` → `finalized`; `voided` → `unwinding` → `closed` with `round` + 1).
+#[derive(DeriveIden)]
+enum Epochs {
+    Table,
+    Epoch,
+    Round,
+    State,
+    Root,
+    Count,
+    TotalWei,
+    FeeBps,
+    ModelsJson,
+    ClientsJson,
+    Omitted,
+    AttestKey,
+    PostedAt,
+    FinalizeKey,
+    CreatedAtMs,
+    UpdatedAtMs,
+}
+
+/// `payouts`: What each finalize paid each model's token (`ModelPaid`), keyed `<epoch>:<weights root>`.
+#[derive(DeriveIden)]
+enum Payouts {
+    Table,
+    Id,
+    Epoch,
+    Round,
+    WeightsRoot,
+    Token,
+    AmountWei,
+    SnapshotId,
+    TxHash,
+    BlockNumber,
+    CreatedAtMs,
+}
+
+/// `challenges`: Interactive challenges against our attestations (`ReceiptChallenged`/`LeafChallenged`) and how they were answered: `open` → `answering` (respond intent) → `answered`, or `unanswerable` (no such leaf: the challenger is right).
+#[derive(DeriveIden)]
+enum Challenges {
+    Table,
+    Id,
+    Epoch,
+    Round,
+    ByIndex,
+    LeafIndex,
+    ReceiptHash,
+    Challenger,
+    Deadline,
+    State,
+    RespondKey,
+    CreatedAtMs,
+    UpdatedAtMs,
+}
+
+/// `spending_caps`: Signed `SpendingCap`s accepted by `POST /v1/spending-caps`, each submitted on-chain through the transaction manager (`intent_key`).
+#[derive(DeriveIden)]
+enum SpendingCaps {
+    Table,
+    Id,
+    Client,
+    CapWei,
+    Deadline,
+    Signature,
+    IntentKey,
+    CreatedAtMs,
+}
+
+#[async_trait::async_trait]
+#[allow(rust_2018_idioms)] // the trait declares `SchemaManager` with an elided lifetime
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(ModelTokens::Table)
+                .col(
+                    ColumnDef::new(ModelTokens::ModelId)
+                        .string_len(32)
+                        .not_null()
+                        .primary_key(),
+                )
+                .col(
+                    ColumnDef::new(ModelTokens::WeightsRoot)
+                        .string_len(66)
+                        .not_null(),
+                )
+                .col(ColumnDef::new(ModelTokens::State).string_len(16).not_null())
+                .col(
+                    ColumnDef::new(ModelTokens::IntentKey)
+                        .string_len(160)
+                        .not_null(),
+                )
+                .col(ColumnDef::new(ModelTokens::Name).string_len(128).not_null())
+                .col(
+                    ColumnDef::new(ModelTokens::Symbol)
+                        .string_len(32)
+                        .not_null(),
+                )
+                .col(ColumnDef::new(ModelTokens::Supply).text().not_null())
+                .col(ColumnDef::new(ModelTokens::HoldersBps).integer().not_null())
+                .col(
+                    ColumnDef::new(ModelTokens::Publisher)
+                        .string_len(42)
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(ModelTokens::TokenAddress)
+                        .string_len(42)
+                        .null(),
+                )
+                .col(ColumnDef::new(ModelTokens::Error).text().null())
+                .col(
+                    ColumnDef::new(ModelTokens::CreatedAtMs)
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(ModelTokens::UpdatedAtMs)
+                        .big_integer()
+                        .not_null(),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(VaultAccounts::Table)
+                .col(
+                    ColumnDef::new(VaultAccounts::Address)
+                        .string_len(42)
+                        .not_null()
+                        .primary_key(),
+                )
+                .col(ColumnDef::new(VaultAccounts::HeldWei).text().not_null())
+                .col(ColumnDef::new(VaultAccounts::CapWei).text().not_null())
+                .col(
+                    ColumnDef::new(VaultAccounts::UpdatedAtMs)
+                        .big_integer()
+                        .not_null(),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(ChainEvents::Table)
+                .col(
+                    ColumnDef::new(ChainEvents::Id)
+                        .string_len(100)
+                        .not_null()
+                        .primary_key(),
+                )
+                .col(
+                    ColumnDef::new(ChainEvents::BlockNumber)
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(ChainEvents::BlockHash)
+                        .string_len(66)
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(ChainEvents::TxHash)
+                        .string_len(66)
+                        .not_null(),
+                )
+                .col(ColumnDef::new(ChainEvents::Event).string_len(32).not_null())
+                .col(
+                    ColumnDef::new(ChainEvents::Account)
+                        .string_len(42)
+                        .not_null(),
+                )
+                .col(ColumnDef::new(ChainEvents::AmountWei).text().not_null())
+                .col(
+                    ColumnDef::new(ChainEvents::CreatedAtMs)
+                        .big_integer()
+                        .not_null(),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(ChainCursors::Table)
+                .col(
+                    ColumnDef::new(ChainCursors::Name)
+                        .string_len(64)
+                        .not_null()
+                        .primary_key(),
+                )
+                .col(
+                    ColumnDef::new(ChainCursors::BlockNumber)
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(ChainCursors::BlockHash)
+                        .string_len(66)
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(ChainCursors::UpdatedAtMs)
+                        .big_integer()
+                        .not_null(),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(Epochs::Table)
+                .col(
+                    ColumnDef::new(Epochs::Epoch)
+                        .big_integer()
+                        .not_null()
+                        .primary_key(),
+                )
+                .col(ColumnDef::new(Epochs::Round).integer().not_null())
+                .col(ColumnDef::new(Epochs::State).string_len(16).not_null())
+                .col(ColumnDef::new(Epochs::Root).string_len(66).not_null())
+                .col(ColumnDef::new(Epochs::Count).big_integer().not_null())
+                .col(ColumnDef::new(Epochs::TotalWei).text().not_null())
+                .col(ColumnDef::new(Epochs::FeeBps).integer().not_null())
+                .col(ColumnDef::new(Epochs::ModelsJson).text().not_null())
+                .col(ColumnDef::new(Epochs::ClientsJson).text().not_null())
+                .col(ColumnDef::new(Epochs::Omitted).integer().not_null())
+                .col(ColumnDef::new(Epochs::AttestKey).string_len(160).null())
+                .col(ColumnDef::new(Epochs::PostedAt).big_integer().null())
+                .col(ColumnDef::new(Epochs::FinalizeKey).string_len(160).null())
+                .col(ColumnDef::new(Epochs::CreatedAtMs).big_integer().not_null())
+                .col(ColumnDef::new(Epochs::UpdatedAtMs).big_integer().not_null())
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(Payouts::Table)
+                .col(
+                    ColumnDef::new(Payouts::Id)
+                        .string_len(100)
+                        .not_null()
+                        .primary_key(),
+                )
+                .col(ColumnDef::new(Payouts::Epoch).big_integer().not_null())
+                .col(ColumnDef::new(Payouts::Round).integer().not_null())
+                .col(
+                    ColumnDef::new(Payouts::WeightsRoot)
+                        .string_len(66)
+                        .not_null(),
+                )
+                .col(ColumnDef::new(Payouts::Token).string_len(42).not_null())
+                .col(ColumnDef::new(Payouts::AmountWei).text().not_null())
+                .col(ColumnDef::new(Payouts::SnapshotId).big_integer().not_null())
+                .col(ColumnDef::new(Payouts::TxHash).string_len(66).not_null())
+                .col(
+                    ColumnDef::new(Payouts::BlockNumber)
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(Payouts::CreatedAtMs)
+                        .big_integer()
+                        .not_null(),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(Challenges::Table)
+                .col(
+                    ColumnDef::new(Challenges::Id)
+                        .big_integer()
+                        .not_null()
+                        .primary_key(),
+                )
+                .col(ColumnDef::new(Challenges::Epoch).big_integer().not_null())
+                .col(ColumnDef::new(Challenges::Round).integer().not_null())
+                .col(ColumnDef::new(Challenges::ByIndex).boolean().not_null())
+                .col(ColumnDef::new(Challenges::LeafIndex).big_integer().null())
+                .col(
+                    ColumnDef::new(Challenges::ReceiptHash)
+                        .string_len(66)
+                        .null(),
+                )
+                .col(
+                    ColumnDef::new(Challenges::Challenger)
+                        .string_len(42)
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(Challenges::Deadline)
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(ColumnDef::new(Challenges::State).string_len(16).not_null())
+                .col(
+                    ColumnDef::new(Challenges::RespondKey)
+                        .string_len(160)
+                        .null(),
+                )
+                .col(
+                    ColumnDef::new(Challenges::CreatedAtMs)
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(Challenges::UpdatedAtMs)
+                        .big_integer()
+                        .not_null(),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table(SpendingCaps::Table)
+                .col(
+                    ColumnDef::new(SpendingCaps::Id)
+                        .string_len(100)
+                        .not_null()
+                        .primary_key(),
+                )
+                .col(
+                    ColumnDef::new(SpendingCaps::Client)
+                        .string_len(42)
+                        .not_null(),
+                )
+                .col(ColumnDef::new(SpendingCaps::CapWei).text().not_null())
+                .col(
+                    ColumnDef::new(SpendingCaps::Deadline)
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(ColumnDef::new(SpendingCaps::Signature).text().not_null())
+                .col(
+                    ColumnDef::new(SpendingCaps::IntentKey)
+                        .string_len(160)
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(SpendingCaps::CreatedAtMs)
+                        .big_integer()
+                        .not_null(),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("idx_epochs_state")
+                .table(Epochs::Table)
+                .col(Epochs::State)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("idx_payouts_root")
+                .table(Payouts::Table)
+                .col(Payouts::WeightsRoot)
+                .col(Payouts::Epoch)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("idx_challenges_state")
+                .table(Challenges::Table)
+                .col(Challenges::State)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("idx_model_tokens_state")
+                .table(ModelTokens::Table)
+                .col(ModelTokens::State)
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table(SpendingCaps::Table).to_owned())
+            .await?;
+        m.drop_table(Table::drop().table(Challenges::Table).to_owned())
+            .await?;
+        m.drop_table(Table::drop().table(Payouts::Table).to_owned())
+            .await?;
+        m.drop_table(Table::drop().table(Epochs::Table).to_owned())
+            .await?;
+        m.drop_table(Table::drop().table(ChainCursors::Table).to_owned())
+            .await?;
+        m.drop_table(Table::drop().table(ChainEvents::Table).to_owned())
+            .await?;
+        m.drop_table(Table::drop().table(VaultAccounts::Table).to_owned())
+            .await?;
+        m.drop_table(Table::drop().table(ModelTokens::Table).to_owned())
+            .await
+    }
+}

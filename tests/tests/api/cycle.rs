@@ -1,0 +1,719 @@
+//! The whole royalty cycle on a real anvil, real ONNX Runtime and a real model, driven by the
+//! same service functions the scheduler runs (`pump`, `index`, `epochs`): a publisher
+//! tokenizes a model, gives 30 % of its tokens to a holder; a client deposits, signs a spending
+//! cap and makes 100 metered calls; the epoch closes, is attested, survives its challenge
+//! window (anvil time-travels), is finalized; the holder claims exactly its share; the client
+//! withdraws the rest; and every wei is accounted for. Plus: a deliberately wrong attestation
+//! (test-only fault injection) loses its bond to a client holding a signed receipt, and the
+//! service unwinds and re-attests the corrected tree; the RPC going away mid-cycle.
+
+use std::time::Duration;
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address as EthAddress, B256, Bytes, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::TransactionReceipt,
+    signers::{SignerSync, local::PrivateKeySigner},
+    sol_types::SolStruct,
+};
+use imo_api::client::Client;
+use imo_oracle::{
+    chain::{
+        ChainLoop,
+        bindings::{ModelToken, PaymentVault, UsageOracle},
+        indexer::{SpendingCap, vault_domain},
+    },
+    receipts::ReceiptRecord,
+};
+
+use crate::{both_backends, helpers::*};
+
+const PRICE: u128 = 1_000_000_000_000_000; // 0.001 ETH per call
+const ETH: u128 = 1_000_000_000_000_000_000;
+const FEE_BPS: u128 = 500;
+const WINDOW: u64 = 100;
+const WITHDRAWAL_DELAY: u64 = 300;
+
+pub struct World {
+    pub anvil: Anvil,
+    pub srv: TestServer,
+    pub chain: ChainLoop,
+    pub publisher: PrivateKeySigner,
+    pub client: PrivateKeySigner,
+    pub holder: PrivateKeySigner,
+    pub publisher_api: Client,
+    pub client_api: Client,
+}
+
+impl World {
+    pub async fn start(b: Backend, tweak: impl FnOnce(&mut imo_oracle::config::Config)) -> Self {
+        let anvil = Anvil::spawn().await;
+        Self::start_on(b, anvil, tweak).await
+    }
+
+    pub async fn start_on(
+        b: Backend,
+        anvil: Anvil,
+        tweak: impl FnOnce(&mut imo_oracle::config::Config),
+    ) -> Self {
+        let rpc = anvil.url.clone();
+        let srv = TestServer::start_with(b, |cfg| {
+            cfg.chain.rpc_url = rpc;
+            cfg.chain.enabled = true;
+            cfg.chain.jobs = vec![]; // the tests run each pass themselves
+            cfg.chain.challenge_window_secs = WINDOW;
+            cfg.chain.response_window_secs = 50;
+            cfg.chain.withdrawal_delay_secs = WITHDRAWAL_DELAY;
+            cfg.chain.fee_bps = FEE_BPS as u16;
+            cfg.chain.epoch_grace_secs = 1;
+            cfg.metering.epoch_secs = 2;
+            tweak(cfg)
+        })
+        .await;
+        let chain = srv.oracle.chain.clone().expect("chain loop on");
+        let (publisher, client, holder) = (signer(31), signer(32), signer(33));
+        for s in [&publisher, &client, &holder] {
+            anvil
+                .rpc(
+                    "anvil_setBalance",
+                    serde_json::json!([s.address(), format!("{:#x}", U256::from(100 * ETH))]),
+                )
+                .await;
+        }
+        let publisher_api = srv.key(&publisher, "publisher").await;
+        let client_api = srv.key(&client, "client").await;
+        Self {
+            anvil,
+            srv,
+            chain,
+            publisher,
+            client,
+            holder,
+            publisher_api,
+            client_api,
+        }
+    }
+
+    pub fn wallet(&self, s: &PrivateKeySigner) -> DynProvider {
+        ProviderBuilder::new()
+            .wallet(EthereumWallet::from(s.clone()))
+            .connect_http(self.anvil.url.parse().unwrap())
+            .erased()
+    }
+
+    /// One pass of each job, as the scheduler runs them; any error fails the test.
+    pub async fn tick(&self) {
+        self.chain.pump().await.expect("transactions pass");
+        self.chain.reconcile_tokens().await.expect("token pass");
+        self.chain.index().await.expect("index pass");
+        self.chain.epochs().await.expect("epochs pass");
+    }
+
+    /// Runs passes until `cond` holds; wall-clock epochs need real time to pass, so between
+    /// passes it waits a quarter second, at most `secs` seconds in all.
+    pub async fn until<F, Fut>(&self, what: &str, secs: u64, mut cond: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            self.tick().await;
+            if cond().await {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out after {secs} s waiting for: {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    pub fn vault(&self) -> PaymentVault::PaymentVaultInstance<DynProvider> {
+        PaymentVault::new(self.chain.deployment().vault.0, self.anvil.provider())
+    }
+
+    pub fn oracle(&self) -> UsageOracle::UsageOracleInstance<DynProvider> {
+        UsageOracle::new(self.chain.deployment().oracle.0, self.anvil.provider())
+    }
+
+    /// Uploads tiny-mlp and tokenizes it (1,000,000 tokens, 80 % of revenue to holders),
+    /// waiting until the registration is final. Returns (model id, token address).
+    pub async fn tokenized_model(&self) -> (String, EthAddress) {
+        let model = self
+            .srv
+            .register(&self.publisher_api, "tiny_mlp.onnx", "tiny-mlp", PRICE)
+            .await;
+        // Before tokenization the model is not metered in chain mode.
+        let (status, body) = self.client_api.infer_json("tiny-mlp", &infer_body()).await.unwrap();
+        assert_eq!(status.as_u16(), 409, "{body}");
+        let t = self
+            .publisher_api
+            .tokenize(&model.id, "Tiny MLP", "TMLP", "1000000", 8000)
+            .await
+            .expect("tokenize");
+        assert_eq!(t.state, "tokenizing");
+        // Another publisher may not tokenize it; asking again is idempotent.
+        let other = self.srv.key(&signer(34), "publisher").await;
+        let e = other
+            .tokenize(&model.id, "Tiny MLP", "TMLP", "1000000", 8000)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("forbidden"));
+        let again = self
+            .publisher_api
+            .tokenize(&model.id, "Tiny MLP", "TMLP", "1000000", 8000)
+            .await
+            .unwrap();
+        assert_eq!(again.transaction.as_ref().unwrap().key, t.transaction.as_ref().unwrap().key);
+        let e = self
+            .publisher_api
+            .tokenize(&model.id, "Tiny MLP", "TMLP", "999", 8000)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("conflict"));
+        let api = self.publisher_api.clone();
+        let id = model.id.clone();
+        self.until("the model is tokenized", 30, || {
+            let (api, id) = (api.clone(), id.clone());
+            async move { api.token(&id).await.unwrap().state == "tokenized" }
+        })
+        .await;
+        let t = self.publisher_api.token(&model.id).await.unwrap();
+        let token: EthAddress = t.token_address.unwrap().parse().unwrap();
+        let tx = t.transaction.unwrap();
+        assert_eq!(tx.state, "final");
+        assert!(tx.gas_used.unwrap() > 300_000, "register gas {:?}", tx.gas_used);
+        let erc = ModelToken::new(token, self.anvil.provider());
+        assert_eq!(
+            erc.balanceOf(self.publisher.address()).call().await.unwrap(),
+            U256::from(1_000_000u64) * U256::from(ETH)
+        );
+        assert_eq!(erc.claimableBps().call().await.unwrap(), 8000);
+        (model.id, token)
+    }
+
+    /// The client deposits `amount` and authorises `cap`; waits until metering sees both.
+    pub async fn fund_client(&self, amount: u128, cap: u128) {
+        let vault = PaymentVault::new(self.chain.deployment().vault.0, self.wallet(&self.client));
+        let r = vault
+            .deposit()
+            .value(U256::from(amount))
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(r.status());
+        let (_, now) = chain_time(&self.anvil).await;
+        let deadline = now + 3600;
+        let typed = SpendingCap {
+            client: self.client.address(),
+            cap: U256::from(cap),
+            deadline: U256::from(deadline),
+        };
+        let domain = vault_domain(CHAIN_ID, self.chain.deployment().vault.0);
+        let sig = self
+            .client
+            .sign_hash_sync(&typed.eip712_signing_hash(&domain))
+            .unwrap();
+        let sig = format!("0x{}", hex::encode(sig.as_bytes()));
+        // A signature by someone else, or for another amount, is refused.
+        let e = self
+            .client_api
+            .spending_cap(&self.client.address().to_string(), &(cap + 1).to_string(), deadline, &sig)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("invalid_input"), "{e:?}");
+        let accepted = self
+            .client_api
+            .spending_cap(&self.client.address().to_string(), &cap.to_string(), deadline, &sig)
+            .await
+            .expect("spending cap");
+        assert_eq!(accepted.cap_wei, cap.to_string());
+        let api = self.client_api.clone();
+        self.until("the deposit and the cap are indexed", 30, || {
+            let api = api.clone();
+            async move {
+                let b = api.balance().await.unwrap();
+                b.balance_wei == amount.to_string() && b.cap_wei == cap.to_string()
+            }
+        })
+        .await;
+    }
+
+    /// `n` metered calls; returns their receipts.
+    pub async fn calls(&self, n: usize) -> Vec<ReceiptRecord> {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (status, body) = self
+                .client_api
+                .infer_json("tiny-mlp", &infer_body())
+                .await
+                .unwrap();
+            assert_eq!(status.as_u16(), 200, "{body}");
+            out.push(
+                serde_json::from_str(body["parameters"]["imo_receipt"].as_str().unwrap()).unwrap(),
+            );
+        }
+        out
+    }
+
+    /// Waits until every epoch of `receipts` is in `state`.
+    pub async fn until_epochs(&self, receipts: &[ReceiptRecord], state: &str, secs: u64) {
+        let mut epochs: Vec<u64> = receipts.iter().map(|r| r.epoch).collect();
+        epochs.dedup();
+        let api = self.client_api.clone();
+        self.until(&format!("epochs {epochs:?} {state}"), secs, || {
+            let (api, epochs) = (api.clone(), epochs.clone());
+            async move {
+                for e in epochs {
+                    match api.epoch(e).await {
+                        Ok(v) if v.state == state => {}
+                        _ => return false,
+                    }
+                }
+                true
+            }
+        })
+        .await;
+    }
+
+    pub async fn finish(self) {
+        self.srv.finish().await;
+    }
+}
+
+pub fn infer_body() -> serde_json::Value {
+    serde_json::json!({"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,2,3,4]}]})
+}
+
+pub async fn chain_time(anvil: &Anvil) -> (u64, u64) {
+    let b = anvil
+        .provider()
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .unwrap()
+        .unwrap();
+    (b.header.number, b.header.timestamp)
+}
+
+fn gas_cost(r: &TransactionReceipt) -> u128 {
+    r.gas_used as u128 * r.effective_gas_price
+}
+
+async fn eth(anvil: &Anvil, a: EthAddress) -> u128 {
+    anvil.provider().get_balance(a).await.unwrap().to::<u128>()
+}
+
+async fn full_cycle(b: Backend) {
+    let w = World::start(b, |_| {}).await;
+    let (model_id, token) = w.tokenized_model().await;
+
+    // The publisher gives 30 % of the supply to holder H.
+    let supply = U256::from(1_000_000u64) * U256::from(ETH);
+    let share = supply * U256::from(3u8) / U256::from(10u8);
+    let r = ModelToken::new(token, w.wallet(&w.publisher))
+        .transfer(w.holder.address(), share)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r.status());
+
+    // C deposits 1 ETH and authorises spending it.
+    w.fund_client(ETH, ETH).await;
+    let client_eth_before = eth(&w.anvil, w.client.address()).await;
+
+    // 100 metered calls.
+    let receipts = w.calls(100).await;
+    let spent = 100 * PRICE;
+    let b = w.client_api.balance().await.unwrap();
+    assert_eq!(b.balance_wei, (ETH - spent).to_string());
+    assert_eq!(b.spent_wei, spent.to_string());
+
+    // The epoch(s) close and are attested.
+    w.until_epochs(&receipts, "attested", 30).await;
+    let mut epochs: Vec<u64> = receipts.iter().map(|r| r.epoch).collect();
+    epochs.dedup();
+    let mut attested_total = 0u128;
+    for e in &epochs {
+        let a = w.oracle().getAttestation(*e).call().await.unwrap();
+        assert_eq!(a.status, 1, "epoch {e} posted");
+        let n = receipts.iter().filter(|r| r.epoch == *e).count() as u128;
+        assert_eq!(a.total, U256::from(n * PRICE), "epoch {e} total");
+        assert_eq!(a.count as u128, n);
+        assert_eq!(a.feeBps as u128, FEE_BPS);
+        attested_total += a.total.to::<u128>();
+        let view = w.client_api.epoch(*e).await.unwrap();
+        assert_eq!(view.root, format!("{:#x}", a.root));
+    }
+    assert_eq!(attested_total, spent);
+    assert_eq!(w.vault().escrowed().call().await.unwrap(), U256::from(spent));
+
+    // Every receipt's proof verifies against the attested root, on-chain.
+    for r in receipts.iter().step_by(17).chain(receipts.last()) {
+        let p = w.client_api.receipt_proof(&r.id).await.expect("proof");
+        let a = w.oracle().getAttestation(r.epoch).call().await.unwrap();
+        let proof: Vec<B256> = p.proof.iter().map(|h| h.parse().unwrap()).collect();
+        let root = w
+            .oracle()
+            .computeRoot(p.leaf_hash.parse().unwrap(), p.index, proof)
+            .call()
+            .await
+            .unwrap();
+        assert_eq!(root, a.root, "receipt {} proof", r.id);
+        assert_eq!(
+            p.receipt_hash,
+            format!("{:#x}", r.typed().unwrap().eip712_hash_struct())
+        );
+    }
+    // Another client cannot read the proof of C's receipt.
+    let other = w.srv.key(&signer(35), "client").await;
+    let e = other.receipt_proof(&receipts[0].id).await.unwrap_err();
+    assert_eq!(e.code(), Some("not_found"));
+
+    // Nothing is paid before the window ends.
+    let rev = w.client_api.revenue(&model_id).await.unwrap();
+    assert!(rev.paid.is_empty());
+    assert_eq!(rev.pending.len(), epochs.len());
+
+    // anvil time-travels past the challenge window: finalize.
+    w.anvil.time_travel(WINDOW + 1).await;
+    w.until_epochs(&receipts, "finalized", 30).await;
+    let fee: u128 = epochs
+        .iter()
+        .map(|e| receipts.iter().filter(|r| r.epoch == *e).count() as u128 * PRICE * FEE_BPS / 10_000)
+        .sum();
+    let net = spent - fee;
+    let rev = w.client_api.revenue(&model_id).await.unwrap();
+    assert_eq!(rev.paid.len(), epochs.len());
+    assert_eq!(rev.total_paid_wei, net.to_string());
+    assert!(rev.pending.is_empty());
+    assert_eq!(eth(&w.anvil, token).await, net);
+
+    // H's claimable share, exactly: each payout splits 80 % to holders, H holds 30 %.
+    let expected_h: u128 = rev
+        .paid
+        .iter()
+        .map(|p| {
+            let amount: u128 = p.amount_wei.parse().unwrap();
+            amount * 8000 / 10_000 * 3 / 10
+        })
+        .sum();
+    let c = w
+        .client_api
+        .claimable(&w.holder.address().to_string())
+        .await
+        .unwrap();
+    assert_eq!(c.total_claimable_wei, expected_h.to_string());
+    let ids: Vec<U256> = c.tokens[0]
+        .snapshots
+        .iter()
+        .map(|s| U256::from(s.snapshot_id))
+        .collect();
+    assert_eq!(ids.len(), epochs.len());
+    let before = eth(&w.anvil, w.holder.address()).await;
+    let r = ModelToken::new(token, w.wallet(&w.holder))
+        .claimBatch(ids)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r.status());
+    let after = eth(&w.anvil, w.holder.address()).await;
+    assert_eq!(after, before - gas_cost(&r) + expected_h, "H receives its share to the wei");
+    let c = w
+        .client_api
+        .claimable(&w.holder.address().to_string())
+        .await
+        .unwrap();
+    assert_eq!(c.total_claimable_wei, "0");
+
+    // C withdraws what it did not spend, after the delay; the service stops serving it.
+    let vault_c = PaymentVault::new(w.chain.deployment().vault.0, w.wallet(&w.client));
+    let left = ETH - spent;
+    assert_eq!(
+        w.vault().balanceOf(w.client.address()).call().await.unwrap(),
+        U256::from(left)
+    );
+    let r1 = vault_c
+        .requestWithdrawal(U256::from(left))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let api = w.client_api.clone();
+    w.until("the withdrawal request is indexed", 30, || {
+        let api = api.clone();
+        async move { api.balance().await.unwrap().held_wei == left.to_string() }
+    })
+    .await;
+    let (status, body) = w.client_api.infer_json("tiny-mlp", &infer_body()).await.unwrap();
+    assert_eq!(status.as_u16(), 402, "a held balance is not served against: {body}");
+    w.anvil.time_travel(WITHDRAWAL_DELAY + 1).await;
+    let r2 = vault_c
+        .withdraw()
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r2.status());
+    let client_eth_after = eth(&w.anvil, w.client.address()).await;
+    assert_eq!(
+        client_eth_after,
+        client_eth_before - gas_cost(&r1) - gas_cost(&r2) + left,
+        "C gets its unspent deposit back to the wei"
+    );
+    w.until("the withdrawal is indexed", 30, || {
+        let api = api.clone();
+        async move {
+            let b = api.balance().await.unwrap();
+            b.balance_wei == "0" && b.held_wei == "0"
+        }
+    })
+    .await;
+
+    // Everything adds up: the deposit went to the client (withdrawn), the token (net) and
+    // the treasury (fee); the vault keeps nothing else.
+    let vault = w.vault();
+    assert_eq!(vault.feesOwed().call().await.unwrap(), U256::from(fee));
+    assert_eq!(vault.escrowed().call().await.unwrap(), U256::ZERO);
+    assert_eq!(vault.totalBalances().call().await.unwrap(), U256::ZERO);
+    assert_eq!(eth(&w.anvil, w.chain.deployment().vault.0).await, fee);
+    assert_eq!(left + net + fee, ETH);
+    let token_eth = eth(&w.anvil, token).await;
+    let erc = ModelToken::new(token, w.anvil.provider());
+    let p_claimable: u128 = {
+        let c = w
+            .client_api
+            .claimable(&w.publisher.address().to_string())
+            .await
+            .unwrap();
+        c.total_claimable_wei.parse().unwrap()
+    };
+    let redeem_pool = erc.redeemPool().call().await.unwrap().to::<u128>();
+    // The token holds the publisher's unclaimed 70 % of the holders' share plus the rounding
+    // dust, and the redeem pool.
+    assert_eq!(token_eth, net - expected_h);
+    assert!(token_eth >= p_claimable + redeem_pool);
+    assert!(token_eth - p_claimable - redeem_pool < 10, "dust only");
+    // The operator's bonds came back as credits.
+    let credits = w.oracle().credits(w.chain.txm().sender()).call().await.unwrap();
+    assert_eq!(
+        credits,
+        w.oracle().attestBond().call().await.unwrap() * U256::from(epochs.len())
+    );
+    // Repeated passes change nothing: no second finalize, no second credit.
+    let intents = w.chain.txm().list(None).await.unwrap();
+    w.tick().await;
+    w.tick().await;
+    assert_eq!(w.chain.txm().list(None).await.unwrap().len(), intents.len());
+    let finalizes = intents.iter().filter(|i| i.kind == "finalize").count();
+    assert_eq!(finalizes, epochs.len());
+    assert!(intents.iter().all(|i| i.state.as_str() == "final"), "{intents:#?}");
+    w.finish().await;
+}
+
+/// A wrong attestation (round 1 leaves the epoch's last receipt out) is challenged by the
+/// client holding that receipt: the operator cannot answer, the challenge is upheld, the
+/// client gets its bond back plus half the operator's bond; the service unwinds and attests
+/// the corrected tree, which then finalizes paying the full total.
+async fn wrong_attestation_loses_its_bond(b: Backend) {
+    let w = World::start(b, |cfg| {
+        cfg.chain.fault_injection = Some("omit-last-receipt".into());
+    })
+    .await;
+    let (model_id, _token) = w.tokenized_model().await;
+    w.fund_client(ETH, ETH).await;
+    // Calls within one epoch (retry the batch if it straddles an epoch boundary).
+    let receipts = loop {
+        let r = w.calls(3).await;
+        if r.iter().all(|x| x.epoch == r[0].epoch) {
+            break r;
+        }
+    };
+    let epoch = receipts[0].epoch;
+    let all_receipts: Vec<ReceiptRecord> = w
+        .client_api
+        .receipts(&[("limit", "1000")])
+        .await
+        .unwrap()
+        .receipts
+        .into_iter()
+        .map(|v| serde_json::from_value(serde_json::to_value(v).unwrap()).unwrap())
+        .collect();
+    let in_epoch: Vec<&ReceiptRecord> = all_receipts.iter().filter(|r| r.epoch == epoch).collect();
+    w.until_epochs(&receipts, "attested", 30).await;
+    let a = w.oracle().getAttestation(epoch).call().await.unwrap();
+    assert_eq!(a.count as usize, in_epoch.len() - 1, "the fault left one receipt out");
+
+    // The client asks for its proofs: the last one is missing from the tree.
+    let last = in_epoch.iter().max_by_key(|r| &r.id).unwrap();
+    let e = w.client_api.receipt_proof(&last.id).await.unwrap_err();
+    assert_eq!(e.code(), Some("not_found"), "{e:?}");
+
+    // It challenges with the signed receipt, posting the challenge bond.
+    let oracle_c = UsageOracle::new(w.chain.deployment().oracle.0, w.wallet(&w.client));
+    let bond = oracle_c.challengeBond().call().await.unwrap();
+    let typed = last.typed().unwrap();
+    let receipt = UsageOracle::Receipt {
+        id: typed.id,
+        epoch: typed.epoch,
+        model: typed.model,
+        client: typed.client,
+        price: typed.price,
+        inputHash: typed.inputHash,
+        outputHash: typed.outputHash,
+        fingerprint: typed.fingerprint,
+        timestamp: typed.timestamp,
+    };
+    let sig: Bytes = hex::decode(last.signature.trim_start_matches("0x")).unwrap().into();
+    let r = oracle_c
+        .challengeReceipt(epoch, receipt, sig)
+        .value(bond)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r.status(), "challenge accepted");
+    let challenge_id = U256::ZERO;
+    // The service sees the challenge and finds no leaf to answer with.
+    w.tick().await;
+    w.tick().await;
+    let c = w.oracle().getChallenge(challenge_id).call().await.unwrap();
+    assert_eq!(c.status, 1, "still open: the operator had nothing to answer with");
+    // After the response window the client resolves it and wins.
+    w.anvil.time_travel(51).await;
+    let client_eth = eth(&w.anvil, w.client.address()).await;
+    let r1 = oracle_c
+        .resolveChallenge(challenge_id)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r1.status());
+    assert_eq!(w.oracle().getChallenge(challenge_id).call().await.unwrap().status, 3);
+    let attest_bond = w.oracle().attestBond().call().await.unwrap();
+    let credit = w.oracle().credits(w.client.address()).call().await.unwrap();
+    assert_eq!(credit, bond + attest_bond / U256::from(2u8), "bond back + half the attester's");
+    let r2 = oracle_c
+        .withdrawCredits()
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert_eq!(
+        eth(&w.anvil, w.client.address()).await,
+        client_eth - gas_cost(&r1) - gas_cost(&r2) + credit.to::<u128>()
+    );
+
+    // The service unwinds and attests the full tree in round 2; it finalizes paying everything.
+    let api = w.client_api.clone();
+    w.until("round 2 is attested", 30, || {
+        let api = api.clone();
+        async move {
+            let v = api.epoch(epoch).await.unwrap();
+            v.round == 2 && v.state == "attested"
+        }
+    })
+    .await;
+    let a = w.oracle().getAttestation(epoch).call().await.unwrap();
+    assert_eq!(a.round, 2);
+    assert_eq!(a.count as usize, in_epoch.len());
+    let p = w.client_api.receipt_proof(&last.id).await.expect("now included");
+    assert_eq!(p.round, 2);
+    w.anvil.time_travel(WINDOW + 1).await;
+    w.until_epochs(&receipts, "finalized", 30).await;
+    let rev = w.client_api.revenue(&model_id).await.unwrap();
+    let paid: u128 = rev
+        .paid
+        .iter()
+        .filter(|p| p.epoch == epoch)
+        .map(|p| p.amount_wei.parse::<u128>().unwrap())
+        .sum();
+    let total = in_epoch.len() as u128 * PRICE;
+    assert_eq!(paid, total - total * FEE_BPS / 10_000);
+    w.finish().await;
+}
+
+/// A deposit that a reorg removes before its confirmations is never credited; re-reading a
+/// range credits nothing twice.
+async fn deposits_need_confirmations_and_survive_reorgs(b: Backend) {
+    let w = World::start(b, |cfg| cfg.chain.confirmations = 3).await;
+    let vault = PaymentVault::new(w.chain.deployment().vault.0, w.wallet(&w.client));
+    let r = vault
+        .deposit()
+        .value(U256::from(ETH))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r.status());
+    // Mined but not confirmed: not credited.
+    w.chain.index().await.unwrap();
+    assert_eq!(w.client_api.balance().await.unwrap().balance_wei, "0");
+    // The block is reorganised away (anvil_rollback drops it and its transaction).
+    w.anvil.rpc("anvil_rollback", serde_json::json!([1])).await;
+    w.anvil.mine(5).await;
+    w.chain.index().await.unwrap();
+    assert_eq!(w.client_api.balance().await.unwrap().balance_wei, "0");
+    // A deposit that stays is credited once it has 3 confirmations, exactly once.
+    let r = vault
+        .deposit()
+        .value(U256::from(2 * ETH))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r.status());
+    w.anvil.mine(1).await;
+    w.chain.index().await.unwrap();
+    assert_eq!(w.client_api.balance().await.unwrap().balance_wei, "0", "2 of 3 confirmations");
+    w.anvil.mine(1).await;
+    w.chain.index().await.unwrap();
+    assert_eq!(w.client_api.balance().await.unwrap().balance_wei, (2 * ETH).to_string());
+    // Re-reading from the start applies nothing twice.
+    w.srv
+        .oracle
+        .db
+        .execute_unprepared("DELETE FROM chain_cursors")
+        .await
+        .unwrap();
+    let report = w.chain.index().await.unwrap();
+    assert_eq!(report.applied, 0);
+    assert!(report.skipped >= 1);
+    assert_eq!(w.client_api.balance().await.unwrap().balance_wei, (2 * ETH).to_string());
+    // With no spending cap, nothing is served.
+    w.srv.register(&w.publisher_api, "tiny_mlp.onnx", "tiny-mlp", PRICE).await;
+    w.finish().await;
+}
+
+use sea_orm::ConnectionTrait;
+
+both_backends!(
+    full_cycle,
+    wrong_attestation_loses_its_bond,
+    deposits_need_confirmations_and_survive_reorgs
+);
