@@ -262,6 +262,9 @@ pub struct ChainConfig {
     pub confirmations: u64,
     /// Seconds to wait for one transaction's confirmations before giving up.
     pub tx_timeout_secs: u64,
+    /// Seconds one JSON-RPC request may take before it counts as failed (a hung RPC never
+    /// stalls a job: the pass fails and the next tick retries).
+    pub rpc_timeout_secs: u64,
     /// GUARDIAN_ROLE holder (may pause); defaults to the deployer.
     pub guardian: Option<String>,
     /// The vault's fee recipient; defaults to the deployer.
@@ -333,6 +336,7 @@ impl Default for ChainConfig {
             max_fee_bps: 2_000,
             withdrawal_delay_secs: 14_400,
             operator_funding_wei: 1_000_000_000_000_000_000,
+            rpc_timeout_secs: 10,
             enabled: false,
             jobs: vec!["index".into(), "transactions".into(), "epochs".into()],
             index_schedule: "*/2 * * * * *".into(),
@@ -379,6 +383,7 @@ impl fmt::Debug for ChainConfig {
             .field("max_fee_bps", &self.max_fee_bps)
             .field("withdrawal_delay_secs", &self.withdrawal_delay_secs)
             .field("operator_funding_wei", &self.operator_funding_wei)
+            .field("rpc_timeout_secs", &self.rpc_timeout_secs)
             .field("enabled", &self.enabled)
             .field("jobs", &self.jobs)
             .field("index_schedule", &self.index_schedule)

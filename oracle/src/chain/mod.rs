@@ -111,6 +111,30 @@ pub struct Funding {
     pub gas_used: u64,
 }
 
+/// A JSON-RPC client for `chain.rpc_url` whose every request times out after
+/// `chain.rpc_timeout_secs` (alloy's default HTTP client waits forever on a hung node).
+pub fn rpc_client(cfg: &ChainConfig) -> Result<alloy::rpc::client::RpcClient> {
+    use alloy::transports::http::reqwest;
+    let url: reqwest::Url = cfg.rpc_url.parse().map_err(|e| {
+        OracleError::InvalidInput(format!(
+            "chain.rpc_url `{}` is not a URL: {e}",
+            cfg.redacted_rpc_url()
+        ))
+    })?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(cfg.rpc_timeout_secs.max(1)))
+        .connect_timeout(Duration::from_secs(cfg.rpc_timeout_secs.clamp(1, 5)))
+        .build()
+        .map_err(|e| OracleError::Chain(format!("cannot build the RPC HTTP client: {e}")))?;
+    Ok(alloy::rpc::client::RpcClient::new_http_with_client(http, url))
+}
+
+/// A plain provider (no wallet) for `chain.rpc_url`, with the request timeout of
+/// [`rpc_client`].
+pub fn provider_for(cfg: &ChainConfig) -> Result<DynProvider> {
+    Ok(ProviderBuilder::new().connect_client(rpc_client(cfg)?).erased())
+}
+
 /// A connection to the configured chain with the deployer's key as the sending wallet.
 #[derive(Clone)]
 pub struct Chain {
@@ -165,15 +189,9 @@ impl Chain {
         };
         let signer = read_key(key_file, "deployer")?;
         let deployer = signer.address();
-        let url: url::Url = cfg.rpc_url.parse().map_err(|e| {
-            OracleError::InvalidInput(format!(
-                "chain.rpc_url `{}` is not a URL: {e}",
-                cfg.redacted_rpc_url()
-            ))
-        })?;
         let provider = ProviderBuilder::new()
             .wallet(EthereumWallet::from(signer))
-            .connect_http(url)
+            .connect_client(rpc_client(cfg)?)
             .erased();
         let chain = Self {
             provider,

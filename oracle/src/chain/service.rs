@@ -22,7 +22,7 @@ use std::{
 
 use alloy::{
     primitives::{Address as EthAddress, B256, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     signers::local::PrivateKeySigner,
 };
 use sea_orm::DatabaseConnection;
@@ -84,17 +84,6 @@ impl std::fmt::Debug for ChainLoop {
     }
 }
 
-/// A plain HTTP provider (no wallet) for `cfg.rpc_url`.
-pub fn provider_for(cfg: &ChainConfig) -> Result<DynProvider> {
-    let url: url::Url = cfg.rpc_url.parse().map_err(|e| {
-        OracleError::InvalidInput(format!(
-            "chain.rpc_url `{}` is not a URL: {e}",
-            cfg.redacted_rpc_url()
-        ))
-    })?;
-    Ok(ProviderBuilder::new().connect_http(url).erased())
-}
-
 impl ChainLoop {
     /// Starts the chain loop for `deployment` (read the latest with [`super::deployment`]),
     /// sending as `operator`. Reads the oracle's immutable parameters once; fails with
@@ -107,7 +96,7 @@ impl ChainLoop {
         operator: PrivateKeySigner,
         ledger: Ledger,
     ) -> Result<Self> {
-        let provider = provider_for(&cfg)?;
+        let provider = super::provider_for(&cfg)?;
         let err = |what: &str, e: &dyn std::fmt::Display| {
             OracleError::Chain(format!("{what} at {}: {e}", cfg.redacted_rpc_url()))
         };

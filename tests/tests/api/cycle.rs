@@ -672,12 +672,23 @@ async fn deposits_need_confirmations_and_survive_reorgs(b: Backend) {
     // Mined but not confirmed: not credited.
     w.chain.index().await.unwrap();
     assert_eq!(w.client_api.balance().await.unwrap().balance_wei, "0");
-    // The block is reorganised away (anvil_rollback drops it and its transaction).
-    w.anvil.rpc("anvil_rollback", serde_json::json!([1])).await;
+    // A reorg replaces the deposit's block (and the one after it) with blocks that do not
+    // hold it (anvil_reorg with no replacement transactions).
+    w.anvil.mine(1).await;
+    let (head_before, _) = chain_time(&w.anvil).await;
+    let block_before = w.anvil.provider().get_block_by_number(r.block_number.unwrap().into()).await.unwrap().unwrap().header.hash;
+    w.anvil.rpc("anvil_reorg", serde_json::json!([2, []])).await;
+    let (head_after, _) = chain_time(&w.anvil).await;
+    assert_eq!(head_after, head_before, "same height");
+    let block_after = w.anvil.provider().get_block_by_number(r.block_number.unwrap().into()).await.unwrap().unwrap().header.hash;
+    assert_ne!(block_after, block_before, "the deposit's block was replaced");
+    assert!(w.anvil.provider().get_transaction_receipt(r.transaction_hash).await.unwrap().is_none(), "the deposit is gone");
     w.anvil.mine(5).await;
     w.chain.index().await.unwrap();
     assert_eq!(w.client_api.balance().await.unwrap().balance_wei, "0");
-    // A deposit that stays is credited once it has 3 confirmations, exactly once.
+    // A deposit that stays is credited once it has 3 confirmations, exactly once. (A fresh
+    // wallet provider: the old one cached the nonce of the transaction the reorg dropped.)
+    let vault = PaymentVault::new(w.chain.deployment().vault.0, w.wallet(&w.client));
     let r = vault
         .deposit()
         .value(U256::from(2 * ETH))
@@ -705,8 +716,121 @@ async fn deposits_need_confirmations_and_survive_reorgs(b: Backend) {
     assert_eq!(report.applied, 0);
     assert!(report.skipped >= 1);
     assert_eq!(w.client_api.balance().await.unwrap().balance_wei, (2 * ETH).to_string());
-    // With no spending cap, nothing is served.
-    w.srv.register(&w.publisher_api, "tiny_mlp.onnx", "tiny-mlp", PRICE).await;
+    // Deposited but no spending cap signed: nothing is served, and the answer says why.
+    let model = w
+        .srv
+        .register(&w.publisher_api, "tiny_mlp.onnx", "tiny-mlp", PRICE)
+        .await;
+    w.publisher_api
+        .tokenize(&model.id, "Tiny MLP", "TMLP", "1000", 0)
+        .await
+        .unwrap();
+    let mut state = String::new();
+    for _ in 0..20 {
+        w.chain.pump().await.unwrap();
+        w.chain.reconcile_tokens().await.unwrap();
+        state = w.publisher_api.token(&model.id).await.unwrap().state;
+        if state == "tokenized" {
+            break;
+        }
+        w.anvil.mine(1).await;
+    }
+    assert_eq!(state, "tokenized", "after 3 confirmations");
+    let b = w.client_api.balance().await.unwrap();
+    assert_eq!((b.cap_wei.as_str(), b.available_wei.as_str()), ("0", "0"));
+    let (status, body) = w
+        .client_api
+        .infer_json("tiny-mlp", &infer_body())
+        .await
+        .unwrap();
+    assert_eq!(status.as_u16(), 402, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("spending cap"),
+        "{body}"
+    );
+    assert_eq!(w.srv.row_count("receipts").await, 0);
+    w.finish().await;
+}
+
+/// The RPC goes away mid-cycle (a proxy in front of anvil stops answering): inference is still
+/// served and metered, every chain job fails with `chain_unavailable` naming the RPC and loses
+/// nothing (the epoch still closes; its attestation waits as a pending intent), and when the
+/// RPC is back the same jobs complete the cycle.
+async fn rpc_outage_mid_cycle(b: Backend) {
+    let anvil = Anvil::spawn().await;
+    let proxy = RpcProxy::start(&anvil.url).await;
+    let rpc = proxy.url.clone();
+    let w = World::start_on(b, anvil, |cfg| {
+        cfg.chain.rpc_url = rpc;
+        cfg.chain.rpc_timeout_secs = 2;
+    })
+    .await;
+    let (model_id, _token) = w.tokenized_model().await;
+    w.fund_client(ETH, ETH).await;
+    let mut receipts = w.calls(5).await;
+
+    proxy.down();
+    // Metering needs no chain: calls go on being served, charged and receipted.
+    receipts.extend(w.calls(5).await);
+    let b = w.client_api.balance().await.unwrap();
+    assert_eq!(b.spent_wei, (10 * PRICE).to_string());
+    let host = proxy.url.trim_start_matches("http://").to_owned();
+    for (job, e) in [
+        ("transactions", w.chain.pump().await.unwrap_err()),
+        ("index", w.chain.index().await.unwrap_err()),
+    ] {
+        assert_eq!(e.code(), "chain_unavailable", "{job}: {e}");
+        assert!(e.to_string().contains(&host), "{job} names the RPC: {e}");
+    }
+    // The epochs close without the chain; their attestations wait, recorded, unsent.
+    let mut epochs: Vec<u64> = receipts.iter().map(|r| r.epoch).collect();
+    epochs.dedup();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let e = w.chain.epochs().await.unwrap_err();
+        assert_eq!(e.code(), "chain_unavailable", "{e}");
+        let mut all = true;
+        for ep in &epochs {
+            all &= matches!(w.client_api.epoch(*ep).await, Ok(v) if v.state == "attesting");
+        }
+        if all {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "epochs {epochs:?} did not close");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let attests: Vec<_> = w
+        .chain
+        .txm()
+        .list(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.kind == "attest")
+        .collect();
+    assert_eq!(attests.len(), epochs.len());
+    assert!(
+        attests.iter().all(|i| i.state.as_str() == "pending" && i.nonce.is_none()),
+        "{attests:#?}"
+    );
+    // /readyz answers: the database is what readiness is about.
+    assert_eq!(w.srv.client().ready().await.unwrap().status, "ready");
+
+    proxy.up();
+    w.until_epochs(&receipts, "attested", 30).await;
+    w.anvil.time_travel(WINDOW + 1).await;
+    w.until_epochs(&receipts, "finalized", 30).await;
+    let rev = w.client_api.revenue(&model_id).await.unwrap();
+    let fee: u128 = epochs
+        .iter()
+        .map(|e| receipts.iter().filter(|r| r.epoch == *e).count() as u128 * PRICE * FEE_BPS / 10_000)
+        .sum();
+    assert_eq!(rev.total_paid_wei, (10 * PRICE - fee).to_string());
+    assert_eq!(w.vault().feesOwed().call().await.unwrap(), U256::from(fee));
+    assert_eq!(
+        w.vault().balanceOf(w.client.address()).call().await.unwrap(),
+        U256::from(ETH - 10 * PRICE)
+    );
     w.finish().await;
 }
 
@@ -715,5 +839,6 @@ use sea_orm::ConnectionTrait;
 both_backends!(
     full_cycle,
     wrong_attestation_loses_its_bond,
-    deposits_need_confirmations_and_survive_reorgs
+    deposits_need_confirmations_and_survive_reorgs,
+    rpc_outage_mid_cycle
 );

@@ -109,7 +109,11 @@ impl TestServer {
             let db = imo_oracle::db::connect(&cfg.database).await.expect("connect");
             imo_oracle::db::migrate(&db).await.expect("migrate");
             let operator: PrivateKeySigner = OPERATOR_KEY.parse().unwrap();
-            imo_oracle::chain::deploy(&cfg.chain, imo_oracle::types::Address(operator.address()), &db)
+            // Deployed with one confirmation: anvil automines, so a test asking for more
+            // confirmations mines them itself.
+            let mut deploy_cfg = cfg.chain.clone();
+            deploy_cfg.confirmations = 1;
+            imo_oracle::chain::deploy(&deploy_cfg, imo_oracle::types::Address(operator.address()), &db)
                 .await
                 .expect("deploy the contracts to anvil");
             db.close().await.ok();
@@ -365,3 +369,64 @@ impl Drop for Anvil {
     }
 }
 
+
+/// A TCP forwarder in front of an RPC (anvil) that the test can cut: while it is down it
+/// accepts and at once closes every connection and drops the open ones, so the service sees the
+/// node as unreachable while anvil (and the chain's state) lives on behind it.
+pub struct RpcProxy {
+    pub url: String,
+    up: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RpcProxy {
+    pub async fn start(target: &str) -> Self {
+        let target = target
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the RPC proxy");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (up, up_rx) = tokio::sync::watch::channel(true);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if !*up_rx.borrow() {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                let mut down = up_rx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = down.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        Self { url, up, task }
+    }
+
+    /// Cuts the RPC: open connections are dropped, new ones closed at once.
+    pub fn down(&self) {
+        self.up.send_replace(false);
+    }
+
+    pub fn up(&self) {
+        self.up.send_replace(true);
+    }
+}
+
+impl Drop for RpcProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
