@@ -284,6 +284,23 @@ impl Client {
         Ok((status, v))
     }
 
+    /// `GET /v1/admin/transactions` (admin key).
+    pub async fn transactions(
+        &self,
+        state: Option<&str>,
+    ) -> Result<crate::routes::chain::TransactionsResponse, ClientError> {
+        let path = match state {
+            Some(s) => format!("/v1/admin/transactions?state={s}"),
+            None => "/v1/admin/transactions".into(),
+        };
+        self.send_json(reqwest::Method::GET, &path, None).await
+    }
+
+    /// `GET /v1/contracts`.
+    pub async fn contracts(&self) -> Result<crate::routes::chain::ContractsResponse, ClientError> {
+        self.send_json(reqwest::Method::GET, "/v1/contracts", None).await
+    }
+
     /// `POST /v1/models/{id}/tokenize`.
     pub async fn tokenize(
         &self,

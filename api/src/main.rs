@@ -62,8 +62,92 @@ enum Command {
         #[command(subcommand)]
         command: ContractsCommand,
     },
+    /// Your own wallet against the deployed contracts: deposit, authorise spending, withdraw
+    /// (clients); transfer, claim, burn model tokens (holders). Contract addresses come from the
+    /// server (`GET /v1/contracts`), transactions go to chain.rpc_url.
+    Wallet {
+        #[command(flatten)]
+        wallet: WalletArgs,
+        #[command(subcommand)]
+        command: WalletCommand,
+    },
+    /// The operator's on-chain actions and their gas (through a running server, admin key).
+    Transactions {
+        /// Only this state (pending, sent, mined, final, failed).
+        #[arg(long)]
+        state: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Print the OpenAPI document.
     Openapi,
+}
+
+#[derive(clap::Args)]
+struct WalletArgs {
+    /// A file holding the wallet's secp256k1 key (hex).
+    #[arg(long, env = "IMO_WALLET_KEY_FILE", value_name = "FILE")]
+    key_file: PathBuf,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(Subcommand)]
+enum WalletCommand {
+    /// ETH, vault account and (with --model) token balance.
+    Show {
+        /// A tokenized model (name or id).
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// Deposit ETH into the PaymentVault (prepay inference).
+    Deposit {
+        /// Amount in wei.
+        amount_wei: String,
+    },
+    /// Sign a SpendingCap (lifetime, cumulative) and hand it to the service, which submits it
+    /// to the vault. Needs the client's API key (IMO_API_KEY).
+    Authorize {
+        /// New lifetime cap in wei.
+        cap_wei: String,
+        /// How long the signature may wait to be submitted, in seconds.
+        #[arg(long, default_value_t = 3600)]
+        valid_secs: u64,
+    },
+    /// Ask to withdraw from the vault (executable after the withdrawal delay).
+    RequestWithdrawal {
+        /// Amount in wei.
+        amount_wei: String,
+    },
+    /// Execute the requested withdrawal.
+    Withdraw,
+    /// Transfer a model's tokens.
+    Transfer {
+        /// A tokenized model (name or id).
+        #[arg(long)]
+        model: String,
+        /// Recipient address.
+        #[arg(long)]
+        to: String,
+        /// Whole tokens (decimals allowed, 18 places).
+        #[arg(long)]
+        amount_tokens: String,
+    },
+    /// Claim every snapshot of a model's token with revenue for this wallet.
+    Claim {
+        /// A tokenized model (name or id).
+        #[arg(long)]
+        model: String,
+    },
+    /// Burn tokens to redeem their share of the redeem pool.
+    Burn {
+        /// A tokenized model (name or id).
+        #[arg(long)]
+        model: String,
+        /// Whole tokens (decimals allowed, 18 places).
+        #[arg(long)]
+        amount_tokens: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -144,6 +228,35 @@ enum ModelsCommand {
     },
     /// List registered models.
     List {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Register a model on-chain as an ERC-7641 token minted to its publisher.
+    Tokenize {
+        /// Model name or id.
+        model: String,
+        /// Token name.
+        #[arg(long)]
+        token_name: String,
+        /// Token symbol (A-Z, 0-9, -).
+        #[arg(long)]
+        symbol: String,
+        /// Supply in whole tokens.
+        #[arg(long, default_value = "1000000")]
+        supply_tokens: String,
+        /// The holders' claimable share of revenue, in basis points.
+        #[arg(long, default_value_t = 8000)]
+        holders_bps: u32,
+        /// Wait until the registration is final.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// A model's revenue: what each finalized epoch paid its token, and what is pending.
+    Revenue {
+        /// Model name or id.
+        model: String,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -228,6 +341,33 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", key.address());
         }
         Command::Contracts { command } => contracts(command, &config).await?,
+        Command::Transactions { state, server } => {
+            let Some(key) = server.key else {
+                bail!("an admin API key is required: pass --key or set IMO_API_KEY")
+            };
+            let list = Client::new(&server.url)
+                .with_key(key)
+                .transactions(state.as_deref())
+                .await?;
+            let mut total = 0u64;
+            for t in &list.transactions {
+                total += t.gas_used.unwrap_or_default();
+                println!(
+                    "{:<76} {:<8} nonce {:>4}  gas used {:>9}  block {:>5}  {}",
+                    t.key,
+                    t.state,
+                    t.nonce.map_or("-".into(), |n| n.to_string()),
+                    t.gas_used.map_or("-".into(), |g| g.to_string()),
+                    t.block_number.map_or("-".into(), |b| b.to_string()),
+                    t.tx_hash.as_deref().unwrap_or("-")
+                );
+                if let Some(e) = &t.error {
+                    println!("    error: {e}");
+                }
+            }
+            println!("{} transactions, {total} gas in all", list.transactions.len());
+        }
+        Command::Wallet { wallet, command } => self::wallet(wallet, command, &config).await?,
         Command::Openapi => print!("{}", imo_api::openapi::render()),
     }
     Ok(())
@@ -274,6 +414,146 @@ async fn contracts(
                 config.database.redacted_url()
             ),
         },
+    }
+    Ok(())
+}
+
+fn wei_arg(s: &str, what: &str) -> anyhow::Result<alloy::primitives::U256> {
+    s.trim()
+        .parse()
+        .with_context(|| format!("{what} `{s}` is not a whole number of wei"))
+}
+
+fn tokens_arg(s: &str) -> anyhow::Result<alloy::primitives::U256> {
+    let v = alloy::primitives::utils::parse_units(s.trim(), 18)
+        .with_context(|| format!("`{s}` is not an amount of tokens (up to 18 decimals)"))?;
+    Ok(v.get_absolute())
+}
+
+fn print_tx(what: &str, t: &imo_oracle::chain::wallet::Sent) {
+    println!(
+        "{what}: tx {:#x} in block {}, gas used {}, fee {} wei",
+        t.tx_hash, t.block_number, t.gas_used, t.fee_wei
+    );
+}
+
+async fn wallet(
+    args: WalletArgs,
+    command: WalletCommand,
+    config: &imo_oracle::config::Config,
+) -> anyhow::Result<()> {
+    use imo_oracle::chain::wallet::{Wallet, sign_spending_cap};
+    let text = std::fs::read_to_string(&args.key_file)
+        .with_context(|| format!("cannot read the wallet key {}", args.key_file.display()))?;
+    let key: alloy::signers::local::PrivateKeySigner = text
+        .trim()
+        .parse()
+        .with_context(|| format!("{} does not hold a hex secp256k1 key", args.key_file.display()))?;
+    let server = Client::new(&args.server.url);
+    let server = match &args.server.key {
+        Some(k) => server.with_key(k.clone()),
+        None => server,
+    };
+    let contracts = server
+        .contracts()
+        .await
+        .context("reading the contract addresses from the server (GET /v1/contracts)")?;
+    let vault: alloy::primitives::Address = contracts.payment_vault.parse()?;
+    let w = Wallet::new(&config.chain, key.clone())?;
+    let token_of = |model: String| {
+        let server = server.clone();
+        async move {
+            let t = server.token(&model).await?;
+            match t.token_address {
+                Some(a) if t.state == "tokenized" => Ok::<_, anyhow::Error>(a.parse::<alloy::primitives::Address>()?),
+                _ => bail!("model {model} is {}, not tokenized", t.state),
+            }
+        }
+    };
+    match command {
+        WalletCommand::Show { model } => {
+            let a = w.vault_account(vault).await?;
+            println!("{}: {} wei of ETH", w.address(), w.eth().await?);
+            println!(
+                "  vault {vault}: balance {} wei, spent {} wei, cap {} wei, withdrawal requested {} wei (ready at {})",
+                a.balance_wei, a.spent_wei, a.cap_wei, a.withdrawal_wei, a.withdrawal_ready_at
+            );
+            if let Some(m) = model {
+                let token = token_of(m.clone()).await?;
+                println!("  {m} token {token}: {} base units", w.token_balance(token).await?);
+            }
+        }
+        WalletCommand::Deposit { amount_wei } => {
+            let amount = wei_arg(&amount_wei, "amount")?;
+            let t = w.deposit(vault, amount).await?;
+            print_tx(&format!("deposited {amount} wei into the vault {vault}"), &t);
+        }
+        WalletCommand::Authorize { cap_wei, valid_secs } => {
+            if args.server.key.is_none() {
+                bail!("the client's API key is required: pass --key or set IMO_API_KEY");
+            }
+            let cap = wei_arg(&cap_wei, "cap")?;
+            let deadline = (imo_oracle::types::now_ms() / 1000) as u64 + valid_secs;
+            let signed = sign_spending_cap(&key, contracts.chain_id, vault, cap, deadline)?;
+            let r = server
+                .spending_cap(&signed.client.to_string(), &cap.to_string(), deadline, &signed.signature)
+                .await?;
+            println!(
+                "signed SpendingCap({}, {} wei, deadline {}); the service submits it: transaction {} ({})",
+                r.client,
+                r.cap_wei,
+                r.deadline,
+                r.transaction.as_ref().map_or("-", |t| t.key.as_str()),
+                r.transaction.as_ref().map_or("-", |t| t.state.as_str())
+            );
+        }
+        WalletCommand::RequestWithdrawal { amount_wei } => {
+            let amount = wei_arg(&amount_wei, "amount")?;
+            let t = w.request_withdrawal(vault, amount).await?;
+            let a = w.vault_account(vault).await?;
+            print_tx(
+                &format!("requested a withdrawal of {amount} wei, ready at unix time {}", a.withdrawal_ready_at),
+                &t,
+            );
+        }
+        WalletCommand::Withdraw => {
+            let before = w.vault_account(vault).await?;
+            let t = w.withdraw(vault).await?;
+            let paid = before.withdrawal_wei.min(before.balance_wei);
+            print_tx(&format!("withdrew {paid} wei from the vault"), &t);
+        }
+        WalletCommand::Transfer {
+            model,
+            to,
+            amount_tokens,
+        } => {
+            let token = token_of(model.clone()).await?;
+            let to: Address = to.parse()?;
+            let amount = tokens_arg(&amount_tokens)?;
+            let t = w.transfer_tokens(token, to.0, amount).await?;
+            print_tx(&format!("sent {amount_tokens} {model} tokens to {to}"), &t);
+        }
+        WalletCommand::Claim { model } => {
+            let token = token_of(model.clone()).await?;
+            match w.claim(token).await? {
+                Some(c) => print_tx(
+                    &format!(
+                        "claimed {} wei of {model} revenue (snapshots {:?})",
+                        c.amount_wei, c.snapshot_ids
+                    ),
+                    &c.tx,
+                ),
+                None => println!("nothing to claim from {model} for {}", w.address()),
+            }
+        }
+        WalletCommand::Burn {
+            model,
+            amount_tokens,
+        } => {
+            let token = token_of(model.clone()).await?;
+            let (pays, t) = w.burn(token, tokens_arg(&amount_tokens)?).await?;
+            print_tx(&format!("burned {amount_tokens} {model} tokens for {pays} wei"), &t);
+        }
     }
     Ok(())
 }
@@ -341,8 +621,15 @@ async fn balances(command: BalancesCommand) -> anyhow::Result<()> {
     };
     let _ = server;
     println!(
-        "{}: balance {} wei (reserved {}, spent {}, credited {})",
-        b.address, b.balance_wei, b.reserved_wei, b.spent_wei, b.credited_wei
+        "{}: balance {} wei, available {} (reserved {}, spent {}, credited {}, held for withdrawal {}, spending cap {})",
+        b.address,
+        b.balance_wei,
+        b.available_wei,
+        b.reserved_wei,
+        b.spent_wei,
+        b.credited_wei,
+        b.held_wei,
+        b.cap_wei
     );
     Ok(())
 }
@@ -417,6 +704,69 @@ async fn models(command: ModelsCommand) -> anyhow::Result<()> {
             }
             for t in &model.outputs {
                 println!("  output {} {} {:?}", t.name, t.datatype, t.shape);
+            }
+        }
+        ModelsCommand::Tokenize {
+            model,
+            token_name,
+            symbol,
+            supply_tokens,
+            holders_bps,
+            wait,
+            server,
+        } => {
+            let Some(key) = server.key else {
+                bail!("the publisher's API key is required: pass --key or set IMO_API_KEY")
+            };
+            let client = Client::new(&server.url).with_key(key);
+            let mut t = client
+                .tokenize(&model, &token_name, &symbol, &supply_tokens, holders_bps)
+                .await?;
+            println!(
+                "tokenizing {} as {} ({}), {} base units to {}; transaction {}",
+                t.model_id,
+                t.name,
+                t.symbol,
+                t.supply,
+                t.publisher,
+                t.transaction.as_ref().map_or("-", |x| x.key.as_str())
+            );
+            while wait && t.state == "tokenizing" {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                t = client.token(&t.model_id).await?;
+            }
+            let tx = t.transaction.as_ref();
+            println!(
+                "  state {}  token {}  tx {}  gas used {}",
+                t.state,
+                t.token_address.as_deref().unwrap_or("-"),
+                tx.and_then(|x| x.tx_hash.as_deref()).unwrap_or("-"),
+                tx.and_then(|x| x.gas_used).map_or("-".into(), |g| g.to_string())
+            );
+            if t.state == "failed" {
+                bail!("tokenization failed: {}", t.error.unwrap_or_default());
+            }
+        }
+        ModelsCommand::Revenue { model, server } => {
+            let r = Client::new(&server.url).revenue(&model).await?;
+            println!(
+                "{} (weights {}) token {}: paid {} wei in all",
+                r.model_id,
+                r.weights_root,
+                r.token_address.as_deref().unwrap_or("-"),
+                r.total_paid_wei
+            );
+            for p in &r.paid {
+                println!(
+                    "  epoch {:>10} round {}  paid {:>22} wei  snapshot {:>3}  tx {}",
+                    p.epoch, p.round, p.amount_wei, p.snapshot_id, p.tx_hash
+                );
+            }
+            for p in &r.pending {
+                println!(
+                    "  epoch {:>10} {:<10} {:>22} wei before fees (pending)",
+                    p.epoch, p.state, p.gross_wei
+                );
             }
         }
         ModelsCommand::List { server } => {

@@ -22,7 +22,7 @@ use crate::{dto, error, routes};
         routes::auth::whoami,
         routes::metering::receipt, routes::metering::receipts, routes::metering::balance,
         routes::metering::credit, routes::metering::usage, routes::metering::operator,
-        routes::chain::tokenize, routes::chain::token, routes::chain::spending_cap,
+        routes::chain::contracts, routes::chain::transactions, routes::chain::tokenize, routes::chain::token, routes::chain::spending_cap,
         routes::chain::receipt_proof, routes::chain::epoch, routes::chain::revenue,
         routes::chain::claimable,
         routes::v2::server_metadata, routes::v2::live, routes::v2::ready, routes::v2::model_metadata,

@@ -61,6 +61,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(routes::metering::credit)
         .service(routes::metering::usage)
         .service(routes::metering::operator)
+        .service(routes::chain::contracts)
+        .service(routes::chain::transactions)
         .service(routes::chain::tokenize)
         .service(routes::chain::token)
         .service(routes::chain::spending_cap)

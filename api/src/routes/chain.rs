@@ -14,7 +14,7 @@ use imo_oracle::{
     types::{Address, Wei},
 };
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     error::{ApiResult, ErrorBody},
@@ -26,7 +26,7 @@ fn chain(oracle: &Oracle) -> Result<&ChainLoop, OracleError> {
 }
 
 /// An on-chain action as the transaction manager tracks it.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct TransactionView {
     /// Unique key, e.g. `register:0x…`, `attest:42:1`.
     pub key: String,
@@ -55,6 +55,85 @@ impl From<Intent> for TransactionView {
             error: i.error,
         }
     }
+}
+
+/// Where the contracts are and how this operator settles on them.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ContractsResponse {
+    pub chain_id: u64,
+    pub model_registry: String,
+    /// The `ModelToken` implementation every model's token clones.
+    pub model_token_implementation: String,
+    /// Deposit here; sign spending caps under its EIP-712 domain ("IMO Oracle Vault", "1").
+    pub payment_vault: String,
+    /// Verifies receipts (their EIP-712 domain: "IMO Oracle", "1") and takes attestations.
+    pub usage_oracle: String,
+    /// The block from which the suite is complete.
+    pub deployed_at_block: u64,
+    /// The operator, which signs receipts and sends attestations.
+    pub operator: String,
+    pub attest_bond_wei: String,
+    pub challenge_window_secs: u64,
+    /// The operator's fee, declared in each attestation.
+    pub fee_bps: u16,
+    pub epoch_secs: u64,
+}
+
+/// The deployed contracts and the settlement parameters (clients need the vault address and
+/// domain to deposit and authorise spending; holders find their tokens via the registry).
+#[utoipa::path(get, path = "/v1/contracts", tag = "chain",
+    responses((status = 200, body = ContractsResponse), (status = 409, body = ErrorBody)))]
+#[get("/v1/contracts")]
+pub async fn contracts(oracle: web::Data<Oracle>) -> ApiResult<web::Json<ContractsResponse>> {
+    let chain = chain(&oracle)?;
+    let d = chain.deployment();
+    Ok(web::Json(ContractsResponse {
+        chain_id: d.chain_id,
+        model_registry: d.registry.to_string(),
+        model_token_implementation: d.token_implementation.to_string(),
+        payment_vault: d.vault.to_string(),
+        usage_oracle: d.oracle.to_string(),
+        deployed_at_block: d.block_number(),
+        operator: oracle.inference.signer().operator().to_string(),
+        attest_bond_wei: chain.attest_bond().to_string(),
+        challenge_window_secs: chain.challenge_window(),
+        fee_bps: chain.config().fee_bps,
+        epoch_secs: oracle.config.metering.epoch_secs,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TransactionsQuery {
+    /// Only intents in this state (`pending`, `sent`, `mined`, `final`, `failed`).
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TransactionsResponse {
+    pub transactions: Vec<TransactionView>,
+}
+
+/// Every on-chain action of the operator, oldest first, as the transaction manager tracks it
+/// (admin keys only).
+#[utoipa::path(get, path = "/v1/admin/transactions", tag = "chain", params(TransactionsQuery),
+    responses((status = 200, body = TransactionsResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("api_key" = [])))]
+#[get("/v1/admin/transactions")]
+pub async fn transactions(
+    oracle: web::Data<Oracle>,
+    caller: Caller,
+    q: web::Query<TransactionsQuery>,
+) -> ApiResult<web::Json<TransactionsResponse>> {
+    let chain = chain(&oracle)?;
+    if !caller.0.is_admin() {
+        return Err(OracleError::Forbidden("only admin keys may list the operator's transactions".into()).into());
+    }
+    let state = q.state.as_deref().map(str::parse).transpose()?;
+    let list = chain.txm().list(state).await?;
+    Ok(web::Json(TransactionsResponse {
+        transactions: list.into_iter().map(Into::into).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

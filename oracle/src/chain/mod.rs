@@ -19,6 +19,7 @@ pub mod service;
 pub mod tokens;
 pub mod tree;
 pub mod txm;
+pub mod wallet;
 
 pub use service::ChainLoop;
 

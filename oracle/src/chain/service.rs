@@ -150,6 +150,16 @@ impl ChainLoop {
         &self.inner.deployment
     }
 
+    /// The UsageOracle's bond per attestation, in wei.
+    pub fn attest_bond(&self) -> U256 {
+        self.inner.attest_bond
+    }
+
+    /// The UsageOracle's challenge window, in seconds.
+    pub fn challenge_window(&self) -> u64 {
+        self.inner.challenge_window
+    }
+
     pub fn txm(&self) -> &TxManager {
         &self.inner.txm
     }
