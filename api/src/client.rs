@@ -298,7 +298,8 @@ impl Client {
 
     /// `GET /v1/contracts`.
     pub async fn contracts(&self) -> Result<crate::routes::chain::ContractsResponse, ClientError> {
-        self.send_json(reqwest::Method::GET, "/v1/contracts", None).await
+        self.send_json(reqwest::Method::GET, "/v1/contracts", None)
+            .await
     }
 
     /// `POST /v1/models/{id}/tokenize`.
@@ -312,14 +313,25 @@ impl Client {
     ) -> Result<crate::routes::chain::TokenResponse, ClientError> {
         let body = serde_json::json!({ "name": name, "symbol": symbol,
             "supply_tokens": supply_tokens, "holders_bps": holders_bps });
-        self.send_json(reqwest::Method::POST, &format!("/v1/models/{model}/tokenize"), Some(&body))
-            .await
+        self.send_json(
+            reqwest::Method::POST,
+            &format!("/v1/models/{model}/tokenize"),
+            Some(&body),
+        )
+        .await
     }
 
     /// `GET /v1/models/{id}/token`.
-    pub async fn token(&self, model: &str) -> Result<crate::routes::chain::TokenResponse, ClientError> {
-        self.send_json(reqwest::Method::GET, &format!("/v1/models/{model}/token"), None)
-            .await
+    pub async fn token(
+        &self,
+        model: &str,
+    ) -> Result<crate::routes::chain::TokenResponse, ClientError> {
+        self.send_json(
+            reqwest::Method::GET,
+            &format!("/v1/models/{model}/token"),
+            None,
+        )
+        .await
     }
 
     /// `POST /v1/spending-caps`.
@@ -341,20 +353,34 @@ impl Client {
         &self,
         id: &str,
     ) -> Result<crate::routes::chain::ReceiptProofResponse, ClientError> {
-        self.send_json(reqwest::Method::GET, &format!("/v1/receipts/{id}/proof"), None)
-            .await
+        self.send_json(
+            reqwest::Method::GET,
+            &format!("/v1/receipts/{id}/proof"),
+            None,
+        )
+        .await
     }
 
     /// `GET /v1/epochs/{epoch}`.
-    pub async fn epoch(&self, epoch: u64) -> Result<crate::routes::chain::EpochResponse, ClientError> {
+    pub async fn epoch(
+        &self,
+        epoch: u64,
+    ) -> Result<crate::routes::chain::EpochResponse, ClientError> {
         self.send_json(reqwest::Method::GET, &format!("/v1/epochs/{epoch}"), None)
             .await
     }
 
     /// `GET /v1/models/{id}/revenue`.
-    pub async fn revenue(&self, model: &str) -> Result<crate::routes::chain::RevenueResponse, ClientError> {
-        self.send_json(reqwest::Method::GET, &format!("/v1/models/{model}/revenue"), None)
-            .await
+    pub async fn revenue(
+        &self,
+        model: &str,
+    ) -> Result<crate::routes::chain::RevenueResponse, ClientError> {
+        self.send_json(
+            reqwest::Method::GET,
+            &format!("/v1/models/{model}/revenue"),
+            None,
+        )
+        .await
     }
 
     /// `GET /v1/holders/{address}/claimable`.
@@ -362,8 +388,12 @@ impl Client {
         &self,
         holder: &str,
     ) -> Result<crate::routes::chain::ClaimableResponse, ClientError> {
-        self.send_json(reqwest::Method::GET, &format!("/v1/holders/{holder}/claimable"), None)
-            .await
+        self.send_json(
+            reqwest::Method::GET,
+            &format!("/v1/holders/{holder}/claimable"),
+            None,
+        )
+        .await
     }
 
     async fn send_json<T: DeserializeOwned>(

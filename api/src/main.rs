@@ -365,7 +365,10 @@ async fn main() -> anyhow::Result<()> {
                     println!("    error: {e}");
                 }
             }
-            println!("{} transactions, {total} gas in all", list.transactions.len());
+            println!(
+                "{} transactions, {total} gas in all",
+                list.transactions.len()
+            );
         }
         Command::Wallet { wallet, command } => self::wallet(wallet, command, &config).await?,
         Command::Openapi => print!("{}", imo_api::openapi::render()),
@@ -445,10 +448,12 @@ async fn wallet(
     use imo_oracle::chain::wallet::{Wallet, sign_spending_cap};
     let text = std::fs::read_to_string(&args.key_file)
         .with_context(|| format!("cannot read the wallet key {}", args.key_file.display()))?;
-    let key: alloy::signers::local::PrivateKeySigner = text
-        .trim()
-        .parse()
-        .with_context(|| format!("{} does not hold a hex secp256k1 key", args.key_file.display()))?;
+    let key: alloy::signers::local::PrivateKeySigner = text.trim().parse().with_context(|| {
+        format!(
+            "{} does not hold a hex secp256k1 key",
+            args.key_file.display()
+        )
+    })?;
     let server = Client::new(&args.server.url);
     let server = match &args.server.key {
         Some(k) => server.with_key(k.clone()),
@@ -465,7 +470,9 @@ async fn wallet(
         async move {
             let t = server.token(&model).await?;
             match t.token_address {
-                Some(a) if t.state == "tokenized" => Ok::<_, anyhow::Error>(a.parse::<alloy::primitives::Address>()?),
+                Some(a) if t.state == "tokenized" => {
+                    Ok::<_, anyhow::Error>(a.parse::<alloy::primitives::Address>()?)
+                }
                 _ => bail!("model {model} is {}, not tokenized", t.state),
             }
         }
@@ -480,15 +487,24 @@ async fn wallet(
             );
             if let Some(m) = model {
                 let token = token_of(m.clone()).await?;
-                println!("  {m} token {token}: {} base units", w.token_balance(token).await?);
+                println!(
+                    "  {m} token {token}: {} base units",
+                    w.token_balance(token).await?
+                );
             }
         }
         WalletCommand::Deposit { amount_wei } => {
             let amount = wei_arg(&amount_wei, "amount")?;
             let t = w.deposit(vault, amount).await?;
-            print_tx(&format!("deposited {amount} wei into the vault {vault}"), &t);
+            print_tx(
+                &format!("deposited {amount} wei into the vault {vault}"),
+                &t,
+            );
         }
-        WalletCommand::Authorize { cap_wei, valid_secs } => {
+        WalletCommand::Authorize {
+            cap_wei,
+            valid_secs,
+        } => {
             if args.server.key.is_none() {
                 bail!("the client's API key is required: pass --key or set IMO_API_KEY");
             }
@@ -496,7 +512,12 @@ async fn wallet(
             let deadline = (imo_oracle::types::now_ms() / 1000) as u64 + valid_secs;
             let signed = sign_spending_cap(&key, contracts.chain_id, vault, cap, deadline)?;
             let r = server
-                .spending_cap(&signed.client.to_string(), &cap.to_string(), deadline, &signed.signature)
+                .spending_cap(
+                    &signed.client.to_string(),
+                    &cap.to_string(),
+                    deadline,
+                    &signed.signature,
+                )
                 .await?;
             println!(
                 "signed SpendingCap({}, {} wei, deadline {}); the service submits it: transaction {} ({})",
@@ -512,7 +533,10 @@ async fn wallet(
             let t = w.request_withdrawal(vault, amount).await?;
             let a = w.vault_account(vault).await?;
             print_tx(
-                &format!("requested a withdrawal of {amount} wei, ready at unix time {}", a.withdrawal_ready_at),
+                &format!(
+                    "requested a withdrawal of {amount} wei, ready at unix time {}",
+                    a.withdrawal_ready_at
+                ),
                 &t,
             );
         }
@@ -552,7 +576,10 @@ async fn wallet(
         } => {
             let token = token_of(model.clone()).await?;
             let (pays, t) = w.burn(token, tokens_arg(&amount_tokens)?).await?;
-            print_tx(&format!("burned {amount_tokens} {model} tokens for {pays} wei"), &t);
+            print_tx(
+                &format!("burned {amount_tokens} {model} tokens for {pays} wei"),
+                &t,
+            );
         }
     }
     Ok(())
@@ -741,7 +768,8 @@ async fn models(command: ModelsCommand) -> anyhow::Result<()> {
                 t.state,
                 t.token_address.as_deref().unwrap_or("-"),
                 tx.and_then(|x| x.tx_hash.as_deref()).unwrap_or("-"),
-                tx.and_then(|x| x.gas_used).map_or("-".into(), |g| g.to_string())
+                tx.and_then(|x| x.gas_used)
+                    .map_or("-".into(), |g| g.to_string())
             );
             if t.state == "failed" {
                 bail!("tokenization failed: {}", t.error.unwrap_or_default());

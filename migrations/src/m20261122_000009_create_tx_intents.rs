@@ -63,7 +63,11 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(TxIntents::RawTx).text().null())
                 .col(ColumnDef::new(TxIntents::GasLimit).big_integer().null())
                 .col(ColumnDef::new(TxIntents::MaxFeePerGas).text().null())
-                .col(ColumnDef::new(TxIntents::MaxPriorityFeePerGas).text().null())
+                .col(
+                    ColumnDef::new(TxIntents::MaxPriorityFeePerGas)
+                        .text()
+                        .null(),
+                )
                 .col(ColumnDef::new(TxIntents::SentBlock).big_integer().null())
                 .col(ColumnDef::new(TxIntents::BlockNumber).big_integer().null())
                 .col(ColumnDef::new(TxIntents::BlockHash).string_len(66).null())

@@ -63,7 +63,9 @@ pub enum OracleError {
         available: crate::types::Wei,
     },
     /// The chain loop is off in this process (`chain.enabled = false`).
-    #[error("the chain loop is off: set chain.enabled (IMO_CHAIN_ENABLED=true) after `imo contracts deploy`")]
+    #[error(
+        "the chain loop is off: set chain.enabled (IMO_CHAIN_ENABLED=true) after `imo contracts deploy`"
+    )]
     ChainDisabled,
     /// The receipt's epoch was closed while the call ran; it was not charged (retry).
     #[error("epoch {0} closed while the call ran; it was not charged: retry")]

@@ -127,7 +127,10 @@ pub async fn transactions(
 ) -> ApiResult<web::Json<TransactionsResponse>> {
     let chain = chain(&oracle)?;
     if !caller.0.is_admin() {
-        return Err(OracleError::Forbidden("only admin keys may list the operator's transactions".into()).into());
+        return Err(OracleError::Forbidden(
+            "only admin keys may list the operator's transactions".into(),
+        )
+        .into());
     }
     let state = q.state.as_deref().map(str::parse).transpose()?;
     let list = chain.txm().list(state).await?;

@@ -213,8 +213,7 @@ fn epoch_view(row: &epochs::Model) -> Result<EpochView> {
         fee_bps: row.fee_bps as u16,
         posted_at: row.posted_at.map(|p| p as u64),
         models: serde_json::from_str(&row.models_json).map_err(|e| corrupt("models list", e))?,
-        clients: serde_json::from_str(&row.clients_json)
-            .map_err(|e| corrupt("clients list", e))?,
+        clients: serde_json::from_str(&row.clients_json).map_err(|e| corrupt("clients list", e))?,
     })
 }
 
@@ -287,7 +286,8 @@ impl ChainLoop {
     async fn close_due(&self, report: &mut EpochReport) -> Result<()> {
         let secs = self.inner.epoch_secs;
         let now_s = (now_ms() / 1000) as u64;
-        let Some(last) = (now_s.saturating_sub(self.inner.cfg.epoch_grace_secs) / secs).checked_sub(1)
+        let Some(last) =
+            (now_s.saturating_sub(self.inner.cfg.epoch_grace_secs) / secs).checked_sub(1)
         else {
             return Ok(());
         };
@@ -409,8 +409,10 @@ impl ChainLoop {
                         self.inner.attest_bond,
                     )
                     .await?;
-                    self.set_state(&row, "attesting", |am| am.attest_key = Set(Some(key.clone())))
-                        .await?;
+                    self.set_state(&row, "attesting", |am| {
+                        am.attest_key = Set(Some(key.clone()))
+                    })
+                    .await?;
                     info!(epoch, round, key, bond_wei = %self.inner.attest_bond, "attestation queued");
                     report.attest_sent.push(epoch);
                 }
@@ -748,9 +750,7 @@ impl ChainLoop {
             };
             let tree = self.tree_for(&epoch_row).await?;
             let index = if c.by_index {
-                c.leaf_index
-                    .map(|i| i as usize)
-                    .filter(|i| *i < tree.len())
+                c.leaf_index.map(|i| i as usize).filter(|i| *i < tree.len())
             } else {
                 let wanted: B256 = c
                     .receipt_hash

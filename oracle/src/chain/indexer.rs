@@ -69,7 +69,9 @@ pub struct CapView {
     pub transaction: Option<Intent>,
 }
 
-fn event_effect(log: &alloy::rpc::types::Log) -> Option<(&'static str, Address, u128, ChainEffect)> {
+fn event_effect(
+    log: &alloy::rpc::types::Log,
+) -> Option<(&'static str, Address, u128, ChainEffect)> {
     let amount = |v: U256| u128::try_from(v).unwrap_or(u128::MAX);
     match log.topic0().copied()? {
         PaymentVault::Deposited::SIGNATURE_HASH => {
@@ -80,11 +82,21 @@ fn event_effect(log: &alloy::rpc::types::Log) -> Option<(&'static str, Address, 
         PaymentVault::WithdrawalRequested::SIGNATURE_HASH => {
             let e = PaymentVault::WithdrawalRequested::decode_log(&log.inner).ok()?;
             let a = amount(e.amount);
-            Some(("WithdrawalRequested", Address(e.client), a, ChainEffect::Hold(a)))
+            Some((
+                "WithdrawalRequested",
+                Address(e.client),
+                a,
+                ChainEffect::Hold(a),
+            ))
         }
         PaymentVault::WithdrawalCancelled::SIGNATURE_HASH => {
             let e = PaymentVault::WithdrawalCancelled::decode_log(&log.inner).ok()?;
-            Some(("WithdrawalCancelled", Address(e.client), 0, ChainEffect::Hold(0)))
+            Some((
+                "WithdrawalCancelled",
+                Address(e.client),
+                0,
+                ChainEffect::Hold(0),
+            ))
         }
         PaymentVault::Withdrawn::SIGNATURE_HASH => {
             let e = PaymentVault::Withdrawn::decode_log(&log.inner).ok()?;
@@ -120,7 +132,10 @@ impl ChainLoop {
                 let at = c.block_number as u64;
                 let now = self.block_hash(at).await?;
                 if now.map(|h| format!("{h:#x}")) != Some(c.block_hash.clone()) {
-                    error!(block = at, "the chain reorganised below the confirmation depth; the vault indexer stops");
+                    error!(
+                        block = at,
+                        "the chain reorganised below the confirmation depth; the vault indexer stops"
+                    );
                     metrics::counter!("imo_chain_deep_reorgs_total").increment(1);
                     return Err(OracleError::Chain(format!(
                         "block {at} changed after it was indexed with {confirmations} confirmations: \

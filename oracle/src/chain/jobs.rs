@@ -74,15 +74,17 @@ pub async fn run_once(chain: &ChainLoop, name: &str) {
                 info!(job = name, ?r, "pass");
             }
         }),
-        "transactions" => async {
-            let r = chain.pump().await?;
-            let tokens = chain.reconcile_tokens().await?;
-            if r != Default::default() || tokens > 0 {
-                info!(job = name, ?r, tokens, "pass");
+        "transactions" => {
+            async {
+                let r = chain.pump().await?;
+                let tokens = chain.reconcile_tokens().await?;
+                if r != Default::default() || tokens > 0 {
+                    info!(job = name, ?r, tokens, "pass");
+                }
+                Ok(())
             }
-            Ok(())
+            .await
         }
-        .await,
         _ => chain.epochs().await.map(|r| {
             if r != Default::default() {
                 info!(job = name, ?r, "pass");

@@ -127,13 +127,17 @@ pub fn rpc_client(cfg: &ChainConfig) -> Result<alloy::rpc::client::RpcClient> {
         .connect_timeout(Duration::from_secs(cfg.rpc_timeout_secs.clamp(1, 5)))
         .build()
         .map_err(|e| OracleError::Chain(format!("cannot build the RPC HTTP client: {e}")))?;
-    Ok(alloy::rpc::client::RpcClient::new_http_with_client(http, url))
+    Ok(alloy::rpc::client::RpcClient::new_http_with_client(
+        http, url,
+    ))
 }
 
 /// A plain provider (no wallet) for `chain.rpc_url`, with the request timeout of
 /// [`rpc_client`].
 pub fn provider_for(cfg: &ChainConfig) -> Result<DynProvider> {
-    Ok(ProviderBuilder::new().connect_client(rpc_client(cfg)?).erased())
+    Ok(ProviderBuilder::new()
+        .connect_client(rpc_client(cfg)?)
+        .erased())
 }
 
 /// A connection to the configured chain with the deployer's key as the sending wallet.

@@ -72,9 +72,7 @@ impl TokenParams {
                 ))
             })?;
         if holders_bps > 10_000 {
-            return bad(format!(
-                "holders_bps {holders_bps} is above 10000 (100 %)"
-            ));
+            return bad(format!("holders_bps {holders_bps} is above 10000 (100 %)"));
         }
         Ok(Self {
             name: name.to_owned(),

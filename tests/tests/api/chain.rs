@@ -20,7 +20,6 @@ use imo_oracle::{
 
 use crate::{both_backends, helpers::*};
 
-
 fn operator() -> PrivateKeySigner {
     OPERATOR_KEY.parse().unwrap()
 }

@@ -147,7 +147,11 @@ impl World {
             .register(&self.publisher_api, "tiny_mlp.onnx", "tiny-mlp", PRICE)
             .await;
         // Before tokenization the model is not metered in chain mode.
-        let (status, body) = self.client_api.infer_json("tiny-mlp", &infer_body()).await.unwrap();
+        let (status, body) = self
+            .client_api
+            .infer_json("tiny-mlp", &infer_body())
+            .await
+            .unwrap();
         assert_eq!(status.as_u16(), 409, "{body}");
         let t = self
             .publisher_api
@@ -167,7 +171,10 @@ impl World {
             .tokenize(&model.id, "Tiny MLP", "TMLP", "1000000", 8000)
             .await
             .unwrap();
-        assert_eq!(again.transaction.as_ref().unwrap().key, t.transaction.as_ref().unwrap().key);
+        assert_eq!(
+            again.transaction.as_ref().unwrap().key,
+            t.transaction.as_ref().unwrap().key
+        );
         let e = self
             .publisher_api
             .tokenize(&model.id, "Tiny MLP", "TMLP", "999", 8000)
@@ -185,10 +192,17 @@ impl World {
         let token: EthAddress = t.token_address.unwrap().parse().unwrap();
         let tx = t.transaction.unwrap();
         assert_eq!(tx.state, "final");
-        assert!(tx.gas_used.unwrap() > 300_000, "register gas {:?}", tx.gas_used);
+        assert!(
+            tx.gas_used.unwrap() > 300_000,
+            "register gas {:?}",
+            tx.gas_used
+        );
         let erc = ModelToken::new(token, self.anvil.provider());
         assert_eq!(
-            erc.balanceOf(self.publisher.address()).call().await.unwrap(),
+            erc.balanceOf(self.publisher.address())
+                .call()
+                .await
+                .unwrap(),
             U256::from(1_000_000u64) * U256::from(ETH)
         );
         assert_eq!(erc.claimableBps().call().await.unwrap(), 8000);
@@ -224,13 +238,23 @@ impl World {
         // A signature by someone else, or for another amount, is refused.
         let e = self
             .client_api
-            .spending_cap(&self.client.address().to_string(), &(cap + 1).to_string(), deadline, &sig)
+            .spending_cap(
+                &self.client.address().to_string(),
+                &(cap + 1).to_string(),
+                deadline,
+                &sig,
+            )
             .await
             .unwrap_err();
         assert_eq!(e.code(), Some("invalid_input"), "{e:?}");
         let accepted = self
             .client_api
-            .spending_cap(&self.client.address().to_string(), &cap.to_string(), deadline, &sig)
+            .spending_cap(
+                &self.client.address().to_string(),
+                &cap.to_string(),
+                deadline,
+                &sig,
+            )
             .await
             .expect("spending cap");
         assert_eq!(accepted.cap_wei, cap.to_string());
@@ -354,7 +378,10 @@ async fn full_cycle(b: Backend) {
         assert_eq!(view.root, format!("{:#x}", a.root));
     }
     assert_eq!(attested_total, spent);
-    assert_eq!(w.vault().escrowed().call().await.unwrap(), U256::from(spent));
+    assert_eq!(
+        w.vault().escrowed().call().await.unwrap(),
+        U256::from(spent)
+    );
 
     // Every receipt's proof verifies against the attested root, on-chain.
     for r in receipts.iter().step_by(17).chain(receipts.last()) {
@@ -388,7 +415,9 @@ async fn full_cycle(b: Backend) {
     w.until_epochs(&receipts, "finalized", 30).await;
     let fee: u128 = epochs
         .iter()
-        .map(|e| receipts.iter().filter(|r| r.epoch == *e).count() as u128 * PRICE * FEE_BPS / 10_000)
+        .map(|e| {
+            receipts.iter().filter(|r| r.epoch == *e).count() as u128 * PRICE * FEE_BPS / 10_000
+        })
         .sum();
     let net = spent - fee;
     let rev = w.client_api.revenue(&model_id).await.unwrap();
@@ -429,7 +458,11 @@ async fn full_cycle(b: Backend) {
         .unwrap();
     assert!(r.status());
     let after = eth(&w.anvil, w.holder.address()).await;
-    assert_eq!(after, before - gas_cost(&r) + expected_h, "H receives its share to the wei");
+    assert_eq!(
+        after,
+        before - gas_cost(&r) + expected_h,
+        "H receives its share to the wei"
+    );
     let c = w
         .client_api
         .claimable(&w.holder.address().to_string())
@@ -441,7 +474,11 @@ async fn full_cycle(b: Backend) {
     let vault_c = PaymentVault::new(w.chain.deployment().vault.0, w.wallet(&w.client));
     let left = ETH - spent;
     assert_eq!(
-        w.vault().balanceOf(w.client.address()).call().await.unwrap(),
+        w.vault()
+            .balanceOf(w.client.address())
+            .call()
+            .await
+            .unwrap(),
         U256::from(left)
     );
     let r1 = vault_c
@@ -458,8 +495,16 @@ async fn full_cycle(b: Backend) {
         async move { api.balance().await.unwrap().held_wei == left.to_string() }
     })
     .await;
-    let (status, body) = w.client_api.infer_json("tiny-mlp", &infer_body()).await.unwrap();
-    assert_eq!(status.as_u16(), 402, "a held balance is not served against: {body}");
+    let (status, body) = w
+        .client_api
+        .infer_json("tiny-mlp", &infer_body())
+        .await
+        .unwrap();
+    assert_eq!(
+        status.as_u16(),
+        402,
+        "a held balance is not served against: {body}"
+    );
     w.anvil.time_travel(WITHDRAWAL_DELAY + 1).await;
     let r2 = vault_c
         .withdraw()
@@ -510,7 +555,12 @@ async fn full_cycle(b: Backend) {
     assert!(token_eth >= p_claimable + redeem_pool);
     assert!(token_eth - p_claimable - redeem_pool < 10, "dust only");
     // The operator's bonds came back as credits.
-    let credits = w.oracle().credits(w.chain.txm().sender()).call().await.unwrap();
+    let credits = w
+        .oracle()
+        .credits(w.chain.txm().sender())
+        .call()
+        .await
+        .unwrap();
     assert_eq!(
         credits,
         w.oracle().attestBond().call().await.unwrap() * U256::from(epochs.len())
@@ -522,7 +572,10 @@ async fn full_cycle(b: Backend) {
     assert_eq!(w.chain.txm().list(None).await.unwrap().len(), intents.len());
     let finalizes = intents.iter().filter(|i| i.kind == "finalize").count();
     assert_eq!(finalizes, epochs.len());
-    assert!(intents.iter().all(|i| i.state.as_str() == "final"), "{intents:#?}");
+    assert!(
+        intents.iter().all(|i| i.state.as_str() == "final"),
+        "{intents:#?}"
+    );
     w.finish().await;
 }
 
@@ -557,7 +610,11 @@ async fn wrong_attestation_loses_its_bond(b: Backend) {
     let in_epoch: Vec<&ReceiptRecord> = all_receipts.iter().filter(|r| r.epoch == epoch).collect();
     w.until_epochs(&receipts, "attested", 30).await;
     let a = w.oracle().getAttestation(epoch).call().await.unwrap();
-    assert_eq!(a.count as usize, in_epoch.len() - 1, "the fault left one receipt out");
+    assert_eq!(
+        a.count as usize,
+        in_epoch.len() - 1,
+        "the fault left one receipt out"
+    );
 
     // The client asks for its proofs: the last one is missing from the tree.
     let last = in_epoch.iter().max_by_key(|r| &r.id).unwrap();
@@ -579,7 +636,9 @@ async fn wrong_attestation_loses_its_bond(b: Backend) {
         fingerprint: typed.fingerprint,
         timestamp: typed.timestamp,
     };
-    let sig: Bytes = hex::decode(last.signature.trim_start_matches("0x")).unwrap().into();
+    let sig: Bytes = hex::decode(last.signature.trim_start_matches("0x"))
+        .unwrap()
+        .into();
     let r = oracle_c
         .challengeReceipt(epoch, receipt, sig)
         .value(bond)
@@ -595,7 +654,10 @@ async fn wrong_attestation_loses_its_bond(b: Backend) {
     w.tick().await;
     w.tick().await;
     let c = w.oracle().getChallenge(challenge_id).call().await.unwrap();
-    assert_eq!(c.status, 1, "still open: the operator had nothing to answer with");
+    assert_eq!(
+        c.status, 1,
+        "still open: the operator had nothing to answer with"
+    );
     // After the response window the client resolves it and wins.
     w.anvil.time_travel(51).await;
     let client_eth = eth(&w.anvil, w.client.address()).await;
@@ -608,10 +670,22 @@ async fn wrong_attestation_loses_its_bond(b: Backend) {
         .await
         .unwrap();
     assert!(r1.status());
-    assert_eq!(w.oracle().getChallenge(challenge_id).call().await.unwrap().status, 3);
+    assert_eq!(
+        w.oracle()
+            .getChallenge(challenge_id)
+            .call()
+            .await
+            .unwrap()
+            .status,
+        3
+    );
     let attest_bond = w.oracle().attestBond().call().await.unwrap();
     let credit = w.oracle().credits(w.client.address()).call().await.unwrap();
-    assert_eq!(credit, bond + attest_bond / U256::from(2u8), "bond back + half the attester's");
+    assert_eq!(
+        credit,
+        bond + attest_bond / U256::from(2u8),
+        "bond back + half the attester's"
+    );
     let r2 = oracle_c
         .withdrawCredits()
         .send()
@@ -638,7 +712,11 @@ async fn wrong_attestation_loses_its_bond(b: Backend) {
     let a = w.oracle().getAttestation(epoch).call().await.unwrap();
     assert_eq!(a.round, 2);
     assert_eq!(a.count as usize, in_epoch.len());
-    let p = w.client_api.receipt_proof(&last.id).await.expect("now included");
+    let p = w
+        .client_api
+        .receipt_proof(&last.id)
+        .await
+        .expect("now included");
     assert_eq!(p.round, 2);
     w.anvil.time_travel(WINDOW + 1).await;
     w.until_epochs(&receipts, "finalized", 30).await;
@@ -676,13 +754,40 @@ async fn deposits_need_confirmations_and_survive_reorgs(b: Backend) {
     // hold it (anvil_reorg with no replacement transactions).
     w.anvil.mine(1).await;
     let (head_before, _) = chain_time(&w.anvil).await;
-    let block_before = w.anvil.provider().get_block_by_number(r.block_number.unwrap().into()).await.unwrap().unwrap().header.hash;
+    let block_before = w
+        .anvil
+        .provider()
+        .get_block_by_number(r.block_number.unwrap().into())
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .hash;
     w.anvil.rpc("anvil_reorg", serde_json::json!([2, []])).await;
     let (head_after, _) = chain_time(&w.anvil).await;
     assert_eq!(head_after, head_before, "same height");
-    let block_after = w.anvil.provider().get_block_by_number(r.block_number.unwrap().into()).await.unwrap().unwrap().header.hash;
-    assert_ne!(block_after, block_before, "the deposit's block was replaced");
-    assert!(w.anvil.provider().get_transaction_receipt(r.transaction_hash).await.unwrap().is_none(), "the deposit is gone");
+    let block_after = w
+        .anvil
+        .provider()
+        .get_block_by_number(r.block_number.unwrap().into())
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .hash;
+    assert_ne!(
+        block_after, block_before,
+        "the deposit's block was replaced"
+    );
+    assert!(
+        w.anvil
+            .provider()
+            .get_transaction_receipt(r.transaction_hash)
+            .await
+            .unwrap()
+            .is_none(),
+        "the deposit is gone"
+    );
     w.anvil.mine(5).await;
     w.chain.index().await.unwrap();
     assert_eq!(w.client_api.balance().await.unwrap().balance_wei, "0");
@@ -701,10 +806,17 @@ async fn deposits_need_confirmations_and_survive_reorgs(b: Backend) {
     assert!(r.status());
     w.anvil.mine(1).await;
     w.chain.index().await.unwrap();
-    assert_eq!(w.client_api.balance().await.unwrap().balance_wei, "0", "2 of 3 confirmations");
+    assert_eq!(
+        w.client_api.balance().await.unwrap().balance_wei,
+        "0",
+        "2 of 3 confirmations"
+    );
     w.anvil.mine(1).await;
     w.chain.index().await.unwrap();
-    assert_eq!(w.client_api.balance().await.unwrap().balance_wei, (2 * ETH).to_string());
+    assert_eq!(
+        w.client_api.balance().await.unwrap().balance_wei,
+        (2 * ETH).to_string()
+    );
     // Re-reading from the start applies nothing twice.
     w.srv
         .oracle
@@ -715,7 +827,10 @@ async fn deposits_need_confirmations_and_survive_reorgs(b: Backend) {
     let report = w.chain.index().await.unwrap();
     assert_eq!(report.applied, 0);
     assert!(report.skipped >= 1);
-    assert_eq!(w.client_api.balance().await.unwrap().balance_wei, (2 * ETH).to_string());
+    assert_eq!(
+        w.client_api.balance().await.unwrap().balance_wei,
+        (2 * ETH).to_string()
+    );
     // Deposited but no spending cap signed: nothing is served, and the answer says why.
     let model = w
         .srv
@@ -796,7 +911,10 @@ async fn rpc_outage_mid_cycle(b: Backend) {
         if all {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "epochs {epochs:?} did not close");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "epochs {epochs:?} did not close"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let attests: Vec<_> = w
@@ -810,7 +928,9 @@ async fn rpc_outage_mid_cycle(b: Backend) {
         .collect();
     assert_eq!(attests.len(), epochs.len());
     assert!(
-        attests.iter().all(|i| i.state.as_str() == "pending" && i.nonce.is_none()),
+        attests
+            .iter()
+            .all(|i| i.state.as_str() == "pending" && i.nonce.is_none()),
         "{attests:#?}"
     );
     // /readyz answers: the database is what readiness is about.
@@ -823,12 +943,18 @@ async fn rpc_outage_mid_cycle(b: Backend) {
     let rev = w.client_api.revenue(&model_id).await.unwrap();
     let fee: u128 = epochs
         .iter()
-        .map(|e| receipts.iter().filter(|r| r.epoch == *e).count() as u128 * PRICE * FEE_BPS / 10_000)
+        .map(|e| {
+            receipts.iter().filter(|r| r.epoch == *e).count() as u128 * PRICE * FEE_BPS / 10_000
+        })
         .sum();
     assert_eq!(rev.total_paid_wei, (10 * PRICE - fee).to_string());
     assert_eq!(w.vault().feesOwed().call().await.unwrap(), U256::from(fee));
     assert_eq!(
-        w.vault().balanceOf(w.client.address()).call().await.unwrap(),
+        w.vault()
+            .balanceOf(w.client.address())
+            .call()
+            .await
+            .unwrap(),
         U256::from(ETH - 10 * PRICE)
     );
     w.finish().await;

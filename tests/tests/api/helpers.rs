@@ -75,30 +75,8 @@ impl TestServer {
         cfg.auth.siwe_domain = "imo.test".into();
         cfg.auth.admin_addresses = vec![admin_signer().address().to_string()];
         cfg.metering.operator_key = Some(OPERATOR_KEY.into());
-        let mut pg_db = None;
-        cfg.database.url = match backend {
-            Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("imo.db").display()),
-            Backend::Postgres => {
-                let admin = postgres_admin_url();
-                let name = format!("imo_test_{}", ulid::Ulid::new().to_string().to_lowercase());
-                let conn = Database::connect(&admin).await.unwrap_or_else(|e| {
-                    panic!(
-                        "PostgreSQL is not reachable at {admin} ({e}). Start it (`pg_ctlcluster 15 main start`) \
-                         or point IMO_TEST_POSTGRES_URL at a server where user may CREATE DATABASE."
-                    )
-                });
-                conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .expect("create test database");
-                conn.close().await.ok();
-                pg_db = Some(name.clone());
-                let base = admin
-                    .rsplit_once('/')
-                    .map(|(b, _)| b.to_owned())
-                    .unwrap_or(admin);
-                format!("{base}/{name}")
-            }
-        };
+        let (url, pg_db) = fresh_database(backend, dir.path()).await;
+        cfg.database.url = url;
         let key_file = dir.path().join("deployer.key");
         std::fs::write(&key_file, format!("{ANVIL_KEY_0}\n")).expect("write deployer key");
         cfg.chain.deployer_key_file = Some(key_file);
@@ -106,16 +84,22 @@ impl TestServer {
         if cfg.chain.enabled {
             // The chain loop needs a recorded deployment before the service starts, as
             // `imo contracts deploy` leaves one.
-            let db = imo_oracle::db::connect(&cfg.database).await.expect("connect");
+            let db = imo_oracle::db::connect(&cfg.database)
+                .await
+                .expect("connect");
             imo_oracle::db::migrate(&db).await.expect("migrate");
             let operator: PrivateKeySigner = OPERATOR_KEY.parse().unwrap();
             // Deployed with one confirmation: anvil automines, so a test asking for more
             // confirmations mines them itself.
             let mut deploy_cfg = cfg.chain.clone();
             deploy_cfg.confirmations = 1;
-            imo_oracle::chain::deploy(&deploy_cfg, imo_oracle::types::Address(operator.address()), &db)
-                .await
-                .expect("deploy the contracts to anvil");
+            imo_oracle::chain::deploy(
+                &deploy_cfg,
+                imo_oracle::types::Address(operator.address()),
+                &db,
+            )
+            .await
+            .expect("deploy the contracts to anvil");
             db.close().await.ok();
         }
         let oracle = Oracle::start(cfg).await.expect("oracle starts");
@@ -186,6 +170,49 @@ impl TestServer {
         self.oracle.db.clone().close().await.ok();
         if let Some(name) = self.pg_db.take() {
             drop_database(&name).await;
+        }
+    }
+}
+
+/// The `imo` binary next to the test executable (`make test` builds it first).
+pub fn imo_binary() -> PathBuf {
+    // target/<profile>/deps/<test> -> target/<profile>/imo
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(|d| d.parent()).unwrap().join("imo");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first with `cargo build --bin imo` (make test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A new empty database: a SQLite file in `dir`, or a new PostgreSQL database (its name is
+/// returned for [`drop_database`]).
+pub async fn fresh_database(backend: Backend, dir: &Path) -> (String, Option<String>) {
+    match backend {
+        Backend::Sqlite => (
+            format!("sqlite://{}?mode=rwc", dir.join("imo.db").display()),
+            None,
+        ),
+        Backend::Postgres => {
+            let admin = postgres_admin_url();
+            let name = format!("imo_test_{}", ulid::Ulid::new().to_string().to_lowercase());
+            let conn = Database::connect(&admin).await.unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL is not reachable at {admin} ({e}). Start it (`pg_ctlcluster 15 main start`) \
+                     or point IMO_TEST_POSTGRES_URL at a server where user may CREATE DATABASE."
+                )
+            });
+            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            conn.close().await.ok();
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_owned())
+                .unwrap_or(admin);
+            (format!("{base}/{name}"), Some(name))
         }
     }
 }
@@ -348,7 +375,8 @@ impl Anvil {
 
     /// Moves the chain's clock `secs` forward and mines a block at the new time.
     pub async fn time_travel(&self, secs: u64) {
-        self.rpc("evm_increaseTime", serde_json::json!([secs])).await;
+        self.rpc("evm_increaseTime", serde_json::json!([secs]))
+            .await;
         self.rpc("evm_mine", serde_json::json!([])).await;
     }
 
@@ -368,7 +396,6 @@ impl Drop for Anvil {
         let _ = self.child.wait();
     }
 }
-
 
 /// A TCP forwarder in front of an RPC (anvil) that the test can cut: while it is down it
 /// accepts and at once closes every connection and drops the open ones, so the service sees the

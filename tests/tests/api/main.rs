@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod chain;
+mod crash;
 mod cycle;
 mod inference;
 mod models;

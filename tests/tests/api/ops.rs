@@ -90,18 +90,6 @@ async fn postgres_outage_answers_503_and_loses_nothing() {
     }
 }
 
-fn imo_binary() -> std::path::PathBuf {
-    // target/<profile>/deps/<test> -> target/<profile>/imo
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().and_then(|d| d.parent()).unwrap().join("imo");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first with `cargo build --bin imo` (make test does)",
-        bin.display()
-    );
-    bin
-}
-
 fn vm_hwm_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();

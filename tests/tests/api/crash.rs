@@ -1,0 +1,464 @@
+//! The real `imo serve` binary with its scheduler running the chain loop is killed with SIGKILL
+//! right after it broadcasts an epoch's finalize transaction and before it records anything of
+//! what happened to it (test-only fault injection `kill-after-send:finalize:`). Restarted, it
+//! finds the transaction it had signed, records it, and finalizes nothing twice: one finalize per
+//! epoch on-chain, one payment per model, balances exact to the wei.
+
+use std::{
+    os::unix::process::ExitStatusExt,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use alloy::{
+    primitives::{B256, U256},
+    providers::Provider,
+    rpc::types::Filter,
+    signers::local::PrivateKeySigner,
+    sol_types::SolEvent,
+};
+use imo_api::client::Client;
+use imo_oracle::chain::{
+    bindings::{PaymentVault, UsageOracle},
+    intent_entity,
+    wallet::{Wallet, sign_spending_cap},
+};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use tokio::io::AsyncBufReadExt;
+
+use crate::{
+    both_backends,
+    cycle::{chain_time, infer_body},
+    helpers::*,
+};
+
+const PRICE: u128 = 1_000_000_000_000_000;
+const ETH: u128 = 1_000_000_000_000_000_000;
+const WINDOW: u64 = 100;
+const FEE_BPS: u128 = 500;
+
+/// The environment of one service process (the config is env-only, as in production).
+fn service_env(dir: &std::path::Path, db_url: &str, rpc: &str) -> Vec<(String, String)> {
+    let key_file = dir.join("deployer.key");
+    std::fs::write(&key_file, format!("{ANVIL_KEY_0}\n")).unwrap();
+    [
+        ("IMO_DATABASE_URL", db_url.to_owned()),
+        (
+            "IMO_STORAGE_MODELS_DIR",
+            dir.join("models").display().to_string(),
+        ),
+        ("IMO_SERVER_BIND", "127.0.0.1:0".into()),
+        (
+            "IMO_ENGINE_ORT_LIBRARY",
+            repo_root()
+                .join(".tools/onnxruntime/libonnxruntime.so")
+                .display()
+                .to_string(),
+        ),
+        ("IMO_LOG_FORMAT", "json".into()),
+        ("IMO_METERING_OPERATOR_KEY", OPERATOR_KEY.into()),
+        ("IMO_METERING_EPOCH_SECS", "2".into()),
+        ("IMO_CHAIN_RPC_URL", rpc.to_owned()),
+        ("IMO_CHAIN_CHAIN_ID", CHAIN_ID.to_string()),
+        (
+            "IMO_CHAIN_DEPLOYER_KEY_FILE",
+            key_file.display().to_string(),
+        ),
+        ("IMO_CHAIN_CHALLENGE_WINDOW_SECS", WINDOW.to_string()),
+        ("IMO_CHAIN_FEE_BPS", FEE_BPS.to_string()),
+        ("IMO_CHAIN_ENABLED", "true".into()),
+        ("IMO_CHAIN_EPOCH_GRACE_SECS", "1".into()),
+        ("IMO_CHAIN_INDEX_SCHEDULE", "* * * * * *".into()),
+        ("IMO_CHAIN_TRANSACTIONS_SCHEDULE", "* * * * * *".into()),
+        ("IMO_CHAIN_EPOCHS_SCHEDULE", "* * * * * *".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// Runs an `imo` subcommand to completion; its stdout.
+fn imo(env: &[(String, String)], args: &[&str]) -> String {
+    let out = std::process::Command::new(imo_binary())
+        .args(args)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "imo {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A running `imo serve`; its log lines are kept for failure messages.
+struct Service {
+    child: tokio::process::Child,
+    url: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Service {
+    async fn start(env: &[(String, String)], extra: &[(&str, &str)]) -> Self {
+        let mut child = tokio::process::Command::new(imo_binary())
+            .arg("serve")
+            .envs(env.iter().cloned())
+            .envs(extra.iter().copied())
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let addr = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                log.lock().unwrap().push(line.clone());
+                if let Some(addr) = serde_json::from_str::<serde_json::Value>(&line)
+                    .ok()
+                    .and_then(|v| v["addr"].as_str().map(str::to_owned))
+                {
+                    return addr;
+                }
+            }
+            panic!(
+                "the service exited before reporting its address:\n{}",
+                log.lock().unwrap().join("\n")
+            );
+        })
+        .await
+        .expect("the service reports its address within 60 s");
+        let keep = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                keep.lock().unwrap().push(line);
+            }
+        });
+        Self {
+            child,
+            url: format!("http://{addr}"),
+            log,
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let log = self.log.lock().unwrap();
+        log[log.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// Waits (polling the API) until `cond` holds, at most `secs`.
+    async fn until<F, Fut>(&mut self, what: &str, secs: u64, mut cond: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        while !cond().await {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "the service exited ({status}) while waiting for {what}:\n{}",
+                    self.log_tail()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out after {secs} s waiting for {what}:\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn stop(mut self) {
+        let pid = self.child.id().expect("running");
+        let term = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
+        let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("the service stops within 20 s of SIGTERM")
+            .unwrap();
+        assert!(status.success(), "clean exit after SIGTERM: {status}");
+    }
+}
+
+async fn epochs_in(api: &Client, epochs: &[u64], state: &str) -> bool {
+    for e in epochs {
+        match api.epoch(*e).await {
+            Ok(v) if v.state == state => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+async fn finalize_survives_sigkill(b: Backend) {
+    let anvil = Anvil::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (db_url, pg_db) = fresh_database(b, dir.path()).await;
+    let env = service_env(dir.path(), &db_url, &anvil.url);
+    let deployed = imo(&env, &["contracts", "deploy"]);
+    assert!(deployed.contains("UsageOracle"), "{deployed}");
+    let (publisher, client) = (signer(41), signer(42));
+    for s in [&publisher, &client] {
+        anvil
+            .rpc(
+                "anvil_setBalance",
+                serde_json::json!([s.address(), format!("{:#x}", U256::from(100 * ETH))]),
+            )
+            .await;
+    }
+    let key = |s: &PrivateKeySigner, role: &str| {
+        imo(
+            &env,
+            &[
+                "keys",
+                "create",
+                "--address",
+                &s.address().to_string(),
+                "--role",
+                role,
+                "--quiet",
+            ],
+        )
+        .trim()
+        .to_owned()
+    };
+    let (publisher_key, client_key) = (key(&publisher, "publisher"), key(&client, "client"));
+
+    let mut svc = Service::start(
+        &env,
+        &[("IMO_CHAIN_FAULT_INJECTION", "kill-after-send:finalize:")],
+    )
+    .await;
+    let pub_api = Client::new(&svc.url).with_key(publisher_key.clone());
+    let client_api = Client::new(&svc.url).with_key(client_key.clone());
+
+    // A tokenized model, a funded and authorised client: all through the scheduler's jobs.
+    let meta = imo_api::client::Upload {
+        name: "tiny-mlp".into(),
+        price_wei: Some(PRICE.to_string()),
+        ..Default::default()
+    };
+    let (_, model) = pub_api
+        .upload_model(&meta, model_bytes("tiny_mlp.onnx"))
+        .await
+        .unwrap();
+    pub_api
+        .tokenize(&model.id, "Tiny MLP", "TMLP", "1000000", 8000)
+        .await
+        .unwrap();
+    svc.until("the model is tokenized", 30, || {
+        let api = pub_api.clone();
+        let id = model.id.clone();
+        async move { api.token(&id).await.is_ok_and(|t| t.state == "tokenized") }
+    })
+    .await;
+    let contracts = client_api.contracts().await.unwrap();
+    let vault: alloy::primitives::Address = contracts.payment_vault.parse().unwrap();
+    let oracle: alloy::primitives::Address = contracts.usage_oracle.parse().unwrap();
+    let mut wcfg = imo_oracle::config::ChainConfig::default();
+    wcfg.rpc_url = anvil.url.clone();
+    let wallet = Wallet::new(&wcfg, client.clone()).unwrap();
+    wallet.deposit(vault, U256::from(ETH)).await.unwrap();
+    let (_, now) = chain_time(&anvil).await;
+    let cap = sign_spending_cap(&client, CHAIN_ID, vault, U256::from(ETH), now + 3600).unwrap();
+    client_api
+        .spending_cap(
+            &cap.client.to_string(),
+            &ETH.to_string(),
+            cap.deadline,
+            &cap.signature,
+        )
+        .await
+        .unwrap();
+    svc.until("the deposit and the cap are indexed", 30, || {
+        let api = client_api.clone();
+        async move {
+            api.balance()
+                .await
+                .is_ok_and(|b| b.available_wei == ETH.to_string())
+        }
+    })
+    .await;
+    let mut epochs = vec![];
+    let mut calls = std::collections::BTreeMap::<u64, u128>::new();
+    for _ in 0..5 {
+        let (status, body) = client_api
+            .infer_json("tiny-mlp", &infer_body())
+            .await
+            .unwrap();
+        assert_eq!(status.as_u16(), 200, "{body}");
+        let r: imo_oracle::receipts::ReceiptRecord =
+            serde_json::from_str(body["parameters"]["imo_receipt"].as_str().unwrap()).unwrap();
+        epochs.push(r.epoch);
+        *calls.entry(r.epoch).or_default() += 1;
+    }
+    epochs.dedup();
+    svc.until(&format!("epochs {epochs:?} attested"), 30, || {
+        let (api, epochs) = (client_api.clone(), epochs.clone());
+        async move { epochs_in(&api, &epochs, "attested").await }
+    })
+    .await;
+
+    // Past the window the scheduler finalizes; the process dies right after the broadcast.
+    anvil.time_travel(WINDOW + 1).await;
+    let status = tokio::time::timeout(Duration::from_secs(30), svc.child.wait())
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "the service was not killed after sending finalize:\n{}",
+                svc.log_tail()
+            )
+        })
+        .unwrap();
+    assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status}");
+
+    // What the crash left: the transaction is on-chain, the database only knows it was signed.
+    let db = imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
+        url: db_url.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let sent: Vec<intent_entity::Model> = intent_entity::Entity::find()
+        .filter(intent_entity::Column::Kind.eq("finalize"))
+        .filter(intent_entity::Column::State.eq("sent"))
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(sent.len(), 1, "one finalize was broadcast: {sent:#?}");
+    let killed_hash: B256 = sent[0].tx_hash.as_deref().unwrap().parse().unwrap();
+    let killed_epoch: u64 = sent[0].key.split(':').nth(1).unwrap().parse().unwrap();
+    let receipt = anvil
+        .provider()
+        .get_transaction_receipt(killed_hash)
+        .await
+        .unwrap()
+        .expect("the finalize transaction was mined before the kill");
+    assert!(receipt.status());
+    let uo = UsageOracle::new(oracle, anvil.provider());
+    assert_eq!(
+        uo.getAttestation(killed_epoch).call().await.unwrap().status,
+        3,
+        "finalized on-chain"
+    );
+    assert!(
+        !epochs_in_db_finalized(&db, killed_epoch).await,
+        "not recorded as finalized"
+    );
+    db.close().await.ok();
+
+    // Restarted without the fault: it records what happened and finalizes nothing twice.
+    let mut svc = Service::start(&env, &[]).await;
+    let pub_api = Client::new(&svc.url).with_key(publisher_key);
+    let client_api = Client::new(&svc.url).with_key(client_key);
+    svc.until(&format!("epochs {epochs:?} finalized"), 60, || {
+        let (api, epochs) = (client_api.clone(), epochs.clone());
+        async move { epochs_in(&api, &epochs, "finalized").await }
+    })
+    .await;
+    let db = imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
+        url: db_url.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let finalizes: Vec<intent_entity::Model> = intent_entity::Entity::find()
+        .filter(intent_entity::Column::Kind.eq("finalize"))
+        .all(&db)
+        .await
+        .unwrap();
+    db.close().await.ok();
+    assert_eq!(finalizes.len(), epochs.len(), "{finalizes:#?}");
+    let killed = finalizes
+        .iter()
+        .find(|i| i.key == sent[0].key)
+        .expect("the killed intent");
+    assert_eq!(killed.state, "final");
+    assert_eq!(
+        killed.tx_hash.as_deref(),
+        Some(format!("{killed_hash:#x}").as_str()),
+        "the same transaction, not a new one"
+    );
+    assert_eq!(killed.attempts, 1);
+    assert_eq!(killed.hashes.split(',').count(), 1, "never re-signed");
+
+    // On-chain: exactly one payment per epoch for the model, and the money adds up.
+    let paid_logs = anvil
+        .provider()
+        .get_logs(
+            &Filter::new()
+                .address(oracle)
+                .event_signature(UsageOracle::ModelPaid::SIGNATURE_HASH)
+                .from_block(0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(paid_logs.len(), epochs.len(), "one ModelPaid per epoch");
+    let spent = 5 * PRICE;
+    let mut fee = 0;
+    let mut net = 0;
+    for l in &paid_logs {
+        let e = UsageOracle::ModelPaid::decode_log(&l.inner).unwrap();
+        let gross = calls[&e.epoch] * PRICE;
+        let f = gross * FEE_BPS / 10_000;
+        assert_eq!(
+            e.amount,
+            U256::from(gross - f),
+            "epoch {} pays its total less the fee",
+            e.epoch
+        );
+        fee += f;
+        net += gross - f;
+    }
+    assert_eq!(net + fee, spent);
+    let v = PaymentVault::new(vault, anvil.provider());
+    assert_eq!(v.feesOwed().call().await.unwrap(), U256::from(fee));
+    assert_eq!(v.escrowed().call().await.unwrap(), U256::ZERO);
+    assert_eq!(
+        v.balanceOf(client.address()).call().await.unwrap(),
+        U256::from(ETH - spent)
+    );
+    let token: alloy::primitives::Address = pub_api
+        .token(&model.id)
+        .await
+        .unwrap()
+        .token_address
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        anvil.provider().get_balance(token).await.unwrap(),
+        U256::from(net)
+    );
+    let rev = pub_api.revenue(&model.id).await.unwrap();
+    assert_eq!(rev.total_paid_wei, net.to_string());
+    assert_eq!(rev.paid.len(), epochs.len());
+    let operator =
+        imo_oracle::types::Address(OPERATOR_KEY.parse::<PrivateKeySigner>().unwrap().address());
+    let bond = uo.attestBond().call().await.unwrap();
+    assert_eq!(
+        uo.credits(operator.0).call().await.unwrap(),
+        bond * U256::from(epochs.len()),
+        "each bond credited back once"
+    );
+    svc.stop().await;
+    if let Some(name) = pg_db {
+        drop_database(&name).await;
+    }
+}
+
+async fn epochs_in_db_finalized(db: &sea_orm::DatabaseConnection, epoch: u64) -> bool {
+    imo_oracle::db::epochs::Entity::find_by_id(epoch as i64)
+        .one(db)
+        .await
+        .unwrap()
+        .is_some_and(|e| e.state == "finalized")
+}
+
+both_backends!(finalize_survives_sigkill);
