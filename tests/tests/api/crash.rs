@@ -261,8 +261,10 @@ async fn finalize_survives_sigkill(b: Backend) {
     let contracts = client_api.contracts().await.unwrap();
     let vault: alloy::primitives::Address = contracts.payment_vault.parse().unwrap();
     let oracle: alloy::primitives::Address = contracts.usage_oracle.parse().unwrap();
-    let mut wcfg = imo_oracle::config::ChainConfig::default();
-    wcfg.rpc_url = anvil.url.clone();
+    let wcfg = imo_oracle::config::ChainConfig {
+        rpc_url: anvil.url.clone(),
+        ..Default::default()
+    };
     let wallet = Wallet::new(&wcfg, client.clone()).unwrap();
     wallet.deposit(vault, U256::from(ETH)).await.unwrap();
     let (_, now) = chain_time(&anvil).await;
