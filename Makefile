@@ -40,8 +40,9 @@ test-contracts: tools ## Foundry tests (offline, solc-js), gas snapshot and comm
 test: tools postgres lint test-rust test-contracts ## everything CI runs
 	@echo "make test: all suites passed"
 
-bench: tools postgres ## service vs bare ONNX Runtime, and receipts/s on SQLite and PostgreSQL (release build)
+bench: tools postgres ## service vs bare ONNX Runtime, receipts/s on SQLite and PostgreSQL, receipt tree vs bare hashing (release build)
 	$(CARGO) bench -p imo-e2e --bench inference
+	$(CARGO) bench -p imo-e2e --bench tree
 
 clean: ## remove build outputs and local data (keeps .tools/)
 	$(CARGO) clean

@@ -738,24 +738,4 @@ mod tests {
         assert_eq!(shuffled.models(), sorted.models());
         assert_eq!(shuffled.clients(), sorted.clients());
     }
-
-    /// `cargo test --release -p imo-oracle --lib tree_builds_100k -- --ignored --nocapture`
-    #[test]
-    #[ignore = "timing; run in release"]
-    fn tree_builds_100k_quickly() {
-        let rs = random_receipts(100_000, 3);
-        let start = std::time::Instant::now();
-        let t = ReceiptTree::build(rs).unwrap();
-        let built = start.elapsed();
-        let start = std::time::Instant::now();
-        for i in 0..t.len() {
-            std::hint::black_box(t.proof(i));
-        }
-        println!(
-            "100k receipts: build {built:?}, all proofs {:?}, depth {}",
-            start.elapsed(),
-            t.depth()
-        );
-        assert!(built < std::time::Duration::from_secs(1));
-    }
 }

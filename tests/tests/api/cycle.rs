@@ -732,6 +732,123 @@ async fn wrong_attestation_loses_its_bond(b: Backend) {
     w.finish().await;
 }
 
+/// Challenges that the operator can answer are answered by the epochs job on its own: a
+/// client challenges one of its receipts that the tree does hold (bonded), and a watcher forces
+/// a leaf into the open; the service responds to both with inclusion proofs, both are rejected
+/// (each bond: half to the operator, half burned), and the epoch finalizes as attested.
+async fn answerable_challenges_are_answered(b: Backend) {
+    let w = World::start(b, |_| {}).await;
+    let (model_id, _token) = w.tokenized_model().await;
+    w.fund_client(ETH, ETH).await;
+    let receipts = loop {
+        let r = w.calls(3).await;
+        if r.iter().all(|x| x.epoch == r[0].epoch) {
+            break r;
+        }
+    };
+    let epoch = receipts[0].epoch;
+    w.until_epochs(&receipts, "attested", 30).await;
+    let a = w.oracle().getAttestation(epoch).call().await.unwrap();
+
+    let oracle_c = UsageOracle::new(w.chain.deployment().oracle.0, w.wallet(&w.client));
+    let bond = oracle_c.challengeBond().call().await.unwrap();
+    let typed = receipts[1].typed().unwrap();
+    let receipt = UsageOracle::Receipt {
+        id: typed.id,
+        epoch: typed.epoch,
+        model: typed.model,
+        client: typed.client,
+        price: typed.price,
+        inputHash: typed.inputHash,
+        outputHash: typed.outputHash,
+        fingerprint: typed.fingerprint,
+        timestamp: typed.timestamp,
+    };
+    let sig: Bytes = hex::decode(receipts[1].signature.trim_start_matches("0x"))
+        .unwrap()
+        .into();
+    let r = oracle_c
+        .challengeReceipt(epoch, receipt, sig)
+        .value(bond)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r.status(), "receipt challenge accepted");
+    let oracle_h = UsageOracle::new(w.chain.deployment().oracle.0, w.wallet(&w.holder));
+    let r = oracle_h
+        .challengeLeaf(epoch, a.count - 1)
+        .value(bond)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r.status(), "leaf challenge accepted");
+    assert_eq!(
+        w.oracle()
+            .getAttestation(epoch)
+            .call()
+            .await
+            .unwrap()
+            .openChallenges,
+        2
+    );
+
+    let oracle = w.oracle();
+    w.until("both challenges are answered", 30, || {
+        let oracle = oracle.clone();
+        async move {
+            let s0 = oracle.getChallenge(U256::ZERO).call().await.unwrap().status;
+            let s1 = oracle
+                .getChallenge(U256::from(1))
+                .call()
+                .await
+                .unwrap()
+                .status;
+            s0 == 2 && s1 == 2
+        }
+    })
+    .await;
+    let responds: Vec<_> = w
+        .chain
+        .txm()
+        .list(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.kind == "respond")
+        .collect();
+    assert_eq!(responds.len(), 2, "{responds:#?}");
+    let op = w.chain.txm().sender();
+    assert_eq!(
+        w.oracle().credits(op).call().await.unwrap(),
+        bond,
+        "half of each rejected bond goes to the operator"
+    );
+    assert_eq!(w.oracle().burned().call().await.unwrap(), bond);
+
+    // The attestation stands and finalizes, paying the attested total.
+    w.anvil.time_travel(WINDOW + 1).await;
+    w.until_epochs(&receipts, "finalized", 30).await;
+    let in_epoch = a.count as u128;
+    let rev = w.client_api.revenue(&model_id).await.unwrap();
+    let total = in_epoch * PRICE;
+    assert_eq!(
+        rev.total_paid_wei,
+        (total - total * FEE_BPS / 10_000).to_string()
+    );
+    assert_eq!(
+        w.oracle().credits(op).call().await.unwrap(),
+        bond + w.oracle().attestBond().call().await.unwrap(),
+        "the attestation bond came back too"
+    );
+    w.finish().await;
+}
+
 /// A deposit that a reorg removes before its confirmations is never credited; re-reading a
 /// range credits nothing twice.
 async fn deposits_need_confirmations_and_survive_reorgs(b: Backend) {
@@ -966,5 +1083,6 @@ both_backends!(
     full_cycle,
     wrong_attestation_loses_its_bond,
     deposits_need_confirmations_and_survive_reorgs,
-    rpc_outage_mid_cycle
+    rpc_outage_mid_cycle,
+    answerable_challenges_are_answered
 );
