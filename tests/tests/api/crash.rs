@@ -22,16 +22,11 @@ use imo_api::client::Client;
 use imo_oracle::chain::{
     bindings::{PaymentVault, UsageOracle},
     intent_entity,
-    wallet::{Wallet, sign_spending_cap},
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tokio::io::AsyncBufReadExt;
 
-use crate::{
-    both_backends,
-    cycle::{chain_time, infer_body},
-    helpers::*,
-};
+use crate::{both_backends, cycle::infer_body, helpers::*};
 
 const PRICE: u128 = 1_000_000_000_000_000;
 const ETH: u128 = 1_000_000_000_000_000_000;
@@ -261,23 +256,26 @@ async fn finalize_survives_sigkill(b: Backend) {
     let contracts = client_api.contracts().await.unwrap();
     let vault: alloy::primitives::Address = contracts.payment_vault.parse().unwrap();
     let oracle: alloy::primitives::Address = contracts.usage_oracle.parse().unwrap();
-    let wcfg = imo_oracle::config::ChainConfig {
-        rpc_url: anvil.url.clone(),
-        ..Default::default()
-    };
-    let wallet = Wallet::new(&wcfg, client.clone()).unwrap();
-    wallet.deposit(vault, U256::from(ETH)).await.unwrap();
-    let (_, now) = chain_time(&anvil).await;
-    let cap = sign_spending_cap(&client, CHAIN_ID, vault, U256::from(ETH), now + 3600).unwrap();
-    client_api
-        .spending_cap(
-            &cap.client.to_string(),
-            &ETH.to_string(),
-            cap.deadline,
-            &cap.signature,
-        )
-        .await
-        .unwrap();
+    // The client's own wallet, through the CLI: deposit and a signed spending cap.
+    let key_file = dir.path().join("client.wallet.key");
+    std::fs::write(&key_file, format!("0x{}\n", hex::encode(client.to_bytes()))).unwrap();
+    let mut wenv = env.clone();
+    wenv.push(("IMO_URL".into(), svc.url.clone()));
+    wenv.push(("IMO_API_KEY".into(), client_key.clone()));
+    let kf = key_file.display().to_string();
+    let out = imo(
+        &wenv,
+        &["wallet", "--key-file", &kf, "deposit", &ETH.to_string()],
+    );
+    assert!(
+        out.contains(&format!("deposited {ETH} wei into the vault {vault}")),
+        "{out}"
+    );
+    let out = imo(
+        &wenv,
+        &["wallet", "--key-file", &kf, "authorize", &ETH.to_string()],
+    );
+    assert!(out.contains("signed SpendingCap"), "{out}");
     svc.until("the deposit and the cap are indexed", 30, || {
         let api = client_api.clone();
         async move {

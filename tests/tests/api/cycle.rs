@@ -849,6 +849,266 @@ async fn answerable_challenges_are_answered(b: Backend) {
     w.finish().await;
 }
 
+/// The status and code of an API error (a success fails the test).
+fn code<T: std::fmt::Debug>(
+    r: Result<T, imo_api::client::ClientError>,
+) -> (Option<u16>, Option<String>) {
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => (e.status().map(|s| s.as_u16()), e.code().map(str::to_owned)),
+    }
+}
+
+/// Bad input to the chain endpoints gets a clear error with a stable code and changes nothing;
+/// with the RPC down, the chain reads answer 503 `chain_unavailable`; with the chain loop off,
+/// every chain endpoint answers 409 `chain_disabled`.
+async fn chain_endpoints_reject_bad_input(b: Backend) {
+    let anvil = Anvil::spawn().await;
+    let proxy = RpcProxy::start(&anvil.url).await;
+    let rpc = proxy.url.clone();
+    let w = World::start_on(b, anvil, |cfg| {
+        cfg.chain.rpc_url = rpc;
+        cfg.chain.rpc_timeout_secs = 2;
+    })
+    .await;
+    let (model_id, _token) = w.tokenized_model().await;
+    let (tokens, intents) = (
+        w.srv.row_count("model_tokens").await,
+        w.srv.row_count("tx_intents").await,
+    );
+    let is = |got: (Option<u16>, Option<String>), status: u16, c: &str| {
+        assert_eq!(got, (Some(status), Some(c.to_owned())));
+    };
+    let tk = |name: &'static str, symbol: &'static str, supply: &'static str, bps: u32| {
+        let api = w.publisher_api.clone();
+        let id = model_id.clone();
+        async move { api.tokenize(&id, name, symbol, supply, bps).await }
+    };
+    is(
+        code(tk("Tiny", "tiny", "1000", 8000).await),
+        400,
+        "invalid_input",
+    );
+    is(
+        code(tk("Tiny", "TINY", "0", 8000).await),
+        400,
+        "invalid_input",
+    );
+    is(
+        code(tk("Tiny", "TINY", "1.5", 8000).await),
+        400,
+        "invalid_input",
+    );
+    is(
+        code(tk("Tiny", "TINY", "1000", 10_001).await),
+        400,
+        "invalid_input",
+    );
+    is(
+        code(tk("", "TINY", "1000", 8000).await),
+        400,
+        "invalid_input",
+    );
+    is(
+        code(
+            w.publisher_api
+                .tokenize("no-such-model", "T", "T", "1", 0)
+                .await,
+        ),
+        404,
+        "not_found",
+    );
+    is(
+        code(w.srv.client().tokenize(&model_id, "T", "T", "1", 0).await),
+        401,
+        "unauthenticated",
+    );
+    // Malformed JSON and unknown fields.
+    for body in [
+        "{",
+        r#"{"name":"T","symbol":"T","supply_tokens":"1","holders_bps":0,"x":1}"#,
+    ] {
+        let resp = w
+            .publisher_api
+            .request(
+                reqwest::Method::POST,
+                &format!("/v1/models/{model_id}/tokenize"),
+            )
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{body}");
+    }
+    assert_eq!(w.srv.row_count("model_tokens").await, tokens);
+    assert_eq!(w.srv.row_count("tx_intents").await, intents);
+
+    // Spending caps: not hex, not 65 bytes, signed by another key, for another amount, for
+    // another client's address, a deadline in the past.
+    let vault = w.chain.deployment().vault.0;
+    let (_, now) = chain_time(&w.anvil).await;
+    let client = w.client.address().to_string();
+    let sign = |s: &PrivateKeySigner, cap: u128, deadline: u64| {
+        imo_oracle::chain::wallet::sign_spending_cap(s, CHAIN_ID, vault, U256::from(cap), deadline)
+            .unwrap()
+            .signature
+    };
+    let good = sign(&w.client, ETH, now + 3600);
+    for (who, cap, deadline, sig, status, c) in [
+        (
+            client.clone(),
+            ETH,
+            now + 3600,
+            "0xzz".to_owned(),
+            400,
+            "invalid_input",
+        ),
+        (
+            client.clone(),
+            ETH,
+            now + 3600,
+            "0x1234".to_owned(),
+            400,
+            "invalid_input",
+        ),
+        (
+            client.clone(),
+            ETH,
+            now + 3600,
+            sign(&w.holder, ETH, now + 3600),
+            400,
+            "invalid_input",
+        ),
+        (
+            client.clone(),
+            2 * ETH,
+            now + 3600,
+            good.clone(),
+            400,
+            "invalid_input",
+        ),
+        (
+            client.clone(),
+            ETH,
+            now - 10,
+            sign(&w.client, ETH, now - 10),
+            400,
+            "invalid_input",
+        ),
+        (
+            w.holder.address().to_string(),
+            ETH,
+            now + 3600,
+            good.clone(),
+            403,
+            "forbidden",
+        ),
+    ] {
+        is(
+            code(
+                w.client_api
+                    .spending_cap(&who, &cap.to_string(), deadline, &sig)
+                    .await,
+            ),
+            status,
+            c,
+        );
+    }
+    assert_eq!(w.srv.row_count("spending_caps").await, 0);
+    assert_eq!(w.srv.row_count("tx_intents").await, intents);
+    // A cap must rise: once this one is indexed, the same cap again is a conflict.
+    w.client_api
+        .spending_cap(&client, &ETH.to_string(), now + 3600, &good)
+        .await
+        .unwrap();
+    let api = w.client_api.clone();
+    w.until("the cap is indexed", 30, || {
+        let api = api.clone();
+        async move { api.balance().await.unwrap().cap_wei == ETH.to_string() }
+    })
+    .await;
+    let again = sign(&w.client, ETH, now + 3000);
+    is(
+        code(
+            w.client_api
+                .spending_cap(&client, &ETH.to_string(), now + 3000, &again)
+                .await,
+        ),
+        409,
+        "conflict",
+    );
+
+    // Reads: an unknown epoch, an unknown receipt, a bad address, a non-admin listing.
+    is(code(w.client_api.epoch(1).await), 404, "not_found");
+    is(
+        code(
+            w.client_api
+                .receipt_proof("01ARZ3NDEKTSV4RRFFQ69G5FAV")
+                .await,
+        ),
+        404,
+        "not_found",
+    );
+    is(
+        code(w.client_api.claimable("0x1234").await),
+        400,
+        "invalid_input",
+    );
+    is(
+        code(w.client_api.transactions(None).await),
+        403,
+        "forbidden",
+    );
+    let admin = w.srv.key(&admin_signer(), "admin").await;
+    is(
+        code(admin.transactions(Some("bogus")).await),
+        400,
+        "invalid_input",
+    );
+    let listed = admin.transactions(None).await.unwrap().transactions;
+    assert_eq!(listed.len() as i64, intents + 1, "{listed:#?}");
+    assert_eq!(listed.last().unwrap().kind, "cap");
+    // Admin credits are refused: balances come from deposits only.
+    is(code(admin.credit(&client, "1000").await), 409, "conflict");
+
+    // The RPC down: the chain reads say so, metering reads do not need it.
+    proxy.down();
+    let holder = w.holder.address().to_string();
+    is(
+        code(w.client_api.claimable(&holder).await),
+        503,
+        "chain_unavailable",
+    );
+    assert_eq!(
+        w.client_api.balance().await.unwrap().cap_wei,
+        ETH.to_string()
+    );
+    proxy.up();
+    assert_eq!(
+        w.client_api
+            .claimable(&holder)
+            .await
+            .unwrap()
+            .total_claimable_wei,
+        "0"
+    );
+    w.finish().await;
+
+    // The chain loop off: every chain endpoint says so.
+    let srv = TestServer::start(b).await;
+    let api = srv.key(&signer(36), "publisher").await;
+    is(code(api.contracts().await), 409, "chain_disabled");
+    is(
+        code(api.tokenize("x", "T", "T", "1", 0).await),
+        409,
+        "chain_disabled",
+    );
+    is(code(api.epoch(1).await), 409, "chain_disabled");
+    is(code(api.claimable(&holder).await), 409, "chain_disabled");
+    srv.finish().await;
+}
+
 /// A deposit that a reorg removes before its confirmations is never credited; re-reading a
 /// range credits nothing twice.
 async fn deposits_need_confirmations_and_survive_reorgs(b: Backend) {
@@ -1084,5 +1344,6 @@ both_backends!(
     wrong_attestation_loses_its_bond,
     deposits_need_confirmations_and_survive_reorgs,
     rpc_outage_mid_cycle,
-    answerable_challenges_are_answered
+    answerable_challenges_are_answered,
+    chain_endpoints_reject_bad_input
 );
