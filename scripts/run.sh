@@ -39,7 +39,7 @@ export IMO_CHAIN_RESPONSE_WINDOW_SECS="${IMO_CHAIN_RESPONSE_WINDOW_SECS:-10}"
 export IMO_CHAIN_WITHDRAWAL_DELAY_SECS="${IMO_CHAIN_WITHDRAWAL_DELAY_SECS:-60}"
 export IMO_CHAIN_EPOCHS_SCHEDULE="${IMO_CHAIN_EPOCHS_SCHEDULE:-* * * * * *}"
 export IMO_CHAIN_INDEX_SCHEDULE="${IMO_CHAIN_INDEX_SCHEDULE:-* * * * * *}"
-export IMO_LOG_FILTER="${IMO_LOG_FILTER:-info,imo_oracle::chain=info,sqlx=warn,sea_orm=warn,actix_server=warn}"
+export IMO_LOG_FILTER="${IMO_LOG_FILTER:-info,ort=warn,sqlx=warn,sea_orm=warn,actix_server=warn}"
 
 say() { printf '\033[1;32m[run]\033[0m %s\n' "$*"; }
 

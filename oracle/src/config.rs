@@ -445,7 +445,7 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             format: LogFormat::Human,
-            filter: "info".into(),
+            filter: "info,ort=warn".into(),
         }
     }
 }

@@ -166,6 +166,21 @@ fn to_sol_clients(c: &[ClientTotal]) -> Vec<UsageOracle::ClientTotal> {
         .collect()
 }
 
+/// A receipt as the UsageOracle's ABI takes it (the same struct, generated from the ABI).
+pub fn sol_receipt(r: &crate::receipts::Receipt) -> UsageOracle::Receipt {
+    UsageOracle::Receipt {
+        id: r.id,
+        epoch: r.epoch,
+        model: r.model,
+        client: r.client,
+        price: r.price,
+        inputHash: r.inputHash,
+        outputHash: r.outputHash,
+        fingerprint: r.fingerprint,
+        timestamp: r.timestamp,
+    }
+}
+
 /// The contract's `LeafProof` for leaf `index` of `tree`.
 pub fn leaf_proof(tree: &ReceiptTree, index: usize) -> UsageOracle::LeafProof {
     let LeafData {
@@ -177,17 +192,7 @@ pub fn leaf_proof(tree: &ReceiptTree, index: usize) -> UsageOracle::LeafProof {
     } = tree.leaf(index).clone();
     UsageOracle::LeafProof {
         leaf: UsageOracle::Leaf {
-            receipt: UsageOracle::Receipt {
-                id: r.id,
-                epoch: r.epoch,
-                model: r.model,
-                client: r.client,
-                price: r.price,
-                inputHash: r.inputHash,
-                outputHash: r.outputHash,
-                fingerprint: r.fingerprint,
-                timestamp: r.timestamp,
-            },
+            receipt: sol_receipt(&r),
             modelPrev: model_prev,
             modelCum: model_cum,
             clientPrev: client_prev,
@@ -700,23 +705,7 @@ impl ChainLoop {
                 }
             }
             let hash = self.block_hash(head).await?.unwrap_or_default();
-            chain_cursors::Entity::insert(chain_cursors::ActiveModel {
-                name: Set(ORACLE_CURSOR.into()),
-                block_number: Set(head as i64),
-                block_hash: Set(format!("{hash:#x}")),
-                updated_at_ms: Set(now_ms()),
-            })
-            .on_conflict(
-                sea_orm::sea_query::OnConflict::column(chain_cursors::Column::Name)
-                    .update_columns([
-                        chain_cursors::Column::BlockNumber,
-                        chain_cursors::Column::BlockHash,
-                        chain_cursors::Column::UpdatedAtMs,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
+            chain_cursors::save(db, ORACLE_CURSOR, head, hash).await?;
         }
 
         let open = challenges::Entity::find()

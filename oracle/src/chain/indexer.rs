@@ -208,23 +208,7 @@ impl ChainLoop {
             .block_hash(to)
             .await?
             .ok_or_else(|| self.err("reading a block hash", format!("block {to} missing")))?;
-        chain_cursors::Entity::insert(chain_cursors::ActiveModel {
-            name: Set(VAULT_CURSOR.into()),
-            block_number: Set(to as i64),
-            block_hash: Set(format!("{to_hash:#x}")),
-            updated_at_ms: Set(now_ms()),
-        })
-        .on_conflict(
-            OnConflict::column(chain_cursors::Column::Name)
-                .update_columns([
-                    chain_cursors::Column::BlockNumber,
-                    chain_cursors::Column::BlockHash,
-                    chain_cursors::Column::UpdatedAtMs,
-                ])
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+        chain_cursors::save(db, VAULT_CURSOR, to, to_hash).await?;
         metrics::gauge!("imo_chain_indexed_block").set(to as f64);
         Ok(report)
     }

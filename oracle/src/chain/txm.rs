@@ -298,22 +298,8 @@ impl TxManager {
             to_address: Set(format!("{to:#x}")),
             calldata: Set(data.to_string()),
             value_wei: Set(value.to_string()),
-            state: Set(IntentState::Pending.as_str().to_owned()),
-            nonce: Set(None),
-            tx_hash: Set(None),
-            hashes: Set(String::new()),
-            raw_tx: Set(None),
-            gas_limit: Set(None),
-            max_fee_per_gas: Set(None),
-            max_priority_fee_per_gas: Set(None),
-            sent_block: Set(None),
-            block_number: Set(None),
-            block_hash: Set(None),
-            gas_used: Set(None),
-            attempts: Set(0),
-            error: Set(None),
             created_at_ms: Set(now),
-            updated_at_ms: Set(now),
+            ..fresh_attempt(now)
         };
         let inserted = match intents::Entity::insert(row)
             .exec_without_returning(&self.inner.db)
@@ -377,24 +363,7 @@ impl TxManager {
         }
         // The old attempt's nonce (if any) was consumed on chain: the counter's re-sync reads it
         // from the chain, so the row lets go of it, its hashes and its block.
-        let row = intents::ActiveModel {
-            state: Set(IntentState::Pending.as_str().to_owned()),
-            nonce: Set(None),
-            tx_hash: Set(None),
-            hashes: Set(String::new()),
-            raw_tx: Set(None),
-            gas_limit: Set(None),
-            max_fee_per_gas: Set(None),
-            max_priority_fee_per_gas: Set(None),
-            sent_block: Set(None),
-            block_number: Set(None),
-            block_hash: Set(None),
-            gas_used: Set(None),
-            attempts: Set(0),
-            error: Set(None),
-            updated_at_ms: Set(now_ms()),
-            ..Default::default()
-        };
+        let row = fresh_attempt(now_ms());
         if !self.transition(key, IntentState::Failed, row).await? {
             return Err(OracleError::Conflict(format!(
                 "intent `{key}` changed while being retried"
@@ -708,19 +677,8 @@ impl TxManager {
             self.inner.sender
         );
         let upd = intents::ActiveModel {
-            state: Set(IntentState::Pending.as_str().to_owned()),
-            nonce: Set(None),
-            tx_hash: Set(None),
-            hashes: Set(String::new()),
-            raw_tx: Set(None),
-            gas_limit: Set(None),
-            max_fee_per_gas: Set(None),
-            max_priority_fee_per_gas: Set(None),
-            sent_block: Set(None),
-            attempts: Set(0),
             error: Set(Some(error.clone())),
-            updated_at_ms: Set(now_ms()),
-            ..Default::default()
+            ..fresh_attempt(now_ms())
         };
         if self.transition(&i.key, IntentState::Sent, upd).await? {
             warn!(key = %i.key, nonce, error, "intent re-queued");
@@ -1039,6 +997,29 @@ impl TxManager {
             },
             other => Rpc::Down(self.chain_err(what, other)),
         }
+    }
+}
+
+/// The columns of a pending intent with no attempt: no nonce, hashes, fees or block (what a new
+/// intent, a retry and a re-queue after a lost nonce all start from).
+fn fresh_attempt(now: i64) -> intents::ActiveModel {
+    intents::ActiveModel {
+        state: Set(IntentState::Pending.as_str().to_owned()),
+        nonce: Set(None),
+        tx_hash: Set(None),
+        hashes: Set(String::new()),
+        raw_tx: Set(None),
+        gas_limit: Set(None),
+        max_fee_per_gas: Set(None),
+        max_priority_fee_per_gas: Set(None),
+        sent_block: Set(None),
+        block_number: Set(None),
+        block_hash: Set(None),
+        gas_used: Set(None),
+        attempts: Set(0),
+        error: Set(None),
+        updated_at_ms: Set(now),
+        ..Default::default()
     }
 }
 

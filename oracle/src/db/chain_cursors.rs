@@ -16,3 +16,26 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Moves cursor `name` to `block` (whose hash is `hash`), creating it on first use.
+pub async fn save(
+    db: &impl ConnectionTrait,
+    name: &str,
+    block: u64,
+    hash: alloy::primitives::B256,
+) -> Result<(), DbErr> {
+    Entity::insert(ActiveModel {
+        name: sea_orm::ActiveValue::Set(name.to_owned()),
+        block_number: sea_orm::ActiveValue::Set(block as i64),
+        block_hash: sea_orm::ActiveValue::Set(format!("{hash:#x}")),
+        updated_at_ms: sea_orm::ActiveValue::Set(crate::types::now_ms()),
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::column(Column::Name)
+            .update_columns([Column::BlockNumber, Column::BlockHash, Column::UpdatedAtMs])
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await
+    .map(|_| ())
+}

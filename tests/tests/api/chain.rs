@@ -221,17 +221,7 @@ async fn deploys_wires_and_records(b: Backend) {
     let record: ReceiptRecord =
         serde_json::from_str(json["parameters"]["imo_receipt"].as_str().unwrap()).unwrap();
     let typed = record.typed().unwrap();
-    let onchain = UsageOracle::Receipt {
-        id: typed.id,
-        epoch: typed.epoch,
-        model: typed.model,
-        client: typed.client,
-        price: typed.price,
-        inputHash: typed.inputHash,
-        outputHash: typed.outputHash,
-        fingerprint: typed.fingerprint,
-        timestamp: typed.timestamp,
-    };
+    let onchain = imo_oracle::chain::epochs::sol_receipt(&typed);
     let digest = oracle.receiptDigest(onchain.clone()).call().await.unwrap();
     assert_eq!(
         digest,

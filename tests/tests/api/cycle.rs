@@ -625,17 +625,7 @@ async fn wrong_attestation_loses_its_bond(b: Backend) {
     let oracle_c = UsageOracle::new(w.chain.deployment().oracle.0, w.wallet(&w.client));
     let bond = oracle_c.challengeBond().call().await.unwrap();
     let typed = last.typed().unwrap();
-    let receipt = UsageOracle::Receipt {
-        id: typed.id,
-        epoch: typed.epoch,
-        model: typed.model,
-        client: typed.client,
-        price: typed.price,
-        inputHash: typed.inputHash,
-        outputHash: typed.outputHash,
-        fingerprint: typed.fingerprint,
-        timestamp: typed.timestamp,
-    };
+    let receipt = imo_oracle::chain::epochs::sol_receipt(&typed);
     let sig: Bytes = hex::decode(last.signature.trim_start_matches("0x"))
         .unwrap()
         .into();
@@ -753,17 +743,7 @@ async fn answerable_challenges_are_answered(b: Backend) {
     let oracle_c = UsageOracle::new(w.chain.deployment().oracle.0, w.wallet(&w.client));
     let bond = oracle_c.challengeBond().call().await.unwrap();
     let typed = receipts[1].typed().unwrap();
-    let receipt = UsageOracle::Receipt {
-        id: typed.id,
-        epoch: typed.epoch,
-        model: typed.model,
-        client: typed.client,
-        price: typed.price,
-        inputHash: typed.inputHash,
-        outputHash: typed.outputHash,
-        fingerprint: typed.fingerprint,
-        timestamp: typed.timestamp,
-    };
+    let receipt = imo_oracle::chain::epochs::sol_receipt(&typed);
     let sig: Bytes = hex::decode(receipts[1].signature.trim_start_matches("0x"))
         .unwrap()
         .into();

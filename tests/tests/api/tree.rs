@@ -63,23 +63,9 @@ fn receipts(n: usize, rng: &mut Rng) -> Vec<Receipt> {
         .collect()
 }
 
-fn on_chain_receipt(r: &Receipt) -> UsageOracle::Receipt {
-    UsageOracle::Receipt {
-        id: r.id,
-        epoch: r.epoch,
-        model: r.model,
-        client: r.client,
-        price: r.price,
-        inputHash: r.inputHash,
-        outputHash: r.outputHash,
-        fingerprint: r.fingerprint,
-        timestamp: r.timestamp,
-    }
-}
-
 fn on_chain_leaf(l: &LeafData) -> UsageOracle::Leaf {
     UsageOracle::Leaf {
-        receipt: on_chain_receipt(&l.receipt),
+        receipt: imo_oracle::chain::epochs::sol_receipt(&l.receipt),
         modelPrev: l.model_prev,
         modelCum: l.model_cum,
         clientPrev: l.client_prev,
@@ -142,7 +128,7 @@ async fn tree_matches_the_on_chain_verifier() {
             let leaf = tree.leaf(i);
             assert_eq!(
                 oracle
-                    .receiptHash(on_chain_receipt(&leaf.receipt))
+                    .receiptHash(imo_oracle::chain::epochs::sol_receipt(&leaf.receipt))
                     .call()
                     .await
                     .unwrap(),
