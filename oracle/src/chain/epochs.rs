@@ -234,10 +234,12 @@ impl ChainLoop {
         Ok(report)
     }
 
-    /// The receipts of `epoch`, in id order (the tree's leaf order), as signed.
+    /// The receipts of `epoch` since the deployment, in id order (the tree's leaf order), as
+    /// signed.
     async fn epoch_receipts(&self, epoch: u64) -> Result<Vec<ReceiptRecord>> {
         receipts::Entity::find()
             .filter(receipts::Column::Epoch.eq(epoch as i64))
+            .filter(receipts::Column::TimestampMs.gte(self.inner.deployment.created_at_ms))
             .order_by_asc(receipts::Column::Id)
             .all(&self.inner.db)
             .await?
@@ -301,6 +303,9 @@ impl ChainLoop {
             .column(receipts::Column::Epoch)
             .distinct()
             .filter(receipts::Column::Epoch.lte(last as i64))
+            // Receipts from before the deployment (chain loop off, other domain) are not
+            // settled on it.
+            .filter(receipts::Column::TimestampMs.gte(self.inner.deployment.created_at_ms))
             .filter(
                 receipts::Column::Epoch.not_in_subquery(
                     Query::select()

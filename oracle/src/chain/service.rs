@@ -25,7 +25,7 @@ use alloy::{
     providers::{DynProvider, Provider},
     signers::local::PrivateKeySigner,
 };
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
 use tokio::sync::Mutex;
 
 use super::{
@@ -139,6 +139,14 @@ impl ChainLoop {
             }),
         };
         chain.load_tokenized().await?;
+        // Closed epochs stay closed across restarts: no receipt of one commits any more.
+        if let Some(last) = crate::db::epochs::Entity::find()
+            .order_by_desc(crate::db::epochs::Column::Epoch)
+            .one(&chain.inner.db)
+            .await?
+        {
+            chain.inner.ledger.freeze(last.epoch as u64).await?;
+        }
         Ok(chain)
     }
 
