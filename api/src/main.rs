@@ -110,7 +110,7 @@ enum WalletCommand {
     Authorize {
         /// New lifetime cap in wei.
         cap_wei: String,
-        /// How long the signature may wait to be submitted, in seconds.
+        /// How long the signature may wait to be submitted, in seconds of chain time.
         #[arg(long, default_value_t = 3600)]
         valid_secs: u64,
     },
@@ -509,7 +509,7 @@ async fn wallet(
                 bail!("the client's API key is required: pass --key or set IMO_API_KEY");
             }
             let cap = wei_arg(&cap_wei, "cap")?;
-            let deadline = (imo_oracle::types::now_ms() / 1000) as u64 + valid_secs;
+            let deadline = w.chain_time().await? + valid_secs;
             let signed = sign_spending_cap(&key, contracts.chain_id, vault, cap, deadline)?;
             let r = server
                 .spending_cap(

@@ -160,6 +160,16 @@ impl Wallet {
         Ok((sent, r))
     }
 
+    /// The latest block's timestamp (deadlines are checked against the chain's clock).
+    pub async fn chain_time(&self) -> Result<u64> {
+        self.provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| self.err("reading the latest block", e))?
+            .map(|b| b.header.timestamp)
+            .ok_or_else(|| self.err("reading the latest block", "none returned"))
+    }
+
     /// `PaymentVault.deposit()` of `amount` wei.
     pub async fn deposit(&self, vault: EthAddress, amount: U256) -> Result<Sent> {
         let v = PaymentVault::new(vault, &self.provider);
