@@ -336,8 +336,7 @@ async fn main() -> anyhow::Result<()> {
                 let key = alloy::signers::local::PrivateKeySigner::random();
                 write_secret(&out, &format!("0x{}\n", hex::encode(key.to_bytes())))?;
             }
-            let key: alloy::signers::local::PrivateKeySigner =
-                std::fs::read_to_string(&out)?.trim().parse()?;
+            let key = imo_oracle::chain::read_key(&out, "operator")?;
             println!("{}", key.address());
         }
         Command::Contracts { command } => contracts(command, &config).await?,
@@ -446,14 +445,7 @@ async fn wallet(
     config: &imo_oracle::config::Config,
 ) -> anyhow::Result<()> {
     use imo_oracle::chain::wallet::{Wallet, sign_spending_cap};
-    let text = std::fs::read_to_string(&args.key_file)
-        .with_context(|| format!("cannot read the wallet key {}", args.key_file.display()))?;
-    let key: alloy::signers::local::PrivateKeySigner = text.trim().parse().with_context(|| {
-        format!(
-            "{} does not hold a hex secp256k1 key",
-            args.key_file.display()
-        )
-    })?;
+    let key = imo_oracle::chain::read_key(&args.key_file, "wallet")?;
     let server = Client::new(&args.server.url);
     let server = match &args.server.key {
         Some(k) => server.with_key(k.clone()),

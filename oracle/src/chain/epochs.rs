@@ -27,7 +27,7 @@ use tracing::{error, info, instrument, warn};
 use super::{
     bindings::UsageOracle,
     service::ChainLoop,
-    tree::{ClientTotal, LeafData, ModelTotal, ReceiptTree},
+    tree::{ClientTotal, LeafData, ModelTotal, ReceiptTree, receipt_hash},
     txm::IntentState,
 };
 use crate::{
@@ -360,6 +360,27 @@ impl ChainLoop {
         Ok(())
     }
 
+    /// Records an intent to call the UsageOracle with `call` (and `value` wei) under `key`.
+    async fn queue_oracle_call(
+        &self,
+        key: &str,
+        kind: &str,
+        call: impl SolCall,
+        value: U256,
+    ) -> Result<()> {
+        self.inner
+            .txm
+            .submit(
+                key,
+                kind,
+                self.inner.deployment.oracle.0,
+                Bytes::from(call.abi_encode()),
+                value,
+            )
+            .await
+            .map(|_| ())
+    }
+
     async fn set_state(
         &self,
         row: &epochs::Model,
@@ -411,14 +432,8 @@ impl ChainLoop {
                         models: to_sol_models(&view.models),
                         clients: to_sol_clients(&view.clients),
                     };
-                    txm.submit(
-                        &key,
-                        "attest",
-                        self.inner.deployment.oracle.0,
-                        Bytes::from(call.abi_encode()),
-                        self.inner.attest_bond,
-                    )
-                    .await?;
+                    self.queue_oracle_call(&key, "attest", call, self.inner.attest_bond)
+                        .await?;
                     self.set_state(&row, "attesting", |am| {
                         am.attest_key = Set(Some(key.clone()))
                     })
@@ -480,14 +495,8 @@ impl ChainLoop {
                                         epoch,
                                         models: to_sol_models(&view.models),
                                     };
-                                    txm.submit(
-                                        &key,
-                                        "finalize",
-                                        self.inner.deployment.oracle.0,
-                                        Bytes::from(call.abi_encode()),
-                                        U256::ZERO,
-                                    )
-                                    .await?;
+                                    self.queue_oracle_call(&key, "finalize", call, U256::ZERO)
+                                        .await?;
                                 }
                             }
                             self.set_state(&row, "finalizing", |am| {
@@ -527,14 +536,8 @@ impl ChainLoop {
                         epoch,
                         clients: to_sol_clients(&view.clients),
                     };
-                    txm.submit(
-                        &key,
-                        "unwind",
-                        self.inner.deployment.oracle.0,
-                        Bytes::from(call.abi_encode()),
-                        U256::ZERO,
-                    )
-                    .await?;
+                    self.queue_oracle_call(&key, "unwind", call, U256::ZERO)
+                        .await?;
                     self.set_state(&row, "unwinding", |am| {
                         am.attest_key = Set(Some(key.clone()))
                     })
@@ -752,10 +755,7 @@ impl ChainLoop {
                     .unwrap_or_default()
                     .parse()
                     .map_err(|e| corrupt("challenge receipt hash", e))?;
-                (0..tree.len()).find(|i| {
-                    alloy::sol_types::SolStruct::eip712_hash_struct(&tree.leaf(*i).receipt)
-                        == wanted
-                })
+                (0..tree.len()).find(|i| receipt_hash(&tree.leaf(*i).receipt) == wanted)
             };
             let Some(index) = index else {
                 error!(
@@ -772,15 +772,7 @@ impl ChainLoop {
                 challengeId: U256::from(id),
                 p: leaf_proof(&tree, index),
             };
-            self.inner
-                .txm
-                .submit(
-                    &key,
-                    "respond",
-                    self.inner.deployment.oracle.0,
-                    Bytes::from(call.abi_encode()),
-                    U256::ZERO,
-                )
+            self.queue_oracle_call(&key, "respond", call, U256::ZERO)
                 .await?;
             am.state = Set("answering".into());
             am.respond_key = Set(Some(key));
@@ -827,7 +819,7 @@ impl ChainLoop {
             index: index as u64,
             count: tree.len() as u64,
             root: tree.root(),
-            receipt_hash: alloy::sol_types::SolStruct::eip712_hash_struct(&leaf.receipt),
+            receipt_hash: receipt_hash(&leaf.receipt),
             model_prev: leaf.model_prev,
             model_cum: leaf.model_cum,
             client_prev: leaf.client_prev,
@@ -919,24 +911,11 @@ impl ChainLoop {
                 .call()
                 .await
                 .map_err(read("reading ModelToken.balanceOf"))?;
-            let current = token
-                .currentSnapshotId()
-                .call()
+            let found = super::tokens::claimable_snapshots(p, addr, holder.0)
                 .await
-                .map_err(read("reading ModelToken.currentSnapshotId"))?;
-            let mut snapshots = vec![];
-            let mut claimable = U256::ZERO;
-            for s in 1..=current.to::<u64>() {
-                let c = token
-                    .claimableRevenue(holder.0, U256::from(s))
-                    .call()
-                    .await
-                    .map_err(read("reading ModelToken.claimableRevenue"))?;
-                if !c.is_zero() {
-                    snapshots.push((s, c.to_string()));
-                    claimable += c;
-                }
-            }
+                .map_err(read("reading ModelToken.claimableRevenue"))?;
+            let claimable: U256 = found.iter().map(|(_, c)| *c).sum();
+            let snapshots = found.into_iter().map(|(s, c)| (s, c.to_string())).collect();
             let redeemable = if balance.is_zero() {
                 U256::ZERO
             } else {

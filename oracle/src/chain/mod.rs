@@ -140,6 +140,49 @@ pub fn provider_for(cfg: &ChainConfig) -> Result<DynProvider> {
         .erased())
 }
 
+/// Waits until a sent transaction has `confirmations` (at least 1), at most
+/// `chain.tx_timeout_secs`, and checks that it succeeded.
+pub(crate) async fn confirm(
+    cfg: &ChainConfig,
+    confirmations: u64,
+    what: &str,
+    pending: PendingTransactionBuilder<alloy::network::Ethereum>,
+) -> Result<TransactionReceipt> {
+    let err = |m: String, e: &dyn Display| {
+        OracleError::Chain(format!("{what}: {m} at {}: {e}", cfg.redacted_rpc_url()))
+    };
+    let hash = *pending.tx_hash();
+    let receipt = pending
+        .with_required_confirmations(confirmations.max(1))
+        .with_timeout(Some(Duration::from_secs(cfg.tx_timeout_secs.max(1))))
+        .get_receipt()
+        .await
+        .map_err(|e| err(format!("transaction {hash} not confirmed"), &e))?;
+    if !receipt.status() {
+        return Err(err(
+            format!("transaction {hash} reverted"),
+            &format!("block {:?}", receipt.block_number),
+        ));
+    }
+    Ok(receipt)
+}
+
+/// The latest block's number and timestamp.
+pub(crate) async fn latest_block(provider: &DynProvider, cfg: &ChainConfig) -> Result<(u64, u64)> {
+    let err = |e: &dyn Display| {
+        OracleError::Chain(format!(
+            "reading the latest block at {}: {e}",
+            cfg.redacted_rpc_url()
+        ))
+    };
+    let block = provider
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .map_err(|e| err(&e))?
+        .ok_or_else(|| err(&"none returned"))?;
+    Ok((block.header.number, block.header.timestamp))
+}
+
 /// A connection to the configured chain with the deployer's key as the sending wallet.
 #[derive(Clone)]
 pub struct Chain {
@@ -157,7 +200,8 @@ impl std::fmt::Debug for Chain {
     }
 }
 
-fn read_key(path: &Path, what: &str) -> Result<PrivateKeySigner> {
+/// Reads a hex secp256k1 key from `path` (`what` names it in errors).
+pub fn read_key(path: &Path, what: &str) -> Result<PrivateKeySigner> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         OracleError::InvalidInput(format!(
             "cannot read {what} key file {}: {e}",
@@ -238,20 +282,7 @@ impl Chain {
         what: &str,
         pending: PendingTransactionBuilder<alloy::network::Ethereum>,
     ) -> Result<TransactionReceipt> {
-        let hash = *pending.tx_hash();
-        let receipt = pending
-            .with_required_confirmations(self.cfg.confirmations.max(1))
-            .with_timeout(Some(Duration::from_secs(self.cfg.tx_timeout_secs)))
-            .get_receipt()
-            .await
-            .map_err(|e| self.err(&format!("{what}: transaction {hash} not confirmed"), e))?;
-        if !receipt.status() {
-            return Err(self.err(
-                &format!("{what}: transaction {hash} reverted"),
-                format!("block {:?}", receipt.block_number),
-            ));
-        }
-        Ok(receipt)
+        confirm(&self.cfg, self.cfg.confirmations, what, pending).await
     }
 
     fn tx(contract: &str, address: EthAddress, r: &TransactionReceipt) -> DeploymentTx {

@@ -198,14 +198,7 @@ impl ChainLoop {
 
     /// The latest block's number and timestamp.
     pub(crate) async fn head(&self) -> Result<(u64, u64)> {
-        let block = self
-            .inner
-            .provider
-            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-            .await
-            .map_err(|e| self.err("reading the latest block", e))?
-            .ok_or_else(|| self.err("reading the latest block", "none returned"))?;
-        Ok((block.header.number, block.header.timestamp))
+        super::latest_block(&self.inner.provider, &self.inner.cfg).await
     }
 
     /// The hash of block `number`, if the chain has it.

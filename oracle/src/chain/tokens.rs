@@ -294,6 +294,25 @@ impl ChainLoop {
     }
 }
 
+/// The snapshots of `token` in which `holder` has revenue left to claim, with the amounts
+/// (`claimableRevenue` of every snapshot id up to `currentSnapshotId`).
+pub async fn claimable_snapshots(
+    provider: &alloy::providers::DynProvider,
+    token: EthAddress,
+    holder: EthAddress,
+) -> std::result::Result<Vec<(u64, U256)>, alloy::contract::Error> {
+    let t = super::bindings::ModelToken::new(token, provider);
+    let current = t.currentSnapshotId().call().await?;
+    let mut out = vec![];
+    for s in 1..=current.to::<u64>() {
+        let c = t.claimableRevenue(holder, U256::from(s)).call().await?;
+        if !c.is_zero() {
+            out.push((s, c));
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -294,21 +294,10 @@ fn build_levels(leaves: Vec<B256>) -> (Vec<Vec<B256>>, Vec<B256>) {
     (levels, zeros)
 }
 
-/// The root of the positional tree over these leaf hashes (padded with zero); `B256::ZERO` for
-/// none.
-#[cfg_attr(not(test), allow(dead_code))]
-fn root_of_leaf_hashes(leaves: &[B256]) -> B256 {
-    if leaves.is_empty() {
-        return B256::ZERO;
-    }
-    let (levels, _) = build_levels(leaves.to_vec());
-    levels[levels.len() - 1][0]
-}
-
 /// `receiptHash`: the receipt's EIP-712 struct hash, `keccak256(abi.encode(RECEIPT_TYPEHASH, r))`.
 /// Equals `receipt.eip712_hash_struct()`, which re-hashes the type string on every call (most of
 /// the cost of a leaf); this hashes it once and encodes the nine static fields on the stack.
-fn receipt_hash(r: &Receipt) -> B256 {
+pub fn receipt_hash(r: &Receipt) -> B256 {
     static TYPEHASH: OnceLock<B256> = OnceLock::new();
     let typehash = TYPEHASH.get_or_init(|| r.eip712_type_hash());
     let mut buf = [0u8; 320];
@@ -372,6 +361,16 @@ mod tests {
     use alloy::{primitives::address, sol_types::SolValue};
 
     use super::*;
+
+    /// The root of the positional tree over these leaf hashes (padded with zero); `B256::ZERO` for
+    /// none.
+    fn root_of_leaf_hashes(leaves: &[B256]) -> B256 {
+        if leaves.is_empty() {
+            return B256::ZERO;
+        }
+        let (levels, _) = build_levels(leaves.to_vec());
+        levels[levels.len() - 1][0]
+    }
 
     fn b(hex: &str) -> B256 {
         hex.parse().unwrap()

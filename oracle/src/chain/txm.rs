@@ -571,16 +571,13 @@ impl TxManager {
             let reason = self.onchain_revert_reason(&i, block).await;
             let error =
                 format!("reverted on chain in block {block} (transaction {hash}): {reason}");
-            let upd = intents::ActiveModel {
-                state: Set(IntentState::Failed.as_str().to_owned()),
-                tx_hash: Set(Some(hash.to_string())),
-                block_number: Set(Some(block as i64)),
-                block_hash: Set(Some(block_hash.to_string())),
-                gas_used: Set(Some(r.gas_used as i64)),
-                error: Set(Some(error.clone())),
-                updated_at_ms: Set(now_ms()),
-                ..Default::default()
-            };
+            let upd = included(
+                IntentState::Failed,
+                &r,
+                block,
+                block_hash,
+                Some(error.clone()),
+            );
             if self.transition(&i.key, state, upd).await? {
                 warn!(key = %i.key, nonce, %hash, block, gas_used = r.gas_used, error, "intent failed: its transaction reverted");
                 count_outcome(&i.kind, "failed");
@@ -594,16 +591,7 @@ impl TxManager {
             && row.block_hash.as_deref() == Some(block_hash.to_string().as_str())
             && i.block_number == Some(block);
         if !known {
-            let upd = intents::ActiveModel {
-                state: Set(IntentState::Mined.as_str().to_owned()),
-                tx_hash: Set(Some(hash.to_string())),
-                block_number: Set(Some(block as i64)),
-                block_hash: Set(Some(block_hash.to_string())),
-                gas_used: Set(Some(r.gas_used as i64)),
-                error: Set(None),
-                updated_at_ms: Set(now_ms()),
-                ..Default::default()
-            };
+            let upd = included(IntentState::Mined, &r, block, block_hash, None);
             if !self.transition(&i.key, state, upd).await? {
                 return Ok(());
             }
@@ -1019,6 +1007,26 @@ fn fresh_attempt(now: i64) -> intents::ActiveModel {
         attempts: Set(0),
         error: Set(None),
         updated_at_ms: Set(now),
+        ..Default::default()
+    }
+}
+
+/// The columns of an intent whose transaction (`r`) is in block `block` with hash `block_hash`.
+fn included(
+    state: IntentState,
+    r: &TransactionReceipt,
+    block: u64,
+    block_hash: B256,
+    error: Option<String>,
+) -> intents::ActiveModel {
+    intents::ActiveModel {
+        state: Set(state.as_str().to_owned()),
+        tx_hash: Set(Some(r.transaction_hash.to_string())),
+        block_number: Set(Some(block as i64)),
+        block_hash: Set(Some(block_hash.to_string())),
+        gas_used: Set(Some(r.gas_used as i64)),
+        error: Set(error),
+        updated_at_ms: Set(now_ms()),
         ..Default::default()
     }
 }

@@ -4,13 +4,10 @@
 //! these keys; `imo wallet …` and the tests use this module, and any other wallet can do the
 //! same with the contracts' ABI (docs/CONTRACTS.md).
 
-use std::time::Duration;
-
 use alloy::{
     network::EthereumWallet,
     primitives::{Address as EthAddress, B256, U256},
     providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder},
-    rpc::types::TransactionReceipt,
     signers::{SignerSync, local::PrivateKeySigner},
     sol_types::SolStruct,
 };
@@ -84,15 +81,14 @@ pub fn sign_spending_cap(
 pub struct Wallet {
     provider: DynProvider,
     address: EthAddress,
-    rpc_url: String,
-    tx_timeout: Duration,
+    cfg: ChainConfig,
 }
 
 impl std::fmt::Debug for Wallet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Wallet")
             .field("address", &self.address)
-            .field("rpc_url", &self.rpc_url)
+            .field("rpc_url", &self.cfg.redacted_rpc_url())
             .finish_non_exhaustive()
     }
 }
@@ -108,8 +104,7 @@ impl Wallet {
         Ok(Self {
             provider,
             address,
-            rpc_url: cfg.redacted_rpc_url(),
-            tx_timeout: Duration::from_secs(cfg.tx_timeout_secs.max(1)),
+            cfg: cfg.clone(),
         })
     }
 
@@ -122,7 +117,7 @@ impl Wallet {
     }
 
     fn err(&self, what: &str, e: impl std::fmt::Display) -> OracleError {
-        OracleError::Chain(format!("{what} at {}: {e}", self.rpc_url))
+        OracleError::Chain(format!("{what} at {}: {e}", self.cfg.redacted_rpc_url()))
     }
 
     /// The wallet's ETH, in wei.
@@ -133,6 +128,7 @@ impl Wallet {
             .map_err(|e| self.err("reading the balance", e))
     }
 
+    /// Waits for one confirmation of a sent transaction and checks that it succeeded.
     async fn mined(
         &self,
         what: &str,
@@ -140,41 +136,27 @@ impl Wallet {
             PendingTransactionBuilder<alloy::network::Ethereum>,
             alloy::contract::Error,
         >,
-    ) -> Result<(Sent, TransactionReceipt)> {
+    ) -> Result<Sent> {
         let pending = pending.map_err(|e| self.err(&format!("{what}: sending failed"), e))?;
-        let hash = *pending.tx_hash();
-        let r = pending
-            .with_timeout(Some(self.tx_timeout))
-            .get_receipt()
-            .await
-            .map_err(|e| self.err(&format!("{what}: transaction {hash} not mined"), e))?;
-        if !r.status() {
-            return Err(self.err(&format!("{what}: transaction {hash} reverted"), "status 0"));
-        }
-        let sent = Sent {
-            tx_hash: hash,
+        let r = super::confirm(&self.cfg, 1, what, pending).await?;
+        Ok(Sent {
+            tx_hash: r.transaction_hash,
             block_number: r.block_number.unwrap_or_default(),
             gas_used: r.gas_used,
             fee_wei: u128::from(r.gas_used) * r.effective_gas_price,
-        };
-        Ok((sent, r))
+        })
     }
 
     /// The latest block's timestamp (deadlines are checked against the chain's clock).
     pub async fn chain_time(&self) -> Result<u64> {
-        self.provider
-            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-            .await
-            .map_err(|e| self.err("reading the latest block", e))?
-            .map(|b| b.header.timestamp)
-            .ok_or_else(|| self.err("reading the latest block", "none returned"))
+        Ok(super::latest_block(&self.provider, &self.cfg).await?.1)
     }
 
     /// `PaymentVault.deposit()` of `amount` wei.
     pub async fn deposit(&self, vault: EthAddress, amount: U256) -> Result<Sent> {
         let v = PaymentVault::new(vault, &self.provider);
         let pending = v.deposit().value(amount).send().await;
-        Ok(self.mined("deposit", pending).await?.0)
+        self.mined("deposit", pending).await
     }
 
     /// `PaymentVault.requestWithdrawal(amount)`; the funds can be taken after the vault's
@@ -182,14 +164,14 @@ impl Wallet {
     pub async fn request_withdrawal(&self, vault: EthAddress, amount: U256) -> Result<Sent> {
         let v = PaymentVault::new(vault, &self.provider);
         let pending = v.requestWithdrawal(amount).send().await;
-        Ok(self.mined("requestWithdrawal", pending).await?.0)
+        self.mined("requestWithdrawal", pending).await
     }
 
     /// `PaymentVault.withdraw()`: pays min(requested, balance).
     pub async fn withdraw(&self, vault: EthAddress) -> Result<Sent> {
         let v = PaymentVault::new(vault, &self.provider);
         let pending = v.withdraw().send().await;
-        Ok(self.mined("withdraw", pending).await?.0)
+        self.mined("withdraw", pending).await
     }
 
     /// The wallet's vault account: (balance, spent, cap, requested withdrawal, ready at).
@@ -231,39 +213,25 @@ impl Wallet {
     ) -> Result<Sent> {
         let t = ModelToken::new(token, &self.provider);
         let pending = t.transfer(to, amount).send().await;
-        Ok(self.mined("transfer", pending).await?.0)
+        self.mined("transfer", pending).await
     }
 
     /// Claims every snapshot of `token` with something for this wallet (`claimBatch`);
     /// `None` when there is nothing to claim.
     pub async fn claim(&self, token: EthAddress) -> Result<Option<Claimed>> {
-        let t = ModelToken::new(token, &self.provider);
-        let current = t
-            .currentSnapshotId()
-            .call()
+        let snapshots = super::tokens::claimable_snapshots(&self.provider, token, self.address)
             .await
-            .map_err(|e| self.err("reading ModelToken.currentSnapshotId", e))?;
-        let mut ids = vec![];
-        let mut total = U256::ZERO;
-        for s in 1..=current.to::<u64>() {
-            let c = t
-                .claimableRevenue(self.address, U256::from(s))
-                .call()
-                .await
-                .map_err(|e| self.err("reading ModelToken.claimableRevenue", e))?;
-            if !c.is_zero() {
-                ids.push(s);
-                total += c;
-            }
-        }
+            .map_err(|e| self.err("reading ModelToken.claimableRevenue", e))?;
+        let ids: Vec<u64> = snapshots.iter().map(|(s, _)| *s).collect();
+        let total = snapshots.iter().map(|(_, c)| *c).sum();
         if ids.is_empty() {
             return Ok(None);
         }
-        let pending = t
+        let pending = ModelToken::new(token, &self.provider)
             .claimBatch(ids.iter().map(|s| U256::from(*s)).collect())
             .send()
             .await;
-        let (tx, _) = self.mined("claimBatch", pending).await?;
+        let tx = self.mined("claimBatch", pending).await?;
         Ok(Some(Claimed {
             snapshot_ids: ids,
             amount_wei: total,
@@ -280,7 +248,7 @@ impl Wallet {
             .await
             .map_err(|e| self.err("reading ModelToken.redeemableOnBurn", e))?;
         let pending = t.burn(amount).send().await;
-        Ok((pays, self.mined("burn", pending).await?.0))
+        Ok((pays, self.mined("burn", pending).await?))
     }
 
     /// The wallet's balance of `token` (base units).
