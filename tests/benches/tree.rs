@@ -10,22 +10,10 @@ use alloy::{
     primitives::{Address, B256, U256, keccak256},
     sol_types::SolStruct,
 };
+use imo_e2e::Rng;
 use imo_oracle::{chain::tree::ReceiptTree, receipts::Receipt};
 
 const TRIALS: usize = 5;
-
-/// Deterministic pseudo-random numbers (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
 
 /// `n` receipts of one epoch over 10 models and 100 clients, ids unique, in random order.
 fn receipts(n: usize) -> Vec<Receipt> {

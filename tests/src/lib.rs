@@ -1,5 +1,6 @@
-//! Shared by the end-to-end tests (`tests/tests/api/`) and the benchmark (`tests/benches/`):
-//! the client side of Triton's binary tensor extension, as `tritonclient` speaks it.
+//! Shared by the end-to-end tests (`tests/tests/api/`) and the benchmarks (`tests/benches/`):
+//! the client side of Triton's binary tensor extension, as `tritonclient` speaks it, and a
+//! deterministic random source.
 
 use serde_json::json;
 
@@ -49,4 +50,27 @@ pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
 /// Little-endian bytes of a slice of i64.
 pub fn i64_bytes(v: &[i64]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Deterministic pseudo-random numbers (splitmix64): the same seed, the same test data.
+pub struct Rng(pub u64);
+
+impl Rng {
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// 32 random bytes.
+    pub fn bytes32(&mut self) -> [u8; 32] {
+        let mut b = [0u8; 32];
+        for chunk in b.chunks_mut(8) {
+            chunk.copy_from_slice(&self.next().to_be_bytes());
+        }
+        b
+    }
 }

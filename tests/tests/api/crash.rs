@@ -4,12 +4,7 @@
 //! finds the transaction it had signed, records it, and finalizes nothing twice: one finalize per
 //! epoch on-chain, one payment per model, balances exact to the wei.
 
-use std::{
-    os::unix::process::ExitStatusExt,
-    process::Stdio,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{os::unix::process::ExitStatusExt, time::Duration};
 
 use alloy::{
     primitives::{B256, U256},
@@ -24,7 +19,6 @@ use imo_oracle::chain::{
     intent_entity,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use tokio::io::AsyncBufReadExt;
 
 use crate::{both_backends, cycle::infer_body, helpers::*};
 
@@ -33,152 +27,32 @@ const ETH: u128 = 1_000_000_000_000_000_000;
 const WINDOW: u64 = 100;
 const FEE_BPS: u128 = 500;
 
-/// The environment of one service process (the config is env-only, as in production).
+/// The environment of one service process with the chain loop on (the config is env-only,
+/// as in production).
 fn service_env(dir: &std::path::Path, db_url: &str, rpc: &str) -> Vec<(String, String)> {
     let key_file = dir.join("deployer.key");
     std::fs::write(&key_file, format!("{ANVIL_KEY_0}\n")).unwrap();
-    [
-        ("IMO_DATABASE_URL", db_url.to_owned()),
-        (
-            "IMO_STORAGE_MODELS_DIR",
-            dir.join("models").display().to_string(),
-        ),
-        ("IMO_SERVER_BIND", "127.0.0.1:0".into()),
-        (
-            "IMO_ENGINE_ORT_LIBRARY",
-            repo_root()
-                .join(".tools/onnxruntime/libonnxruntime.so")
-                .display()
-                .to_string(),
-        ),
-        ("IMO_LOG_FORMAT", "json".into()),
-        ("IMO_METERING_OPERATOR_KEY", OPERATOR_KEY.into()),
-        ("IMO_METERING_EPOCH_SECS", "2".into()),
-        ("IMO_CHAIN_RPC_URL", rpc.to_owned()),
-        ("IMO_CHAIN_CHAIN_ID", CHAIN_ID.to_string()),
-        (
-            "IMO_CHAIN_DEPLOYER_KEY_FILE",
-            key_file.display().to_string(),
-        ),
-        ("IMO_CHAIN_CHALLENGE_WINDOW_SECS", WINDOW.to_string()),
-        ("IMO_CHAIN_FEE_BPS", FEE_BPS.to_string()),
-        ("IMO_CHAIN_ENABLED", "true".into()),
-        ("IMO_CHAIN_EPOCH_GRACE_SECS", "1".into()),
-        ("IMO_CHAIN_INDEX_SCHEDULE", "* * * * * *".into()),
-        ("IMO_CHAIN_TRANSACTIONS_SCHEDULE", "* * * * * *".into()),
-        ("IMO_CHAIN_EPOCHS_SCHEDULE", "* * * * * *".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
-
-/// Runs an `imo` subcommand to completion; its stdout.
-fn imo(env: &[(String, String)], args: &[&str]) -> String {
-    let out = std::process::Command::new(imo_binary())
-        .args(args)
-        .envs(env.iter().cloned())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "imo {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let mut env = binary_env(dir, db_url);
+    env.extend(
+        [
+            ("IMO_METERING_EPOCH_SECS", "2".to_owned()),
+            ("IMO_CHAIN_RPC_URL", rpc.to_owned()),
+            ("IMO_CHAIN_CHAIN_ID", CHAIN_ID.to_string()),
+            (
+                "IMO_CHAIN_DEPLOYER_KEY_FILE",
+                key_file.display().to_string(),
+            ),
+            ("IMO_CHAIN_CHALLENGE_WINDOW_SECS", WINDOW.to_string()),
+            ("IMO_CHAIN_FEE_BPS", FEE_BPS.to_string()),
+            ("IMO_CHAIN_ENABLED", "true".into()),
+            ("IMO_CHAIN_EPOCH_GRACE_SECS", "1".into()),
+            ("IMO_CHAIN_INDEX_SCHEDULE", "* * * * * *".into()),
+            ("IMO_CHAIN_TRANSACTIONS_SCHEDULE", "* * * * * *".into()),
+            ("IMO_CHAIN_EPOCHS_SCHEDULE", "* * * * * *".into()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
     );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// A running `imo serve`; its log lines are kept for failure messages.
-struct Service {
-    child: tokio::process::Child,
-    url: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Service {
-    async fn start(env: &[(String, String)], extra: &[(&str, &str)]) -> Self {
-        let mut child = tokio::process::Command::new(imo_binary())
-            .arg("serve")
-            .envs(env.iter().cloned())
-            .envs(extra.iter().copied())
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let addr = tokio::time::timeout(Duration::from_secs(60), async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                log.lock().unwrap().push(line.clone());
-                if let Some(addr) = serde_json::from_str::<serde_json::Value>(&line)
-                    .ok()
-                    .and_then(|v| v["addr"].as_str().map(str::to_owned))
-                {
-                    return addr;
-                }
-            }
-            panic!(
-                "the service exited before reporting its address:\n{}",
-                log.lock().unwrap().join("\n")
-            );
-        })
-        .await
-        .expect("the service reports its address within 60 s");
-        let keep = log.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                keep.lock().unwrap().push(line);
-            }
-        });
-        Self {
-            child,
-            url: format!("http://{addr}"),
-            log,
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let log = self.log.lock().unwrap();
-        log[log.len().saturating_sub(40)..].join("\n")
-    }
-
-    /// Waits (polling the API) until `cond` holds, at most `secs`.
-    async fn until<F, Fut>(&mut self, what: &str, secs: u64, mut cond: F)
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-        while !cond().await {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "the service exited ({status}) while waiting for {what}:\n{}",
-                    self.log_tail()
-                );
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out after {secs} s waiting for {what}:\n{}",
-                self.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    async fn stop(mut self) {
-        let pid = self.child.id().expect("running");
-        let term = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(term.success());
-        let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
-            .await
-            .expect("the service stops within 20 s of SIGTERM")
-            .unwrap();
-        assert!(status.success(), "clean exit after SIGTERM: {status}");
-    }
+    env
 }
 
 async fn epochs_in(api: &Client, epochs: &[u64], state: &str) -> bool {
@@ -196,7 +70,7 @@ async fn finalize_survives_sigkill(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let (db_url, pg_db) = fresh_database(b, dir.path()).await;
     let env = service_env(dir.path(), &db_url, &anvil.url);
-    let deployed = imo(&env, &["contracts", "deploy"]);
+    let deployed = run_imo(&env, &["contracts", "deploy"]);
     assert!(deployed.contains("UsageOracle"), "{deployed}");
     let (publisher, client) = (signer(41), signer(42));
     for s in [&publisher, &client] {
@@ -208,7 +82,7 @@ async fn finalize_survives_sigkill(b: Backend) {
             .await;
     }
     let key = |s: &PrivateKeySigner, role: &str| {
-        imo(
+        run_imo(
             &env,
             &[
                 "keys",
@@ -225,7 +99,7 @@ async fn finalize_survives_sigkill(b: Backend) {
     };
     let (publisher_key, client_key) = (key(&publisher, "publisher"), key(&client, "client"));
 
-    let mut svc = Service::start(
+    let mut svc = ImoProcess::serve(
         &env,
         &[("IMO_CHAIN_FAULT_INJECTION", "kill-after-send:finalize:")],
     )
@@ -263,7 +137,7 @@ async fn finalize_survives_sigkill(b: Backend) {
     wenv.push(("IMO_URL".into(), svc.url.clone()));
     wenv.push(("IMO_API_KEY".into(), client_key.clone()));
     let kf = key_file.display().to_string();
-    let out = imo(
+    let out = run_imo(
         &wenv,
         &["wallet", "--key-file", &kf, "deposit", &ETH.to_string()],
     );
@@ -271,7 +145,7 @@ async fn finalize_survives_sigkill(b: Backend) {
         out.contains(&format!("deposited {ETH} wei into the vault {vault}")),
         "{out}"
     );
-    let out = imo(
+    let out = run_imo(
         &wenv,
         &["wallet", "--key-file", &kf, "authorize", &ETH.to_string()],
     );
@@ -307,7 +181,7 @@ async fn finalize_survives_sigkill(b: Backend) {
 
     // Past the window the scheduler finalizes; the process dies right after the broadcast.
     anvil.time_travel(WINDOW + 1).await;
-    let status = tokio::time::timeout(Duration::from_secs(30), svc.child.wait())
+    let status = tokio::time::timeout(Duration::from_secs(30), svc.wait())
         .await
         .unwrap_or_else(|_| {
             panic!(
@@ -354,7 +228,7 @@ async fn finalize_survives_sigkill(b: Backend) {
     db.close().await.ok();
 
     // Restarted without the fault: it records what happened and finalizes nothing twice.
-    let mut svc = Service::start(&env, &[]).await;
+    let mut svc = ImoProcess::serve(&env, &[]).await;
     let pub_api = Client::new(&svc.url).with_key(publisher_key);
     let client_api = Client::new(&svc.url).with_key(client_key);
     svc.until(&format!("epochs {epochs:?} finalized"), 60, || {

@@ -102,16 +102,32 @@ impl World {
             .erased()
     }
 
-    /// One pass of each job, as the scheduler runs them; any error fails the test.
-    pub async fn tick(&self) {
-        self.chain.pump().await.expect("transactions pass");
-        self.chain.reconcile_tokens().await.expect("token pass");
-        self.chain.index().await.expect("index pass");
-        self.chain.epochs().await.expect("epochs pass");
+    /// One pass of each job, as the scheduler runs them; any error fails the test. True if
+    /// any job did something.
+    pub async fn tick(&self) -> bool {
+        let txs = self.chain.pump().await.expect("transactions pass");
+        let tokens = self.chain.reconcile_tokens().await.expect("token pass");
+        let index = self.chain.index().await.expect("index pass");
+        let epochs = self.chain.epochs().await.expect("epochs pass");
+        txs != Default::default() || tokens > 0 || index.applied > 0 || epochs != Default::default()
     }
 
-    /// Runs passes until `cond` holds; wall-clock epochs need real time to pass, so between
-    /// passes it waits a quarter second, at most `secs` seconds in all.
+    /// Waits until the wall clock lets the epochs job close `epoch` (epochs are wall-clock:
+    /// `epoch` closes once `(epoch + 1) × epoch_secs + epoch_grace_secs` has passed).
+    pub async fn until_closable(&self, epoch: u64) {
+        let secs = self.srv.oracle.config.metering.epoch_secs;
+        let grace = self.chain.config().epoch_grace_secs;
+        let at_ms = ((epoch + 1) * secs + grace) * 1000;
+        let now_ms = imo_oracle::types::now_ms() as u64;
+        tokio::time::sleep_until(
+            tokio::time::Instant::now() + Duration::from_millis(at_ms.saturating_sub(now_ms)),
+        )
+        .await;
+    }
+
+    /// Runs passes until `cond` holds, at most `secs` seconds. On anvil (automine, chain time
+    /// moved by the test) every step but an epoch's close is ready at the next pass, so a pass
+    /// that does nothing is followed by waiting until the current epoch can close.
     pub async fn until<F, Fut>(&self, what: &str, secs: u64, mut cond: F)
     where
         F: FnMut() -> Fut,
@@ -119,7 +135,7 @@ impl World {
     {
         let deadline = std::time::Instant::now() + Duration::from_secs(secs);
         loop {
-            self.tick().await;
+            let progressed = self.tick().await;
             if cond().await {
                 return;
             }
@@ -127,7 +143,11 @@ impl World {
                 std::time::Instant::now() < deadline,
                 "timed out after {secs} s waiting for: {what}"
             );
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            if !progressed {
+                let epoch_secs = self.srv.oracle.config.metering.epoch_secs;
+                let current = imo_oracle::types::now_ms() as u64 / 1000 / epoch_secs;
+                self.until_closable(current).await;
+            }
         }
     }
 
@@ -1257,22 +1277,15 @@ async fn rpc_outage_mid_cycle(b: Backend) {
     // The epochs close without the chain; their attestations wait, recorded, unsent.
     let mut epochs: Vec<u64> = receipts.iter().map(|r| r.epoch).collect();
     epochs.dedup();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let e = w.chain.epochs().await.unwrap_err();
-        assert_eq!(e.code(), "chain_unavailable", "{e}");
-        let mut all = true;
-        for ep in &epochs {
-            all &= matches!(w.client_api.epoch(*ep).await, Ok(v) if v.state == "attesting");
-        }
-        if all {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "epochs {epochs:?} did not close"
+    w.until_closable(*epochs.iter().max().unwrap()).await;
+    let e = w.chain.epochs().await.unwrap_err();
+    assert_eq!(e.code(), "chain_unavailable", "{e}");
+    for ep in &epochs {
+        let v = w.client_api.epoch(*ep).await.unwrap();
+        assert_eq!(
+            v.state, "attesting",
+            "epoch {ep} closed, its attestation queued"
         );
-        tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let attests: Vec<_> = w
         .chain

@@ -187,6 +187,160 @@ pub fn imo_binary() -> PathBuf {
     bin
 }
 
+/// The environment of an `imo` process over `db_url`, with its models under `dir`: port 0,
+/// JSON logs, the test operator key, ONNX Runtime from `.tools/`.
+pub fn binary_env(dir: &Path, db_url: &str) -> Vec<(String, String)> {
+    [
+        ("IMO_DATABASE_URL", db_url.to_owned()),
+        (
+            "IMO_STORAGE_MODELS_DIR",
+            dir.join("models").display().to_string(),
+        ),
+        ("IMO_SERVER_BIND", "127.0.0.1:0".into()),
+        (
+            "IMO_ENGINE_ORT_LIBRARY",
+            repo_root()
+                .join(".tools/onnxruntime/libonnxruntime.so")
+                .display()
+                .to_string(),
+        ),
+        ("IMO_LOG_FORMAT", "json".into()),
+        ("IMO_METERING_OPERATOR_KEY", OPERATOR_KEY.into()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v))
+    .into()
+}
+
+/// Runs an `imo` subcommand to completion; its stdout.
+pub fn run_imo(env: &[(String, String)], args: &[&str]) -> String {
+    let out = std::process::Command::new(imo_binary())
+        .args(args)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "imo {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A running `imo serve` (the real binary). Its JSON log is read as it comes: the address it
+/// listens on, and every line counted, so that a test waits for the service to say something
+/// instead of sleeping; the lines are kept for failure messages.
+pub struct ImoProcess {
+    child: tokio::process::Child,
+    pub url: String,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    lines: tokio::sync::watch::Receiver<usize>,
+}
+
+impl ImoProcess {
+    /// `imo serve` with `env` and `extra`; returns once it reports its address.
+    pub async fn serve(env: &[(String, String)], extra: &[(&str, &str)]) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(imo_binary())
+            .arg("serve")
+            .envs(env.iter().cloned())
+            .envs(extra.iter().copied())
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut reader = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (count, lines) = tokio::sync::watch::channel(0usize);
+        let addr = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = reader.next_line().await.unwrap() {
+                let addr = serde_json::from_str::<serde_json::Value>(&line)
+                    .ok()
+                    .and_then(|v| v["addr"].as_str().map(str::to_owned));
+                log.lock().unwrap().push(line);
+                if let Some(addr) = addr {
+                    return addr;
+                }
+            }
+            panic!(
+                "the service exited before reporting its address:\n{}",
+                log.lock().unwrap().join("\n")
+            );
+        })
+        .await
+        .expect("the service reports its address within 60 s");
+        // Keep draining (a full pipe would block the server) and count the lines.
+        let keep = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = reader.next_line().await {
+                keep.lock().unwrap().push(line);
+                count.send_modify(|n| *n += 1);
+            }
+        });
+        Self {
+            child,
+            url: format!("http://{addr}"),
+            log,
+            lines,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
+    pub fn log_tail(&self) -> String {
+        let log = self.log.lock().unwrap();
+        log[log.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// Waits until `cond` holds, checking it again after each line the service logs (its jobs
+    /// log what they did, after doing it), at most `secs`.
+    pub async fn until<F, Fut>(&mut self, what: &str, secs: u64, mut cond: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            self.lines.borrow_and_update();
+            if cond().await {
+                return;
+            }
+            match tokio::time::timeout_at(deadline, self.lines.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => panic!(
+                    "the service stopped logging (exited?) while waiting for {what}:\n{}",
+                    self.log_tail()
+                ),
+                Err(_) => panic!(
+                    "timed out after {secs} s waiting for {what}:\n{}",
+                    self.log_tail()
+                ),
+            }
+        }
+    }
+
+    /// Waits for the process to exit.
+    pub async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.child.wait().await
+    }
+
+    /// SIGTERM; asserts a clean exit within 20 s.
+    pub async fn stop(mut self) {
+        let term = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
+        let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("the service stops within 20 s of SIGTERM")
+            .unwrap();
+        assert!(status.success(), "clean exit after SIGTERM: {status}");
+    }
+}
+
 /// A new empty database: a SQLite file in `dir`, or a new PostgreSQL database (its name is
 /// returned for [`drop_database`]).
 pub async fn fresh_database(backend: Backend, dir: &Path) -> (String, Option<String>) {

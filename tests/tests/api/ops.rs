@@ -1,10 +1,6 @@
 //! Health, readiness, metrics, OpenAPI, a database outage, and the real `imo` binary:
 //! bounded memory on a 1 GiB upload and graceful shutdown on SIGTERM.
 
-use std::{process::Stdio, time::Duration};
-
-use tokio::io::AsyncBufReadExt;
-
 use reqwest::StatusCode;
 
 use crate::{both_backends, helpers::*};
@@ -101,72 +97,28 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_streams_a_1gib_upload_in_bounded_memory_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let envs = [
-        (
-            "IMO_DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", dir.path().join("imo.db").display()),
-        ),
-        (
-            "IMO_STORAGE_MODELS_DIR",
-            dir.path().join("models").display().to_string(),
-        ),
-        ("IMO_SERVER_BIND", "127.0.0.1:0".into()),
-        (
-            "IMO_ENGINE_ORT_LIBRARY",
-            repo_root()
-                .join(".tools/onnxruntime/libonnxruntime.so")
-                .display()
-                .to_string(),
-        ),
-        ("IMO_LOG_FORMAT", "json".into()),
-        ("IMO_METERING_OPERATOR_KEY", OPERATOR_KEY.into()),
-    ];
-    let key = std::process::Command::new(imo_binary())
-        .args([
+    let env = binary_env(
+        dir.path(),
+        &format!("sqlite://{}?mode=rwc", dir.path().join("imo.db").display()),
+    );
+    let address = signer(1).address().to_string();
+    let key = run_imo(
+        &env,
+        &[
             "keys",
             "create",
             "--address",
-            &signer(1).address().to_string(),
+            &address,
             "--role",
             "publisher",
             "--quiet",
-        ])
-        .envs(envs.clone())
-        .output()
-        .unwrap();
-    assert!(
-        key.status.success(),
-        "{}",
-        String::from_utf8_lossy(&key.stderr)
-    );
-    let key = String::from_utf8(key.stdout).unwrap().trim().to_owned();
-
-    let mut child = tokio::process::Command::new(imo_binary())
-        .arg("serve")
-        .envs(envs)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let pid = child.id().expect("running");
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(addr) = serde_json::from_str::<serde_json::Value>(&line)
-                .ok()
-                .and_then(|v| v["addr"].as_str().map(str::to_owned))
-            {
-                return addr;
-            }
-        }
-        panic!("server exited before reporting its address");
-    })
-    .await
-    .expect("server reports its address within 60 s");
-    // Keep draining the log so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let client = imo_api::client::Client::new(&format!("http://{addr}")).with_key(key);
+        ],
+    )
+    .trim()
+    .to_owned();
+    let server = ImoProcess::serve(&env, &[]).await;
+    let pid = server.pid();
+    let client = imo_api::client::Client::new(&server.url).with_key(key);
 
     const GIB: usize = 1 << 30;
     const CHUNK: usize = 1 << 20;
@@ -198,16 +150,7 @@ async fn binary_streams_a_1gib_upload_in_bounded_memory_and_stops_on_sigterm() {
         "staging file removed"
     );
 
-    let term = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .expect("server stops within 20 s of SIGTERM")
-        .unwrap();
-    assert!(status.success(), "clean exit after SIGTERM: {status}");
+    server.stop().await;
 }
 
 both_backends!(health_metrics_and_docs);

@@ -17,34 +17,15 @@ use imo_oracle::{
     receipts::Receipt,
 };
 
+use imo_e2e::Rng;
+
 use crate::helpers::*;
-
-/// Deterministic pseudo-random numbers (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn b256(&mut self) -> B256 {
-        let mut b = [0u8; 32];
-        for chunk in b.chunks_mut(8) {
-            chunk.copy_from_slice(&self.next().to_be_bytes());
-        }
-        B256::from(b)
-    }
-}
 
 /// `n` receipts of epoch 11 over 3 models and 4 clients, in no particular id order.
 fn receipts(n: usize, rng: &mut Rng) -> Vec<Receipt> {
-    let models: Vec<B256> = (0..3).map(|_| rng.b256()).collect();
+    let models: Vec<B256> = (0..3).map(|_| B256::from(rng.bytes32())).collect();
     let clients: Vec<EthAddress> = (0..4)
-        .map(|_| EthAddress::from_slice(&rng.b256()[..20]))
+        .map(|_| EthAddress::from_slice(&B256::from(rng.bytes32())[..20]))
         .collect();
     (0..n)
         .map(|_| Receipt {
@@ -55,9 +36,9 @@ fn receipts(n: usize, rng: &mut Rng) -> Vec<Receipt> {
             model: models[(rng.next() % 3) as usize],
             client: clients[(rng.next() % 4) as usize],
             price: U256::from(rng.next() % 10u64.pow(15) + 1),
-            inputHash: rng.b256(),
-            outputHash: rng.b256(),
-            fingerprint: rng.b256(),
+            inputHash: B256::from(rng.bytes32()),
+            outputHash: B256::from(rng.bytes32()),
+            fingerprint: B256::from(rng.bytes32()),
             timestamp: 1_700_000_000_000 + rng.next() % 1_000_000,
         })
         .collect()
