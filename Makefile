@@ -41,6 +41,7 @@ test: tools postgres lint test-rust test-contracts ## everything CI runs
 	@echo "make test: all suites passed"
 
 bench: tools postgres ## service vs bare ONNX Runtime, receipts/s on SQLite and PostgreSQL, receipt tree vs bare hashing (release build)
+	$(CARGO) build --release --bin imo
 	$(CARGO) bench -p imo-e2e --bench inference
 	$(CARGO) bench -p imo-e2e --bench tree
 

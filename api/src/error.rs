@@ -54,7 +54,9 @@ impl ResponseError for ApiError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Domain(e) => match e {
-                OracleError::InvalidInput(_) => StatusCode::BAD_REQUEST,
+                OracleError::InvalidInput(_) | OracleError::InferenceRejected(_) => {
+                    StatusCode::BAD_REQUEST
+                }
                 OracleError::Unauthenticated(_) | OracleError::SignIn(_) => {
                     StatusCode::UNAUTHORIZED
                 }
@@ -62,7 +64,9 @@ impl ResponseError for ApiError {
                 OracleError::NotFound { .. } => StatusCode::NOT_FOUND,
                 OracleError::Conflict(_) | OracleError::ChainDisabled => StatusCode::CONFLICT,
                 OracleError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                OracleError::InvalidModel(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                OracleError::InvalidModel(_) | OracleError::ResourceLimit(_) => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
                 OracleError::Database(_)
                 | OracleError::Engine(_)
                 | OracleError::Chain(_)

@@ -272,8 +272,23 @@ struct ServerArgs {
     key: Option<String>,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<std::process::ExitCode> {
+    // A model worker (started by `imo serve` for each model) runs no runtime and reads no config.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == imo_oracle::sandbox::WORKER_ARG)
+    {
+        return Ok(imo_oracle::sandbox::worker_main());
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(run())
+        .map(|()| std::process::ExitCode::SUCCESS)
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = imo_api::config::load(cli.config.as_deref()).context("invalid configuration")?;
     imo_api::telemetry::init(&config.log);

@@ -148,6 +148,18 @@ pub struct EngineConfig {
     pub execution_provider: ExecutionProvider,
     /// Seconds a cached model record (price, state) is trusted before re-reading it.
     pub model_cache_ttl_secs: u64,
+    /// The executable started as a model worker (`imo __model-worker`); default: this binary.
+    /// Each model runs in its own worker process (docs/ARCHITECTURE.md, "Model isolation").
+    pub worker_binary: Option<PathBuf>,
+    /// Address space a model's worker may use on top of the loaded runtime, in bytes: its
+    /// weights, sessions and every run. Uploads over it are refused (422), calls over it fail
+    /// uncharged (422 `resource_limit_exceeded`). 0 = unlimited.
+    pub memory_budget_bytes: u64,
+    /// Longest one call may run, in milliseconds (0 = unlimited); longer runs are stopped
+    /// and not charged.
+    pub run_timeout_ms: u64,
+    /// Seconds a worker may take to load its model.
+    pub worker_start_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -167,6 +179,10 @@ impl Default for EngineConfig {
             preload: false,
             execution_provider: ExecutionProvider::Cpu,
             model_cache_ttl_secs: 10,
+            worker_binary: None,
+            memory_budget_bytes: 2 * 1024 * 1024 * 1024,
+            run_timeout_ms: 30_000,
+            worker_start_timeout_secs: 120,
         }
     }
 }

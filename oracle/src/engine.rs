@@ -189,6 +189,11 @@ impl Engine {
         let (session, _) = self
             .session(path)
             .map_err(|e| OracleError::InvalidModel(format!("ONNX Runtime cannot load it: {e}")))?;
+        self.signature(&session)
+    }
+
+    /// The inputs and outputs of a loaded session, with protocol datatypes.
+    pub fn signature(&self, session: &Session) -> Result<ModelSignature> {
         let collect = |outlets: &[ort::value::Outlet]| -> Result<Vec<TensorSpec>> {
             outlets
                 .iter()

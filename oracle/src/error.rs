@@ -45,9 +45,17 @@ pub enum OracleError {
     /// The model exists but cannot serve now (deactivated, or failed to load).
     #[error("{0}")]
     ModelUnavailable(String),
-    /// ONNX Runtime failed while running a valid request.
+    /// ONNX Runtime failed while running a valid request, for a reason of the service's
+    /// (an output the protocol cannot carry, an internal error).
     #[error("inference failed: {0}")]
     Inference(String),
+    /// ONNX Runtime refused the request's data while running it (a value a kernel rejects, a
+    /// shape that does not broadcast): the request's fault, not charged.
+    #[error("the model refused the input: {0}")]
+    InferenceRejected(String),
+    /// A call or an upload needs more than a model's memory budget or time limit.
+    #[error("resource limit exceeded: {0}")]
+    ResourceLimit(String),
     /// Local storage (the model directory) failed.
     #[error("storage error: {0}")]
     Storage(String),
@@ -90,6 +98,8 @@ impl OracleError {
             Self::InsufficientBalance { .. } => "insufficient_balance",
             Self::ModelUnavailable(_) => "model_unavailable",
             Self::Inference(_) => "inference_failed",
+            Self::InferenceRejected(_) => "inference_rejected",
+            Self::ResourceLimit(_) => "resource_limit_exceeded",
             Self::Chain(_) => "chain_unavailable",
             Self::SpendingCapExceeded { .. } => "spending_cap_exceeded",
             Self::EpochClosed(_) => "epoch_closed",

@@ -109,6 +109,21 @@ pub fn validate(model: &ServingModel, inputs: &[Tensor], outputs: &[String]) -> 
                 shape_str(&s.shape)
             )));
         }
+        // An empty dimension where the model declares a dynamic one: ONNX Runtime aborts the
+        // whole process on some such inputs (e.g. an empty batch of a recurrent model), so they
+        // are refused unless the model declares that dimension as 0 itself.
+        if let Some(axis) = shape
+            .iter()
+            .zip(&s.shape)
+            .position(|(g, w)| *g == 0 && *w != 0)
+        {
+            return Err(OracleError::InvalidInput(format!(
+                "input `{}` has shape {} with an empty dimension {axis}; the model declares {} there, so empty inputs are refused",
+                t.name(),
+                shape_str(&shape),
+                s.shape[axis]
+            )));
+        }
     }
     if let Some(missing) = spec
         .inputs
@@ -214,7 +229,7 @@ impl Inference {
             .await?;
         let input_hash = canonical_hash(&call.inputs);
         let run_started = Instant::now();
-        let outputs = model.pool.run(call.inputs, call.outputs).await?;
+        let outputs = model.worker.run(call.inputs, call.outputs).await?;
         let run_time = run_started.elapsed();
         let output_hash = canonical_hash(&outputs);
 

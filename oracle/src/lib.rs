@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod onnx;
 pub mod receipts;
 pub mod registry;
+pub mod sandbox;
 pub mod serving;
 pub mod storage;
 pub mod tensor;
@@ -77,7 +78,8 @@ impl Oracle {
         };
         let signer = ReceiptSigner::from_config(&config.metering)?;
         let store = ModelStore::open(&config.storage.models_dir)?;
-        let registry = Registry::new(db.clone(), store, engine.clone(), &config.engine);
+        let sandbox = sandbox::Sandbox::new(&config.engine)?;
+        let registry = Registry::new(db.clone(), store, engine.clone(), sandbox, &config.engine);
         let ledger = Ledger::start(db.clone(), config.metering.max_batch, config.chain.enabled);
         if config.engine.preload {
             let n = registry.preload().await?;

@@ -23,7 +23,7 @@ use crate::{
     engine::{Engine, TensorSpec},
     error::{OracleError, Result},
     onnx::{self, ModelScan, WeightTensor},
-    serving::SessionPool,
+    sandbox::{self, ModelWorker, Sandbox},
     storage::{ModelStore, StagedFile},
     types::{Address, BoundedText, ModelName, Role, Wei, now_ms},
 };
@@ -205,10 +205,10 @@ impl WeightTensorInfo {
     }
 }
 
-/// A model ready to serve: its record (re-read every `model_cache_ttl_secs`) and its sessions.
+/// A model ready to serve: its record (re-read every `model_cache_ttl_secs`) and its worker.
 pub struct ServingModel {
     pub record: ModelRecord,
-    pub pool: Arc<SessionPool>,
+    pub worker: Arc<ModelWorker>,
     /// Execution fingerprint of the sessions (docs/PROTOCOL.md) and its SHA-256 (hex).
     pub fingerprint: String,
     pub fingerprint_hash: String,
@@ -220,6 +220,7 @@ pub struct Registry {
     db: DatabaseConnection,
     store: ModelStore,
     engine: Arc<Engine>,
+    sandbox: Sandbox,
     serving: Arc<std::sync::Mutex<HashMap<String, Arc<ServingModel>>>>,
     loading: Arc<tokio::sync::Mutex<()>>,
     sessions_per_model: usize,
@@ -235,6 +236,7 @@ impl Registry {
         db: DatabaseConnection,
         store: ModelStore,
         engine: Arc<Engine>,
+        sandbox: Sandbox,
         cfg: &EngineConfig,
     ) -> Self {
         let cores = std::thread::available_parallelism()
@@ -244,6 +246,7 @@ impl Registry {
             db,
             store,
             engine,
+            sandbox,
             serving: Default::default(),
             loading: Default::default(),
             sessions_per_model: if cfg.sessions_per_model == 0 {
@@ -283,32 +286,26 @@ impl Registry {
                 "model `{name}` is deactivated"
             )));
         }
-        let pool = match cached.filter(|m| m.record.id == record.id) {
-            Some(m) => m.pool.clone(),
+        let worker = match cached.filter(|m| m.record.id == record.id) {
+            Some(m) => m.worker.clone(),
             None => {
-                let (engine, path, size) = (
-                    self.engine.clone(),
-                    self.store.path_for(&record.file_sha256),
+                let worker = Arc::new(ModelWorker::new(
+                    self.sandbox.clone(),
+                    &self.store.path_for(&record.file_sha256),
+                    &record.name,
                     self.sessions_per_model,
-                );
-                let started = Instant::now();
-                let pool =
-                    tokio::task::spawn_blocking(move || SessionPool::load(&engine, &path, size))
-                        .await
-                        .map_err(|e| {
-                            OracleError::ModelUnavailable(format!("loading failed: {e}"))
-                        })??;
-                info!(model = %record.name, sessions = pool.size(), ep = pool.execution_provider, ms = started.elapsed().as_millis() as u64, "model loaded");
-                Arc::new(pool)
+                ));
+                worker.start().await?;
+                worker
             }
         };
-        let fingerprint = self.engine.fingerprint(pool.execution_provider);
+        let fingerprint = self.engine.fingerprint(&worker.execution_provider());
         let fingerprint_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
             fingerprint.as_bytes(),
         ));
         let model = Arc::new(ServingModel {
             record,
-            pool,
+            worker,
             fingerprint,
             fingerprint_hash,
             checked_at: Instant::now(),
@@ -358,14 +355,18 @@ impl Registry {
                 "only publisher keys may upload models".into(),
             ));
         }
-        let engine = self.engine.clone();
-        let (upload, scan, signature) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let (upload, scan) = tokio::task::spawn_blocking(move || -> Result<_> {
             let scan = onnx::scan_model(upload.path())?;
-            let signature = engine.inspect(upload.path())?;
-            Ok((upload, scan, signature))
+            Ok((upload, scan))
         })
         .await
         .map_err(|e| OracleError::Engine(format!("validation task failed: {e}")))??;
+        // ONNX Runtime loads and runs it in a throw-away worker under the memory budget.
+        let probe = sandbox::probe(&self.sandbox, upload.path(), "the upload").await?;
+        if let Some(why) = &probe.sample_refused {
+            info!(reason = %why, "the model refused the zero sample input (accepted anyway)");
+        }
+        let signature = probe.signature;
         let weights_root = hex::encode(scan.weights_root);
 
         if let Some(existing) = self.find_by_weights(&weights_root).await? {

@@ -216,23 +216,72 @@ fn from_value(name: &str, v: &DynValue) -> std::result::Result<Tensor, String> {
     Tensor::new(name, dt, shape, data).map_err(|e| e.to_string())
 }
 
+/// Why a run failed, for the caller to classify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunErrorKind {
+    /// An input could not become an ONNX Runtime value.
+    Input,
+    /// ONNX Runtime's run failed.
+    Runtime,
+    /// An output could not be converted back.
+    Output,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunError {
+    pub kind: RunErrorKind,
+    /// ONNX Runtime's own message (may name source paths: sanitize before showing it).
+    pub message: String,
+}
+
+impl From<RunError> for OracleError {
+    fn from(e: RunError) -> Self {
+        match e.kind {
+            RunErrorKind::Input => OracleError::InvalidInput(e.message),
+            RunErrorKind::Runtime | RunErrorKind::Output => OracleError::Inference(e.message),
+        }
+    }
+}
+
 fn run_session(
     session: &mut Session,
     inputs: Vec<Tensor>,
     wanted: &[String],
 ) -> Result<Vec<Tensor>> {
+    let options =
+        ort::session::RunOptions::new().map_err(|e| OracleError::Engine(e.to_string()))?;
+    Ok(run_session_with(session, inputs, wanted, &options)?)
+}
+
+/// Runs one session on `inputs` with `options` (which another thread may `terminate`), and
+/// returns the outputs named in `wanted` (all when empty), in ONNX Runtime's order.
+pub fn run_session_with(
+    session: &mut Session,
+    inputs: Vec<Tensor>,
+    wanted: &[String],
+    options: &ort::session::RunOptions,
+) -> std::result::Result<Vec<Tensor>, RunError> {
     let values = inputs
         .into_iter()
         .map(|t| to_value(t).map(|(n, v)| (n, SessionInputValue::from(v))))
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(OracleError::InvalidInput)?;
+        .map_err(|message| RunError {
+            kind: RunErrorKind::Input,
+            message,
+        })?;
     let outputs = session
-        .run(values)
-        .map_err(|e| OracleError::Inference(e.to_string()))?;
+        .run_with_options(values, options)
+        .map_err(|e| RunError {
+            kind: RunErrorKind::Runtime,
+            message: e.to_string(),
+        })?;
     let mut out = Vec::new();
     for (name, value) in outputs.iter() {
         if wanted.is_empty() || wanted.iter().any(|w| w == name) {
-            out.push(from_value(name, &value).map_err(OracleError::Inference)?);
+            out.push(from_value(name, &value).map_err(|message| RunError {
+                kind: RunErrorKind::Output,
+                message,
+            })?);
         }
     }
     Ok(out)

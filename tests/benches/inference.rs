@@ -138,6 +138,22 @@ fn bare_inputs(case: &Case) -> Vec<(String, ort::session::SessionInputValue<'sta
         .collect()
 }
 
+/// The release `imo` next to this bench (`make bench` builds it): models run in its workers.
+fn imo_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("bench path");
+    let bin = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target dir")
+        .join("imo");
+    assert!(
+        bin.exists(),
+        "{} is missing: `make bench` builds it",
+        bin.display()
+    );
+    bin
+}
+
 async fn start_service(dir: &Path, sessions: usize) -> (Oracle, imo_api::server::RunningServer) {
     let mut cfg = Config::default();
     cfg.server.bind = "127.0.0.1:0".parse().unwrap();
@@ -146,6 +162,7 @@ async fn start_service(dir: &Path, sessions: usize) -> (Oracle, imo_api::server:
     cfg.storage.models_dir = dir.join("models");
     cfg.engine.ort_library = root().join(".tools/onnxruntime/libonnxruntime.so");
     cfg.engine.sessions_per_model = sessions;
+    cfg.engine.worker_binary = Some(imo_binary());
     cfg.metering.operator_key = Some(OPERATOR_KEY.into());
     cfg.log.filter = "warn".into();
     let oracle = Oracle::start(cfg).await.expect("service starts");

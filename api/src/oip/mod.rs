@@ -26,7 +26,10 @@ mod tests;
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 
 pub use metadata::{ErrorResponse, ModelMetadata, PLATFORM, ServerMetadata, TensorMetadata};
-pub use request::{InferRequest, RequestedOutput, parse_infer_request, wants_binary};
+pub use request::{
+    InferRequest, MAX_DATA_DEPTH, RequestedOutput, parse_infer_request, quote_non_finite,
+    wants_binary,
+};
 pub use response::{InferResponse, encode_infer_response, needs_binary};
 
 /// The header that carries the JSON length of a request or response with binary tensor data.

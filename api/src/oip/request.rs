@@ -91,6 +91,8 @@ pub fn parse_infer_request(
         Some(len) => body.split_at(len),
         None => (body, &[][..]),
     };
+    let quoted = quote_non_finite(json);
+    let json = quoted.as_deref().unwrap_or(json);
     let raw: RawRequest<'_> = serde_json::from_slice(json)
         .map_err(|e| bad(format!("malformed inference request JSON: {e}")))?;
 
@@ -316,18 +318,145 @@ fn decode_binary(
     }
 }
 
-/// Flattens nested JSON arrays row-major into their scalar elements (as raw text).
-fn flatten<'a>(name: &str, raw: &'a RawValue, out: &mut Vec<&'a RawValue>) -> Result<(), OipError> {
-    if raw.get().trim_start().starts_with('[') {
-        let items: Vec<&'a RawValue> = serde_json::from_str(raw.get())
-            .map_err(|e| bad(format!("input `{name}`: malformed `data`: {e}")))?;
-        for item in items {
-            flatten(name, item, out)?;
+/// Deepest nesting of `data` arrays accepted (ONNX tensors have far fewer dimensions).
+pub const MAX_DATA_DEPTH: usize = 64;
+
+/// The prefix that marks a non-finite float literal (`NaN`, `Infinity`, `-Infinity`) after
+/// [`quote_non_finite`] turned it into a JSON string: a NUL cannot start a number.
+const NON_FINITE: &str = "\"\\u0000";
+
+/// Flattens nested JSON arrays row-major into their scalar elements (as raw text), without
+/// recursion: one pass over the (already validated) JSON text, tracking the array depth.
+fn flatten<'a>(name: &str, text: &'a str) -> Result<Vec<&'a str>, OipError> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'[' => {
+                depth += 1;
+                if depth > MAX_DATA_DEPTH {
+                    return Err(bad(format!(
+                        "input `{name}`: `data` is nested deeper than {MAX_DATA_DEPTH} arrays"
+                    )));
+                }
+                i += 1;
+            }
+            b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b',' | b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            _ => {
+                let end = value_end(b, i);
+                out.push(&text[i..end]);
+                i = end;
+            }
         }
-    } else {
-        out.push(raw);
     }
-    Ok(())
+    Ok(out)
+}
+
+/// The end of the JSON value starting at `i` in valid JSON text: past a string's closing
+/// quote, an object's closing brace, or a literal's last character.
+fn value_end(b: &[u8], mut i: usize) -> usize {
+    match b[i] {
+        b'"' => string_end(b, i),
+        b'{' => {
+            let mut depth = 0usize;
+            while i < b.len() {
+                match b[i] {
+                    b'"' => {
+                        i = string_end(b, i);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return i + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            i
+        }
+        _ => {
+            while i < b.len() && !matches!(b[i], b',' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                i += 1;
+            }
+            i
+        }
+    }
+}
+
+/// The index just past the string that starts with the quote at `i`.
+fn string_end(b: &[u8], mut i: usize) -> usize {
+    i += 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    i
+}
+
+/// Python's `json` (and so tritonclient in JSON mode) writes non-finite floats as the bare
+/// literals `NaN`, `Infinity` and `-Infinity`, which strict JSON has no room for. Outside of
+/// strings, each becomes the string `"\u0000NaN"` (…), which the float decoders read back as
+/// the value; nothing else accepts it. Returns `None` (no copy) when there is none.
+pub fn quote_non_finite(json: &[u8]) -> Option<Vec<u8>> {
+    const WORDS: [&[u8]; 3] = [b"-Infinity", b"Infinity", b"NaN"];
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < json.len() {
+        match json[i] {
+            b'"' => i = string_end(json, i),
+            b'N' | b'I' | b'-' => {
+                let boundary = i == 0 || !json[i - 1].is_ascii_alphanumeric();
+                let word = WORDS.iter().find(|w| json[i..].starts_with(w));
+                match word {
+                    Some(w)
+                        if boundary
+                            && json
+                                .get(i + w.len())
+                                .is_none_or(|n| !n.is_ascii_alphanumeric()) =>
+                    {
+                        let o = out.get_or_insert_with(|| Vec::with_capacity(json.len() + 64));
+                        o.extend_from_slice(&json[copied..i]);
+                        o.extend_from_slice(NON_FINITE.as_bytes());
+                        o.extend_from_slice(w);
+                        o.push(b'"');
+                        i += w.len();
+                        copied = i;
+                    }
+                    _ => i += 1,
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out.map(|mut o| {
+        o.extend_from_slice(&json[copied..]);
+        o
+    })
+}
+
+/// A non-finite literal that [`quote_non_finite`] quoted, as an `f64`.
+fn non_finite(text: &str) -> Option<f64> {
+    let word = text.strip_prefix(NON_FINITE)?.strip_suffix('"')?;
+    match word {
+        "NaN" => Some(f64::NAN),
+        "Infinity" => Some(f64::INFINITY),
+        "-Infinity" => Some(f64::NEG_INFINITY),
+        _ => None,
+    }
 }
 
 fn decode_json(
@@ -339,8 +468,7 @@ fn decode_json(
     if !raw.get().trim_start().starts_with('[') {
         return Err(bad(format!("input `{name}`: `data` must be an array")));
     }
-    let mut elems = Vec::new();
-    flatten(name, raw, &mut elems)?;
+    let elems = flatten(name, raw.get())?;
     if elems.len() as u64 != count {
         return Err(bad(format!(
             "input `{name}`: shape needs {count} elements, `data` holds {}",
@@ -356,8 +484,8 @@ fn decode_json(
     if datatype == DataType::Bytes {
         let mut items = Vec::with_capacity(elems.len());
         for (i, e) in elems.iter().enumerate() {
-            let text = e.get().trim();
-            if !text.starts_with('"') {
+            let text = e.trim();
+            if !text.starts_with('"') || non_finite(text).is_some() {
                 return Err(elem_err(i, "expected a string", text));
             }
             let s: String =
@@ -369,12 +497,27 @@ fn decode_json(
     let size = datatype.size().expect("fixed-size type");
     let mut out = Vec::with_capacity(elems.len() * size);
     for (i, e) in elems.iter().enumerate() {
-        let text = e.get().trim();
+        let text = e.trim();
         if datatype == DataType::Bool {
             match text {
                 "true" => out.push(1),
                 "false" => out.push(0),
                 _ => return Err(elem_err(i, "expected true or false", text)),
+            }
+            continue;
+        }
+        if let Some(v) = non_finite(text) {
+            match datatype {
+                DataType::Fp16 => out.extend_from_slice(&half::f16::from_f64(v).to_le_bytes()),
+                DataType::Fp32 => out.extend_from_slice(&(v as f32).to_le_bytes()),
+                DataType::Fp64 => out.extend_from_slice(&v.to_le_bytes()),
+                _ => {
+                    return Err(elem_err(
+                        i,
+                        "expected a number",
+                        text.trim_start_matches(NON_FINITE).trim_end_matches('"'),
+                    ));
+                }
             }
             continue;
         }

@@ -792,3 +792,81 @@ fn metadata_bodies() {
         json!({"error": "no model `q`"})
     );
 }
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    // Depth 4,000 took the server down before (recursive flattening); 100,000 here.
+    for depth in [MAX_DATA_DEPTH + 1, 4_000, 100_000] {
+        let data = format!("{}0{}", "[".repeat(depth), "]".repeat(depth));
+        let e = err(&one("x", "FP32", "[1]", &data), None);
+        has(&e, &["`x`", "nested deeper than 64"]);
+    }
+    // Up to the limit it is still data.
+    let data = format!(
+        "{}7{}",
+        "[".repeat(MAX_DATA_DEPTH),
+        "]".repeat(MAX_DATA_DEPTH)
+    );
+    let r = parse_infer_request(one("x", "INT32", "[1]", &data).as_bytes(), None).unwrap();
+    assert_eq!(
+        r.inputs[0].data(),
+        &TensorData::Fixed(7i32.to_le_bytes().to_vec())
+    );
+}
+
+#[test]
+fn flattening_skips_strings_and_objects_whole() {
+    // Brackets and commas inside strings are not structure.
+    let r = parse_infer_request(
+        one("s", "BYTES", "[3]", r#"[["a,]", "[b"], ["\"]\\"]]"#).as_bytes(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        r.inputs[0].data(),
+        &TensorData::Bytes(vec![b"a,]".to_vec(), b"[b".to_vec(), b"\"]\\".to_vec()])
+    );
+    // An object element is one (wrong) element, however many commas it holds.
+    let e = err(&one("x", "FP32", "[2]", r#"[{"a": [1, 2, 3]}, 1]"#), None);
+    has(&e, &["`x`", "element 0", "expected a number"]);
+}
+
+#[test]
+fn non_finite_literals_as_python_json_writes_them() {
+    // json.dumps([float("nan"), float("inf"), -float("inf")]) as tritonclient sends it.
+    let body = r#"{"inputs": [{"name": "x", "datatype": "FP32", "shape": [4], "data": [NaN, Infinity, -Infinity, 1.5]}]}"#;
+    let r = parse_infer_request(body.as_bytes(), None).unwrap();
+    let TensorData::Fixed(b) = r.inputs[0].data() else {
+        panic!()
+    };
+    let v: Vec<f32> = b
+        .chunks(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert!(v[0].is_nan());
+    assert_eq!(&v[1..], &[f32::INFINITY, f32::NEG_INFINITY, 1.5]);
+    for dt in ["FP16", "FP64"] {
+        let body = one("x", dt, "[2]", "[NaN, -Infinity]");
+        assert!(parse_infer_request(body.as_bytes(), None).is_ok(), "{dt}");
+    }
+    // Only where a float is expected, and only as whole literals outside strings.
+    has(
+        &err(&one("x", "INT32", "[1]", "[NaN]"), None),
+        &["element 0", "expected a number", "NaN"],
+    );
+    has(
+        &err(&one("s", "BYTES", "[1]", "[NaN]"), None),
+        &["element 0", "expected a string"],
+    );
+    let r = parse_infer_request(
+        one("s", "BYTES", "[2]", r#"["NaN", "-Infinity"]"#).as_bytes(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        r.inputs[0].data(),
+        &TensorData::Bytes(vec![b"NaN".to_vec(), b"-Infinity".to_vec()])
+    );
+    assert!(quote_non_finite(br#"{"a": "NaN", "b": 1}"#).is_none());
+    assert!(parse_infer_request(one("x", "FP32", "[1]", "[NaNx]").as_bytes(), None).is_err());
+}

@@ -72,6 +72,7 @@ impl TestServer {
         cfg.server.workers = 2;
         cfg.storage.models_dir = dir.path().join("models");
         cfg.engine.ort_library = repo_root().join(".tools/onnxruntime/libonnxruntime.so");
+        cfg.engine.worker_binary = Some(imo_binary());
         cfg.auth.siwe_domain = "imo.test".into();
         cfg.auth.admin_addresses = vec![admin_signer().address().to_string()];
         cfg.metering.operator_key = Some(OPERATOR_KEY.into());
