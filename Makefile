@@ -26,7 +26,7 @@ lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 openapi: ## regenerate the committed OpenAPI document
-	$(CARGO) run -q --bin imo -- openapi > api/openapi.json
+	$(CARGO) run -q --bin imo -- openapi > api/openapi.json.tmp && mv api/openapi.json.tmp api/openapi.json
 
 test-rust: tools postgres ## Rust unit and end-to-end tests (SQLite and PostgreSQL)
 	$(CARGO) build --bin imo

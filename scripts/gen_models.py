@@ -16,6 +16,14 @@ Every run writes byte-identical files (fixed seeds, no timestamps, fixed ir_vers
   external_data.onnx       a model whose initializer lives in external_data.weights (external data).
   external_data.weights
   not_a_model.pb           a valid protobuf that is not a model (a serialized TensorProto).
+
+Hostile models (service hardening tests):
+  shape_bomb.onnx          ConstantOfShape([32768, 32768]) -> ReduceSum: under 200 bytes, 4 GiB at run time.
+  shape_from_input.onnx    ConstantOfShape(shape input) -> ReduceSum: harmless on the zero sample,
+                           4 GiB when a caller sends shape [32768, 32768].
+  endless.onnx             Loop(trip count input, body adds 1): runs as long as a caller asks.
+  silero_drop.onnx         silero VAD behind Slice(input, 0, 1 - drop): drop = 1 empties the batch,
+                           and ONNX Runtime aborts the process (needs silero_vad.onnx in OUTDIR).
 """
 
 import os
@@ -217,6 +225,108 @@ def reshape_fail() -> onnx.ModelProto:
     return make_model(graph)
 
 
+def shape_bomb() -> onnx.ModelProto:
+    value = helper.make_tensor("value", TensorProto.FLOAT, [1], [1.0])
+    graph = helper.make_graph(
+        [
+            helper.make_node("ConstantOfShape", ["shape"], ["big"], value=value),
+            helper.make_node("ReduceSum", ["big"], ["y"], keepdims=0),
+        ],
+        "shape_bomb",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])],
+        initializer=[helper.make_tensor("shape", TensorProto.INT64, [2], [32768, 32768])],
+    )
+    return make_model(graph)
+
+
+def shape_from_input() -> onnx.ModelProto:
+    value = helper.make_tensor("value", TensorProto.FLOAT, [1], [1.0])
+    graph = helper.make_graph(
+        [
+            helper.make_node("ConstantOfShape", ["shape"], ["big"], value=value),
+            helper.make_node("ReduceSum", ["big"], ["y"], keepdims=0),
+        ],
+        "shape_from_input",
+        [helper.make_tensor_value_info("shape", TensorProto.INT64, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])],
+    )
+    return make_model(graph)
+
+
+def endless() -> onnx.ModelProto:
+    one = helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Add", ["acc_in", "one"], ["acc_out"]),
+        ],
+        "body",
+        [
+            helper.make_tensor_value_info("iter", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [1]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [1]),
+        ],
+        initializer=[one],
+    )
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["n", "cond", "x"], ["y"], body=body)],
+        "endless",
+        [
+            helper.make_tensor_value_info("n", TensorProto.INT64, []),
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+        initializer=[helper.make_tensor("cond", TensorProto.BOOL, [], [True])],
+    )
+    return make_model(graph)
+
+
+def _rename_uses(graph: onnx.GraphProto, names: dict) -> None:
+    """Renames the uses of outer-scope values in `graph` and all its subgraphs."""
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in names:
+                node.input[i] = names[name]
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                _rename_uses(attr.g, names)
+            for g in attr.graphs:
+                _rename_uses(g, names)
+
+
+def silero_variants(outdir: str) -> None:
+    src = os.path.join(outdir, "silero_vad.onnx")
+    if not os.path.exists(src):
+        print(f"skipping the silero variants: {src} is missing", file=sys.stderr)
+        return
+    # drop = 1 slices the batch away inside the graph; drop = 0 (the sample) is harmless.
+    m = onnx.load(src)
+    _rename_uses(m.graph, {"input": "input_kept", "state": "state_kept"})
+    drop = helper.make_tensor_value_info("drop", TensorProto.INT64, [1])
+    m.graph.input.append(drop)
+    consts = [
+        helper.make_tensor("drop_zero", TensorProto.INT64, [1], [0]),
+        helper.make_tensor("drop_one", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("drop_axis0", TensorProto.INT64, [1], [0]),
+        helper.make_tensor("drop_axis1", TensorProto.INT64, [1], [1]),
+    ]
+    m.graph.initializer.extend(consts)
+    pre = [
+        helper.make_node("Sub", ["drop_one", "drop"], ["drop_end"], name="drop_end"),
+        helper.make_node("Slice", ["input", "drop_zero", "drop_end", "drop_axis0"], ["input_kept"], name="drop_input"),
+        helper.make_node("Slice", ["state", "drop_zero", "drop_end", "drop_axis1"], ["state_kept"], name="drop_state"),
+    ]
+    nodes = pre + list(m.graph.node)
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    write(os.path.join(outdir, "silero_drop.onnx"), m.SerializeToString())
+
+
 def main() -> int:
     if len(sys.argv) != 2:
         print("usage: gen_models.py OUTDIR", file=sys.stderr)
@@ -228,11 +338,15 @@ def main() -> int:
         ("dtypes.onnx", dtypes),
         ("with_subgraph.onnx", with_subgraph),
         ("reshape_fail.onnx", reshape_fail),
+        ("shape_bomb.onnx", shape_bomb),
+        ("shape_from_input.onnx", shape_from_input),
+        ("endless.onnx", endless),
     ]:
         model = build()
         onnx.checker.check_model(model, full_check=True)
         write(os.path.join(outdir, name), model.SerializeToString())
     external_data(outdir)
+    silero_variants(outdir)
     not_a_model = numpy_helper.from_array(np.arange(6, dtype=np.int32).reshape(2, 3), "not_a_model")
     write(os.path.join(outdir, "not_a_model.pb"), not_a_model.SerializeToString())
     return 0

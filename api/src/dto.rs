@@ -9,6 +9,8 @@ use imo_oracle::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::schema::{AddressField, Limit, ModelNameField, RoleField, Text, WeiField};
+
 /// A registered model.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ModelView {
@@ -117,27 +119,33 @@ pub struct ModelList {
 #[into_params(parameter_in = Query)]
 pub struct UploadParams {
     /// Unique model name (1-64 of `a-z A-Z 0-9 . _ -`).
-    pub name: String,
+    #[param(inline)]
+    pub name: ModelNameField,
     /// Price per call in wei (decimal string). Default 0.
-    pub price_wei: Option<String>,
+    #[param(inline)]
+    pub price_wei: Option<WeiField>,
     /// Free text, up to 2000 characters.
-    pub description: Option<String>,
+    #[param(inline)]
+    pub description: Option<Text<2000>>,
     /// Publisher's version label, up to 64 characters. Default `1`.
-    pub version: Option<String>,
+    #[param(inline)]
+    pub version: Option<Text<64>>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Only models of this publisher.
-    pub publisher: Option<String>,
+    #[param(inline)]
+    pub publisher: Option<AddressField>,
     /// Include deactivated models.
     #[serde(default)]
     pub include_inactive: bool,
     /// Page cursor: the `next` of the previous page.
     pub after: Option<String>,
-    /// Page size, 1-500 (default 100).
-    pub limit: Option<u64>,
+    /// Page size, 1-500 (default 100); larger values are refused.
+    #[param(inline)]
+    pub limit: Option<Limit<500>>,
 }
 
 /// A change to a model. Absent fields stay as they are.
@@ -145,8 +153,8 @@ pub struct ListParams {
 #[serde(deny_unknown_fields)]
 pub struct ModelPatchRequest {
     /// New price per call in wei (decimal string).
-    pub price_wei: Option<String>,
-    pub description: Option<String>,
+    pub price_wei: Option<WeiField>,
+    pub description: Option<Text<2000>>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -235,11 +243,20 @@ impl From<IssuedKey> for IssuedKeyView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
-    pub address: String,
+    pub address: AddressField,
     /// `publisher`, `client` or `admin`.
-    pub role: String,
+    pub role: RoleField,
     #[serde(default)]
-    pub label: String,
+    pub label: Option<Text<200>>,
+}
+
+/// Query of `POST /v1/auth/nonce`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NonceParams {
+    /// The address that will sign the message (optional): binds the nonce to it.
+    #[param(inline)]
+    pub address: Option<AddressField>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -259,9 +276,10 @@ pub struct NonceView {
 pub struct SignInRequest {
     pub message: String,
     /// 65-byte signature, hex (0x-prefixed or not).
+    #[schema(pattern = "^(0x)?[0-9a-fA-F]{130}$")]
     pub signature: String,
     /// Role of the key to issue: `publisher` or `client` (`admin` only for configured addresses).
-    pub role: String,
+    pub role: RoleField,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

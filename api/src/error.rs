@@ -20,6 +20,27 @@ pub enum ApiError {
     /// The Content-Type is not one the endpoint accepts.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The request body did not arrive in time (`server.body_idle_timeout_secs`,
+    /// `server.body_timeout_secs`, `storage.upload_timeout_secs`).
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// The path exists, with other methods.
+    #[error("method {method} is not allowed here; use {}", allowed.join(", "))]
+    MethodNotAllowed {
+        method: String,
+        allowed: Vec<&'static str>,
+    },
+}
+
+impl ApiError {
+    /// A failure reading the request body: a deadline (408) or a broken body (400).
+    pub fn body(e: actix_web::error::PayloadError) -> Self {
+        if crate::limits::is_body_timeout(&e) {
+            Self::RequestTimeout(format!("{e}; send the body without pausing"))
+        } else {
+            Self::BadRequest(format!("request body unreadable: {e}"))
+        }
+    }
 }
 
 impl ApiError {
@@ -29,6 +50,8 @@ impl ApiError {
             Self::BadRequest(_) => "bad_request",
             Self::TooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::RequestTimeout(_) => "request_timeout",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
         }
     }
 }
@@ -53,6 +76,8 @@ impl ResponseError for ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Domain(e) => match e {
                 OracleError::InvalidInput(_) | OracleError::InferenceRejected(_) => {
                     StatusCode::BAD_REQUEST
@@ -77,6 +102,8 @@ impl ResponseError for ApiError {
                 OracleError::InsufficientBalance { .. }
                 | OracleError::SpendingCapExceeded { .. } => StatusCode::PAYMENT_REQUIRED,
                 OracleError::ModelUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                OracleError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+                OracleError::ModelDeactivated(_) => StatusCode::GONE,
             },
         }
     }
@@ -91,6 +118,15 @@ impl ResponseError for ApiError {
         let mut resp = HttpResponse::build(status);
         if status == StatusCode::UNAUTHORIZED {
             resp.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if let Self::MethodNotAllowed { allowed, .. } = self {
+            resp.insert_header(("Allow", allowed.join(", ")));
+        }
+        if let Self::Domain(OracleError::RateLimited {
+            retry_after_secs, ..
+        }) = self
+        {
+            resp.insert_header(("Retry-After", retry_after_secs.to_string()));
         }
         resp.json(ErrorBody {
             error: ErrorDetail {

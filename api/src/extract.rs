@@ -80,6 +80,7 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
         JsonPayloadError::Deserialize(e) => {
             ApiError::BadRequest(format!("malformed JSON body: {e}")).into()
         }
+        JsonPayloadError::Payload(e) => ApiError::body(e).into(),
         other => ApiError::BadRequest(format!("unreadable JSON body: {other}")).into(),
     }
 }
@@ -93,4 +94,38 @@ pub fn query_error(
 
 pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::BadRequest(format!("bad path: {err}")).into()
+}
+
+/// A JSON request body that must be a JSON object, deserialized into `T`. (serde would also
+/// read a struct from an array of its fields, `[…]`, which no client means and the OpenAPI
+/// document does not allow.) Errors as `web::Json`'s, through the same error handler.
+pub struct JsonBody<T>(pub T);
+
+impl<T> std::ops::Deref for JsonBody<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> JsonBody<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let fut =
+            web::Json::<serde_json::Map<String, serde_json::Value>>::from_request(req, payload);
+        Box::pin(async move {
+            let map = fut.await?.into_inner();
+            serde_json::from_value(serde_json::Value::Object(map))
+                .map(JsonBody)
+                .map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")).into())
+        })
+    }
 }

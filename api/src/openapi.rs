@@ -30,8 +30,8 @@ use crate::{dto, error, routes};
         routes::v2::infer, routes::v2::infer_version,
         routes::ops::healthz, routes::ops::readyz, routes::ops::metrics,
     ),
-    components(schemas(error::ErrorBody, error::ErrorDetail, dto::ModelView)),
-    modifiers(&ApiKeyAuth),
+    components(schemas(error::ErrorBody, error::ErrorDetail, error::V2ErrorBody, dto::ModelView)),
+    modifiers(&ApiKeyAuth, &CommonResponses),
     tags(
         (name = "models", description = "Model registry: upload, commitments, metadata"),
         (name = "auth", description = "API keys and Sign-In with Ethereum"),
@@ -58,6 +58,132 @@ impl Modify for ApiKeyAuth {
             ),
         );
     }
+}
+
+/// Declares, on every operation, the statuses the shared machinery can return, so that each
+/// route documents everything it can answer: a request body can be malformed (400), too slow
+/// (408), too large (413) or of the wrong type (415); a path or query value can be unparsable
+/// (400); a secured route can be called without a valid key (401); and any route that reaches
+/// the database or a model can fail for reasons of the service (500, 503). `/v2` routes answer
+/// errors in the protocol's `{"error": "…"}` shape.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        /// Routes that never touch the database or a model.
+        const NO_DEPENDENCIES: [&str; 4] = ["/healthz", "/metrics", "/v2", "/v2/health/live"];
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let schema = if path.starts_with("/v2") {
+                "V2ErrorBody"
+            } else {
+                "ErrorBody"
+            };
+            let response = |description: &str| {
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name(schema)))
+                            .build(),
+                    )
+                    .build()
+            };
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let mut add = |code: &str, description: &str| {
+                    op.responses
+                        .responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| response(description).into());
+                };
+                let has_body = op.request_body.is_some();
+                let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                if has_body {
+                    add("400", "malformed request body");
+                    add("408", "the request body did not arrive in time");
+                    add("413", "request body too large");
+                    // The inference routes read any Content-Type, as Triton does.
+                    if !path.ends_with("/infer") {
+                        add("415", "wrong Content-Type");
+                    }
+                }
+                if path.starts_with("/v2/models/{name}") && path.ends_with("/ready") {
+                    add("410", "the model is deactivated");
+                }
+                if has_params {
+                    add("400", "a path or query value cannot be parsed");
+                }
+                if secured {
+                    add("401", "missing or invalid API key");
+                }
+                if !NO_DEPENDENCIES.contains(&path.as_str()) {
+                    add("500", "internal error");
+                    add(
+                        "503",
+                        "a dependency (database, chain, model worker) is unavailable",
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The routes of the document as (segments, methods), for answering 405 on a known path with
+/// another method. A `{param}` segment matches any one segment.
+pub fn route_table() -> &'static [(Vec<String>, Vec<&'static str>)] {
+    static TABLE: std::sync::OnceLock<Vec<(Vec<String>, Vec<&'static str>)>> =
+        std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        document()
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let segments = path.split('/').map(str::to_owned).collect();
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(m, has)| has.then_some(m))
+                .collect();
+                (segments, methods)
+            })
+            .collect()
+    })
+}
+
+/// The methods the document declares for a concrete request path (empty: unknown path).
+pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    let mut out = vec![];
+    for (template, methods) in route_table() {
+        let matches = template.len() == segments.len()
+            && template
+                .iter()
+                .zip(&segments)
+                .all(|(t, s)| (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s);
+        if matches {
+            out.extend(methods.iter().copied());
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// The document as served and committed (API version `v1`, independent of the crate version).

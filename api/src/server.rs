@@ -1,6 +1,10 @@
 //! The actix-web application and server.
 
-use std::{net::SocketAddr, sync::OnceLock, time::Instant};
+use std::{
+    net::SocketAddr,
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
 
 use actix_web::{
     App, HttpRequest, HttpResponse, HttpServer,
@@ -13,7 +17,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_actix_web::TracingLogger;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{error::ApiError, extract, openapi, routes};
+use crate::{error::ApiError, extract, limits, openapi, routes};
 
 /// The process-wide Prometheus recorder (there can be only one per process).
 pub fn metrics_handle() -> PrometheusHandle {
@@ -32,6 +36,13 @@ pub fn metrics_handle() -> PrometheusHandle {
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let allowed = openapi::allowed_methods(req.path());
+    if !allowed.is_empty() {
+        return Err(ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allowed,
+        });
+    }
     Err(OracleError::NotFound {
         what: format!("route {} {}", req.method(), req.path()),
     }
@@ -108,7 +119,33 @@ impl RunningServer {
 /// Binds and starts the HTTP server. With `signals`, SIGINT/SIGTERM stop it gracefully.
 pub fn start(oracle: Oracle, signals: bool) -> std::io::Result<RunningServer> {
     let cfg = oracle.config.server.clone();
+    let upload_timeout = Duration::from_secs(oracle.config.storage.upload_timeout_secs.max(1));
     let metrics = metrics_handle();
+    let workers = if cfg.workers > 0 {
+        cfg.workers
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    };
+    // Every connection is a file descriptor: use all the process may have, and stay under it.
+    let fds = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let reserve = 512u64;
+    let max_connections = if cfg.max_connections as u64 + reserve > fds {
+        let fit = fds.saturating_sub(reserve).max(64) as usize;
+        tracing::warn!(
+            configured = cfg.max_connections,
+            file_descriptors = fds,
+            using = fit,
+            "server.max_connections lowered to fit the file-descriptor limit"
+        );
+        fit
+    } else {
+        cfg.max_connections
+    };
+    let peers = limits::PeerTable::new(cfg.max_connections_per_peer);
+    let body = limits::BodyDeadlines {
+        idle: Duration::from_secs(cfg.body_idle_timeout_secs.max(1)),
+        total: Duration::from_secs(cfg.body_timeout_secs.max(1)),
+    };
     let data = web::Data::new(oracle);
     let metrics_data = web::Data::new(metrics);
     let json_cfg = web::JsonConfig::default()
@@ -121,7 +158,21 @@ pub fn start(oracle: Oracle, signals: bool) -> std::io::Result<RunningServer> {
             .app_data(json_cfg.clone())
             .app_data(web::QueryConfig::default().error_handler(extract::query_error))
             .app_data(web::PathConfig::default().error_handler(extract::path_error))
-            .wrap_fn(|req, srv| {
+            .wrap_fn(move |mut req, srv| {
+                let deadlines = if req.method() == actix_web::http::Method::POST
+                    && req.path() == "/v1/models"
+                {
+                    limits::BodyDeadlines {
+                        idle: body.idle,
+                        total: upload_timeout,
+                    }
+                } else {
+                    body
+                };
+                let payload = actix_web::HttpMessage::take_payload(&mut req);
+                req.set_payload(actix_web::dev::Payload::Stream {
+                    payload: Box::pin(limits::TimedPayload::new(payload, deadlines)),
+                });
                 let start = Instant::now();
                 let method = req.method().to_string();
                 let fut = srv.call(req);
@@ -139,10 +190,12 @@ pub fn start(oracle: Oracle, signals: bool) -> std::io::Result<RunningServer> {
             .configure(configure)
             .default_service(web::to(not_found))
     })
-    .shutdown_timeout(cfg.shutdown_timeout_secs);
-    if cfg.workers > 0 {
-        server = server.workers(cfg.workers);
-    }
+    .shutdown_timeout(cfg.shutdown_timeout_secs)
+    .workers(workers)
+    .max_connections(max_connections.div_ceil(workers))
+    .client_request_timeout(Duration::from_millis(cfg.header_timeout_ms.max(1)))
+    .keep_alive(Duration::from_secs(cfg.keep_alive_secs))
+    .on_connect(move |conn, ext| limits::on_connect(&peers, conn, ext));
     if !signals {
         server = server.disable_signals();
     }

@@ -13,6 +13,7 @@ mod m20261122_000007_create_credits;
 mod m20261122_000008_create_deployments;
 mod m20261122_000009_create_tx_intents;
 mod m20261122_000010_create_chain_state;
+mod m20261201_000011_nonce_address;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_create_deployments::Migration),
             Box::new(m20261122_000009_create_tx_intents::Migration),
             Box::new(m20261122_000010_create_chain_state::Migration),
+            Box::new(m20261201_000011_nonce_address::Migration),
         ]
     }
 }

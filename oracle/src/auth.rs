@@ -66,10 +66,31 @@ fn random_hex(bytes: usize) -> String {
     hex::encode(buf)
 }
 
+type Limiter<K> = governor::DefaultKeyedRateLimiter<K>;
+
+fn limiter<K: std::hash::Hash + Eq + Clone>(per_minute: u32) -> std::sync::Arc<Limiter<K>> {
+    let n = std::num::NonZeroU32::new(per_minute.max(1)).expect("at least 1");
+    std::sync::Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(n)))
+}
+
+fn check<K: std::hash::Hash + Eq + Clone>(l: &Limiter<K>, key: &K, what: String) -> Result<()> {
+    use governor::clock::{Clock, DefaultClock};
+    l.check_key(key)
+        .map_err(|not_until| OracleError::RateLimited {
+            what,
+            retry_after_secs: not_until
+                .wait_time_from(DefaultClock::default().now())
+                .as_secs()
+                .max(1),
+        })
+}
+
 #[derive(Clone)]
 pub struct Auth {
     db: DatabaseConnection,
     cfg: AuthConfig,
+    nonces_per_peer: std::sync::Arc<Limiter<std::net::IpAddr>>,
+    nonces_per_address: std::sync::Arc<Limiter<Address>>,
     /// Recently authenticated keys by secret hash, so the hot path (every inference call) does
     /// not query the database. Entries live `KEY_CACHE_TTL`; a revocation in this process takes
     /// effect at once, one in another process within the TTL.
@@ -85,6 +106,8 @@ impl Auth {
     pub fn new(db: DatabaseConnection, cfg: AuthConfig) -> Self {
         Self {
             db,
+            nonces_per_peer: limiter(cfg.nonces_per_minute_per_peer),
+            nonces_per_address: limiter(cfg.nonces_per_minute_per_address),
             cfg,
             cache: Default::default(),
         }
@@ -191,9 +214,29 @@ impl Auth {
         Ok(())
     }
 
-    /// Issues a single-use nonce for a sign-in message.
+    /// Issues a single-use nonce for a sign-in message, to `peer` (the caller's IP address),
+    /// optionally bound to the `address` that will sign it. Rate-limited per peer and per
+    /// address (`RateLimited`); expired nonces are purged on the way.
     #[instrument(skip(self))]
-    pub async fn issue_nonce(&self) -> Result<SignInNonce> {
+    pub async fn issue_nonce(
+        &self,
+        peer: Option<std::net::IpAddr>,
+        address: Option<Address>,
+    ) -> Result<SignInNonce> {
+        if let Some(ip) = peer {
+            check(
+                &self.nonces_per_peer,
+                &ip,
+                format!("sign-in nonces for {ip}"),
+            )?;
+        }
+        if let Some(a) = address {
+            check(
+                &self.nonces_per_address,
+                &a,
+                format!("sign-in nonces for {a}"),
+            )?;
+        }
         let now = now_ms();
         // Alphanumeric and >= 8 characters, as EIP-4361 requires; 128 bits of entropy.
         let nonce = random_hex(16);
@@ -203,14 +246,20 @@ impl Auth {
             created_at_ms: Set(now),
             expires_at_ms: Set(expires_at_ms),
             used_at_ms: Set(None),
+            address: Set(address.map(|a| a.storage_key())),
         })
         .exec_without_returning(&self.db)
         .await?;
-        // Expired nonces are useless; drop them so the table stays small.
+        // An expired nonce can never be used: drop it now, so the table holds only live ones.
         siwe_nonces::Entity::delete_many()
-            .filter(siwe_nonces::Column::ExpiresAtMs.lt(now - 86_400_000))
+            .filter(siwe_nonces::Column::ExpiresAtMs.lte(now))
             .exec(&self.db)
             .await?;
+        // The limiters forget peers and addresses that have been quiet for a full period.
+        if rand::random::<u8>() == 0 {
+            self.nonces_per_peer.retain_recent();
+            self.nonces_per_address.retain_recent();
+        }
         Ok(SignInNonce {
             nonce,
             expires_at_ms,
@@ -274,11 +323,16 @@ impl Auth {
             .filter(siwe_nonces::Column::Nonce.eq(msg.nonce.as_str()))
             .filter(siwe_nonces::Column::UsedAtMs.is_null())
             .filter(siwe_nonces::Column::ExpiresAtMs.gt(now))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(siwe_nonces::Column::Address.is_null())
+                    .add(siwe_nonces::Column::Address.eq(claimed.storage_key())),
+            )
             .exec(&txn)
             .await?;
         if consumed.rows_affected != 1 {
             return Err(OracleError::SignIn(
-                "nonce is unknown, expired or already used".into(),
+                "nonce is unknown, expired, already used, or was issued to another address".into(),
             ));
         }
         let label = BoundedText::parse("label", "sign-in with ethereum", 200)?;

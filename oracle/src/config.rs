@@ -45,6 +45,20 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Seconds to let in-flight requests finish on SIGINT/SIGTERM.
     pub shutdown_timeout_secs: u64,
+    /// Open connections the server holds at most, all workers together (more wait in the
+    /// listen backlog). Kept below the process's file-descriptor limit.
+    pub max_connections: usize,
+    /// Open connections one peer address may hold; more are closed as they are accepted.
+    pub max_connections_per_peer: usize,
+    /// Milliseconds a client has to send a request's headers once it connects.
+    pub header_timeout_ms: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    pub keep_alive_secs: u64,
+    /// A request body that sends no byte for this many seconds fails with 408.
+    pub body_idle_timeout_secs: u64,
+    /// A request body (other than a model upload: `storage.upload_timeout_secs`) must be
+    /// received within this many seconds, or the request fails with 408.
+    pub body_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +68,12 @@ impl Default for ServerConfig {
             max_json_bytes: 256 * 1024,
             workers: 0,
             shutdown_timeout_secs: 10,
+            max_connections: 10_000,
+            max_connections_per_peer: 256,
+            header_timeout_ms: 5_000,
+            keep_alive_secs: 5,
+            body_idle_timeout_secs: 10,
+            body_timeout_secs: 60,
         }
     }
 }
@@ -108,6 +128,9 @@ pub struct StorageConfig {
     pub models_dir: PathBuf,
     /// Largest accepted model upload, in bytes (default 2 GiB).
     pub max_upload_bytes: u64,
+    /// Seconds a model upload may take in all (each chunk still within
+    /// `server.body_idle_timeout_secs` of the last).
+    pub upload_timeout_secs: u64,
 }
 
 impl Default for StorageConfig {
@@ -115,6 +138,7 @@ impl Default for StorageConfig {
         Self {
             models_dir: "data/models".into(),
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
+            upload_timeout_secs: 3_600,
         }
     }
 }
@@ -198,6 +222,10 @@ pub struct AuthConfig {
     pub nonce_ttl_secs: u64,
     /// Addresses that may obtain an admin key by signing in.
     pub admin_addresses: Vec<String>,
+    /// Sign-in nonces one peer (IP address) may ask for per minute (burst as large).
+    pub nonces_per_minute_per_peer: u32,
+    /// Sign-in nonces asked for one Ethereum address per minute (burst as large).
+    pub nonces_per_minute_per_address: u32,
 }
 
 impl Default for AuthConfig {
@@ -207,6 +235,8 @@ impl Default for AuthConfig {
             chain_id: 31337,
             nonce_ttl_secs: 300,
             admin_addresses: vec![],
+            nonces_per_minute_per_peer: 30,
+            nonces_per_minute_per_address: 10,
         }
     }
 }

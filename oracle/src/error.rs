@@ -42,7 +42,10 @@ pub enum OracleError {
         needed: crate::types::Wei,
         available: crate::types::Wei,
     },
-    /// The model exists but cannot serve now (deactivated, or failed to load).
+    /// The model was deactivated by its publisher: it is listed but serves no more.
+    #[error("{0}")]
+    ModelDeactivated(String),
+    /// The model exists but cannot serve now (failed to load, or its worker is unhealthy).
     #[error("{0}")]
     ModelUnavailable(String),
     /// ONNX Runtime failed while running a valid request, for a reason of the service's
@@ -75,6 +78,9 @@ pub enum OracleError {
         "the chain loop is off: set chain.enabled (IMO_CHAIN_ENABLED=true) after `imo contracts deploy`"
     )]
     ChainDisabled,
+    /// Too many requests of one kind from one peer or for one address.
+    #[error("too many requests: {what}; retry in {retry_after_secs} s")]
+    RateLimited { what: String, retry_after_secs: u64 },
     /// The receipt's epoch was closed while the call ran; it was not charged (retry).
     #[error("epoch {0} closed while the call ran; it was not charged: retry")]
     EpochClosed(u64),
@@ -97,12 +103,14 @@ impl OracleError {
             Self::Storage(_) => "storage_error",
             Self::InsufficientBalance { .. } => "insufficient_balance",
             Self::ModelUnavailable(_) => "model_unavailable",
+            Self::ModelDeactivated(_) => "model_deactivated",
             Self::Inference(_) => "inference_failed",
             Self::InferenceRejected(_) => "inference_rejected",
             Self::ResourceLimit(_) => "resource_limit_exceeded",
             Self::Chain(_) => "chain_unavailable",
             Self::SpendingCapExceeded { .. } => "spending_cap_exceeded",
             Self::EpochClosed(_) => "epoch_closed",
+            Self::RateLimited { .. } => "rate_limited",
             Self::ChainDisabled => "chain_disabled",
         }
     }

@@ -85,6 +85,8 @@ pub enum ChainEffect {
     Hold(u128),
     /// The cap on-chain is now this (the vault only ever raises it).
     Cap(u128),
+    /// A deposit of more than 2^128 − 1 wei: recorded as refused, never applied.
+    Unrepresentable,
 }
 
 enum Write {
@@ -168,6 +170,16 @@ pub struct Ledger {
     inner: Arc<Inner>,
 }
 
+impl Inner {
+    /// The accounts map. No code panics while holding it (all arithmetic is checked), but a
+    /// poisoned lock must still never stop every caller: take the data as it is.
+    fn accounts(&self) -> std::sync::MutexGuard<'_, HashMap<Address, Account>> {
+        self.accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 fn parse_wei(s: &str) -> Result<u128> {
     s.parse::<u128>()
         .map_err(|_| OracleError::Database(format!("corrupt amount `{s}` in balances")))
@@ -192,13 +204,7 @@ impl Ledger {
     }
 
     async fn load(&self, address: Address) -> Result<()> {
-        if self
-            .inner
-            .accounts
-            .lock()
-            .expect("ledger lock")
-            .contains_key(&address)
-        {
+        if self.inner.accounts().contains_key(&address) {
             return Ok(());
         }
         let row = balances::Entity::find_by_id(address.storage_key())
@@ -223,21 +229,18 @@ impl Ledger {
             account.cap = parse_wei(&v.cap_wei)?;
         }
         // Another task may have loaded it meanwhile; the first load wins (it may carry reservations).
-        self.inner
-            .accounts
-            .lock()
-            .expect("ledger lock")
-            .entry(address)
-            .or_insert(account);
+        self.inner.accounts().entry(address).or_insert(account);
         Ok(())
     }
 
     /// Reserves `price` of `address`'s balance, or fails with `InsufficientBalance`.
     pub async fn reserve(&self, address: Address, price: Wei) -> Result<Reservation> {
         self.load(address).await?;
-        let mut accounts = self.inner.accounts.lock().expect("ledger lock");
-        let acct = accounts.get_mut(&address).expect("loaded above");
-        let available = acct.balance.saturating_sub(acct.reserved + acct.held);
+        let mut accounts = self.inner.accounts();
+        let acct = accounts.entry(address).or_default();
+        let available = acct
+            .balance
+            .saturating_sub(acct.reserved.saturating_add(acct.held));
         if available < price.0 {
             return Err(OracleError::InsufficientBalance {
                 needed: price,
@@ -245,7 +248,9 @@ impl Ledger {
             });
         }
         if self.inner.chain_mode {
-            let room = acct.cap.saturating_sub(acct.spent + acct.reserved);
+            let room = acct
+                .cap
+                .saturating_sub(acct.spent.saturating_add(acct.reserved));
             if room < price.0 {
                 return Err(OracleError::SpendingCapExceeded {
                     needed: price,
@@ -253,6 +258,7 @@ impl Ledger {
                 });
             }
         }
+        // reserved + price <= balance: cannot overflow.
         acct.reserved += price.0;
         Ok(Reservation {
             ledger: self.clone(),
@@ -263,14 +269,8 @@ impl Ledger {
     }
 
     fn release(&self, address: Address, amount: u128) {
-        if let Some(acct) = self
-            .inner
-            .accounts
-            .lock()
-            .expect("ledger lock")
-            .get_mut(&address)
-        {
-            acct.reserved -= amount;
+        if let Some(acct) = self.inner.accounts().get_mut(&address) {
+            acct.reserved = acct.reserved.saturating_sub(amount);
         }
     }
 
@@ -288,6 +288,12 @@ impl Ledger {
             ));
         }
         self.load(address).await?;
+        if let Some(a) = self.inner.accounts().get(&address)
+            && (a.balance.checked_add(amount.0).is_none()
+                || a.credited.checked_add(amount.0).is_none())
+        {
+            return Err(overflow(address, amount.0));
+        }
         let id = format!("cr_{}", ulid::Ulid::new().to_string().to_lowercase());
         let (done, rx) = oneshot::channel();
         let write = Write::Credit {
@@ -311,16 +317,15 @@ impl Ledger {
 
     pub async fn balance(&self, address: Address) -> Result<BalanceView> {
         self.load(address).await?;
-        let a = *self
+        let a = self
             .inner
-            .accounts
-            .lock()
-            .expect("ledger lock")
+            .accounts()
             .get(&address)
-            .expect("loaded");
-        let mut available = a.balance.saturating_sub(a.reserved + a.held);
+            .copied()
+            .unwrap_or_default();
+        let mut available = a.balance.saturating_sub(a.reserved.saturating_add(a.held));
         if self.inner.chain_mode {
-            available = available.min(a.cap.saturating_sub(a.spent + a.reserved));
+            available = available.min(a.cap.saturating_sub(a.spent.saturating_add(a.reserved)));
         }
         Ok(BalanceView {
             balance_wei: Wei(a.balance),
@@ -396,75 +401,160 @@ async fn writer(ledger: Ledger, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     }
 }
 
+fn overflow(address: Address, amount: u128) -> OracleError {
+    OracleError::InvalidInput(format!(
+        "crediting {amount} wei to {address} would take its balance past 2^128 - 1 wei; nothing was credited"
+    ))
+}
+
 async fn commit_batch(ledger: &Ledger, batch: &mut Vec<Job>) {
     if batch.is_empty() {
         return;
     }
-    {
-        let result = write_batch(ledger, batch).await;
-        metrics::histogram!("imo_ledger_batch_size").record(batch.len() as f64);
-        if let Err(e) = &result {
-            error!(error = %e, jobs = batch.len(), "ledger batch failed; nothing was charged");
-        }
-        for job in batch.drain(..) {
-            let outcome = match &result {
-                Ok(()) => Ok(()),
-                Err(e) => Err(OracleError::Database(e.to_string())),
-            };
-            if let (Err(_), Write::Receipt(r)) = (&outcome, &job.write) {
-                // Not durable, so not charged: give the reservation back.
-                ledger.release(r.client, r.price_wei.0);
+    let (next, refused) = plan(ledger, batch);
+    // Jobs whose effect would overflow are answered now and left out of the transaction.
+    let mut kept = Vec::with_capacity(batch.len());
+    for (job, verdict) in batch.drain(..).zip(refused) {
+        match verdict {
+            Verdict::Apply | Verdict::RecordOnly => kept.push((job, verdict)),
+            Verdict::Reject(e) => {
+                if let Write::Receipt(r) = &job.write {
+                    ledger.release(r.client, r.price_wei.0);
+                }
+                metrics::counter!("imo_ledger_writes_refused_total").increment(1);
+                error!(error = %e, "ledger write refused");
+                let _ = job.done.send(Err(e));
             }
-            let _ = job.done.send(outcome);
         }
+    }
+    if kept.is_empty() {
+        return;
+    }
+    let result = write_batch(ledger, &kept, &next).await;
+    metrics::histogram!("imo_ledger_batch_size").record(kept.len() as f64);
+    if let Err(e) = &result {
+        error!(error = %e, jobs = kept.len(), "ledger batch failed; nothing was charged");
+    }
+    for (job, _) in kept {
+        let outcome = match &result {
+            Ok(()) => Ok(()),
+            Err(e) => Err(OracleError::Database(e.to_string())),
+        };
+        if let (Err(_), Write::Receipt(r)) = (&outcome, &job.write) {
+            // Not durable, so not charged: give the reservation back.
+            ledger.release(r.client, r.price_wei.0);
+        }
+        let _ = job.done.send(outcome);
     }
 }
 
-async fn write_batch(ledger: &Ledger, batch: &[Job]) -> Result<()> {
-    // New account states, computed from the committed ones; applied to memory only after commit.
+/// What the writer does with one job.
+enum Verdict {
+    Apply,
+    /// A chain event whose effect cannot be applied (the balance would pass 2^128 − 1): it is
+    /// recorded as refused, so the indexer moves on and applies it never.
+    RecordOnly,
+    Reject(OracleError),
+}
+
+/// The new account states the batch leads to, computed with checked arithmetic from the
+/// committed ones; a job that would overflow is refused on its own and changes nothing.
+fn plan(ledger: &Ledger, batch: &[Job]) -> (HashMap<Address, Account>, Vec<Verdict>) {
     let mut next: HashMap<Address, Account> = HashMap::new();
-    {
-        let accounts = ledger.inner.accounts.lock().expect("ledger lock");
-        for job in batch {
-            let addr = match &job.write {
-                Write::Receipt(r) => r.client,
-                Write::Credit { address, .. } => *address,
-                Write::Chain(e) => e.account,
-                Write::Freeze(_) => continue,
-            };
-            let a = next
-                .entry(addr)
-                .or_insert_with(|| accounts.get(&addr).copied().unwrap_or_default());
-            match &job.write {
-                Write::Receipt(r) => {
-                    a.balance -= r.price_wei.0;
-                    a.spent += r.price_wei.0;
-                }
-                Write::Credit { amount, .. } => {
-                    a.balance += amount;
-                    a.credited += amount;
-                }
-                Write::Chain(e) => match e.effect {
-                    ChainEffect::Credit(x) => {
-                        a.balance += x;
-                        a.credited += x;
-                    }
-                    ChainEffect::Withdrawn(x) => {
-                        a.balance = a.balance.saturating_sub(x);
-                        a.held = 0;
-                    }
-                    ChainEffect::Hold(x) => a.held = x,
-                    ChainEffect::Cap(x) => a.cap = a.cap.max(x),
-                },
-                Write::Freeze(_) => {}
+    let mut verdicts = Vec::with_capacity(batch.len());
+    let accounts = ledger.inner.accounts();
+    for job in batch {
+        let addr = match &job.write {
+            Write::Receipt(r) => r.client,
+            Write::Credit { address, .. } => *address,
+            Write::Chain(e) => e.account,
+            Write::Freeze(_) => {
+                verdicts.push(Verdict::Apply);
+                continue;
             }
+        };
+        let a = next
+            .entry(addr)
+            .or_insert_with(|| accounts.get(&addr).copied().unwrap_or_default());
+        let mut b = *a;
+        let verdict = match &job.write {
+            Write::Receipt(r) => match (
+                b.balance.checked_sub(r.price_wei.0),
+                b.spent.checked_add(r.price_wei.0),
+            ) {
+                (Some(balance), Some(spent)) => {
+                    b.balance = balance;
+                    b.spent = spent;
+                    Verdict::Apply
+                }
+                _ => Verdict::Reject(OracleError::InvalidInput(format!(
+                    "charging {} wei to {addr} would leave its account out of range; not charged",
+                    r.price_wei
+                ))),
+            },
+            Write::Credit { amount, .. } => {
+                match (
+                    b.balance.checked_add(*amount),
+                    b.credited.checked_add(*amount),
+                ) {
+                    (Some(balance), Some(credited)) => {
+                        b.balance = balance;
+                        b.credited = credited;
+                        Verdict::Apply
+                    }
+                    _ => Verdict::Reject(overflow(addr, *amount)),
+                }
+            }
+            Write::Chain(e) => match e.effect {
+                ChainEffect::Credit(x) => {
+                    match (b.balance.checked_add(x), b.credited.checked_add(x)) {
+                        (Some(balance), Some(credited)) => {
+                            b.balance = balance;
+                            b.credited = credited;
+                            Verdict::Apply
+                        }
+                        _ => Verdict::RecordOnly,
+                    }
+                }
+                ChainEffect::Unrepresentable => Verdict::RecordOnly,
+                ChainEffect::Withdrawn(x) => {
+                    b.balance = b.balance.saturating_sub(x);
+                    b.held = 0;
+                    Verdict::Apply
+                }
+                ChainEffect::Hold(x) => {
+                    b.held = x;
+                    Verdict::Apply
+                }
+                ChainEffect::Cap(x) => {
+                    b.cap = b.cap.max(x);
+                    Verdict::Apply
+                }
+            },
+            Write::Freeze(_) => Verdict::Apply,
+        };
+        if matches!(verdict, Verdict::Apply) {
+            *a = b;
         }
+        if let (Verdict::RecordOnly, Write::Chain(e)) = (&verdict, &job.write) {
+            metrics::counter!("imo_chain_events_refused_total").increment(1);
+            error!(event = %e.id, account = %e.account, amount = %e.amount, "vault event refused: the off-chain balance would pass 2^128 - 1 wei; recorded, not applied");
+        }
+        verdicts.push(verdict);
     }
+    (next, verdicts)
+}
+
+async fn write_batch(
+    ledger: &Ledger,
+    batch: &[(Job, Verdict)],
+    next: &HashMap<Address, Account>,
+) -> Result<()> {
     let now = now_ms();
     let txn = ledger.inner.db.begin().await?;
     let receipt_rows: Vec<receipts::ActiveModel> = batch
         .iter()
-        .filter_map(|j| match &j.write {
+        .filter_map(|(j, _)| match &j.write {
             Write::Receipt(r) => Some(receipt_row(r)),
             _ => None,
         })
@@ -477,7 +567,7 @@ async fn write_batch(ledger: &Ledger, batch: &[Job]) -> Result<()> {
     }
     let credit_rows: Vec<credits::ActiveModel> = batch
         .iter()
-        .filter_map(|j| match &j.write {
+        .filter_map(|(j, _)| match &j.write {
             Write::Credit {
                 id,
                 address,
@@ -500,13 +590,16 @@ async fn write_batch(ledger: &Ledger, batch: &[Job]) -> Result<()> {
     }
     let event_rows: Vec<chain_events::ActiveModel> = batch
         .iter()
-        .filter_map(|j| match &j.write {
+        .filter_map(|(j, verdict)| match &j.write {
             Write::Chain(e) => Some(chain_events::ActiveModel {
                 id: Set(e.id.clone()),
                 block_number: Set(e.block_number as i64),
                 block_hash: Set(e.block_hash.clone()),
                 tx_hash: Set(e.tx_hash.clone()),
-                event: Set(e.event.clone()),
+                event: Set(match verdict {
+                    Verdict::RecordOnly => format!("{}:refused", e.event),
+                    _ => e.event.clone(),
+                }),
                 account: Set(e.account.storage_key()),
                 amount_wei: Set(e.amount.to_string()),
                 created_at_ms: Set(now),
@@ -517,7 +610,7 @@ async fn write_batch(ledger: &Ledger, batch: &[Job]) -> Result<()> {
     if !event_rows.is_empty() {
         let vault_rows: Vec<vault_accounts::ActiveModel> = batch
             .iter()
-            .filter_map(|j| match &j.write {
+            .filter_map(|(j, _)| match &j.write {
                 Write::Chain(e) => Some(e.account),
                 _ => None,
             })
@@ -574,16 +667,16 @@ async fn write_batch(ledger: &Ledger, batch: &[Job]) -> Result<()> {
         .await?;
     txn.commit().await?;
 
-    let mut accounts = ledger.inner.accounts.lock().expect("ledger lock");
-    for job in batch {
+    let mut accounts = ledger.inner.accounts();
+    for (job, _) in batch {
         if let Write::Receipt(r) = &job.write
             && let Some(a) = accounts.get_mut(&r.client)
         {
-            a.reserved -= r.price_wei.0;
+            a.reserved = a.reserved.saturating_sub(r.price_wei.0);
         }
     }
     for (addr, n) in next {
-        let a = accounts.entry(addr).or_default();
+        let a = accounts.entry(*addr).or_default();
         a.balance = n.balance;
         a.spent = n.spent;
         a.credited = n.credited;
@@ -593,7 +686,7 @@ async fn write_batch(ledger: &Ledger, batch: &[Job]) -> Result<()> {
     metrics::counter!("imo_receipts_committed_total").increment(
         batch
             .iter()
-            .filter(|j| matches!(j.write, Write::Receipt(_)))
+            .filter(|(j, _)| matches!(j.write, Write::Receipt(_)))
             .count() as u64,
     );
     Ok(())

@@ -262,6 +262,14 @@ impl Registry {
     /// record (price, state) when the cached copy is older than the TTL; fails with
     /// `ModelUnavailable` for deactivated models (and unloads them).
     pub async fn serving(&self, name: &str) -> Result<Arc<ServingModel>> {
+        let model = self.serving_record(name).await?;
+        if let Some(why) = model.worker.unhealthy() {
+            return Err(OracleError::ModelUnavailable(why));
+        }
+        Ok(model)
+    }
+
+    async fn serving_record(&self, name: &str) -> Result<Arc<ServingModel>> {
         if let Some(m) = self.serving.lock().expect("serving lock").get(name)
             && m.checked_at.elapsed() < self.ttl
         {
@@ -282,8 +290,8 @@ impl Registry {
         let record = self.get(name).await?;
         if !record.active {
             self.serving.lock().expect("serving lock").remove(name);
-            return Err(OracleError::ModelUnavailable(format!(
-                "model `{name}` is deactivated"
+            return Err(OracleError::ModelDeactivated(format!(
+                "model `{name}` is deactivated by its publisher"
             )));
         }
         let worker = match cached.filter(|m| m.record.id == record.id) {

@@ -25,7 +25,10 @@ mod tests;
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 
-pub use metadata::{ErrorResponse, ModelMetadata, PLATFORM, ServerMetadata, TensorMetadata};
+pub use metadata::{
+    ErrorResponse, InferInputDoc, InferOutputDoc, InferOutputTensorDoc, InferRequestDoc,
+    InferResponseDoc, ModelMetadata, PLATFORM, ServerMetadata, TensorMetadata,
+};
 pub use request::{
     InferRequest, MAX_DATA_DEPTH, RequestedOutput, parse_infer_request, quote_non_finite,
     wants_binary,

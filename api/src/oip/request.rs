@@ -69,6 +69,16 @@ struct RawOutput {
     parameters: Option<Map<String, Value>>,
 }
 
+/// A non-negative JSON integer, also when written with a zero fraction (`512.0`), as JSON
+/// Schema counts it.
+fn json_u64(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 18_446_744_073_709_551_616.0)
+            .map(|f| f as u64)
+    })
+}
+
 fn bad(msg: impl Into<String>) -> OipError {
     OipError::BadRequest(msg.into())
 }
@@ -195,7 +205,7 @@ fn parse_input(
         .shape
         .iter()
         .map(|d| {
-            d.as_u64().ok_or_else(|| {
+            json_u64(d).ok_or_else(|| {
                 bad(format!(
                     "input `{name}`: shape dimensions must be non-negative integers, got {d}"
                 ))
@@ -212,7 +222,7 @@ fn parse_input(
     }
     let binary_size = match params.get("binary_data_size") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_u64().ok_or_else(|| {
+        Some(v) => Some(json_u64(v).ok_or_else(|| {
             bad(format!("input `{name}`: parameter `binary_data_size` must be a non-negative integer, got {v}"))
         })?),
     };

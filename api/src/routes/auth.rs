@@ -1,10 +1,7 @@
 //! `/v1/auth` and `/v1/keys`: Sign-In with Ethereum and API keys.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use imo_oracle::{
-    Oracle, OracleError,
-    types::{BoundedText, Role},
-};
+use imo_oracle::{Oracle, OracleError, types::BoundedText};
 
 use crate::{
     dto::*,
@@ -15,14 +12,29 @@ use crate::{
 /// Get a single-use nonce for a Sign-In with Ethereum message.
 ///
 /// Build an EIP-4361 message with this nonce, the returned `domain` and `chain_id`, sign it
-/// with `personal_sign` (EIP-191) and send both to `POST /v1/auth/siwe`.
+/// with `personal_sign` (EIP-191) and send both to `POST /v1/auth/siwe`. With `address`, the
+/// nonce is bound to it (only that address can sign in with it). Rate-limited per peer and per
+/// address (`auth.nonces_per_minute_per_peer`, `auth.nonces_per_minute_per_address`): 429 with
+/// `Retry-After`.
 #[utoipa::path(
-    post, path = "/v1/auth/nonce", tag = "auth",
-    responses((status = 201, body = NonceView), (status = 503, body = ErrorBody))
+    post, path = "/v1/auth/nonce", tag = "auth", params(NonceParams),
+    responses(
+        (status = 201, body = NonceView),
+        (status = 400, description = "bad address", body = ErrorBody),
+        (status = 429, description = "too many nonces for this peer or address", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait"))),
+        (status = 503, body = ErrorBody)
+    )
 )]
 #[post("/v1/auth/nonce")]
-pub async fn nonce(oracle: web::Data<Oracle>) -> ApiResult<HttpResponse> {
-    let n = oracle.auth.issue_nonce().await?;
+pub async fn nonce(
+    oracle: web::Data<Oracle>,
+    req: actix_web::HttpRequest,
+    q: web::Query<NonceParams>,
+) -> ApiResult<HttpResponse> {
+    let address = q.address.map(|a| a.0);
+    let peer = req.peer_addr().map(|a| a.ip());
+    let n = oracle.auth.issue_nonce(peer, address).await?;
     Ok(HttpResponse::Created().json(NonceView {
         nonce: n.nonce,
         expires_at_ms: n.expires_at_ms,
@@ -46,12 +58,11 @@ pub async fn nonce(oracle: web::Data<Oracle>) -> ApiResult<HttpResponse> {
 #[tracing::instrument(skip_all)]
 pub async fn siwe(
     oracle: web::Data<Oracle>,
-    body: web::Json<SignInRequest>,
+    body: crate::extract::JsonBody<SignInRequest>,
 ) -> ApiResult<HttpResponse> {
-    let role: Role = body.role.parse()?;
     let key = oracle
         .auth
-        .sign_in(&body.message, &body.signature, role)
+        .sign_in(&body.message, &body.signature, body.role.0)
         .await?;
     Ok(HttpResponse::Created().json(IssuedKeyView::from(key)))
 }
@@ -70,20 +81,21 @@ pub async fn siwe(
 pub async fn create_key(
     oracle: web::Data<Oracle>,
     caller: Caller,
-    body: web::Json<CreateKeyRequest>,
+    body: crate::extract::JsonBody<CreateKeyRequest>,
 ) -> ApiResult<HttpResponse> {
     if !caller.0.is_admin() {
         return Err(
             OracleError::Forbidden("only admin keys may create keys for others".into()).into(),
         );
     }
+    let body = body.into_inner();
+    let label = match body.label {
+        Some(l) => l.0,
+        None => BoundedText::parse("label", "", 200)?,
+    };
     let key = oracle
         .auth
-        .create_key(
-            body.address.parse()?,
-            body.role.parse()?,
-            BoundedText::parse("label", &body.label, 200)?,
-        )
+        .create_key(body.address.0, body.role.0, label)
         .await?;
     Ok(HttpResponse::Created().json(IssuedKeyView::from(key)))
 }

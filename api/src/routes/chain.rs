@@ -104,7 +104,8 @@ pub async fn contracts(oracle: web::Data<Oracle>) -> ApiResult<web::Json<Contrac
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct TransactionsQuery {
-    /// Only intents in this state (`pending`, `sent`, `mined`, `final`, `failed`).
+    /// Only intents in this state.
+    #[param(pattern = "^(pending|sent|mined|final|failed)$")]
     pub state: Option<String>,
 }
 
@@ -142,14 +143,16 @@ pub async fn transactions(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenizeRequest {
-    /// Token name, 1-64 characters.
-    pub name: String,
+    /// Token name, 1-64 characters, no control characters, not blank at either end.
+    pub name: crate::schema::TokenNameField,
     /// Token symbol, 1-11 characters of A-Z, 0-9 and -.
-    pub symbol: String,
+    pub symbol: crate::schema::SymbolField,
     /// Supply in whole tokens (18 decimals), decimal string; all minted to the publisher.
-    pub supply_tokens: String,
+    pub supply_tokens: crate::schema::SupplyField,
     /// The holders' claimable share of revenue in basis points (8000 = 80 %); the rest is
     /// redeemable by burning tokens.
+    #[serde(deserialize_with = "crate::schema::integral")]
+    #[schema(minimum = 0, maximum = 10000)]
     pub holders_bps: u32,
 }
 
@@ -212,13 +215,13 @@ pub async fn tokenize(
     oracle: web::Data<Oracle>,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Json<TokenizeRequest>,
+    body: crate::extract::JsonBody<TokenizeRequest>,
 ) -> ApiResult<HttpResponse> {
     let chain = chain(&oracle)?;
     let params = TokenParams::parse(
-        &body.name,
-        &body.symbol,
-        &body.supply_tokens,
+        &body.name.0,
+        &body.symbol.0,
+        &body.supply_tokens.0,
         body.holders_bps,
     )?;
     let model = oracle.registry.get(&id).await?;
@@ -247,13 +250,15 @@ pub async fn token(
 #[serde(deny_unknown_fields)]
 pub struct SpendingCapRequest {
     /// The client (the signer).
-    pub client: String,
+    pub client: crate::schema::AddressField,
     /// New lifetime cap in wei (decimal string), above the current one.
-    pub cap_wei: String,
+    pub cap_wei: crate::schema::WeiField,
     /// Last unix time (seconds) at which the signature may be submitted.
+    #[serde(deserialize_with = "crate::schema::integral")]
     pub deadline: u64,
     /// 65-byte EIP-712 signature (0x-hex) of `SpendingCap(client, cap, deadline)` under the
     /// vault's domain ("IMO Oracle Vault", "1", chain id, PaymentVault).
+    #[schema(pattern = "^0x[0-9a-fA-F]{130}$")]
     pub signature: String,
 }
 
@@ -290,17 +295,17 @@ impl From<CapView> for SpendingCapResponse {
 pub async fn spending_cap(
     oracle: web::Data<Oracle>,
     caller: Caller,
-    body: web::Json<SpendingCapRequest>,
+    body: crate::extract::JsonBody<SpendingCapRequest>,
 ) -> ApiResult<HttpResponse> {
     let chain = chain(&oracle)?;
-    let client: Address = body.client.parse()?;
+    let client: Address = body.client.0;
     if client != caller.0.address && !caller.0.is_admin() {
         return Err(OracleError::Forbidden(
             "a spending cap is submitted with the client's own key".into(),
         )
         .into());
     }
-    let cap: Wei = body.cap_wei.parse()?;
+    let cap: Wei = body.cap_wei.0;
     let view = chain
         .submit_cap(client, cap, body.deadline, &body.signature)
         .await?;

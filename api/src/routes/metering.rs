@@ -61,8 +61,9 @@ pub struct ReceiptList {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     pub after: Option<String>,
-    /// 1-1000, default 100.
-    pub limit: Option<u64>,
+    /// 1-1000, default 100; larger values are refused.
+    #[param(inline)]
+    pub limit: Option<crate::schema::Limit<1000>>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -100,9 +101,9 @@ impl BalanceResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreditRequest {
-    pub address: String,
-    /// Amount in wei (decimal string).
-    pub amount_wei: String,
+    pub address: crate::schema::AddressField,
+    /// Amount in wei (decimal string, above 0).
+    pub amount_wei: crate::schema::PositiveWeiField,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -172,7 +173,7 @@ pub async fn receipts(
     caller: Caller,
     q: web::Query<PageParams>,
 ) -> ApiResult<web::Json<ReceiptList>> {
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = q.limit.map_or(100, |l| l.0);
     let list = oracle
         .receipts
         .for_client(caller.0.address, q.after.as_deref(), limit)
@@ -210,13 +211,12 @@ pub async fn balance(
 pub async fn credit(
     oracle: web::Data<Oracle>,
     caller: Caller,
-    body: web::Json<CreditRequest>,
+    body: crate::extract::JsonBody<CreditRequest>,
 ) -> ApiResult<web::Json<BalanceResponse>> {
     if !caller.0.is_admin() {
         return Err(OracleError::Forbidden("only admin keys may credit balances".into()).into());
     }
-    let address: imo_oracle::types::Address = body.address.parse()?;
-    let amount: imo_oracle::types::Wei = body.amount_wei.parse()?;
+    let (address, amount) = (body.address.0, body.amount_wei.0);
     let source = format!("admin:{}", caller.0.key_id);
     let b = oracle
         .inference

@@ -63,14 +63,14 @@ pub async fn upload(
     }
     let params = params.into_inner();
     let meta = NewModel {
-        name: params.name.parse()?,
-        price: params.price_wei.as_deref().unwrap_or("0").parse()?,
-        description: BoundedText::parse(
-            "description",
-            params.description.as_deref().unwrap_or(""),
-            2000,
-        )?,
-        version: BoundedText::parse("version", params.version.as_deref().unwrap_or("1"), 64)?,
+        name: params.name.0,
+        price: params.price_wei.map_or(Wei(0), |w| w.0),
+        description: params
+            .description
+            .map_or_else(|| BoundedText::parse("description", "", 2000), |d| Ok(d.0))?,
+        version: params
+            .version
+            .map_or_else(|| BoundedText::parse("version", "1", 64), |v| Ok(v.0))?,
     };
     let limit = oracle.config.storage.max_upload_bytes;
     let declared = req
@@ -87,7 +87,7 @@ pub async fn upload(
 
     let mut staged = oracle.registry.store().stage(limit).await?;
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("upload interrupted: {e}")))?;
+        let chunk = chunk.map_err(ApiError::body)?;
         staged.write(&chunk).await?;
     }
     let staged = staged.finish().await?;
@@ -116,9 +116,9 @@ pub async fn list(
     q: web::Query<ListParams>,
 ) -> ApiResult<web::Json<ModelList>> {
     let q = q.into_inner();
-    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let limit = q.limit.map_or(100, |l| l.0);
     let filter = ModelFilter {
-        publisher: q.publisher.as_deref().map(str::parse).transpose()?,
+        publisher: q.publisher.map(|a| a.0),
         include_inactive: q.include_inactive,
         after: q.after,
         limit,
@@ -164,20 +164,12 @@ pub async fn update(
     oracle: web::Data<Oracle>,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Json<ModelPatchRequest>,
+    body: crate::extract::JsonBody<ModelPatchRequest>,
 ) -> ApiResult<web::Json<ModelView>> {
     let body = body.into_inner();
     let patch = ModelPatch {
-        price: body
-            .price_wei
-            .as_deref()
-            .map(str::parse::<Wei>)
-            .transpose()?,
-        description: body
-            .description
-            .as_deref()
-            .map(|d| BoundedText::parse("description", d, 2000))
-            .transpose()?,
+        price: body.price_wei.map(|w| w.0),
+        description: body.description.map(|d| d.0),
     };
     Ok(web::Json(
         oracle.registry.update(&caller.0, &id, patch).await?.into(),
@@ -231,16 +223,20 @@ pub async fn weights(
 /// Inclusion proof of one weight tensor against the model's `weights_root` (public).
 #[utoipa::path(
     get, path = "/v1/models/{id}/weights/{index}/proof", tag = "models",
-    params(("id" = String, Path, description = "model id or name"), ("index" = usize, Path, description = "tensor index")),
+    params(("id" = String, Path, description = "model id or name"), ("index" = u32, Path, description = "tensor index", minimum = 0, maximum = 2147483647)),
     responses((status = 200, body = WeightProofView), (status = 404, body = ErrorBody))
 )]
 #[get("/v1/models/{id}/weights/{index}/proof")]
 pub async fn weight_proof(
     oracle: web::Data<Oracle>,
-    path: web::Path<(String, usize)>,
+    path: web::Path<(String, u32)>,
 ) -> ApiResult<web::Json<WeightProofView>> {
     let (id, index) = path.into_inner();
     Ok(web::Json(
-        oracle.registry.weight_proof(&id, index).await?.into(),
+        oracle
+            .registry
+            .weight_proof(&id, index as usize)
+            .await?
+            .into(),
     ))
 }

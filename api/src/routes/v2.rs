@@ -140,8 +140,7 @@ async fn read_body(oracle: &Oracle, mut body: web::Payload) -> V2Result<web::Byt
     let limit = oracle.config.metering.max_request_bytes;
     let mut buf = web::BytesMut::new();
     while let Some(chunk) = body.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::BadRequest(format!("request body unreadable: {e}")))?;
+        let chunk = chunk.map_err(ApiError::body)?;
         if buf.len() + chunk.len() > limit {
             return Err(ApiError::TooLarge(limit as u64).into());
         }
@@ -241,16 +240,19 @@ async fn infer_impl(
 /// binary extension; the JSON length goes in `Inference-Header-Content-Length`). The price of
 /// the model is debited from the caller's prepaid balance; failed calls are not charged.
 #[utoipa::path(post, path = "/v2/models/{name}/infer", tag = "inference", params(("name" = String, Path)),
-    request_body(content = String, content_type = "application/json", description = "inference request (JSON, optionally followed by binary tensor data)"),
+    request_body(content = oip::InferRequestDoc, content_type = "application/json", description = "inference request (JSON, optionally followed by binary tensor data)"),
     responses(
-        (status = 200, description = "outputs, with the signed receipt in `parameters`"),
-        (status = 400, description = "bad request: names the offending tensor", body = V2ErrorBody),
+        (status = 200, description = "outputs, with the signed receipt in `parameters`", body = oip::InferResponseDoc),
+        (status = 400, description = "bad request: names the offending tensor; or the model refused the input at run time (`inference_rejected`): nothing charged", body = V2ErrorBody),
         (status = 401, body = V2ErrorBody),
-        (status = 402, description = "insufficient balance: no inference ran", body = V2ErrorBody),
+        (status = 402, description = "insufficient balance or spending cap: no inference ran", body = V2ErrorBody),
         (status = 404, body = V2ErrorBody),
+        (status = 409, description = "chain mode: the model is not tokenized or has no price", body = V2ErrorBody),
+        (status = 410, description = "the model is deactivated", body = V2ErrorBody),
         (status = 413, body = V2ErrorBody),
-        (status = 500, description = "the model failed at run time: nothing charged", body = V2ErrorBody),
-        (status = 503, description = "model deactivated or not loadable, or database down", body = V2ErrorBody),
+        (status = 422, description = "the call needs more than the model's memory budget or time limit (`resource_limit_exceeded`): nothing charged", body = V2ErrorBody),
+        (status = 500, description = "the service failed to run the model: nothing charged", body = V2ErrorBody),
+        (status = 503, description = "the model's worker ended or is unhealthy, the epoch closed while the call ran, or the database is down: nothing charged", body = V2ErrorBody),
     ),
     security(("api_key" = [])))]
 #[post("/v2/models/{name}/infer")]
@@ -268,8 +270,14 @@ pub async fn infer(
 /// Run a metered inference on one model version.
 #[utoipa::path(post, path = "/v2/models/{name}/versions/{version}/infer", tag = "inference",
     params(("name" = String, Path), ("version" = String, Path)),
-    request_body(content = String, content_type = "application/json"),
-    responses((status = 200), (status = 400, body = V2ErrorBody), (status = 402, body = V2ErrorBody), (status = 404, body = V2ErrorBody)),
+    request_body(content = oip::InferRequestDoc, content_type = "application/json"),
+    responses(
+        (status = 200, body = oip::InferResponseDoc),
+        (status = 400, body = V2ErrorBody), (status = 401, body = V2ErrorBody),
+        (status = 402, body = V2ErrorBody), (status = 404, body = V2ErrorBody),
+        (status = 409, body = V2ErrorBody), (status = 410, body = V2ErrorBody),
+        (status = 413, body = V2ErrorBody), (status = 422, body = V2ErrorBody),
+        (status = 500, body = V2ErrorBody), (status = 503, body = V2ErrorBody)),
     security(("api_key" = [])))]
 #[post("/v2/models/{name}/versions/{version}/infer")]
 #[tracing::instrument(skip_all, fields(caller, model = %path.0))]

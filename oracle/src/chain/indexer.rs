@@ -76,8 +76,11 @@ fn event_effect(
     match log.topic0().copied()? {
         PaymentVault::Deposited::SIGNATURE_HASH => {
             let e = PaymentVault::Deposited::decode_log(&log.inner).ok()?;
-            let a = amount(e.amount);
-            Some(("Deposited", Address(e.client), a, ChainEffect::Credit(a)))
+            // Holds and caps saturate harmlessly; a credit must be exact or refused.
+            let effect = u128::try_from(e.amount)
+                .map(ChainEffect::Credit)
+                .unwrap_or(ChainEffect::Unrepresentable);
+            Some(("Deposited", Address(e.client), amount(e.amount), effect))
         }
         PaymentVault::WithdrawalRequested::SIGNATURE_HASH => {
             let e = PaymentVault::WithdrawalRequested::decode_log(&log.inner).ok()?;

@@ -8,6 +8,8 @@ pub struct Model {
     pub created_at_ms: i64,
     pub expires_at_ms: i64,
     pub used_at_ms: Option<i64>,
+    /// The address the nonce was asked for, if the caller named one (sign-in must be by it).
+    pub address: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

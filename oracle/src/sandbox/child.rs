@@ -309,7 +309,7 @@ fn classify(
         return (
             RunFailure::Timeout,
             format!(
-                "the call ran longer than the limit of {} ms and was stopped",
+                "ran longer than the time limit of {} ms and was stopped",
                 timeout.map(|t| t.as_millis()).unwrap_or(0)
             ),
         );
@@ -318,7 +318,7 @@ fn classify(
         return (
             RunFailure::Memory,
             format!(
-                "the call needs more memory than the model's budget of {} MiB: {text}",
+                "needs more memory than the model's memory budget of {} MiB ({text})",
                 spec.memory_budget_bytes >> 20
             ),
         );

@@ -146,14 +146,9 @@ pub async fn probe(sandbox: &Sandbox, path: &Path, label: &str) -> Result<Probe>
     let sample_refused = match outcome {
         Ok(_) => None,
         Err(CallError::Failed(RunFailure::Rejected, m)) => Some(m),
-        Err(CallError::Failed(RunFailure::Memory, m)) => {
+        Err(CallError::Failed(RunFailure::Memory | RunFailure::Timeout, m)) => {
             return Err(OracleError::ResourceLimit(format!(
-                "{label} on a sample input (dynamic dimensions 1): {m}"
-            )));
-        }
-        Err(CallError::Failed(RunFailure::Timeout, m)) => {
-            return Err(OracleError::ResourceLimit(format!(
-                "{label} on a sample input (dynamic dimensions 1): {m}"
+                "{label}, run on a sample input (dynamic dimensions 1), {m}"
             )));
         }
         Err(CallError::Failed(RunFailure::Internal, m)) => {
@@ -673,9 +668,11 @@ impl ModelWorker {
                 // An arena may keep what the failed run took: start afresh.
                 self.retire(&p);
                 metrics::counter!("imo_model_worker_retired_total", "model" => self.model.clone(), "reason" => "memory").increment(1);
-                Err(OracleError::ResourceLimit(m))
+                Err(OracleError::ResourceLimit(format!("the call {m}")))
             }
-            Err(CallError::Failed(RunFailure::Timeout, m)) => Err(OracleError::ResourceLimit(m)),
+            Err(CallError::Failed(RunFailure::Timeout, m)) => {
+                Err(OracleError::ResourceLimit(format!("the call {m}")))
+            }
             Err(CallError::Failed(RunFailure::Internal, m)) => Err(OracleError::Inference(m)),
             Err(CallError::Unresponsive) => {
                 self.retire(&p);
@@ -683,7 +680,7 @@ impl ModelWorker {
                     self.record_crash("did not answer within its time limit and was killed");
                 }
                 Err(OracleError::ResourceLimit(format!(
-                    "the call ran past the limit of {} ms; model `{}`'s worker was restarted",
+                    "the call ran past the time limit of {} ms; model `{}`'s worker was restarted",
                     timeout.map(|t| t.as_millis()).unwrap_or(0),
                     self.model
                 )))

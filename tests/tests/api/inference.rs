@@ -393,13 +393,14 @@ async fn bad_inference_requests(b: Backend) {
         .await
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
-    // Deactivated: 503, not charged.
+    // Deactivated: 410 Gone, not charged.
     publisher.deactivate_model("tiny").await.unwrap();
     let (status, v) = client
         .infer_json("tiny", &x(json!([1, 4]), json!([1, 2, 3, 4])))
         .await
         .unwrap();
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(status, StatusCode::GONE, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("deactivated"), "{v}");
     assert_eq!(srv.row_count("receipts").await, 1);
     assert_eq!(
         client.balance().await.unwrap().balance_wei,
@@ -448,10 +449,18 @@ async fn protocol_metadata_and_health(b: Backend) {
     let missing = get("/v2/models/nope").await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert!(missing.json::<serde_json::Value>().await.unwrap()["error"].is_string());
+    // A known path with another method: 405 with the allowed ones.
+    let wrong = http
+        .delete(format!("{}/v2/models/tiny/ready", srv.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong.headers()["allow"], "GET");
     publisher.deactivate_model("tiny").await.unwrap();
     assert_eq!(
         get("/v2/models/tiny/ready").await.unwrap().status(),
-        StatusCode::SERVICE_UNAVAILABLE
+        StatusCode::GONE
     );
     srv.finish().await;
 }

@@ -7,6 +7,8 @@ mod auth;
 mod chain;
 mod crash;
 mod cycle;
+mod fuzz;
+mod hostile;
 mod inference;
 mod models;
 mod ops;
