@@ -516,6 +516,62 @@ async fn persistence() {
     }
 }
 
+/// The cost of model isolation per call: the same model and inputs through an in-process
+/// session pool and through its worker process (`imo __model-worker`: frames over pipes),
+/// one call at a time, trials alternating.
+async fn isolation() {
+    use imo_oracle::{
+        engine::Engine,
+        sandbox::{ModelWorker, Sandbox},
+        serving::SessionPool,
+        tensor::{DataType, Tensor, TensorData},
+    };
+    println!("\n## Model isolation: worker process vs in-process session (one call at a time)\n");
+    println!("| model | in-process p50 µs | worker p50 µs | cost per call µs | worker / in-process |");
+    println!("|---|---|---|---|---|");
+    let mut cfg = Config::default();
+    cfg.engine.ort_library = root().join(".tools/onnxruntime/libonnxruntime.so");
+    cfg.engine.worker_binary = Some(imo_binary());
+    let engine = Engine::init(&cfg.engine).unwrap();
+    for case in cases() {
+        let path = model(case.file);
+        let pool = SessionPool::load(&engine, &path, 1).unwrap();
+        let worker = ModelWorker::new(Sandbox::new(&cfg.engine).unwrap(), &path, case.name, 1);
+        worker.start().await.unwrap();
+        let inputs: Vec<Tensor> = case
+            .inputs
+            .iter()
+            .map(|(name, dt, shape, bytes)| {
+                Tensor::new(
+                    *name,
+                    DataType::parse(dt).unwrap(),
+                    shape.iter().map(|&d| d as u64).collect(),
+                    TensorData::Fixed(bytes.to_vec()),
+                )
+                .unwrap()
+            })
+            .collect();
+        let calls = case.calls.min(1000);
+        let (mut a, mut b) = (vec![], vec![]);
+        for trial in 0..TRIALS * 2 {
+            let mut lat = Vec::with_capacity(calls);
+            for _ in 0..calls {
+                let t = Instant::now();
+                if trial % 2 == 0 {
+                    pool.run(inputs.clone(), vec![]).await.unwrap();
+                } else {
+                    worker.run(inputs.clone(), vec![]).await.unwrap();
+                }
+                lat.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+            lat.sort_by(|x, y| x.partial_cmp(y).unwrap());
+            if trial % 2 == 0 { a.push(pct(&lat, 0.5)) } else { b.push(pct(&lat, 0.5)) }
+        }
+        let (a, b) = (median(a), median(b));
+        println!("| {} | {a:.0} | {b:.0} | {:.0} | {:.2}x |", case.name, b - a, b / a);
+    }
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -542,6 +598,7 @@ fn main() {
         println!("fingerprint: {}", oracle.engine.fingerprint("cpu"));
         http_vs_bare(&oracle, &format!("http://{}", server.addr)).await;
         server.stop().await;
+        isolation().await;
         concurrency().await;
         persistence().await;
     });

@@ -465,13 +465,17 @@ async fn balances_never_overflow(b: Backend) {
     let publisher = srv.key(&signer(1), "publisher").await;
     let rich = signer(3);
     let other = srv.key(&signer(4), "client").await;
-    let max = u128::MAX.to_string();
-    admin
-        .credit(&rich.address().to_string(), &max)
-        .await
-        .unwrap();
+    // The API takes at most 38 digits (under 10^38 wei) per credit; three of the largest fit
+    // under 2^128 − 1 ≈ 3.4 × 10^38, the fourth would pass it.
+    let big = 10u128.pow(38) - 1;
+    for _ in 0..3 {
+        admin
+            .credit(&rich.address().to_string(), &big.to_string())
+            .await
+            .unwrap();
+    }
     let e = admin
-        .credit(&rich.address().to_string(), "1")
+        .credit(&rich.address().to_string(), &big.to_string())
         .await
         .unwrap_err();
     assert_eq!(
@@ -480,8 +484,16 @@ async fn balances_never_overflow(b: Backend) {
         "{e}"
     );
     assert!(e.to_string().contains("2^128 - 1"), "{e}");
+    let e = admin
+        .credit(&rich.address().to_string(), &u128::MAX.to_string())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::BAD_REQUEST), "39 digits: {e}");
     let rich_client = srv.key(&rich, "client").await;
-    assert_eq!(rich_client.balance().await.unwrap().balance_wei, max);
+    assert_eq!(
+        rich_client.balance().await.unwrap().balance_wei,
+        (3 * big).to_string()
+    );
     // Everyone else is served: a credit, a call, and the rich client's own call.
     srv.register(&publisher, "tiny_mlp.onnx", "tiny", PRICE)
         .await;
@@ -500,7 +512,7 @@ async fn balances_never_overflow(b: Backend) {
     );
     assert_eq!(
         rich_client.balance().await.unwrap().balance_wei,
-        (u128::MAX - PRICE).to_string()
+        (3 * big - PRICE).to_string()
     );
     assert_eq!(
         other.balance().await.unwrap().balance_wei,
@@ -523,19 +535,19 @@ async fn balances_never_overflow(b: Backend) {
     };
     assert!(
         ledger
-            .apply_chain_event(event("0xaa:0", &rich, 2 * PRICE))
+            .apply_chain_event(event("0xaa:0", &rich, big))
             .await
             .unwrap()
     );
     assert_eq!(
         rich_client.balance().await.unwrap().balance_wei,
-        (u128::MAX - PRICE).to_string(),
+        (3 * big - PRICE).to_string(),
         "the overflowing deposit changed nothing"
     );
     // Recorded (so it is never re-applied) and marked refused; the next event still applies.
     assert!(
         !ledger
-            .apply_chain_event(event("0xaa:0", &rich, 2 * PRICE))
+            .apply_chain_event(event("0xaa:0", &rich, big))
             .await
             .unwrap()
     );
