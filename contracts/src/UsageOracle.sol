@@ -104,7 +104,7 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         bytes32 modelsHash; // modelsChainHash(ModelTotal[], 0)
         bytes32 clientsHash; // keccak256(abi.encode(ClientTotal[]))
         uint128 shortfall; // attested spend the vault could not escrow (clients short of cap or balance)
-        uint128 attestedFee; // sum of the per-model fees; recorded only when shortfall > 0
+        uint128 cover; // what the attester paid in to cover the shortfall beyond its fee (see `attest`)
         bytes32 restHash; // finalize progress: modelsChainHash of the entries not paid yet
     }
 
@@ -125,7 +125,7 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     ModelRegistry public immutable registry;
     /// @notice The client vault.
     PaymentVault public immutable vault;
-    /// @notice Bond (wei) posted with every attestation.
+    /// @notice Bond (wei) posted with every attestation (at least; see `attest` for the shortfall cover).
     uint256 public immutable attestBond;
     /// @notice Bond (wei) posted with every receipt challenge.
     uint256 public immutable challengeBond;
@@ -248,6 +248,7 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     error InvalidSide(uint8 side);
     error NoCredits();
     error WrongBatch(uint64 expectedFrom, uint64 from);
+    error ShortfallNotCovered(uint256 required, uint256 sent);
     error EmptyBatch();
     error NotVault();
     error RevokedSigner(address signer, uint64 revokedAt);
@@ -297,11 +298,17 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
 
     // ------------------------------------------------------------------ attest / finalize
 
-    /// @notice Post the attestation of `epoch` with `attestBond`. Escrows each client's spend in the vault, as
-    ///         far as the client's signed cap and balance allow: what they do not cover is the client's
-    ///         shortfall (`shortfall`, vault `SpendShortfall`), which costs the operator's fee first and then
-    ///         the models' revenue pro rata at finalize, never more than the shortfall itself, and never
-    ///         blocks or voids the attestation.
+    /// @notice Post the attestation of `epoch` with `attestBond` (plus the cover below). Escrows each client's
+    ///         spend in the vault, as far as the client's signed cap and balance allow: what they do not cover
+    ///         is the client's shortfall (`shortfall`, vault `SpendShortfall`; e.g. the client withdrew before
+    ///         a late attestation). A shortfall never blocks or voids the attestation and never costs the
+    ///         holders: it comes out of the operator's fee (the fee of the attestation, sum of
+    ///         floor(total * feeBps / 10000) per model), and what exceeds the fee the operator pays in with
+    ///         this call (`cover` = shortfall - fee, `coverFor` computes it): `msg.value` must be at least
+    ///         `attestBond + cover`; any excess is credited back (`withdrawCredits`). So a shortfall costs the
+    ///         operator exactly the unpaid spend, and fabricating unpayable spend for one model can only pay
+    ///         that model's holders out of the operator's own pocket. The cover is credited back if the
+    ///         attestation is voided.
     /// @param epoch Epoch id.
     /// @param root Merkle root of the epoch's leaves (see docs/CONTRACTS.md for the exact encoding).
     /// @param count Number of leaves.
@@ -316,7 +323,7 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         ModelTotal[] calldata models,
         ClientTotal[] calldata clients
     ) external payable onlyRole(OPERATOR_ROLE) whenNotPaused {
-        if (msg.value != attestBond) revert WrongBond(attestBond, msg.value);
+        if (msg.value < attestBond) revert WrongBond(attestBond, msg.value);
         Attestation storage a = _attestations[epoch];
         if (a.status != Status.None) revert AlreadyAttested(epoch, a.status);
         if (count == 0) revert EmptyAttestation();
@@ -342,15 +349,38 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         _emitAttested(epoch, a, models, clients);
     }
 
-    /// @dev Escrows the clients' spend; records the shortfall (and the attested fee that absorbs it first).
+    /// @dev Escrows the clients' spend; records the shortfall and takes the cover (shortfall beyond the fee)
+    ///      from `msg.value`, crediting back what exceeds bond + cover.
     function _escrow(uint64 epoch, uint32 round, Attestation storage a, uint256 fee, ClientTotal[] calldata clients)
         private
     {
         (, uint256 shortfall) = vault.escrowSpend(_escrowKey(epoch, round), clients);
+        uint256 cover = shortfall > fee ? shortfall - fee : 0;
+        uint256 required = attestBond + cover;
+        if (msg.value < required) revert ShortfallNotCovered(required, msg.value);
         if (shortfall != 0) {
             a.shortfall = SafeCast.toUint128(shortfall);
-            a.attestedFee = SafeCast.toUint128(fee);
+            a.cover = SafeCast.toUint128(cover);
         }
+        _credit(msg.sender, msg.value - required);
+    }
+
+    /// @notice What attesting these lists now would leave unescrowed (`shortfall`), and the part of it beyond
+    ///         the attestation's fee the operator must pay in with `attest` (`cover`): send `attestBond + cover`.
+    function coverFor(uint16 feeBps, ModelTotal[] calldata models, ClientTotal[] calldata clients)
+        external
+        view
+        returns (uint256 shortfall, uint256 cover)
+    {
+        uint256 fee;
+        for (uint256 i; i < models.length; ++i) {
+            fee += models[i].total * feeBps / BPS;
+        }
+        for (uint256 i; i < clients.length; ++i) {
+            uint256 spendable = vault.spendableOf(clients[i].client);
+            if (clients[i].total > spendable) shortfall += clients[i].total - spendable;
+        }
+        cover = shortfall > fee ? shortfall - fee : 0;
     }
 
     function _checkTotals(uint64 count, uint256 feeBps, ModelTotal[] calldata models, ClientTotal[] calldata clients)
@@ -396,10 +426,9 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     ///         attester's bond back and emits `Finalized`; status is `Finalizing` in between (no challenge can
     ///         open, nothing can void it). Anyone may call, with the models list of the `Attested` event. A
     ///         whole epoch in one call: `finalize(epoch, 0, models, bytes32(0))`.
-    /// @dev With a shortfall S (attested spend the vault could not escrow) and attested fees F: if S <= F the
-    ///      fee absorbs it (models are paid in full, the treasury gets F - S); otherwise the fee is 0 and each
-    ///      model gets its net revenue scaled by (R - S) / (R - F), R = attested revenue (rounding dust to
-    ///      the treasury). Either way exactly R - S leaves the escrow.
+    /// @dev Every model always gets its total less the fee. The vault's escrow (revenue R less shortfall S) pays
+    ///      first; the attester's cover pays the rest. The treasury gets what is left in the escrow: the fee less
+    ///      the shortfall, or nothing when the shortfall exceeds the fee.
     function finalize(uint64 epoch, uint64 from, ModelTotal[] calldata models, bytes32 rest)
         external
         whenNotPaused
@@ -407,9 +436,9 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     {
         Attestation storage a = _attestations[epoch];
         Status status = _checkBatch(epoch, a, from, models, rest);
-        uint256[] memory amounts = _batchAmounts(a, models);
-        (uint256 paid, uint256 fee) = _recordBatch(epoch, a, status, from, amounts, rest);
-        vault.settle(paid, fee);
+        uint256[] memory amounts = _batchAmounts(a.feeBps, models);
+        (uint256 fromEscrow, uint256 fee) = _recordBatch(epoch, a, status, from, amounts, rest);
+        vault.settle(fromEscrow, fee);
         _payTokens(epoch, models, amounts);
     }
 
@@ -452,6 +481,7 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     }
 
     /// @dev Progress and, on the last batch, the final state: status, fee, the attester's bond; events.
+    ///      Returns what the vault pays of this batch (`fromEscrow`; the cover pays the rest) and the fee.
     function _recordBatch(
         uint64 epoch,
         Attestation storage a,
@@ -459,11 +489,15 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         uint64 from,
         uint256[] memory amounts,
         bytes32 rest
-    ) private returns (uint256 paid, uint256 fee) {
+    ) private returns (uint256 fromEscrow, uint256 fee) {
+        uint256 paid;
         for (uint256 i; i < amounts.length; ++i) {
             paid += amounts[i];
         }
-        uint256 paidOut = uint256(a.paidOut) + paid;
+        uint256 escrow = a.total - a.shortfall; // what the vault holds for this attestation
+        uint256 before = a.paidOut;
+        uint256 paidOut = before + paid;
+        if (before < escrow) fromEscrow = Math.min(paid, escrow - before);
         a.paidModels = uint32(from + amounts.length);
         a.paidOut = SafeCast.toUint96(paidOut);
         uint32 round = a.round;
@@ -471,35 +505,25 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         if (rest != bytes32(0)) {
             a.status = Status.Finalizing;
             a.restHash = rest;
-            return (paid, 0);
+            return (fromEscrow, 0);
         }
         a.status = Status.Finalized;
         if (status == Status.Finalizing) a.restHash = bytes32(0);
-        uint256 total = a.total;
-        fee = total - a.shortfall - paidOut; // the attested fee less the shortfall it absorbed, plus dust
+        if (paidOut < escrow) fee = escrow - paidOut; // the fee less the shortfall it absorbed
         _credit(a.attester, attestBond);
-        emit Finalized(epoch, round, total, fee);
+        emit Finalized(epoch, round, a.total, fee);
     }
 
-    /// @dev What each model of the batch is paid: its total less the fee, scaled down when the shortfall
-    ///      exceeds the attested fee (see `finalize`).
-    function _batchAmounts(Attestation storage a, ModelTotal[] calldata models)
+    /// @dev What each model of the batch is paid: its total less the fee.
+    function _batchAmounts(uint256 feeBps, ModelTotal[] calldata models)
         private
-        view
+        pure
         returns (uint256[] memory amounts)
     {
-        uint256 feeBps = a.feeBps;
-        uint256 revenue = a.total;
-        uint256 shortfall = a.shortfall;
-        uint256 attestedFee = a.attestedFee;
-        bool scale = shortfall > attestedFee;
         amounts = new uint256[](models.length);
         for (uint256 i; i < models.length; ++i) {
             uint256 total = models[i].total;
-            uint256 net = total - total * feeBps / BPS;
-            // net != 0 implies revenue - attestedFee >= net > 0
-            if (scale && net != 0) net = Math.mulDiv(net, revenue - shortfall, revenue - attestedFee);
-            amounts[i] = net;
+            amounts[i] = total - total * feeBps / BPS;
         }
     }
 
@@ -529,7 +553,7 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         a.status = Status.None;
         if (a.shortfall != 0) {
             a.shortfall = 0;
-            a.attestedFee = 0;
+            a.cover = 0;
         }
         uint256 released = vault.releaseSpend(_escrowKey(epoch, a.round), clients);
         emit AttestationUnwound(epoch, a.round, released);
@@ -978,6 +1002,7 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     function _void(uint64 epoch, Attestation storage a, address challenger) private {
         a.status = Status.Voided;
         a.openChallenges = 0;
+        _credit(a.attester, a.cover); // the shortfall cover was not used: back to the attester
         uint256 reward = attestBond / 2;
         uint256 burn = attestBond - reward;
         _credit(challenger, reward);

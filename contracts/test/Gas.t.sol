@@ -74,7 +74,8 @@ contract GasTest is Fixture {
 
     /// Finding 3: 1,000 models in one epoch are attested in one transaction and finalized in batches, each
     /// transaction (execution with all storage cold + intrinsic + calldata) under a 30M-gas block, for
-    /// fresh tokens (their first revenue and snapshot) and again in steady state (second epoch).
+    /// fresh tokens (their first revenue and snapshot) and in steady state (second and third epoch: a token
+    /// stores two snapshots' revenue per slot, so every other epoch writes a new slot).
     function test_gas_finalize1000Models() public {
         uint256 m = 1_000;
         uint256 batch = 400;
@@ -92,11 +93,11 @@ contract GasTest is Fixture {
         ClientTotal[] memory cs = new ClientTotal[](10);
         for (uint256 i; i < 10; ++i) {
             uint256 share = i < 9 ? total / 10 : total - 9 * (total / 10);
-            cs[i] = ClientTotal(fund(clientKey(10_000 + i), 2 * share, 2 * share), share, uint64(m));
+            cs[i] = ClientTotal(fund(clientKey(10_000 + i), 3 * share, 3 * share), share, uint64(m));
         }
         ReceiptTree.sortClients(cs);
-        uint256[2] memory perModel;
-        for (uint64 epoch = 1; epoch <= 2; ++epoch) {
+        uint256[3] memory perModel;
+        for (uint64 epoch = 1; epoch <= 3; ++epoch) {
             bytes memory att = abi.encodeCall(oracle.attest, (epoch, keccak256("root"), uint64(m), 1_000, ms, cs));
             _coolAll();
             vm.resumeGasMetering();
@@ -139,8 +140,10 @@ contract GasTest is Fixture {
             vm.roll(block.number + 1);
         }
         emit log_named_uint("finalize per model, fresh tokens (incl. intrinsic + calldata)", perModel[0]);
-        emit log_named_uint("finalize per model, steady state (incl. intrinsic + calldata)", perModel[1]);
-        vm.assertLt(perModel[1], 60_000);
+        emit log_named_uint("finalize per model, 2nd epoch (new revenue slot)", perModel[1]);
+        emit log_named_uint("finalize per model, 3rd epoch (shared revenue slot)", perModel[2]);
+        emit log_named_uint("finalize per model, steady state (average of the two)", (perModel[1] + perModel[2]) / 2);
+        vm.assertLt((perModel[1] + perModel[2]) / 2, 50_000);
         vm.resumeGasMetering();
     }
 
@@ -162,9 +165,18 @@ contract GasTest is Fixture {
         uint256 a10b = _attest(3, m10, c10);
         vm.warp(block.timestamp + WINDOW);
         uint256 f10b = _finalize(3, m10);
+        // and once more: the tokens' revenue slots are paired, so epochs alternate a new and a shared slot
+        for (uint256 i; i < c10.length; ++i) {
+            uint256 pk = clientKey(100 + i);
+            vault.submitCap(vm.addr(pk), 3 ether, block.timestamp, signCap(pk, 3 ether, block.timestamp));
+        }
+        _attest(4, m10, c10);
+        vm.warp(block.timestamp + WINDOW);
+        uint256 f10c = _finalize(4, m10);
         emit log_named_uint("attest, 10 models + 10 clients, repeat clients", a10b);
-        emit log_named_uint("finalize, 10 models, repeat (steady state)", f10b);
-        emit log_named_uint("finalize, per model, steady state", f10b / 10);
+        emit log_named_uint("finalize, 10 models, 2nd epoch (new revenue slot)", f10b);
+        emit log_named_uint("finalize, 10 models, 3rd epoch (shared revenue slot)", f10c);
+        emit log_named_uint("finalize, per model, steady state (average)", (f10b + f10c) / 20);
 
         emit log_named_uint("attest, 1 model + 1 client", a1);
         emit log_named_uint("attest, 10 models + 10 clients", a10);
@@ -175,7 +187,7 @@ contract GasTest is Fixture {
         vm.assertLt(a1, 225_000);
         vm.assertLt((a10 - a1) / 9, 40_000);
         vm.assertLt((f10 - f1) / 9, 120_000);
-        vm.assertLt(f10b / 10, 80_000);
+        vm.assertLt((f10b + f10c) / 20, 55_000);
     }
 
     function test_gas_claimAndClaimBatch() public {

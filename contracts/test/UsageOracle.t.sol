@@ -455,17 +455,40 @@ contract UsageOracleTest is Fixture {
         vault.withdraw();
     }
 
+    error ShortfallNotCovered(uint256 required, uint256 sent);
+
+    /// @dev Attest the honest 5-receipt epoch sending `value`.
+    function _attestHonestWith(uint256 value) internal {
+        Receipt[] memory rs = _receipts(EPOCH);
+        (Leaf[] memory leaves, ModelTotal[] memory ms, ClientTotal[] memory cs) = ReceiptTree.build(rs);
+        bytes32 root = setTree(leaves, ms, cs);
+        vm.prank(operator);
+        oracle.attest{value: value}(EPOCH, root, 5, 1_000, ms, cs);
+    }
+
     /// A client withdrew everything before a late attestation: the attestation still posts with every
-    /// receipt, the other client's spend is paid, and the loss is exactly the short client's spend (the fee
-    /// absorbs what it can, the models the rest, pro rata).
+    /// receipt, the other client's spend is paid, the holders get every model's full net revenue, and the
+    /// operator bears exactly the short client's spend (its fee, then a cover it pays in at attest).
     function test_shortfall_clientWithdrewBeforeLateAttestation() public {
         _withdrawAllBut(pk1, 0);
-        _attestHonest(); // c1 owes 1.75 ether, c2 2.75 ether; fee 10 % = 0.45 ether
+        // c1 owes 1.75 ether, c2 2.75 ether; the fee (10 %) is 0.45 ether: 1.3 ether to cover
+        Receipt[] memory rs = _receipts(EPOCH);
+        (, ModelTotal[] memory ms, ClientTotal[] memory cs) = ReceiptTree.build(rs);
+        (uint256 short, uint256 cover) = oracle.coverFor(1_000, ms, cs);
+        vm.assertEq(short, 1.75 ether);
+        vm.assertEq(cover, 1.3 ether);
+        (Leaf[] memory leaves,,) = ReceiptTree.build(rs);
+        bytes32 root = ReceiptTree.root(ReceiptTree.hashes(leaves));
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(ShortfallNotCovered.selector, ATTEST_BOND + 1.3 ether, ATTEST_BOND));
+        oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 1_000, ms, cs);
+        uint256 start = operator.balance;
+        _attestHonestWith(ATTEST_BOND + 1.3 ether);
         UsageOracle.Attestation memory a = oracle.getAttestation(EPOCH);
         bytes32 key = bytes32((uint256(EPOCH) << 32) | 1);
         vm.assertEq(a.total, 4.5 ether);
         vm.assertEq(uint256(a.shortfall), 1.75 ether);
-        vm.assertEq(uint256(a.attestedFee), 0.45 ether);
+        vm.assertEq(uint256(a.cover), 1.3 ether);
         vm.assertEq(vault.shortfallOf(key, c1), 1.75 ether);
         vm.assertEq(vault.shortfallOf(key, c2), 0);
         vm.assertEq(vault.escrowed(), 2.75 ether);
@@ -473,23 +496,26 @@ contract UsageOracleTest is Fixture {
         vm.assertFalse(_hunt(), "an honest attestation with a shortfall is not fraud");
 
         vm.warp(block.timestamp + WINDOW);
+        vm.expectEmit(true, true, true, true, address(oracle));
+        emit Finalized(EPOCH, 1, 4.5 ether, 0);
         finalizeAll(EPOCH, models_());
-        // S = 1.75 > F = 0.45: fee 0, models scaled by (4.5 - 1.75) / (4.5 - 0.45)
-        uint256 payA = uint256(2.925 ether) * 2.75 ether / 4.05 ether;
-        uint256 payB = uint256(1.125 ether) * 2.75 ether / 4.05 ether;
-        vm.assertEq(address(tokA).balance, payA);
-        vm.assertEq(address(tokB).balance, payB);
-        vm.assertEq(payA + payB + vault.feesOwed(), 2.75 ether, "exactly c2's spend is paid out");
-        vm.assertLe(vault.feesOwed(), 2, "the fee is only rounding dust");
+        vm.assertEq(address(tokA).balance, 2.925 ether, "model A: its full net revenue");
+        vm.assertEq(address(tokB).balance, 1.125 ether, "model B: its full net revenue");
+        vm.assertEq(vault.feesOwed(), 0);
         vm.assertEq(vault.escrowed(), 0);
-        vm.assertEq(oracle.credits(operator), ATTEST_BOND, "the bond is not at stake for a shortfall");
+        vm.prank(operator);
+        oracle.withdrawCredits();
+        // the operator lost its 0.45 ether fee and paid 1.3 ether: exactly c1's unpaid 1.75 ether
+        vm.assertEq(start - operator.balance, 1.3 ether);
+        vm.assertEq(address(oracle).balance, 0);
     }
 
-    /// A small shortfall is absorbed by the operator's fee: the holders are paid in full.
+    /// A small shortfall is absorbed by the operator's fee: nothing to cover, the holders are paid in full.
     function test_shortfall_absorbedByTheFeeFirst() public {
         _withdrawAllBut(pk1, 1.55 ether); // 0.2 ether short
         _attestHonest();
         vm.assertEq(uint256(oracle.getAttestation(EPOCH).shortfall), 0.2 ether);
+        vm.assertEq(uint256(oracle.getAttestation(EPOCH).cover), 0);
         vm.warp(block.timestamp + WINDOW);
         vm.expectEmit(true, true, true, true, address(oracle));
         emit Finalized(EPOCH, 1, 4.5 ether, 0.25 ether);
@@ -501,35 +527,62 @@ contract UsageOracleTest is Fixture {
         vm.assertEq(vault.spentOf(c1), 1.55 ether);
     }
 
-    /// Spend above a client's signed cap is never taken: the excess is that client's shortfall.
+    /// Spend above a client's signed cap is never taken: the excess is that client's shortfall (covered by
+    /// the operator), so fabricating spend for a client gets the operator nothing.
     function test_shortfall_aboveCapIsNeverTaken() public {
         vm.prank(address(oracle));
         vault.escrowSpend(bytes32("earlier"), _one(c1, 9 ether)); // c1 has 1 ether of cap left
-        _attestHonest();
+        _attestHonestWith(ATTEST_BOND + 0.3 ether); // short 0.75 ether, fee 0.45 ether
         vm.assertEq(uint256(oracle.getAttestation(EPOCH).shortfall), 0.75 ether);
         vm.assertEq(vault.spentOf(c1), 10 ether);
         vm.assertEq(vault.capOf(c1), 10 ether);
         vm.assertEq(vault.balanceOf(c1), 0);
     }
 
-    /// Unwinding a voided attestation with a shortfall returns exactly what was escrowed.
-    function test_shortfall_unwindReturnsWhatWasEscrowed() public {
-        _withdrawAllBut(pk1, 1.55 ether);
-        _attestHonest();
+    /// Sending more than bond + cover: the excess is credited back.
+    function test_shortfall_excessCreditedBack() public {
+        _attestHonestWith(ATTEST_BOND + 2 ether);
+        vm.assertEq(oracle.credits(operator), 2 ether);
+        vm.assertEq(uint256(oracle.getAttestation(EPOCH).cover), 0);
+    }
+
+    /// Unwinding a voided attestation with a shortfall returns exactly what was escrowed, and the cover goes
+    /// back to the operator (only the bond is slashed).
+    function test_shortfall_unwindReturnsWhatWasEscrowedAndTheCover() public {
+        _withdrawAllBut(pk1, 0.25 ether); // 1.5 ether short, cover 1.05 ether
+        _attestHonestWith(ATTEST_BOND + 1.05 ether);
         bytes32 key = bytes32((uint256(EPOCH) << 32) | 1);
         uint256 id = _challengeLeafAs(watcher, 0);
         vm.warp(block.timestamp + RESPONSE + 1);
         oracle.resolveChallenge(id); // the operator did not answer
+        vm.assertEq(oracle.credits(operator), 1.05 ether, "cover back, bond slashed");
         oracle.unwind(EPOCH, clients_());
-        vm.assertEq(vault.balanceOf(c1), 1.55 ether);
+        vm.assertEq(vault.balanceOf(c1), 0.25 ether);
         vm.assertEq(vault.balanceOf(c2), 10 ether);
         vm.assertEq(vault.spentOf(c1), 0);
         vm.assertEq(vault.escrowed(), 0);
         vm.assertEq(vault.shortfallOf(key, c1), 0);
-        vm.assertEq(uint256(oracle.getAttestation(EPOCH).shortfall), 0);
+        UsageOracle.Attestation memory a = oracle.getAttestation(EPOCH);
+        vm.assertEq(uint256(a.shortfall), 0);
+        vm.assertEq(uint256(a.cover), 0);
         // the corrected round has its own shortfall
-        attestReceipts(EPOCH, _receipts(EPOCH), 1_000);
-        vm.assertEq(uint256(oracle.getAttestation(EPOCH).shortfall), 0.2 ether);
+        _attestHonestWith(ATTEST_BOND + 1.05 ether);
+        vm.assertEq(uint256(oracle.getAttestation(EPOCH).shortfall), 1.5 ether);
+        vm.assertEq(address(oracle).balance, oracle.totalCredits() + oracle.burned() + 1.05 ether + ATTEST_BOND);
+    }
+
+    /// With a cover, a multi-batch finalize takes the escrow first, then the cover; the last batch pays no fee.
+    function test_shortfall_coverAcrossBatches() public {
+        _withdrawAllBut(pk1, 0);
+        _attestHonestWith(ATTEST_BOND + 1.3 ether);
+        vm.warp(block.timestamp + WINDOW);
+        ModelTotal[] memory ms = models_();
+        oracle.finalize(EPOCH, 0, slice(ms, 0, 1), restHash(ms, 1));
+        oracle.finalize(EPOCH, 1, slice(ms, 1, 1), bytes32(0));
+        vm.assertEq(address(tokA).balance + address(tokB).balance, 4.05 ether);
+        vm.assertEq(vault.escrowed(), 0);
+        vm.assertEq(vault.feesOwed(), 0);
+        vm.assertEq(address(oracle).balance, ATTEST_BOND); // the bond, credited back
     }
 
     // ---------------------------------------------------------------- front-running (finding 4)
