@@ -293,6 +293,17 @@ contract GasTest is Fixture {
         vm.assertLt(linkGas, 150_000);
     }
 
+    /// A commitment to a challenge or fraud proof (one new slot and an event).
+    function test_gas_commit() public {
+        bytes32 c = oracle.commitmentOf(address(this), abi.encodeCall(oracle.challengeLeaf, (1, 3)));
+        _coolAll();
+        uint256 g = gasleft();
+        oracle.commit(c);
+        g -= gasleft();
+        emit log_named_uint("commit", g);
+        vm.assertLt(g, 30_000);
+    }
+
     /// An unanswered receipt challenge, resolved after the response window: voids and slashes.
     function test_gas_resolveUpheld() public {
         bytes32 m = modelId(1);
