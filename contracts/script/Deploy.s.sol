@@ -22,10 +22,7 @@ interface ScriptVm {
 contract Deploy {
     ScriptVm internal constant vm = ScriptVm(address(uint160(uint256(keccak256("hevm cheat code")))));
 
-    function run()
-        external
-        returns (address deployer, ModelRegistry registry, PaymentVault vault, UsageOracle oracle)
-    {
+    function run() external returns (address deployer, ModelRegistry registry, PaymentVault vault, UsageOracle oracle) {
         uint256 key = vm.envUint("DEPLOYER_KEY");
         address admin = vm.addr(key);
         deployer = admin;

@@ -13,8 +13,9 @@ import {ClientTotal} from "./Types.sol";
 /// @title PaymentVault: clients' prepaid ETH, spending caps, escrow of attested spend, delayed withdrawals.
 /// @notice Money leaves a client's balance only (1) to the client itself via `requestWithdrawal` + delay +
 ///         `withdraw`, or (2) into escrow when the UsageOracle accepts an attestation, and only within the
-///         client's signed cumulative spending cap and its balance. Escrow is paid out (model tokens and
-///         fees) when the attestation finalizes, or returned to the clients when it is voided.
+///         client's signed cumulative spending cap and its balance (what exceeds either is the client's
+///         shortfall: recorded, never taken). Escrow is paid out (model tokens and fees) when the
+///         attestation finalizes, or returned to the clients when it is voided.
 contract PaymentVault is AccessControl, Pausable, ReentrancyGuardTransient, EIP712 {
     using SafeCast for uint256;
 
@@ -53,6 +54,8 @@ contract PaymentVault is AccessControl, Pausable, ReentrancyGuardTransient, EIP7
     mapping(address client => Account) private _accounts;
     mapping(address client => uint256) private _caps;
     mapping(address client => Withdrawal) private _withdrawals;
+    /// @dev Attested spend that could not be escrowed, per attestation key and client.
+    mapping(bytes32 key => mapping(address client => uint256)) private _shortfalls;
 
     event OracleSet(address indexed oracle);
     event TreasurySet(address indexed treasury);
@@ -67,9 +70,12 @@ contract PaymentVault is AccessControl, Pausable, ReentrancyGuardTransient, EIP7
     event Withdrawn(address indexed client, uint256 amount);
     /// @notice Attested spend moved from `client`'s balance into escrow.
     event SpendEscrowed(address indexed client, uint256 amount);
+    /// @notice Of `attested` spend of `client` under attestation `key`, only `escrowed` could be escrowed
+    ///         (cap or balance too low); the difference is the client's shortfall, unpaid.
+    event SpendShortfall(bytes32 indexed key, address indexed client, uint256 attested, uint256 escrowed);
     /// @notice Escrowed spend returned to `client` (its attestation was voided).
     event SpendReleased(address indexed client, uint256 amount);
-    /// @notice Escrowed spend paid to `to` (a model token).
+    /// @notice Escrowed spend paid to `to` (the oracle, which forwards it to the model tokens).
     event Paid(address indexed to, uint256 amount);
     event FeesAccrued(uint256 amount);
     event FeesClaimed(address indexed treasury, uint256 amount);
@@ -84,10 +90,7 @@ contract PaymentVault is AccessControl, Pausable, ReentrancyGuardTransient, EIP7
     error NoWithdrawalRequested();
     error WithdrawalNotReady(uint256 readyAt);
     error NothingToWithdraw();
-    error CapExceeded(address client, uint256 spent, uint256 amount, uint256 cap);
-    error InsufficientBalance(address client, uint256 balance, uint256 amount);
     error EscrowUnderflow();
-    error LengthMismatch();
 
     modifier onlyOracle() {
         if (msg.sender != oracle) revert NotOracle();
@@ -198,34 +201,62 @@ contract PaymentVault is AccessControl, Pausable, ReentrancyGuardTransient, EIP7
 
     // ------------------------------------------------------------------ oracle
 
-    /// @notice Escrow attested spend: for each client, `total` moves from its balance into escrow.
-    ///         Reverts unless every client's cumulative spend stays within its signed cap and its balance.
+    /// @notice Escrow attested spend: for each client, as much of `total` as its signed cap and its balance
+    ///         allow moves from its balance into escrow. The rest (the client withdrew before a late
+    ///         attestation, or the attested spend exceeds its cap) is that client's shortfall, recorded under
+    ///         `key` so that `releaseSpend` returns exactly what was escrowed. One client's shortfall never
+    ///         blocks the other clients' spend.
+    /// @param key The attestation (the oracle uses epoch << 32 | round).
     /// @return sum Total escrowed.
-    function escrowSpend(ClientTotal[] calldata clients) external onlyOracle returns (uint256 sum) {
+    /// @return shortfall Total attested spend that could not be escrowed.
+    function escrowSpend(bytes32 key, ClientTotal[] calldata clients)
+        external
+        onlyOracle
+        returns (uint256 sum, uint256 shortfall)
+    {
         for (uint256 i; i < clients.length; ++i) {
-            address client = clients[i].client;
-            uint256 amount = clients[i].total;
-            Account storage acct = _accounts[client];
-            uint256 spent = acct.spent;
-            uint256 cap = _caps[client];
-            if (spent + amount > cap) revert CapExceeded(client, spent, amount, cap);
-            uint256 balance = acct.balance;
-            if (amount > balance) revert InsufficientBalance(client, balance, amount);
-            acct.balance = uint128(balance - amount);
-            acct.spent = uint128(spent + amount);
+            uint256 total = clients[i].total;
+            uint256 amount = _escrowOne(key, clients[i].client, total);
             sum += amount;
-            emit SpendEscrowed(client, amount);
+            shortfall += total - amount;
         }
         totalBalances -= sum;
         escrowed += sum;
     }
 
-    /// @notice Return escrowed spend to the clients of a voided attestation (exact reverse of `escrowSpend`).
+    /// @dev Escrows min(total, cap headroom, balance) of `client`; records the rest as its shortfall.
+    function _escrowOne(bytes32 key, address client, uint256 total) private returns (uint256 amount) {
+        Account storage acct = _accounts[client];
+        uint256 spent = acct.spent;
+        uint256 balance = acct.balance;
+        uint256 cap = _caps[client];
+        amount = cap > spent ? cap - spent : 0;
+        if (balance < amount) amount = balance;
+        if (total < amount) amount = total;
+        if (amount != total) {
+            _shortfalls[key][client] = total - amount;
+            emit SpendShortfall(key, client, total, amount);
+        }
+        if (amount != 0) {
+            acct.balance = uint128(balance - amount);
+            acct.spent = uint128(spent + amount);
+            emit SpendEscrowed(client, amount);
+        }
+    }
+
+    /// @notice Return escrowed spend to the clients of a voided attestation (exact reverse of `escrowSpend`
+    ///         under the same `key`).
     /// @return sum Total released.
-    function releaseSpend(ClientTotal[] calldata clients) external onlyOracle returns (uint256 sum) {
+    function releaseSpend(bytes32 key, ClientTotal[] calldata clients) external onlyOracle returns (uint256 sum) {
         for (uint256 i; i < clients.length; ++i) {
             address client = clients[i].client;
             uint256 amount = clients[i].total;
+            uint256 unpaid = _shortfalls[key][client];
+            if (unpaid != 0) {
+                delete _shortfalls[key][client];
+                amount -= unpaid;
+            }
+            if (amount == 0) continue;
             Account storage acct = _accounts[client];
             acct.balance += uint128(amount);
             acct.spent -= uint128(amount);
@@ -237,28 +268,19 @@ contract PaymentVault is AccessControl, Pausable, ReentrancyGuardTransient, EIP7
         totalBalances += sum;
     }
 
-    /// @notice Pay escrowed spend out: `amounts[i]` to `payees[i]` (model tokens) and `fee` to the treasury's
-    ///         account (pulled with `claimFees`).
-    function settle(address[] calldata payees, uint256[] calldata amounts, uint256 fee)
-        external
-        onlyOracle
-        nonReentrant
-    {
-        if (payees.length != amounts.length) revert LengthMismatch();
-        uint256 sum = fee;
-        for (uint256 i; i < amounts.length; ++i) {
-            sum += amounts[i];
-        }
+    /// @notice Pay escrowed spend out: `payout` in ETH to the oracle (which forwards it to the model tokens)
+    ///         and `fee` to the treasury's account (pulled with `claimFees`).
+    function settle(uint256 payout, uint256 fee) external onlyOracle nonReentrant {
+        uint256 sum = payout + fee;
         if (sum > escrowed) revert EscrowUnderflow();
         escrowed -= sum;
         if (fee != 0) {
             feesOwed += fee;
             emit FeesAccrued(fee);
         }
-        for (uint256 i; i < payees.length; ++i) {
-            if (amounts[i] == 0) continue;
-            emit Paid(payees[i], amounts[i]);
-            Address.sendValue(payable(payees[i]), amounts[i]);
+        if (payout != 0) {
+            emit Paid(msg.sender, payout);
+            Address.sendValue(payable(msg.sender), payout);
         }
     }
 
@@ -300,6 +322,12 @@ contract PaymentVault is AccessControl, Pausable, ReentrancyGuardTransient, EIP7
     /// @notice `client`'s pending withdrawal request (amount 0 / readyAt 0 when none).
     function withdrawalOf(address client) external view returns (Withdrawal memory) {
         return _withdrawals[client];
+    }
+
+    /// @notice Attested spend of `client` that attestation `key` could not escrow (0 when fully escrowed or
+    ///         once released).
+    function shortfallOf(bytes32 key, address client) external view returns (uint256) {
+        return _shortfalls[key][client];
     }
 
     /// @notice EIP-712 digest a client signs for `SpendingCap(client, cap, deadline)`.

@@ -7,6 +7,9 @@ import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {ModelToken} from "./ModelToken.sol";
 import {PaymentVault} from "./PaymentVault.sol";
@@ -27,9 +30,19 @@ import {Receipt, Leaf, LeafProof, ModelTotal, ClientTotal} from "./Types.sol";
 ///           attested totals are not the sums of its receipts (each leaf carries running sums per model and
 ///           per client, so one or two or three leaves always suffice to show an inconsistency).
 ///         A successful challenge voids the attestation and slashes the bond: half to the challenger, half
-///         burned (kept here forever, counted in `burned`). After the window, with no challenge open,
-///         `finalize` pays each model's revenue (minus the fee) to its token, snapshots the token, and the
-///         fee to the treasury, exactly once. Epochs are independent: any order.
+///         burned (kept here forever, counted in `burned`). Every challenge and fraud proof must be committed
+///         (`commit`) in an earlier block by the address that sends it, so a copier of a pending proof cannot
+///         take its reward. After the window, with no challenge open, `finalize` pays each model's revenue
+///         (minus the fee) to its token and snapshots it, in batches of any size, and the fee to the
+///         treasury, exactly once (`Finalized`). Epochs are independent: any order.
+///
+///         Receipt signers: every key ever granted OPERATOR_ROLE signs valid receipts. A key whose role is
+///         revoked (or renounced) at time T (`receiptSignerRevokedAt`) still counts as evidence only against
+///         attestations posted before T (those whose challenge windows were open at T, or already closed);
+///         against any attestation posted at or after T its signatures are rejected (`RevokedSigner`). So a
+///         thief holding a revoked key can void at most the attestations that were in their window at
+///         revocation (each once: a corrected re-attestation is posted later), and nothing after. Rotate by
+///         granting the new key, attesting every epoch that holds receipts of the old key, then revoking it.
 /// @dev Why the leaf-local proofs make the totals exact: suppose no proof applies. Take any model M
 ///      and its leaves k1 < ... < km (by index). `proveBadLink` forces each leaf's `modelPrev` to be
 ///      0 or to point to an earlier leaf of M with `modelCum` = that leaf's `modelCum` + price (and 0
@@ -62,7 +75,8 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         None, // nothing posted (or a voided one unwound): the operator may attest
         Posted, // in or after its challenge window
         Voided, // a challenge won; `unwind` returns the clients' escrow
-        Finalized // paid out
+        Finalized, // paid out (every model)
+        Finalizing // some batches of models paid, more to go (`paidModels`, `restHash`)
     }
 
     /// @notice Lifecycle of a receipt challenge.
@@ -83,10 +97,15 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         uint32 round; // incremented at every attest of this epoch
         uint32 openChallenges;
         uint64 count; // number of leaves
+        uint32 paidModels; // finalize progress: model entries paid so far
+        uint96 paidOut; // finalize progress: wei paid to model tokens so far
         bytes32 root;
         uint256 total; // sum of revenue = sum of spend
-        bytes32 modelsHash; // keccak256(abi.encode(ModelTotal[]))
+        bytes32 modelsHash; // modelsChainHash(ModelTotal[], 0)
         bytes32 clientsHash; // keccak256(abi.encode(ClientTotal[]))
+        uint128 shortfall; // attested spend the vault could not escrow (clients short of cap or balance)
+        uint128 cover; // what the attester paid in to cover the shortfall beyond its fee (see `attest`)
+        bytes32 restHash; // finalize progress: modelsChainHash of the entries not paid yet
     }
 
     /// @notice An interactive challenge awaiting the operator's inclusion proof: of a leaf carrying the
@@ -106,7 +125,7 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     ModelRegistry public immutable registry;
     /// @notice The client vault.
     PaymentVault public immutable vault;
-    /// @notice Bond (wei) posted with every attestation.
+    /// @notice Bond (wei) posted with every attestation (at least; see `attest` for the shortfall cover).
     uint256 public immutable attestBond;
     /// @notice Bond (wei) posted with every receipt challenge.
     uint256 public immutable challengeBond;
@@ -123,14 +142,20 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     mapping(address account => uint256) public credits;
     /// @notice Sum of `credits`.
     uint256 public totalCredits;
-    /// @notice Addresses that ever held OPERATOR_ROLE: their receipts stay challengeable after the role is
-    ///         revoked, so rotating keys never buries evidence.
+    /// @notice Addresses that ever held OPERATOR_ROLE (receipt signers; see `receiptSignerRevokedAt`).
     mapping(address account => bool) public isReceiptSigner;
+    /// @notice When a signer's OPERATOR_ROLE was revoked (0: active): its receipts are evidence only against
+    ///         attestations posted before then. Granting the role again clears it.
+    mapping(address account => uint64) public receiptSignerRevokedAt;
+    /// @notice Block in which each commitment (see `commitmentOf`) was first made (0: none).
+    mapping(bytes32 commitment => uint256) public commitments;
     /// @notice Number of challenges ever opened (ids are 0..challengeCount-1).
     uint256 public challengeCount;
 
     mapping(uint64 epoch => Attestation) private _attestations;
     mapping(uint256 challengeId => Challenge) private _challenges;
+    /// @dev The registry's token implementation: token addresses are computed, not looked up, at finalize.
+    address private immutable _tokenImplementation;
 
     /// @notice An attestation was posted; carries everything needed to finalize, unwind or check it.
     event Attested(
@@ -177,8 +202,16 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     );
     /// @notice The voided attestation's escrow went back to the clients; the epoch can be attested again.
     event AttestationUnwound(uint64 indexed epoch, uint32 round, uint256 released);
-    /// @notice The attestation was paid out.
+    /// @notice The attestation was paid out, every model of it: emitted exactly once per finalized epoch.
+    ///         `total` is the attested revenue; `fee` what the treasury got (less any shortfall it absorbed).
     event Finalized(uint64 indexed epoch, uint32 round, uint256 total, uint256 fee);
+    /// @notice One `finalize` call paid the model entries `from .. from + count - 1` (`paid` wei in all).
+    event BatchFinalized(uint64 indexed epoch, uint32 round, uint64 from, uint64 count, uint256 paid);
+    /// @notice `commitment` was committed (by `by`, who need not be the prover it names).
+    event Committed(bytes32 indexed commitment, address indexed by);
+    /// @notice `signer`'s OPERATOR_ROLE was revoked at `revokedAt`: its receipts are no evidence against
+    ///         attestations posted from then on.
+    event ReceiptSignerRevoked(address indexed signer, uint64 revokedAt);
     /// @notice `model`'s token received `amount` and took snapshot `snapshotId`.
     event ModelPaid(
         uint64 indexed epoch, bytes32 indexed model, address indexed token, uint256 amount, uint256 snapshotId
@@ -214,6 +247,14 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     error NotFraud();
     error InvalidSide(uint8 side);
     error NoCredits();
+    error WrongBatch(uint64 expectedFrom, uint64 from);
+    error ShortfallNotCovered(uint256 required, uint256 sent);
+    error EmptyBatch();
+    error NotVault();
+    error RevokedSigner(address signer, uint64 revokedAt);
+    error AlreadyCommitted(bytes32 commitment);
+    error NotCommitted(bytes32 commitment);
+    error CommitmentTooRecent(bytes32 commitment, uint256 committedAt);
 
     /// @param admin Holder of DEFAULT_ADMIN_ROLE.
     /// @param operator Holder of OPERATOR_ROLE (attester and receipt signer).
@@ -249,6 +290,7 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         challengeWindow = challengeWindow_;
         responseWindow = responseWindow_;
         maxFeeBps = maxFeeBps_;
+        _tokenImplementation = registry_.tokenImplementation();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(OPERATOR_ROLE, operator);
         _grantRole(GUARDIAN_ROLE, guardian);
@@ -256,8 +298,17 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
 
     // ------------------------------------------------------------------ attest / finalize
 
-    /// @notice Post the attestation of `epoch` with `attestBond`. Escrows each client's spend in the vault
-    ///         (reverts if any client would exceed its signed cap or its balance).
+    /// @notice Post the attestation of `epoch` with `attestBond` (plus the cover below). Escrows each client's
+    ///         spend in the vault, as far as the client's signed cap and balance allow: what they do not cover
+    ///         is the client's shortfall (`shortfall`, vault `SpendShortfall`; e.g. the client withdrew before
+    ///         a late attestation). A shortfall never blocks or voids the attestation and never costs the
+    ///         holders: it comes out of the operator's fee (the fee of the attestation, sum of
+    ///         floor(total * feeBps / 10000) per model), and what exceeds the fee the operator pays in with
+    ///         this call (`cover` = shortfall - fee, `coverFor` computes it): `msg.value` must be at least
+    ///         `attestBond + cover`; any excess is credited back (`withdrawCredits`). So a shortfall costs the
+    ///         operator exactly the unpaid spend, and fabricating unpayable spend for one model can only pay
+    ///         that model's holders out of the operator's own pocket. The cover is credited back if the
+    ///         attestation is voided.
     /// @param epoch Epoch id.
     /// @param root Merkle root of the epoch's leaves (see docs/CONTRACTS.md for the exact encoding).
     /// @param count Number of leaves.
@@ -272,34 +323,70 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         ModelTotal[] calldata models,
         ClientTotal[] calldata clients
     ) external payable onlyRole(OPERATOR_ROLE) whenNotPaused {
-        if (msg.value != attestBond) revert WrongBond(attestBond, msg.value);
+        if (msg.value < attestBond) revert WrongBond(attestBond, msg.value);
         Attestation storage a = _attestations[epoch];
         if (a.status != Status.None) revert AlreadyAttested(epoch, a.status);
         if (count == 0) revert EmptyAttestation();
         if (feeBps > maxFeeBps) revert FeeTooHigh(feeBps, maxFeeBps);
 
-        uint256 revenue = _checkTotals(count, models, clients);
+        (uint256 revenue, uint256 fee) = _checkTotals(count, feeBps, models, clients);
 
         a.attester = msg.sender;
         a.postedAt = uint64(block.timestamp);
         a.feeBps = feeBps;
         a.status = Status.Posted;
-        ++a.round;
+        uint32 round = ++a.round;
         a.openChallenges = 0;
         a.count = count;
+        a.paidModels = 0;
+        a.paidOut = 0;
         a.root = root;
         a.total = revenue;
-        a.modelsHash = keccak256(abi.encode(models));
+        a.modelsHash = modelsChainHash(models, bytes32(0));
         a.clientsHash = keccak256(abi.encode(clients));
 
-        vault.escrowSpend(clients);
+        _escrow(epoch, round, a, fee, clients);
         _emitAttested(epoch, a, models, clients);
     }
 
-    function _checkTotals(uint64 count, ModelTotal[] calldata models, ClientTotal[] calldata clients)
+    /// @dev Escrows the clients' spend; records the shortfall and takes the cover (shortfall beyond the fee)
+    ///      from `msg.value`, crediting back what exceeds bond + cover.
+    function _escrow(uint64 epoch, uint32 round, Attestation storage a, uint256 fee, ClientTotal[] calldata clients)
+        private
+    {
+        (, uint256 shortfall) = vault.escrowSpend(_escrowKey(epoch, round), clients);
+        uint256 cover = shortfall > fee ? shortfall - fee : 0;
+        uint256 required = attestBond + cover;
+        if (msg.value < required) revert ShortfallNotCovered(required, msg.value);
+        if (shortfall != 0) {
+            a.shortfall = SafeCast.toUint128(shortfall);
+            a.cover = SafeCast.toUint128(cover);
+        }
+        _credit(msg.sender, msg.value - required);
+    }
+
+    /// @notice What attesting these lists now would leave unescrowed (`shortfall`), and the part of it beyond
+    ///         the attestation's fee the operator must pay in with `attest` (`cover`): send `attestBond + cover`.
+    function coverFor(uint16 feeBps, ModelTotal[] calldata models, ClientTotal[] calldata clients)
+        external
+        view
+        returns (uint256 shortfall, uint256 cover)
+    {
+        uint256 fee;
+        for (uint256 i; i < models.length; ++i) {
+            fee += models[i].total * feeBps / BPS;
+        }
+        for (uint256 i; i < clients.length; ++i) {
+            uint256 spendable = vault.spendableOf(clients[i].client);
+            if (clients[i].total > spendable) shortfall += clients[i].total - spendable;
+        }
+        cover = shortfall > fee ? shortfall - fee : 0;
+    }
+
+    function _checkTotals(uint64 count, uint256 feeBps, ModelTotal[] calldata models, ClientTotal[] calldata clients)
         private
         view
-        returns (uint256 revenue)
+        returns (uint256 revenue, uint256 fee)
     {
         for (uint256 i; i < models.length; ++i) {
             ModelTotal calldata m = models[i];
@@ -308,6 +395,7 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
             if (m.last == 0 || m.last > count) revert BadLast(i);
             if (registry.tokenOf(m.model) == address(0)) revert UnregisteredModel(m.model);
             revenue += m.total;
+            fee += m.total * feeBps / BPS;
         }
         uint256 spend;
         for (uint256 i; i < clients.length; ++i) {
@@ -330,38 +418,130 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         emit Attested(epoch, a.round, a.attester, a.root, a.count, a.feeBps, a.total, models, clients);
     }
 
-    /// @notice Pay out `epoch` once its challenge window has passed with no challenge open: each model's
-    ///         revenue minus the fee goes to its token (which then snapshots), the fees to the treasury, and
-    ///         the attester's bond back to its credits. Anyone may call, with the models list of the
-    ///         `Attested` event.
-    function finalize(uint64 epoch, ModelTotal[] calldata models) external whenNotPaused nonReentrant {
+    /// @notice Pay out `epoch` once its challenge window has passed with no challenge open, in batches:
+    ///         each call pays the next `models.length` entries of the attested model list (in list order,
+    ///         starting at entry `from` = `paidModels`): each model's revenue minus the fee goes to its token
+    ///         with a snapshot (`ModelPaid`). `rest` is `modelsChainHash` of the entries after this batch
+    ///         (bytes32(0) for the last batch). The last batch pays the fee to the treasury, credits the
+    ///         attester's bond back and emits `Finalized`; status is `Finalizing` in between (no challenge can
+    ///         open, nothing can void it). Anyone may call, with the models list of the `Attested` event. A
+    ///         whole epoch in one call: `finalize(epoch, 0, models, bytes32(0))`.
+    /// @dev Every model always gets its total less the fee. The vault's escrow (revenue R less shortfall S) pays
+    ///      first; the attester's cover pays the rest. The treasury gets what is left in the escrow: the fee less
+    ///      the shortfall, or nothing when the shortfall exceeds the fee.
+    function finalize(uint64 epoch, uint64 from, ModelTotal[] calldata models, bytes32 rest)
+        external
+        whenNotPaused
+        nonReentrant
+    {
         Attestation storage a = _attestations[epoch];
-        if (a.status != Status.Posted) revert NotPosted(epoch);
-        uint256 endsAt = uint256(a.postedAt) + challengeWindow;
-        if (block.timestamp < endsAt) revert WindowOpen(endsAt);
-        if (a.openChallenges != 0) revert ChallengesOpen(a.openChallenges);
-        if (keccak256(abi.encode(models)) != a.modelsHash) revert ListMismatch();
-        a.status = Status.Finalized;
+        Status status = _checkBatch(epoch, a, from, models, rest);
+        uint256[] memory amounts = _batchAmounts(a.feeBps, models);
+        (uint256 fromEscrow, uint256 fee) = _recordBatch(epoch, a, status, from, amounts, rest);
+        vault.settle(fromEscrow, fee);
+        _payTokens(epoch, models, amounts);
+    }
 
-        uint256 feeBps = a.feeBps;
-        address[] memory tokens = new address[](models.length);
-        uint256[] memory amounts = new uint256[](models.length);
-        uint256 fee;
+    /// @dev Each model's token gets its amount with a snapshot (token addresses are the registry's CREATE2
+    ///      clones, computed here; attest checked that every model is registered).
+    function _payTokens(uint64 epoch, ModelTotal[] calldata models, uint256[] memory amounts) private {
+        address implementation = _tokenImplementation;
+        for (uint256 i; i < amounts.length; ++i) {
+            bytes32 model = models[i].model;
+            address token = Clones.predictDeterministicAddress(implementation, model, address(registry));
+            uint256 amount = amounts[i];
+            uint256 snapshotId = amount == 0 ? 0 : ModelToken(payable(token)).snapshotWithRevenue{value: amount}();
+            emit ModelPaid(epoch, model, token, amount, snapshotId);
+        }
+    }
+
+    /// @dev A batch may start once the window has passed with no challenge open (from 0), or continue a
+    ///      finalizing attestation (from `paidModels`); the entries must chain to the stored hash.
+    function _checkBatch(uint64 epoch, Attestation storage a, uint64 from, ModelTotal[] calldata models, bytes32 rest)
+        private
+        view
+        returns (Status status)
+    {
+        bytes32 expected;
+        status = a.status;
+        if (status == Status.Posted) {
+            uint256 endsAt = uint256(a.postedAt) + challengeWindow;
+            if (block.timestamp < endsAt) revert WindowOpen(endsAt);
+            if (a.openChallenges != 0) revert ChallengesOpen(a.openChallenges);
+            if (from != 0) revert WrongBatch(0, from);
+            expected = a.modelsHash;
+        } else if (status == Status.Finalizing) {
+            if (from != a.paidModels) revert WrongBatch(a.paidModels, from);
+            expected = a.restHash;
+        } else {
+            revert NotPosted(epoch);
+        }
+        if (models.length == 0) revert EmptyBatch();
+        if (modelsChainHash(models, rest) != expected) revert ListMismatch();
+    }
+
+    /// @dev Progress and, on the last batch, the final state: status, fee, the attester's bond; events.
+    ///      Returns what the vault pays of this batch (`fromEscrow`; the cover pays the rest) and the fee.
+    function _recordBatch(
+        uint64 epoch,
+        Attestation storage a,
+        Status status,
+        uint64 from,
+        uint256[] memory amounts,
+        bytes32 rest
+    ) private returns (uint256 fromEscrow, uint256 fee) {
+        uint256 paid;
+        for (uint256 i; i < amounts.length; ++i) {
+            paid += amounts[i];
+        }
+        uint256 escrow = a.total - a.shortfall; // what the vault holds for this attestation
+        uint256 before = a.paidOut;
+        uint256 paidOut = before + paid;
+        if (before < escrow) fromEscrow = Math.min(paid, escrow - before);
+        a.paidModels = uint32(from + amounts.length);
+        a.paidOut = SafeCast.toUint96(paidOut);
+        uint32 round = a.round;
+        emit BatchFinalized(epoch, round, from, uint64(amounts.length), paid);
+        if (rest != bytes32(0)) {
+            a.status = Status.Finalizing;
+            a.restHash = rest;
+            return (fromEscrow, 0);
+        }
+        a.status = Status.Finalized;
+        if (status == Status.Finalizing) a.restHash = bytes32(0);
+        if (paidOut < escrow) fee = escrow - paidOut; // the fee less the shortfall it absorbed
+        _credit(a.attester, attestBond);
+        emit Finalized(epoch, round, a.total, fee);
+    }
+
+    /// @dev What each model of the batch is paid: its total less the fee.
+    function _batchAmounts(uint256 feeBps, ModelTotal[] calldata models)
+        private
+        pure
+        returns (uint256[] memory amounts)
+    {
+        amounts = new uint256[](models.length);
         for (uint256 i; i < models.length; ++i) {
             uint256 total = models[i].total;
-            uint256 modelFee = total * feeBps / BPS;
-            fee += modelFee;
-            tokens[i] = registry.tokenOf(models[i].model);
-            amounts[i] = total - modelFee;
+            amounts[i] = total - total * feeBps / BPS;
         }
-        _credit(a.attester, attestBond);
-        emit Finalized(epoch, a.round, a.total, fee);
+    }
 
-        vault.settle(tokens, amounts, fee);
-        for (uint256 i; i < tokens.length; ++i) {
-            uint256 snapshotId = amounts[i] == 0 ? 0 : ModelToken(payable(tokens[i])).snapshot();
-            emit ModelPaid(epoch, models[i].model, tokens[i], amounts[i], snapshotId);
+    /// @notice Hash chain over a model list: h(n) = `rest`, h(i) = keccak256(abi.encode(models[i].model,
+    ///         models[i].total, models[i].last, h(i + 1))), returns h(0). The attestation stores
+    ///         `modelsChainHash(models, 0)`; a `finalize` batch passes the chain hash of the entries after it.
+    function modelsChainHash(ModelTotal[] calldata models, bytes32 rest) public pure returns (bytes32 h) {
+        h = rest;
+        for (uint256 i = models.length; i > 0;) {
+            --i;
+            ModelTotal calldata m = models[i];
+            h = _link(m.model, m.total, m.last, h);
         }
+    }
+
+    /// @notice Receives the finalize payout from the vault (forwarded to the model tokens in the same call).
+    receive() external payable {
+        if (msg.sender != address(vault)) revert NotVault();
     }
 
     /// @notice Return a voided attestation's escrow to its clients, so the epoch can be attested again.
@@ -371,14 +551,19 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         if (a.status != Status.Voided) revert NotVoided(epoch);
         if (keccak256(abi.encode(clients)) != a.clientsHash) revert ListMismatch();
         a.status = Status.None;
-        uint256 released = vault.releaseSpend(clients);
+        if (a.shortfall != 0) {
+            a.shortfall = 0;
+            a.cover = 0;
+        }
+        uint256 released = vault.releaseSpend(_escrowKey(epoch, a.round), clients);
         emit AttestationUnwound(epoch, a.round, released);
     }
 
     // ------------------------------------------------------------------ receipt challenges (interactive)
 
     /// @notice Challenge `epoch` with a receipt the operator signed for it, posting `challengeBond`. The
-    ///         operator must show, within `responseWindow`, a leaf carrying exactly this receipt.
+    ///         operator must show, within `responseWindow`, a leaf carrying exactly this receipt. Needs a
+    ///         commitment to this exact call by the sender in an earlier block (`commit`, `commitmentOf`).
     /// @return challengeId The new challenge's id.
     function challengeReceipt(uint64 epoch, Receipt calldata receipt, bytes calldata signature)
         external
@@ -387,7 +572,8 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     {
         if (msg.value != challengeBond) revert WrongBond(challengeBond, msg.value);
         Attestation storage a = _requireChallengeable(epoch);
-        bytes32 rh = _checkSignedReceipt(epoch, receipt, signature);
+        bytes32 rh = _checkSignedReceipt(epoch, a, receipt, signature);
+        _consumeCommitment();
         challengeId = challengeCount++;
         uint64 deadline = uint64(block.timestamp) + responseWindow;
         _challenges[challengeId] = Challenge({
@@ -407,11 +593,13 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     /// @notice Data-availability challenge: demand the leaf at position `index`, posting `challengeBond`.
     ///         The operator must reveal it (with its inclusion proof) within `responseWindow` or lose. This
     ///         makes every leaf a fraud proof may need obtainable, even if the operator withholds the tree.
+    ///         Needs a commitment to this exact call by the sender in an earlier block.
     /// @return challengeId The new challenge's id.
     function challengeLeaf(uint64 epoch, uint64 index) external payable returns (uint256 challengeId) {
         if (msg.value != challengeBond) revert WrongBond(challengeBond, msg.value);
         Attestation storage a = _requireChallengeable(epoch);
         if (index >= a.count) revert IndexOutOfRange(index, a.count);
+        _consumeCommitment();
         challengeId = challengeCount++;
         uint64 deadline = uint64(block.timestamp) + responseWindow;
         _challenges[challengeId] = Challenge({
@@ -469,12 +657,31 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         _void(c.epoch, a, c.challenger);
     }
 
+    // ------------------------------------------------------------------ commitments
+
+    /// @notice Commit to a challenge or fraud proof before sending it: `commitment` = `commitmentOf(prover,
+    ///         calldata)`. The call is accepted only from `prover`, with exactly that calldata, in a later
+    ///         block; each commitment is used once. A copier of a pending call has no commitment of its own
+    ///         and cannot make one in time, so the reward stays with whoever found the fraud.
+    function commit(bytes32 commitment) external {
+        if (commitments[commitment] != 0) revert AlreadyCommitted(commitment);
+        commitments[commitment] = block.number;
+        emit Committed(commitment, msg.sender);
+    }
+
+    /// @notice The commitment for `prover` sending `data` (the full calldata: selector and arguments).
+    function commitmentOf(address prover, bytes calldata data) public pure returns (bytes32) {
+        return keccak256(abi.encode(prover, keccak256(data)));
+    }
+
     // ------------------------------------------------------------------ fraud proofs (decided at once)
 
     /// @notice Prove that an operator-signed receipt of `epoch` is missing from or misstated in the tree:
     ///         `left`/`right` are adjacent leaves around the receipt's id (or the first / last leaf when the
     ///         id lies outside the range: pass the same proof twice), or a leaf with the same id but a
-    ///         different receipt.
+    ///         different receipt. Like every fraud proof below, it needs a commitment (`commit`) to this exact
+    ///         call by the sender in an earlier block; it is checked last, so an invalid proof reverts with
+    ///         its own error first.
     function proveOmission(
         uint64 epoch,
         Receipt calldata receipt,
@@ -483,7 +690,7 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         LeafProof calldata right
     ) external {
         Attestation storage a = _requireChallengeable(epoch);
-        bytes32 rh = _checkSignedReceipt(epoch, receipt, signature);
+        bytes32 rh = _checkSignedReceipt(epoch, a, receipt, signature);
         _verifyLeaf(a, left);
         _verifyLeaf(a, right);
         uint128 id = receipt.id;
@@ -560,7 +767,7 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         external
     {
         Attestation storage a = _requireChallengeable(epoch);
-        if (keccak256(abi.encode(models)) != a.modelsHash) revert ListMismatch();
+        if (modelsChainHash(models, bytes32(0)) != a.modelsHash) revert ListMismatch();
         _verifyLeaf(a, x);
         bytes32 key = x.leaf.receipt.model;
         bool fraud;
@@ -675,6 +882,14 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         }
     }
 
+    /// @notice Whether receipts signed by `signer` are evidence against the current attestation of `epoch`
+    ///         (an operator key, not revoked before that attestation was posted).
+    function isEvidenceSigner(address signer, uint64 epoch) external view returns (bool) {
+        if (!isReceiptSigner[signer]) return false;
+        uint64 revokedAt = receiptSignerRevokedAt[signer];
+        return revokedAt == 0 || _attestations[epoch].postedAt < revokedAt;
+    }
+
     /// @notice EIP-712 domain separator ("IMO Oracle", "1", chainid, this).
     function domainSeparator() external view returns (bytes32) {
         return _domainSeparatorV4();
@@ -682,10 +897,47 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
 
     // ------------------------------------------------------------------ internals
 
-    /// @dev Remembers every operator key ever granted (see `isReceiptSigner`).
+    /// @dev Remembers every operator key ever granted (see `isReceiptSigner`); granting again lifts a revocation.
     function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
         granted = super._grantRole(role, account);
-        if (role == OPERATOR_ROLE) isReceiptSigner[account] = true;
+        if (role == OPERATOR_ROLE) {
+            isReceiptSigner[account] = true;
+            if (receiptSignerRevokedAt[account] != 0) delete receiptSignerRevokedAt[account];
+        }
+    }
+
+    /// @dev Records when an operator key stops signing evidence (revoked or renounced).
+    function _revokeRole(bytes32 role, address account) internal override returns (bool revoked) {
+        revoked = super._revokeRole(role, account);
+        if (revoked && role == OPERATOR_ROLE) {
+            receiptSignerRevokedAt[account] = uint64(block.timestamp);
+            emit ReceiptSignerRevoked(account, uint64(block.timestamp));
+        }
+    }
+
+    /// @dev Key of an attestation's escrow in the vault.
+    function _escrowKey(uint64 epoch, uint32 round) private pure returns (bytes32) {
+        return bytes32((uint256(epoch) << 32) | round);
+    }
+
+    /// @dev Uses the sender's commitment to this exact call (made in an earlier block).
+    function _consumeCommitment() private {
+        bytes32 c = commitmentOf(msg.sender, msg.data);
+        uint256 at = commitments[c];
+        if (at == 0) revert NotCommitted(c);
+        if (at >= block.number) revert CommitmentTooRecent(c, at);
+        delete commitments[c];
+    }
+
+    function _link(bytes32 model, uint256 total, uint64 last, bytes32 next) private pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, model)
+            mstore(add(ptr, 0x20), total)
+            mstore(add(ptr, 0x40), last)
+            mstore(add(ptr, 0x60), next)
+            h := keccak256(ptr, 0x80)
+        }
     }
 
     function _requireChallengeable(uint64 epoch) private view returns (Attestation storage a) {
@@ -695,15 +947,19 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         if (block.timestamp >= endsAt) revert WindowClosed(endsAt);
     }
 
-    function _checkSignedReceipt(uint64 epoch, Receipt calldata receipt, bytes calldata signature)
-        private
-        view
-        returns (bytes32 rh)
-    {
+    /// @dev A receipt of `epoch` signed by an operator key that was not revoked before `a` was posted.
+    function _checkSignedReceipt(
+        uint64 epoch,
+        Attestation storage a,
+        Receipt calldata receipt,
+        bytes calldata signature
+    ) private view returns (bytes32 rh) {
         if (receipt.epoch != epoch) revert WrongEpoch(epoch, receipt.epoch);
         rh = receiptHash(receipt);
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(_hashTypedDataV4(rh), signature);
         if (err != ECDSA.RecoverError.NoError || !isReceiptSigner[signer]) revert InvalidReceiptSignature();
+        uint64 revokedAt = receiptSignerRevokedAt[signer];
+        if (revokedAt != 0 && a.postedAt >= revokedAt) revert RevokedSigner(signer, revokedAt);
     }
 
     function _openChallenge(uint256 challengeId) private view returns (Challenge storage c) {
@@ -738,6 +994,7 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     }
 
     function _fraud(uint64 epoch, Attestation storage a, bytes32 kind) private {
+        _consumeCommitment();
         emit FraudProven(epoch, a.round, msg.sender, kind);
         _void(epoch, a, msg.sender);
     }
@@ -745,6 +1002,7 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     function _void(uint64 epoch, Attestation storage a, address challenger) private {
         a.status = Status.Voided;
         a.openChallenges = 0;
+        _credit(a.attester, a.cover); // the shortfall cover was not used: back to the attester
         uint256 reward = attestBond / 2;
         uint256 burn = attestBond - reward;
         _credit(challenger, reward);

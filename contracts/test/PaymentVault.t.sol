@@ -181,70 +181,102 @@ contract PaymentVaultTest is Fixture {
         vm.assertEq(vault.balanceOf(client), 0);
     }
 
+    event SpendShortfall(bytes32 indexed key, address indexed client, uint256 attested, uint256 escrowed);
+
+    bytes32 constant KEY = bytes32(uint256(7 << 32 | 1));
+
     function test_escrowSpend_onlyOracleWithinCapAndBalance() public {
         fund(pk, 3 ether, 2 ether);
         vm.expectRevert(PaymentVault.NotOracle.selector);
-        vault.escrowSpend(_spends(client, 1));
+        vault.escrowSpend(KEY, _spends(client, 1));
         vm.startPrank(address(oracle));
-        vm.expectRevert(abi.encodeWithSelector(PaymentVault.CapExceeded.selector, client, 0, 2 ether + 1, 2 ether));
-        vault.escrowSpend(_spends(client, 2 ether + 1));
         vm.expectEmit(true, true, true, true, address(vault));
         emit SpendEscrowed(client, 1.5 ether);
-        vm.assertEq(vault.escrowSpend(_spends(client, 1.5 ether)), 1.5 ether);
+        (uint256 sum, uint256 short) = vault.escrowSpend(KEY, _spends(client, 1.5 ether));
+        vm.assertEq(sum, 1.5 ether);
+        vm.assertEq(short, 0);
         vm.assertEq(vault.spendableOf(client), 0.5 ether);
-        vm.expectRevert(abi.encodeWithSelector(PaymentVault.CapExceeded.selector, client, 1.5 ether, 1 ether, 2 ether));
-        vault.escrowSpend(_spends(client, 1 ether));
+        // above the cap: only the headroom is escrowed, the rest is the client's shortfall
+        vm.expectEmit(true, true, true, true, address(vault));
+        emit SpendShortfall(bytes32("k2"), client, 1 ether, 0.5 ether);
+        (sum, short) = vault.escrowSpend(bytes32("k2"), _spends(client, 1 ether));
+        vm.assertEq(sum, 0.5 ether);
+        vm.assertEq(short, 0.5 ether);
+        vm.assertEq(vault.shortfallOf(bytes32("k2"), client), 0.5 ether);
+        vm.assertEq(vault.spentOf(client), 2 ether);
+        // with no headroom at all nothing is escrowed
+        (sum, short) = vault.escrowSpend(bytes32("k3"), _spends(client, 1));
+        vm.assertEq(sum, 0);
+        vm.assertEq(short, 1);
         vm.stopPrank();
         // raise the cap above the balance: now the balance binds
         vault.submitCap(client, 10 ether, block.timestamp, signCap(pk, 10 ether, block.timestamp));
         vm.prank(address(oracle));
-        vm.expectRevert(abi.encodeWithSelector(PaymentVault.InsufficientBalance.selector, client, 1.5 ether, 2 ether));
-        vault.escrowSpend(_spends(client, 2 ether));
-        vm.assertEq(vault.escrowed(), 1.5 ether);
-        vm.assertEq(vault.balanceOf(client), 1.5 ether);
-        vm.assertEq(vault.spentOf(client), 1.5 ether);
-        vm.assertEq(vault.totalBalances(), 1.5 ether);
+        (sum, short) = vault.escrowSpend(bytes32("k4"), _spends(client, 2 ether));
+        vm.assertEq(sum, 1 ether);
+        vm.assertEq(short, 1 ether);
+        vm.assertEq(vault.escrowed(), 3 ether);
+        vm.assertEq(vault.balanceOf(client), 0);
+        vm.assertEq(vault.spentOf(client), 3 ether);
+        vm.assertEq(vault.totalBalances(), 0);
+    }
+
+    /// One client's shortfall does not touch the others' escrow.
+    function test_escrowSpend_shortfallIsPerClient() public {
+        fund(pk, 1 ether, 5 ether);
+        uint256 pk2 = 0xC2;
+        address other = fund(pk2, 5 ether, 5 ether);
+        ClientTotal[] memory cs = new ClientTotal[](2);
+        (cs[0], cs[1]) = client < other
+            ? (ClientTotal(client, 2 ether, 1), ClientTotal(other, 3 ether, 2))
+            : (ClientTotal(other, 3 ether, 1), ClientTotal(client, 2 ether, 2));
+        vm.prank(address(oracle));
+        (uint256 sum, uint256 short) = vault.escrowSpend(KEY, cs);
+        vm.assertEq(sum, 4 ether);
+        vm.assertEq(short, 1 ether);
+        vm.assertEq(vault.balanceOf(other), 2 ether);
+        vm.assertEq(vault.shortfallOf(KEY, client), 1 ether);
+        vm.assertEq(vault.shortfallOf(KEY, other), 0);
+        // released exactly
+        vm.prank(address(oracle));
+        vm.assertEq(vault.releaseSpend(KEY, cs), 4 ether);
+        vm.assertEq(vault.balanceOf(client), 1 ether);
+        vm.assertEq(vault.balanceOf(other), 5 ether);
+        vm.assertEq(vault.shortfallOf(KEY, client), 0);
+        vm.assertEq(vault.escrowed(), 0);
     }
 
     function test_releaseSpend_reverses() public {
         fund(pk, 3 ether, 3 ether);
         vm.startPrank(address(oracle));
-        vault.escrowSpend(_spends(client, 2 ether));
+        vault.escrowSpend(KEY, _spends(client, 2 ether));
         vm.expectEmit(true, true, true, true, address(vault));
         emit SpendReleased(client, 2 ether);
-        vault.releaseSpend(_spends(client, 2 ether));
+        vault.releaseSpend(KEY, _spends(client, 2 ether));
         vm.stopPrank();
         vm.assertEq(vault.balanceOf(client), 3 ether);
         vm.assertEq(vault.spentOf(client), 0);
         vm.assertEq(vault.escrowed(), 0);
         vm.expectRevert(PaymentVault.NotOracle.selector);
-        vault.releaseSpend(_spends(client, 1));
+        vault.releaseSpend(KEY, _spends(client, 1));
     }
 
-    function test_settle_paysAndAccruesFees() public {
+    function test_settle_paysTheOracleAndAccruesFees() public {
         fund(pk, 3 ether, 3 ether);
-        address payee = makeAddr("payee");
-        address[] memory to = new address[](2);
-        to[0] = payee;
-        to[1] = address(0xdead);
-        uint256[] memory amounts = new uint256[](2);
-        amounts[0] = 1 ether;
         vm.startPrank(address(oracle));
-        vault.escrowSpend(_spends(client, 1.5 ether));
+        vault.escrowSpend(KEY, _spends(client, 1.5 ether));
         vm.expectRevert(PaymentVault.EscrowUnderflow.selector);
-        vault.settle(to, amounts, 0.5 ether + 1);
-        vm.expectRevert(PaymentVault.LengthMismatch.selector);
-        vault.settle(to, new uint256[](1), 0);
+        vault.settle(1 ether, 0.5 ether + 1);
+        uint256 before = address(oracle).balance;
         vm.expectEmit(true, true, true, true, address(vault));
-        emit Paid(payee, 1 ether);
-        vault.settle(to, amounts, 0.5 ether);
+        emit Paid(address(oracle), 1 ether);
+        vault.settle(1 ether, 0.5 ether);
         vm.stopPrank();
-        vm.assertEq(payee.balance, 1 ether);
-        vm.assertEq(address(0xdead).balance, 0); // zero amounts are skipped
+        vm.assertEq(address(oracle).balance, before + 1 ether);
         vm.assertEq(vault.feesOwed(), 0.5 ether);
         vm.assertEq(vault.escrowed(), 0);
         vm.expectRevert(PaymentVault.NotOracle.selector);
-        vault.settle(to, amounts, 0);
+        vault.settle(0, 0);
 
         vm.expectEmit(true, true, true, true, address(vault));
         emit FeesClaimed(treasury, 0.5 ether);
@@ -284,7 +316,7 @@ contract PaymentVaultTest is Fixture {
         vault.pause();
     }
 
-    /// The operator can escrow at most min(cap, balance) from a client, whatever it tries.
+    /// The operator can escrow at most min(cap, balance) from a client, whatever it tries (the rest is short).
     function testFuzz_neverMoreThanAuthorised(uint96 deposit, uint96 cap, uint96[4] memory tries) public {
         vm.assume(deposit > 0);
         fund(pk, deposit, cap);
@@ -292,9 +324,8 @@ contract PaymentVaultTest is Fixture {
         for (uint256 i; i < tries.length; ++i) {
             if (tries[i] == 0) continue;
             vm.prank(address(oracle));
-            try vault.escrowSpend(_spends(client, tries[i])) returns (uint256 s) {
-                taken += s;
-            } catch {}
+            (uint256 s,) = vault.escrowSpend(bytes32(i), _spends(client, tries[i]));
+            taken += s;
         }
         vm.assertLe(taken, cap);
         vm.assertLe(taken, deposit);

@@ -236,15 +236,6 @@ contract UsageOracleTest is Fixture {
         oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, new ModelTotal[](0), new ClientTotal[](0));
         vm.stopPrank();
 
-        // (iii) spend above the client's signed cap: decided at attest time, the attestation cannot exist
-        vm.prank(address(oracle));
-        vault.escrowSpend(_one(c1, 9 ether)); // c1 has 1 ether of cap left
-        vm.prank(operator);
-        vm.expectRevert(abi.encodeWithSelector(PaymentVault.CapExceeded.selector, c1, 9 ether, 1.75 ether, 10 ether));
-        oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, ms, cs);
-        vm.prank(address(oracle));
-        vault.releaseSpend(_one(c1, 9 ether));
-
         vm.expectRevert(
             abi.encodeWithSelector(
                 IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), oracle.GUARDIAN_ROLE()
@@ -278,19 +269,26 @@ contract UsageOracleTest is Fixture {
         vm.warp(block.timestamp + WINDOW);
         vm.expectEmit(true, true, true, true, address(oracle));
         emit Finalized(EPOCH, 1, 4.5 ether, 0.45 ether);
-        oracle.finalize(EPOCH, models_());
+        finalizeAll(EPOCH, models_());
         // A: 3.25 ether - 10% ; B: 1.25 ether - 10%
         vm.assertEq(address(tokA).balance, 2.925 ether);
         vm.assertEq(address(tokB).balance, 1.125 ether);
         vm.assertEq(uint256(tokA.currentSnapshotId()), 1);
         vm.assertEq(tokA.snapshotRevenue(1), 2.34 ether);
+        vm.assertEq(tokA.claimableRevenue(publisher, 1), 0); // pending until the end of this block
+        vm.roll(block.number + 1);
         vm.assertEq(tokA.claimableRevenue(publisher, 1), 2.34 ether);
+        // the tokens are exactly the registry's
+        vm.assertEq(registry.tokenOf(mA), address(tokA));
+        UsageOracle.Attestation memory a = oracle.getAttestation(EPOCH);
+        vm.assertEq(uint256(a.paidModels), 2);
+        vm.assertEq(uint256(a.paidOut), 2.925 ether + 1.125 ether);
         vm.assertEq(vault.feesOwed(), 0.45 ether);
         vm.assertEq(vault.escrowed(), 0);
         vm.assertEq(oracle.credits(operator), ATTEST_BOND);
         vm.assertEq(uint256(_status(EPOCH)), uint256(UsageOracle.Status.Finalized));
         vm.expectRevert(abi.encodeWithSelector(UsageOracle.NotPosted.selector, EPOCH));
-        oracle.finalize(EPOCH, models_());
+        finalizeAll(EPOCH, models_());
         // publisher claims; treasury takes fees; operator takes its bond back
         vm.prank(publisher);
         tokA.claim(1);
@@ -305,28 +303,36 @@ contract UsageOracleTest is Fixture {
 
     function test_finalize_reverts() public {
         vm.expectRevert(abi.encodeWithSelector(UsageOracle.NotPosted.selector, EPOCH));
-        oracle.finalize(EPOCH, new ModelTotal[](0));
+        oracle.finalize(EPOCH, 0, new ModelTotal[](0), bytes32(0));
         _attestHonest();
         vm.expectRevert(abi.encodeWithSelector(UsageOracle.WindowOpen.selector, block.timestamp + WINDOW));
-        oracle.finalize(EPOCH, models_());
+        finalizeAll(EPOCH, models_());
         vm.warp(block.timestamp + WINDOW - 1);
-        vm.prank(watcher);
-        oracle.challengeReceipt{value: CHALLENGE_BOND}(EPOCH, signedReceipts[0], signedSigs[0]);
+        _challengeReceiptAs(watcher, signedReceipts[0], signedSigs[0]);
         vm.warp(block.timestamp + 1);
         vm.expectRevert(abi.encodeWithSelector(UsageOracle.ChallengesOpen.selector, 1));
-        oracle.finalize(EPOCH, models_());
+        finalizeAll(EPOCH, models_());
         oracle.respond(0, leafProof(0));
         ModelTotal[] memory ms = models_();
         ms[0].total -= 1;
         vm.expectRevert(UsageOracle.ListMismatch.selector);
-        oracle.finalize(EPOCH, ms);
+        finalizeAll(EPOCH, ms);
+        vm.expectRevert(UsageOracle.ListMismatch.selector); // a prefix claiming to be the whole list
+        oracle.finalize(EPOCH, 0, slice(models_(), 0, 1), bytes32(0));
+        vm.expectRevert(UsageOracle.ListMismatch.selector); // the right prefix with a wrong rest
+        oracle.finalize(EPOCH, 0, slice(models_(), 0, 1), keccak256("rest"));
+        vm.expectRevert(abi.encodeWithSelector(UsageOracle.WrongBatch.selector, 0, 1));
+        oracle.finalize(EPOCH, 1, slice(models_(), 1, 1), bytes32(0));
+        bytes32 whole = oracle.getAttestation(EPOCH).modelsHash;
+        vm.expectRevert(UsageOracle.EmptyBatch.selector);
+        oracle.finalize(EPOCH, 0, new ModelTotal[](0), whole);
         vm.prank(guardian);
         oracle.pause();
         vm.expectRevert(Pausable.EnforcedPause.selector);
-        oracle.finalize(EPOCH, models_());
+        finalizeAll(EPOCH, models_());
         vm.prank(guardian);
         oracle.unpause();
-        oracle.finalize(EPOCH, models_());
+        finalizeAll(EPOCH, models_());
     }
 
     function test_finalize_epochsIndependent() public {
@@ -337,18 +343,317 @@ contract UsageOracleTest is Fixture {
         _attestHonest(); // epoch 7 after 8
         ModelTotal[] memory m7 = models_();
         vm.warp(block.timestamp + WINDOW);
-        oracle.finalize(EPOCH, m7);
-        oracle.finalize(8, m8);
+        finalizeAll(EPOCH, m7);
+        finalizeAll(8, m8);
         vm.assertEq(vault.escrowed(), 0);
         vm.assertEq(address(tokA).balance, 2.925 ether + 3.25 ether);
+    }
+
+    // ---------------------------------------------------------------- finalize in batches (finding 3)
+
+    event BatchFinalized(uint64 indexed epoch, uint32 round, uint64 from, uint64 count, uint256 paid);
+
+    function test_finalize_inBatches() public {
+        _attestHonest();
+        vm.warp(block.timestamp + WINDOW);
+        ModelTotal[] memory ms = models_();
+        UsageOracle.Attestation memory a = oracle.getAttestation(EPOCH);
+        vm.assertEq(a.modelsHash, restHash(ms, 0), "chain hash: independent implementation");
+        vm.assertEq(oracle.modelsChainHash(ms, bytes32(0)), a.modelsHash);
+        uint256 net0 = ms[0].total - ms[0].total / 10;
+        uint256 net1 = ms[1].total - ms[1].total / 10;
+
+        vm.expectEmit(true, true, true, true, address(oracle));
+        emit BatchFinalized(EPOCH, 1, 0, 1, net0);
+        oracle.finalize(EPOCH, 0, slice(ms, 0, 1), restHash(ms, 1));
+        a = oracle.getAttestation(EPOCH);
+        vm.assertEq(uint256(a.status), uint256(UsageOracle.Status.Finalizing));
+        vm.assertEq(uint256(a.paidModels), 1);
+        vm.assertEq(uint256(a.paidOut), net0);
+        vm.assertEq(a.restHash, restHash(ms, 1));
+        vm.assertEq(vault.escrowed(), 4.5 ether - net0);
+        vm.assertEq(vault.feesOwed(), 0); // the fee goes with the last batch
+        vm.assertEq(oracle.credits(operator), 0); // so does the bond
+
+        // a finished batch cannot be replayed, a wrong continuation is refused, nothing can void it now
+        vm.expectRevert(abi.encodeWithSelector(UsageOracle.WrongBatch.selector, 1, 0));
+        oracle.finalize(EPOCH, 0, slice(ms, 0, 1), restHash(ms, 1));
+        vm.expectRevert(UsageOracle.ListMismatch.selector);
+        oracle.finalize(EPOCH, 1, slice(ms, 1, 1), keccak256("more"));
+        vm.expectRevert(abi.encodeWithSelector(UsageOracle.NotPosted.selector, EPOCH));
+        oracle.challengeLeaf{value: CHALLENGE_BOND}(EPOCH, 0);
+        vm.expectRevert(abi.encodeWithSelector(UsageOracle.NotVoided.selector, EPOCH));
+        oracle.unwind(EPOCH, clients_());
+        vm.prank(operator);
+        vm.expectRevert(
+            abi.encodeWithSelector(UsageOracle.AlreadyAttested.selector, EPOCH, UsageOracle.Status.Finalizing)
+        );
+        oracle.attest{value: ATTEST_BOND}(EPOCH, bytes32(0), 1, 0, ms, clients_());
+        vm.prank(guardian);
+        oracle.pause();
+        vm.expectRevert(Pausable.EnforcedPause.selector);
+        oracle.finalize(EPOCH, 1, slice(ms, 1, 1), bytes32(0));
+        vm.prank(guardian);
+        oracle.unpause();
+
+        vm.expectEmit(true, true, true, true, address(oracle));
+        emit BatchFinalized(EPOCH, 1, 1, 1, net1);
+        vm.expectEmit(true, true, true, true, address(oracle));
+        emit Finalized(EPOCH, 1, 4.5 ether, 0.45 ether);
+        oracle.finalize(EPOCH, 1, slice(ms, 1, 1), bytes32(0));
+        a = oracle.getAttestation(EPOCH);
+        vm.assertEq(uint256(a.status), uint256(UsageOracle.Status.Finalized));
+        vm.assertEq(uint256(a.paidModels), 2);
+        vm.assertEq(a.restHash, bytes32(0));
+        vm.assertEq(address(tokA).balance + address(tokB).balance, net0 + net1);
+        vm.assertEq(vault.feesOwed(), 0.45 ether);
+        vm.assertEq(vault.escrowed(), 0);
+        vm.assertEq(oracle.credits(operator), ATTEST_BOND);
+        vm.expectRevert(abi.encodeWithSelector(UsageOracle.NotPosted.selector, EPOCH));
+        oracle.finalize(EPOCH, 2, slice(ms, 1, 1), bytes32(0));
+    }
+
+    /// Random epochs over many models, finalized in random batch sizes, pay exactly what one call pays.
+    function testFuzz_batchesPayLikeOneCall(uint256 seed, uint8 nModels, uint8 batch) public {
+        uint256 m = bound(nModels, 1, 12);
+        Receipt[] memory rs = new Receipt[](m * 2);
+        uint128 id = uint128(block.timestamp * 1000) << 80;
+        for (uint256 i; i < rs.length; ++i) {
+            bytes32 model = modelId(100 + (i % m));
+            if (registry.tokenOf(model) == address(0)) register(model);
+            uint256 r = uint256(keccak256(abi.encode(seed, i)));
+            rs[i] = receipt(++id, EPOCH, model, r & 1 == 0 ? c1 : c2, (r >> 8) % 0.1 ether + 1);
+        }
+        attestReceipts(EPOCH, rs, 1_000);
+        vm.warp(block.timestamp + WINDOW);
+        ModelTotal[] memory ms = models_();
+        uint256 step = bound(batch, 1, m);
+        uint256 paid;
+        for (uint256 from; from < m; from += step) {
+            uint256 n = from + step > m ? m - from : step;
+            oracle.finalize(EPOCH, uint64(from), slice(ms, from, n), restHash(ms, from + n));
+        }
+        for (uint256 i; i < m; ++i) {
+            uint256 expected = ms[i].total - ms[i].total * 1_000 / 10_000;
+            vm.assertEq(registry.tokenOf(ms[i].model).balance, expected, "model paid its net revenue");
+            paid += expected;
+        }
+        vm.assertEq(paid + vault.feesOwed(), oracle.getAttestation(EPOCH).total);
+        vm.assertEq(vault.escrowed(), 0);
+        vm.assertEq(uint256(_status(EPOCH)), uint256(UsageOracle.Status.Finalized));
+    }
+
+    // ---------------------------------------------------------------- shortfall (finding 5)
+
+    function _withdrawAllBut(uint256 pk, uint256 keep) internal {
+        address client = vm.addr(pk);
+        uint256 amount = vault.balanceOf(client) - keep;
+        vm.prank(client);
+        vault.requestWithdrawal(amount);
+        vm.warp(block.timestamp + DELAY);
+        vm.prank(client);
+        vault.withdraw();
+    }
+
+    error ShortfallNotCovered(uint256 required, uint256 sent);
+
+    /// @dev Attest the honest 5-receipt epoch sending `value`.
+    function _attestHonestWith(uint256 value) internal {
+        Receipt[] memory rs = _receipts(EPOCH);
+        (Leaf[] memory leaves, ModelTotal[] memory ms, ClientTotal[] memory cs) = ReceiptTree.build(rs);
+        bytes32 root = setTree(leaves, ms, cs);
+        vm.prank(operator);
+        oracle.attest{value: value}(EPOCH, root, 5, 1_000, ms, cs);
+    }
+
+    /// A client withdrew everything before a late attestation: the attestation still posts with every
+    /// receipt, the other client's spend is paid, the holders get every model's full net revenue, and the
+    /// operator bears exactly the short client's spend (its fee, then a cover it pays in at attest).
+    function test_shortfall_clientWithdrewBeforeLateAttestation() public {
+        _withdrawAllBut(pk1, 0);
+        // c1 owes 1.75 ether, c2 2.75 ether; the fee (10 %) is 0.45 ether: 1.3 ether to cover
+        Receipt[] memory rs = _receipts(EPOCH);
+        (, ModelTotal[] memory ms, ClientTotal[] memory cs) = ReceiptTree.build(rs);
+        (uint256 short, uint256 cover) = oracle.coverFor(1_000, ms, cs);
+        vm.assertEq(short, 1.75 ether);
+        vm.assertEq(cover, 1.3 ether);
+        (Leaf[] memory leaves,,) = ReceiptTree.build(rs);
+        bytes32 root = ReceiptTree.root(ReceiptTree.hashes(leaves));
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(ShortfallNotCovered.selector, ATTEST_BOND + 1.3 ether, ATTEST_BOND));
+        oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 1_000, ms, cs);
+        uint256 start = operator.balance;
+        _attestHonestWith(ATTEST_BOND + 1.3 ether);
+        UsageOracle.Attestation memory a = oracle.getAttestation(EPOCH);
+        bytes32 key = bytes32((uint256(EPOCH) << 32) | 1);
+        vm.assertEq(a.total, 4.5 ether);
+        vm.assertEq(uint256(a.shortfall), 1.75 ether);
+        vm.assertEq(uint256(a.cover), 1.3 ether);
+        vm.assertEq(vault.shortfallOf(key, c1), 1.75 ether);
+        vm.assertEq(vault.shortfallOf(key, c2), 0);
+        vm.assertEq(vault.escrowed(), 2.75 ether);
+        vm.assertEq(vault.spentOf(c1), 0);
+        vm.assertFalse(_hunt(), "an honest attestation with a shortfall is not fraud");
+
+        vm.warp(block.timestamp + WINDOW);
+        vm.expectEmit(true, true, true, true, address(oracle));
+        emit Finalized(EPOCH, 1, 4.5 ether, 0);
+        finalizeAll(EPOCH, models_());
+        vm.assertEq(address(tokA).balance, 2.925 ether, "model A: its full net revenue");
+        vm.assertEq(address(tokB).balance, 1.125 ether, "model B: its full net revenue");
+        vm.assertEq(vault.feesOwed(), 0);
+        vm.assertEq(vault.escrowed(), 0);
+        vm.prank(operator);
+        oracle.withdrawCredits();
+        // the operator lost its 0.45 ether fee and paid 1.3 ether: exactly c1's unpaid 1.75 ether
+        vm.assertEq(start - operator.balance, 1.3 ether);
+        vm.assertEq(address(oracle).balance, 0);
+    }
+
+    /// A small shortfall is absorbed by the operator's fee: nothing to cover, the holders are paid in full.
+    function test_shortfall_absorbedByTheFeeFirst() public {
+        _withdrawAllBut(pk1, 1.55 ether); // 0.2 ether short
+        _attestHonest();
+        vm.assertEq(uint256(oracle.getAttestation(EPOCH).shortfall), 0.2 ether);
+        vm.assertEq(uint256(oracle.getAttestation(EPOCH).cover), 0);
+        vm.warp(block.timestamp + WINDOW);
+        vm.expectEmit(true, true, true, true, address(oracle));
+        emit Finalized(EPOCH, 1, 4.5 ether, 0.25 ether);
+        finalizeAll(EPOCH, models_());
+        vm.assertEq(address(tokA).balance, 2.925 ether);
+        vm.assertEq(address(tokB).balance, 1.125 ether);
+        vm.assertEq(vault.feesOwed(), 0.25 ether);
+        vm.assertEq(vault.balanceOf(c1), 0);
+        vm.assertEq(vault.spentOf(c1), 1.55 ether);
+    }
+
+    /// Spend above a client's signed cap is never taken: the excess is that client's shortfall (covered by
+    /// the operator), so fabricating spend for a client gets the operator nothing.
+    function test_shortfall_aboveCapIsNeverTaken() public {
+        vm.prank(address(oracle));
+        vault.escrowSpend(bytes32("earlier"), _one(c1, 9 ether)); // c1 has 1 ether of cap left
+        _attestHonestWith(ATTEST_BOND + 0.3 ether); // short 0.75 ether, fee 0.45 ether
+        vm.assertEq(uint256(oracle.getAttestation(EPOCH).shortfall), 0.75 ether);
+        vm.assertEq(vault.spentOf(c1), 10 ether);
+        vm.assertEq(vault.capOf(c1), 10 ether);
+        vm.assertEq(vault.balanceOf(c1), 0);
+    }
+
+    /// Sending more than bond + cover: the excess is credited back.
+    function test_shortfall_excessCreditedBack() public {
+        _attestHonestWith(ATTEST_BOND + 2 ether);
+        vm.assertEq(oracle.credits(operator), 2 ether);
+        vm.assertEq(uint256(oracle.getAttestation(EPOCH).cover), 0);
+    }
+
+    /// Unwinding a voided attestation with a shortfall returns exactly what was escrowed, and the cover goes
+    /// back to the operator (only the bond is slashed).
+    function test_shortfall_unwindReturnsWhatWasEscrowedAndTheCover() public {
+        _withdrawAllBut(pk1, 0.25 ether); // 1.5 ether short, cover 1.05 ether
+        _attestHonestWith(ATTEST_BOND + 1.05 ether);
+        bytes32 key = bytes32((uint256(EPOCH) << 32) | 1);
+        uint256 id = _challengeLeafAs(watcher, 0);
+        vm.warp(block.timestamp + RESPONSE + 1);
+        oracle.resolveChallenge(id); // the operator did not answer
+        vm.assertEq(oracle.credits(operator), 1.05 ether, "cover back, bond slashed");
+        oracle.unwind(EPOCH, clients_());
+        vm.assertEq(vault.balanceOf(c1), 0.25 ether);
+        vm.assertEq(vault.balanceOf(c2), 10 ether);
+        vm.assertEq(vault.spentOf(c1), 0);
+        vm.assertEq(vault.escrowed(), 0);
+        vm.assertEq(vault.shortfallOf(key, c1), 0);
+        UsageOracle.Attestation memory a = oracle.getAttestation(EPOCH);
+        vm.assertEq(uint256(a.shortfall), 0);
+        vm.assertEq(uint256(a.cover), 0);
+        // the corrected round has its own shortfall
+        _attestHonestWith(ATTEST_BOND + 1.05 ether);
+        vm.assertEq(uint256(oracle.getAttestation(EPOCH).shortfall), 1.5 ether);
+        vm.assertEq(address(oracle).balance, oracle.totalCredits() + oracle.burned() + 1.05 ether + ATTEST_BOND);
+    }
+
+    /// With a cover, a multi-batch finalize takes the escrow first, then the cover; the last batch pays no fee.
+    function test_shortfall_coverAcrossBatches() public {
+        _withdrawAllBut(pk1, 0);
+        _attestHonestWith(ATTEST_BOND + 1.3 ether);
+        vm.warp(block.timestamp + WINDOW);
+        ModelTotal[] memory ms = models_();
+        oracle.finalize(EPOCH, 0, slice(ms, 0, 1), restHash(ms, 1));
+        oracle.finalize(EPOCH, 1, slice(ms, 1, 1), bytes32(0));
+        vm.assertEq(address(tokA).balance + address(tokB).balance, 4.05 ether);
+        vm.assertEq(vault.escrowed(), 0);
+        vm.assertEq(vault.feesOwed(), 0);
+        vm.assertEq(address(oracle).balance, ATTEST_BOND); // the bond, credited back
+    }
+
+    // ---------------------------------------------------------------- front-running (finding 4)
+
+    /// A copier of a pending fraud proof (anyone, or the cheating operator) cannot take its reward: it has no
+    /// commitment of its own, and one made after seeing the proof is too recent.
+    function test_frontRun_copiedProofFails() public {
+        Receipt[] memory rs = _receipts(EPOCH);
+        _attestWithout(rs, 2);
+        Receipt memory r = rs[2];
+        bytes memory sig = signedSigs[2];
+        LeafProof memory l = leafProof(1);
+        LeafProof memory h = leafProof(2);
+        bytes memory data = abi.encodeCall(oracle.proveOmission, (EPOCH, r, sig, l, h));
+        commitAs(watcher, data); // the finder commits, a block passes, its reveal is now in the mempool
+        address copier = makeAddr("copier");
+        bytes32 copierC = oracle.commitmentOf(copier, data);
+        vm.prank(copier);
+        vm.expectRevert(abi.encodeWithSelector(UsageOracle.NotCommitted.selector, copierC));
+        oracle.proveOmission(EPOCH, r, sig, l, h);
+        vm.prank(copier);
+        oracle.commit(copierC);
+        vm.prank(copier);
+        vm.expectRevert(abi.encodeWithSelector(UsageOracle.CommitmentTooRecent.selector, copierC, block.number));
+        oracle.proveOmission(EPOCH, r, sig, l, h);
+        bytes32 operatorC = oracle.commitmentOf(operator, data);
+        vm.prank(operator);
+        vm.expectRevert(abi.encodeWithSelector(UsageOracle.NotCommitted.selector, operatorC));
+        oracle.proveOmission(EPOCH, r, sig, l, h);
+
+        vm.expectEmit(true, true, true, true, address(oracle));
+        emit AttestationVoided(EPOCH, 1, watcher, ATTEST_BOND / 2, ATTEST_BOND / 2);
+        vm.prank(watcher);
+        oracle.proveOmission(EPOCH, r, sig, l, h);
+        vm.assertEq(oracle.credits(watcher), ATTEST_BOND / 2);
+        vm.assertEq(oracle.commitments(oracle.commitmentOf(watcher, data)), 0, "used once");
+        vm.roll(block.number + 1);
+        vm.prank(copier);
+        vm.expectRevert(abi.encodeWithSelector(UsageOracle.NotPosted.selector, EPOCH));
+        oracle.proveOmission(EPOCH, r, sig, l, h);
+        vm.assertEq(oracle.credits(copier), 0);
+        vm.assertEq(oracle.credits(operator), 0);
+    }
+
+    /// Same for an interactive challenge: the copier cannot open it first.
+    function test_frontRun_copiedChallengeFails() public {
+        Receipt[] memory rs = _receipts(EPOCH);
+        _attestWithout(rs, 2);
+        bytes memory data = abi.encodeCall(oracle.challengeReceipt, (EPOCH, rs[2], signedSigs[2]));
+        commitAs(watcher, data);
+        address copier = makeAddr("copier");
+        vm.deal(copier, 1 ether);
+        bytes32 copierC = oracle.commitmentOf(copier, data);
+        vm.prank(copier);
+        vm.expectRevert(abi.encodeWithSelector(UsageOracle.NotCommitted.selector, copierC));
+        oracle.challengeReceipt{value: CHALLENGE_BOND}(EPOCH, rs[2], signedSigs[2]);
+        vm.prank(watcher);
+        uint256 id = oracle.challengeReceipt{value: CHALLENGE_BOND}(EPOCH, rs[2], signedSigs[2]);
+        vm.assertEq(oracle.getChallenge(id).challenger, watcher);
+        vm.warp(block.timestamp + RESPONSE + 1);
+        vm.prank(copier);
+        oracle.resolveChallenge(id); // anyone may resolve: the reward still goes to the challenger
+        vm.assertEq(oracle.credits(watcher), CHALLENGE_BOND + ATTEST_BOND / 2);
+        vm.assertEq(oracle.credits(copier), 0);
     }
 
     // ---------------------------------------------------------------- receipt and leaf challenges
 
     function test_challengeReceipt_rejectedByProof() public {
         _attestHonest();
-        vm.prank(watcher);
-        uint256 id = oracle.challengeReceipt{value: CHALLENGE_BOND}(EPOCH, signedReceipts[2], signedSigs[2]);
+        uint256 id = _challengeReceiptAs(watcher, signedReceipts[2], signedSigs[2]);
         UsageOracle.Challenge memory c = oracle.getChallenge(id);
         vm.assertEq(c.challenger, watcher);
         vm.assertEq(uint256(c.deadline), block.timestamp + RESPONSE);
@@ -394,6 +699,16 @@ contract UsageOracleTest is Fixture {
         oracle.challengeReceipt{value: CHALLENGE_BOND}(EPOCH, forged, forgedSig);
         vm.expectRevert(UsageOracle.InvalidReceiptSignature.selector);
         oracle.challengeReceipt{value: CHALLENGE_BOND}(EPOCH, forged, hex"1234");
+        // a valid challenge needs the sender's commitment, from an earlier block
+        bytes memory data = abi.encodeCall(oracle.challengeReceipt, (EPOCH, signedReceipts[0], signedSigs[0]));
+        bytes32 c = oracle.commitmentOf(watcher, data);
+        vm.expectRevert(abi.encodeWithSelector(UsageOracle.NotCommitted.selector, c));
+        oracle.challengeReceipt{value: CHALLENGE_BOND}(EPOCH, signedReceipts[0], signedSigs[0]);
+        oracle.commit(c);
+        vm.expectRevert(abi.encodeWithSelector(UsageOracle.AlreadyCommitted.selector, c));
+        oracle.commit(c);
+        vm.expectRevert(abi.encodeWithSelector(UsageOracle.CommitmentTooRecent.selector, c, block.number));
+        oracle.challengeReceipt{value: CHALLENGE_BOND}(EPOCH, signedReceipts[0], signedSigs[0]);
         vm.warp(block.timestamp + WINDOW);
         vm.expectRevert(abi.encodeWithSelector(UsageOracle.WindowClosed.selector, block.timestamp));
         oracle.challengeReceipt{value: CHALLENGE_BOND}(EPOCH, signedReceipts[0], signedSigs[0]);
@@ -407,8 +722,7 @@ contract UsageOracleTest is Fixture {
             four[i] = rs[i == 3 ? 4 : i]; // drop rs[3]
         }
         attestReceipts(EPOCH, four, 1_000);
-        vm.prank(watcher);
-        uint256 id = oracle.challengeReceipt{value: CHALLENGE_BOND}(EPOCH, rs[3], signedSigs[3]);
+        uint256 id = _challengeReceiptAs(watcher, rs[3], signedSigs[3]);
         vm.expectRevert(abi.encodeWithSelector(UsageOracle.ResponseWindowOpen.selector, block.timestamp + RESPONSE));
         oracle.resolveChallenge(id);
         vm.warp(block.timestamp + RESPONSE + 1);
@@ -432,10 +746,8 @@ contract UsageOracleTest is Fixture {
     function test_challenge_mootAfterVoid() public {
         Receipt[] memory rs = _receipts(EPOCH);
         attestReceipts(EPOCH, rs, 1_000);
-        vm.prank(watcher);
-        uint256 id = oracle.challengeReceipt{value: CHALLENGE_BOND}(EPOCH, rs[1], signedSigs[1]);
-        vm.prank(watcher);
-        uint256 id2 = oracle.challengeLeaf{value: CHALLENGE_BOND}(EPOCH, 4);
+        uint256 id = _challengeReceiptAs(watcher, rs[1], signedSigs[1]);
+        uint256 id2 = _challengeLeafAs(watcher, 4);
         // someone else voids it with a fraud proof (here: the operator itself, see test_selfChallenge)
         LeafProof memory p = leafProof(0);
         vm.prank(operator);
@@ -451,19 +763,122 @@ contract UsageOracleTest is Fixture {
         vm.assertEq(oracle.credits(watcher), 2 * CHALLENGE_BOND + ATTEST_BOND / 2);
     }
 
-    /// Revoking the operator key does not make its receipts unusable as evidence.
-    function test_challengeReceipt_revokedSignerStillCounts() public {
+    // ---------------------------------------------------------------- revoked operator keys (finding 2)
+
+    uint256 constant NEW_OPERATOR_PK = 0xB0B0;
+
+    /// @dev The admin grants a new operator key and revokes the current one, one second later.
+    function _rotate() internal returns (address newOperator) {
+        newOperator = vm.addr(NEW_OPERATOR_PK);
+        vm.deal(newOperator, 100 ether);
+        vm.warp(block.timestamp + 1);
+        bytes32 role = oracle.OPERATOR_ROLE();
+        vm.startPrank(admin);
+        oracle.grantRole(role, newOperator);
+        oracle.revokeRole(role, operator);
+        vm.stopPrank();
+    }
+
+    /// Rotating keys does not bury evidence: a receipt of the old key still proves fraud against an
+    /// attestation posted before the revocation.
+    function test_revokedKey_stillEvidenceAgainstEarlierAttestations() public {
         Receipt[] memory rs = _receipts(EPOCH);
         _attestWithout(rs, 2);
-        vm.startPrank(admin);
-        oracle.grantRole(oracle.OPERATOR_ROLE(), address(0xB0B));
-        oracle.revokeRole(oracle.OPERATOR_ROLE(), operator);
-        vm.stopPrank();
+        address newOperator = _rotate();
         vm.assertFalse(oracle.hasRole(oracle.OPERATOR_ROLE(), operator));
         vm.assertTrue(oracle.isReceiptSigner(operator));
-        vm.assertTrue(oracle.isReceiptSigner(address(0xB0B)));
-        oracle.proveOmission(EPOCH, rs[2], signedSigs[2], leafProof(1), leafProof(2));
+        vm.assertTrue(oracle.isReceiptSigner(newOperator));
+        vm.assertEq(uint256(oracle.receiptSignerRevokedAt(operator)), block.timestamp);
+        vm.assertTrue(oracle.isEvidenceSigner(operator, EPOCH));
+        commitAndCall(abi.encodeCall(oracle.proveOmission, (EPOCH, rs[2], signedSigs[2], leafProof(1), leafProof(2))));
         vm.assertEq(uint256(_status(EPOCH)), uint256(UsageOracle.Status.Voided));
+    }
+
+    /// A thief holding a rotated-out key can void at most the attestations that were in their window when
+    /// the key was revoked, each once; nothing posted afterwards (later epochs, or a re-attestation).
+    function test_revokedKey_thiefCannotVoidLaterEpochs() public {
+        address thief = makeAddr("thief");
+        vm.deal(thief, 1 ether);
+        address newOperator = _rotate();
+        uint64 revokedAt = uint64(block.timestamp);
+        // epoch 8: honest, posted after the rotation by the new key
+        Receipt[] memory r8 = _receipts(8);
+        (Leaf[] memory leaves, ModelTotal[] memory ms, ClientTotal[] memory cs) = ReceiptTree.build(r8);
+        bytes32 root8 = setTree(leaves, ms, cs);
+        vm.prank(newOperator);
+        oracle.attest{value: ATTEST_BOND}(8, root8, 5, 1_000, ms, cs);
+        vm.assertFalse(oracle.isEvidenceSigner(operator, 8));
+        vm.assertTrue(oracle.isEvidenceSigner(newOperator, 8));
+
+        // the thief fabricates a receipt of epoch 8 with the old key: rejected, by fraud proof or challenge
+        Receipt memory fake = receipt(r8[4].id + 1, 8, mA, c1, 1);
+        bytes memory fakeSig = signReceiptWith(OPERATOR_PK, fake);
+        LeafProof memory last = leafProof(4);
+        commitAs(thief, abi.encodeCall(oracle.proveOmission, (8, fake, fakeSig, last, last)));
+        vm.prank(thief);
+        vm.expectRevert(abi.encodeWithSelector(UsageOracle.RevokedSigner.selector, operator, revokedAt));
+        oracle.proveOmission(8, fake, fakeSig, last, last);
+        vm.prank(thief);
+        vm.expectRevert(abi.encodeWithSelector(UsageOracle.RevokedSigner.selector, operator, revokedAt));
+        oracle.challengeReceipt{value: CHALLENGE_BOND}(8, fake, fakeSig);
+        // the same fabricated receipt signed by the active key would be evidence (a valid, uncommitted proof)
+        bytes memory activeSig = signReceiptWith(NEW_OPERATOR_PK, fake);
+        bytes32 c = oracle.commitmentOf(thief, abi.encodeCall(oracle.proveOmission, (8, fake, activeSig, last, last)));
+        vm.prank(thief);
+        vm.expectRevert(abi.encodeWithSelector(UsageOracle.NotCommitted.selector, c));
+        oracle.proveOmission(8, fake, activeSig, last, last);
+        vm.warp(block.timestamp + WINDOW);
+        finalizeAll(8, ms);
+        vm.assertEq(uint256(_status(8)), uint256(UsageOracle.Status.Finalized));
+    }
+
+    /// The bound is tight: an attestation still in its window at the revocation can be voided by the thief,
+    /// once; its corrected re-attestation (posted after the revocation) cannot.
+    function test_revokedKey_boundIsTheWindowsOpenAtRevocation() public {
+        address thief = makeAddr("thief");
+        _attestHonest(); // epoch 7, posted by the old key
+        Leaf[] memory leaves7 = lastLeaves;
+        LeafProof memory last7 = leafProof(4);
+        Receipt memory fake7 = receipt(signedReceipts[4].id + 1, EPOCH, mA, c1, 1);
+        bytes memory fake7Sig = signReceiptWith(OPERATOR_PK, fake7);
+        address newOperator = _rotate();
+
+        commitAs(thief, abi.encodeCall(oracle.proveOmission, (EPOCH, fake7, fake7Sig, last7, last7)));
+        vm.prank(thief);
+        oracle.proveOmission(EPOCH, fake7, fake7Sig, last7, last7);
+        vm.assertEq(uint256(_status(EPOCH)), uint256(UsageOracle.Status.Voided));
+        oracle.unwind(EPOCH, clients_());
+        vm.prank(newOperator);
+        oracle.attest{value: ATTEST_BOND}(
+            EPOCH, ReceiptTree.root(ReceiptTree.hashes(leaves7)), 5, 1_000, models_(), clients_()
+        );
+        commitAs(thief, abi.encodeCall(oracle.proveOmission, (EPOCH, fake7, fake7Sig, last7, last7)));
+        vm.prank(thief);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                UsageOracle.RevokedSigner.selector, operator, oracle.receiptSignerRevokedAt(operator)
+            )
+        );
+        oracle.proveOmission(EPOCH, fake7, fake7Sig, last7, last7);
+        vm.warp(block.timestamp + WINDOW);
+        finalizeAll(EPOCH, models_());
+        vm.assertEq(uint256(_status(EPOCH)), uint256(UsageOracle.Status.Finalized));
+    }
+
+    /// Renouncing the role counts as a revocation; granting the key again lifts it.
+    function test_revokedKey_renounceAndRegrant() public {
+        bytes32 role = oracle.OPERATOR_ROLE();
+        vm.warp(block.timestamp + 10);
+        vm.prank(operator);
+        oracle.renounceRole(role, operator);
+        vm.assertEq(uint256(oracle.receiptSignerRevokedAt(operator)), block.timestamp);
+        vm.warp(block.timestamp + 10);
+        vm.prank(admin);
+        oracle.grantRole(role, operator);
+        vm.assertEq(uint256(oracle.receiptSignerRevokedAt(operator)), 0);
+        _attestHonest();
+        vm.assertTrue(oracle.isEvidenceSigner(operator, EPOCH));
+        vm.assertFalse(oracle.isEvidenceSigner(c1, EPOCH));
     }
 
     function test_challengeLeaf_revealOrLose() public {
@@ -473,8 +888,8 @@ contract UsageOracleTest is Fixture {
         oracle.challengeLeaf{value: CHALLENGE_BOND}(EPOCH, 5);
         vm.expectRevert(abi.encodeWithSelector(UsageOracle.WrongBond.selector, CHALLENGE_BOND, 1));
         oracle.challengeLeaf{value: 1}(EPOCH, 1);
-        uint256 id = oracle.challengeLeaf{value: CHALLENGE_BOND}(EPOCH, 3);
         vm.stopPrank();
+        uint256 id = _challengeLeafAs(watcher, 3);
         vm.expectRevert(UsageOracle.LeafMismatch.selector);
         oracle.respond(id, leafProof(2));
         oracle.respond(id, leafProof(3));
@@ -491,8 +906,7 @@ contract UsageOracleTest is Fixture {
         bytes32 root = ReceiptTree.root(hs);
         vm.prank(operator);
         oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, ms, cs);
-        vm.prank(watcher);
-        uint256 id = oracle.challengeLeaf{value: CHALLENGE_BOND}(EPOCH, 4);
+        uint256 id = _challengeLeafAs(watcher, 4);
         vm.warp(block.timestamp + RESPONSE + 1);
         oracle.resolveChallenge(id);
         vm.assertEq(uint256(_status(EPOCH)), uint256(UsageOracle.Status.Voided));
@@ -506,30 +920,30 @@ contract UsageOracleTest is Fixture {
         vm.assertEq(uint256(_status(EPOCH)), uint256(UsageOracle.Status.Posted));
         // and every receipt challenge is answered
         for (uint256 i; i < 5; ++i) {
-            vm.prank(watcher);
-            uint256 id = oracle.challengeReceipt{value: CHALLENGE_BOND}(EPOCH, signedReceipts[i], signedSigs[i]);
+            uint256 id = _challengeReceiptAs(watcher, signedReceipts[i], signedSigs[i]);
             oracle.respond(id, leafProof(i));
         }
         vm.warp(block.timestamp + WINDOW);
-        oracle.finalize(EPOCH, models_());
+        finalizeAll(EPOCH, models_());
     }
 
     function test_proveOmission_kinds() public {
         Receipt[] memory rs = _receipts(EPOCH);
         // missing in the middle (rs[2])
         _attestWithout(rs, 2);
-        _expectFraud("omission");
-        oracle.proveOmission(EPOCH, rs[2], signedSigs[2], leafProof(1), leafProof(2));
+        _proveExpectingFraud(
+            abi.encodeCall(oracle.proveOmission, (EPOCH, rs[2], signedSigs[2], leafProof(1), leafProof(2))), "omission"
+        );
         // missing at the start
         _reset(rs);
         _attestWithout(rs, 0);
         vm.expectRevert(UsageOracle.NotFraud.selector);
         oracle.proveOmission(EPOCH, rs[0], signedSigs[0], leafProof(1), leafProof(1));
-        oracle.proveOmission(EPOCH, rs[0], signedSigs[0], leafProof(0), leafProof(0));
+        commitAndCall(abi.encodeCall(oracle.proveOmission, (EPOCH, rs[0], signedSigs[0], leafProof(0), leafProof(0))));
         // missing at the end
         _reset(rs);
         _attestWithout(rs, 4);
-        oracle.proveOmission(EPOCH, rs[4], signedSigs[4], leafProof(3), leafProof(3));
+        commitAndCall(abi.encodeCall(oracle.proveOmission, (EPOCH, rs[4], signedSigs[4], leafProof(3), leafProof(3))));
         vm.assertEq(uint256(_status(EPOCH)), uint256(UsageOracle.Status.Voided));
     }
 
@@ -542,7 +956,7 @@ contract UsageOracleTest is Fixture {
         oracle.proveOmission(EPOCH, rs[0], signedSigs[0], leafProof(0), leafProof(0)); // included as signed
         vm.expectRevert(UsageOracle.NotFraud.selector);
         oracle.proveOmission(EPOCH, rs[1], signedSigs[1], leafProof(2), leafProof(3)); // wrong bracket
-        oracle.proveOmission(EPOCH, rs[1], signedSigs[1], leafProof(1), leafProof(1));
+        commitAndCall(abi.encodeCall(oracle.proveOmission, (EPOCH, rs[1], signedSigs[1], leafProof(1), leafProof(1))));
         vm.assertEq(uint256(_status(EPOCH)), uint256(UsageOracle.Status.Voided));
     }
 
@@ -552,8 +966,7 @@ contract UsageOracleTest is Fixture {
         attestReceipts(EPOCH, rs, 0);
         vm.expectRevert(UsageOracle.NotFraud.selector);
         oracle.proveBadEpoch(EPOCH, leafProof(2));
-        _expectFraud("epoch");
-        oracle.proveBadEpoch(EPOCH, leafProof(3));
+        _proveExpectingFraud(abi.encodeCall(oracle.proveBadEpoch, (EPOCH, leafProof(3))), "epoch");
     }
 
     function test_proveBadOrder() public {
@@ -564,8 +977,7 @@ contract UsageOracleTest is Fixture {
         oracle.proveBadOrder(EPOCH, leafProof(0), leafProof(1));
         vm.expectRevert(UsageOracle.NotFraud.selector);
         oracle.proveBadOrder(EPOCH, leafProof(0), leafProof(2)); // not adjacent
-        _expectFraud("order");
-        oracle.proveBadOrder(EPOCH, leafProof(1), leafProof(2));
+        _proveExpectingFraud(abi.encodeCall(oracle.proveBadOrder, (EPOCH, leafProof(1), leafProof(2))), "order");
     }
 
     function test_proveBadLink_wrongSum() public {
@@ -581,29 +993,27 @@ contract UsageOracleTest is Fixture {
         oracle.proveBadLink(EPOCH, 0, leafProof(3), leafProof(0)); // wrong prev leaf supplied
         vm.expectRevert(abi.encodeWithSelector(UsageOracle.InvalidSide.selector, 2));
         oracle.proveBadLink(EPOCH, 2, leafProof(3), leafProof(2));
-        _expectFraud("link");
-        oracle.proveBadLink(EPOCH, 0, leafProof(3), leafProof(2));
+        _proveExpectingFraud(abi.encodeCall(oracle.proveBadLink, (EPOCH, 0, leafProof(3), leafProof(2))), "link");
     }
 
     function test_proveBadLink_firstAndPointers() public {
         (Leaf[] memory leaves, ModelTotal[] memory ms, ClientTotal[] memory cs) = ReceiptTree.build(_receipts(EPOCH));
         leaves[0].clientCum = 5 ether; // first leaf of c1 must have cum == price
         attestTree(EPOCH, leaves, ms, cs, 0);
-        _expectFraud("link");
-        oracle.proveBadLink(EPOCH, 1, leafProof(0), leafProof(0));
+        _proveExpectingFraud(abi.encodeCall(oracle.proveBadLink, (EPOCH, 1, leafProof(0), leafProof(0))), "link");
 
         _reset(_receipts(EPOCH));
         (leaves, ms, cs) = ReceiptTree.build(_receipts(EPOCH));
         leaves[2].modelPrev = 3; // points to itself
         attestTree(EPOCH, leaves, ms, cs, 0);
-        oracle.proveBadLink(EPOCH, 0, leafProof(2), leafProof(2));
+        commitAndCall(abi.encodeCall(oracle.proveBadLink, (EPOCH, 0, leafProof(2), leafProof(2))));
 
         _reset(_receipts(EPOCH));
         (leaves, ms, cs) = ReceiptTree.build(_receipts(EPOCH));
         leaves[3].modelPrev = 2; // points to a model-B leaf
         leaves[3].modelCum = leaves[1].modelCum + leaves[3].receipt.price;
         attestTree(EPOCH, leaves, ms, cs, 0);
-        oracle.proveBadLink(EPOCH, 0, leafProof(3), leafProof(1));
+        commitAndCall(abi.encodeCall(oracle.proveBadLink, (EPOCH, 0, leafProof(3), leafProof(1))));
     }
 
     function test_proveSkipped() public {
@@ -618,8 +1028,7 @@ contract UsageOracleTest is Fixture {
         oracle.proveBadLink(EPOCH, 0, leafProof(3), leafProof(0)); // the link itself is consistent
         vm.expectRevert(UsageOracle.NotFraud.selector);
         oracle.proveSkipped(EPOCH, 0, leafProof(1), leafProof(3)); // leaf 1 is model B
-        _expectFraud("skip");
-        oracle.proveSkipped(EPOCH, 0, leafProof(2), leafProof(3));
+        _proveExpectingFraud(abi.encodeCall(oracle.proveSkipped, (EPOCH, 0, leafProof(2), leafProof(3))), "skip");
     }
 
     function test_proveBadModelTotal() public {
@@ -636,8 +1045,9 @@ contract UsageOracleTest is Fixture {
         oracle.proveBadModelTotal(EPOCH, bad, 1, leafProof(4));
         vm.expectRevert(UsageOracle.NotFraud.selector);
         oracle.proveBadModelTotal(EPOCH, bad, type(uint256).max, leafProof(4)); // B is listed
-        _expectFraud("model-total");
-        oracle.proveBadModelTotal(EPOCH, bad, 0, leafProof(bad[0].last - 1));
+        _proveExpectingFraud(
+            abi.encodeCall(oracle.proveBadModelTotal, (EPOCH, bad, 0, leafProof(bad[0].last - 1))), "model-total"
+        );
         uint256 aEntry;
 
         // `last` points before the real last leaf of the model
@@ -651,7 +1061,7 @@ contract UsageOracleTest is Fixture {
         attestTree(EPOCH, leaves, bad, cs, 0);
         vm.expectRevert(UsageOracle.NotFraud.selector);
         oracle.proveBadModelTotal(EPOCH, bad, aEntry, leafProof(2));
-        oracle.proveBadModelTotal(EPOCH, bad, aEntry, leafProof(3));
+        commitAndCall(abi.encodeCall(oracle.proveBadModelTotal, (EPOCH, bad, aEntry, leafProof(3))));
 
         // a model with receipts is missing from the list
         _reset(_receipts(EPOCH));
@@ -670,7 +1080,7 @@ contract UsageOracleTest is Fixture {
         }
         ReceiptTree.sortModels(bad);
         attestTree(EPOCH, leaves, bad, cs, 0);
-        oracle.proveBadModelTotal(EPOCH, bad, type(uint256).max, leafProof(4));
+        commitAndCall(abi.encodeCall(oracle.proveBadModelTotal, (EPOCH, bad, type(uint256).max, leafProof(4))));
         vm.assertEq(uint256(_status(EPOCH)), uint256(UsageOracle.Status.Voided));
     }
 
@@ -687,8 +1097,9 @@ contract UsageOracleTest is Fixture {
         oracle.proveBadClientTotal(EPOCH, bad, type(uint256).max, leafProof(0));
         vm.expectRevert(UsageOracle.NotFraud.selector);
         oracle.proveBadClientTotal(EPOCH, bad, 0, leafProof(0)); // not the entry's last leaf, earlier
-        _expectFraud("client-total");
-        oracle.proveBadClientTotal(EPOCH, bad, 0, leafProof(bad[0].last - 1));
+        _proveExpectingFraud(
+            abi.encodeCall(oracle.proveBadClientTotal, (EPOCH, bad, 0, leafProof(bad[0].last - 1))), "client-total"
+        );
 
         // an unknown client's receipt in the tree
         _reset(_receipts(EPOCH));
@@ -696,7 +1107,7 @@ contract UsageOracleTest is Fixture {
         rs[2].client = address(0xBEEF);
         (leaves,,) = ReceiptTree.build(rs);
         attestTree(EPOCH, leaves, ms, cs, 0); // lists of the honest set
-        oracle.proveBadClientTotal(EPOCH, cs, type(uint256).max, leafProof(2));
+        commitAndCall(abi.encodeCall(oracle.proveBadClientTotal, (EPOCH, cs, type(uint256).max, leafProof(2))));
         vm.assertEq(uint256(_status(EPOCH)), uint256(UsageOracle.Status.Voided));
     }
 
@@ -720,7 +1131,7 @@ contract UsageOracleTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(UsageOracle.WindowClosed.selector, block.timestamp));
         oracle.proveBadEpoch(EPOCH, leafProof(3));
         // unchallenged past the window: it finalizes (watchers must watch)
-        oracle.finalize(EPOCH, models_());
+        finalizeAll(EPOCH, models_());
     }
 
     // ---------------------------------------------------------------- unwind, re-attest, bonds
@@ -729,7 +1140,7 @@ contract UsageOracleTest is Fixture {
         Receipt[] memory rs = _receipts(EPOCH);
         _attestWithout(rs, 2);
         ClientTotal[] memory voidedClients = clients_();
-        oracle.proveOmission(EPOCH, rs[2], signedSigs[2], leafProof(1), leafProof(2));
+        commitAndCall(abi.encodeCall(oracle.proveOmission, (EPOCH, rs[2], signedSigs[2], leafProof(1), leafProof(2))));
         vm.prank(operator);
         vm.expectRevert(abi.encodeWithSelector(UsageOracle.AlreadyAttested.selector, EPOCH, UsageOracle.Status.Voided));
         oracle.attest{value: ATTEST_BOND}(EPOCH, bytes32(0), 1, 0, new ModelTotal[](0), new ClientTotal[](0));
@@ -747,7 +1158,7 @@ contract UsageOracleTest is Fixture {
         attestReceipts(EPOCH, rs, 1_000);
         vm.assertEq(uint256(oracle.getAttestation(EPOCH).round), 2);
         vm.warp(block.timestamp + WINDOW);
-        oracle.finalize(EPOCH, models_());
+        finalizeAll(EPOCH, models_());
         vm.assertEq(address(tokA).balance, 2.925 ether);
     }
 
@@ -756,8 +1167,12 @@ contract UsageOracleTest is Fixture {
         Receipt[] memory rs = _receipts(EPOCH);
         uint256 start = operator.balance;
         _attestWithout(rs, 2);
+        bytes memory data =
+            abi.encodeCall(oracle.proveOmission, (EPOCH, rs[2], signedSigs[2], leafProof(1), leafProof(2)));
+        commitAs(operator, data);
         vm.prank(operator);
-        oracle.proveOmission(EPOCH, rs[2], signedSigs[2], leafProof(1), leafProof(2));
+        (bool ok,) = address(oracle).call(data);
+        vm.assertTrue(ok);
         vm.prank(operator);
         oracle.withdrawCredits();
         vm.assertEq(operator.balance, start - ATTEST_BOND / 2);
@@ -774,7 +1189,7 @@ contract UsageOracleTest is Fixture {
         vm.warp(block.timestamp + WINDOW);
         uint256 a0 = address(tokA).balance;
         uint256 b0 = address(tokB).balance;
-        oracle.finalize(EPOCH, models_());
+        finalizeAll(EPOCH, models_());
         uint256 paid = address(tokA).balance - a0 + address(tokB).balance - b0 + vault.feesOwed();
         vm.assertEq(paid, oracle.getAttestation(EPOCH).total);
         vm.assertEq(vault.escrowed(), 0);
@@ -849,12 +1264,32 @@ contract UsageOracleTest is Fixture {
     /// Void whatever is posted for EPOCH (by an unanswered leaf challenge), unwind it, and re-sign `rs`.
     function _reset(Receipt[] memory) internal {
         if (_status(EPOCH) == UsageOracle.Status.Posted) {
-            vm.prank(watcher);
-            uint256 id = oracle.challengeLeaf{value: CHALLENGE_BOND}(EPOCH, 0);
+            uint256 id = _challengeLeafAs(watcher, 0);
             vm.warp(block.timestamp + RESPONSE + 1);
             oracle.resolveChallenge(id);
         }
         oracle.unwind(EPOCH, clients_());
+    }
+
+    /// @dev Commit to `data`, expect the FraudProven event of `kind`, send it.
+    function _proveExpectingFraud(bytes memory data, bytes32 kind) internal {
+        commitAs(address(this), data);
+        _expectFraud(kind);
+        callOracle(data);
+    }
+
+    /// @dev Open a receipt challenge as `who` (commit, next block, challenge).
+    function _challengeReceiptAs(address who, Receipt memory r, bytes memory sig) internal returns (uint256 id) {
+        commitAs(who, abi.encodeCall(oracle.challengeReceipt, (EPOCH, r, sig)));
+        vm.prank(who);
+        id = oracle.challengeReceipt{value: CHALLENGE_BOND}(EPOCH, r, sig);
+    }
+
+    /// @dev Open a leaf challenge as `who` (commit, next block, challenge).
+    function _challengeLeafAs(address who, uint64 index) internal returns (uint256 id) {
+        commitAs(who, abi.encodeCall(oracle.challengeLeaf, (EPOCH, index)));
+        vm.prank(who);
+        id = oracle.challengeLeaf{value: CHALLENGE_BOND}(EPOCH, index);
     }
 
     function _expectFraud(bytes32 kind) internal {

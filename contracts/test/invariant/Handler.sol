@@ -10,17 +10,23 @@ import {ModelToken} from "../../src/ModelToken.sol";
 import {Receipt, Leaf, LeafProof, ModelTotal, ClientTotal} from "../../src/Types.sol";
 
 /// @notice Drives the whole system with random actions: clients deposit, sign caps, withdraw; the operator
-///         attests honest or false epochs; a watcher (always online) hunts every attestation inside its
-///         window and opens receipt/leaf challenges on honest ones, which the operator (always online)
-///         answers; anyone finalizes, unwinds and resolves; holders transfer, claim, claim in batches and
-///         burn. Ghost variables record everything the invariants check.
+///         attests honest or false epochs, some of them late (a client withdrew first: a shortfall); a
+///         watcher (always online) hunts every attestation inside its window with commit-reveal proofs while
+///         a copier tries to front-run each of them, and opens receipt/leaf challenges on honest ones, which
+///         the operator (always online) answers; the admin rotates the operator key and a thief holding the
+///         revoked keys fabricates receipts against every open attestation; anyone finalizes (in batches of
+///         random size), unwinds and resolves; holders transfer, claim, claim in batches and burn. Ghost
+///         variables record everything the invariants check.
 contract Handler {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
 
     UsageOracle public immutable oracle;
     PaymentVault public immutable vault;
-    uint256 internal immutable operatorPk;
-    address internal immutable operator;
+    address internal immutable admin;
+    uint256 internal operatorPk;
+    address public operator;
+    uint256[] internal _revokedPks;
+    address public constant THIEF = address(uint160(uint256(keccak256("thief"))));
     Challenger public immutable watcher;
 
     bytes32[2] public models;
@@ -32,6 +38,7 @@ contract Handler {
     struct EpochInfo {
         bool isFalse;
         bool hunted;
+        bool thiefVoided;
         uint64 postedAt;
     }
 
@@ -62,6 +69,13 @@ contract Handler {
     mapping(address => mapping(uint256 => uint256)) public ghostClaimedPerSnapshot;
     mapping(address => mapping(uint256 => mapping(address => bool))) public ghostClaimed;
     mapping(uint64 => uint256) public ghostFinalizeCount;
+    mapping(uint64 => uint256) public ghostEpochPaid; // to the model tokens
+    mapping(uint64 => uint256) public ghostEpochFee; // to the treasury
+    mapping(uint64 => uint256) public ghostAttestedFee; // sum of floor(total * feeBps / 10000) per model
+    uint256 public ghostBatchReplays; // a finished batch accepted a second time
+    uint256 public ghostThiefWins; // revoked key voided an attestation posted before its revocation (allowed)
+    uint256 public ghostThiefBeyondBound; // revoked key voided one posted after its revocation (must be 0)
+    uint256 public ghostShortfallEpochs;
     uint256 public ghostDoubleClaims;
     uint256 public ghostDoubleFinalizes;
     uint256 public ghostFalseFinalized;
@@ -75,6 +89,7 @@ contract Handler {
 
     constructor(
         UsageOracle oracle_,
+        address admin_,
         uint256 operatorPk_,
         bytes32[2] memory models_,
         ModelToken[2] memory tokens_,
@@ -83,6 +98,7 @@ contract Handler {
     ) {
         oracle = oracle_;
         vault = oracle_.vault();
+        admin = admin_;
         operatorPk = operatorPk_;
         operator = vm.addr(operatorPk_);
         models = models_;
@@ -98,6 +114,14 @@ contract Handler {
 
     function epochCount() external view returns (uint256) {
         return epochs.length;
+    }
+
+    function epochClients(uint64 epoch) external view returns (ClientTotal[] memory) {
+        return _clients[epoch];
+    }
+
+    function revokedCount() external view returns (uint256) {
+        return _revokedPks.length;
     }
 
     function attestedTotal(uint64 epoch) external view returns (uint256) {
@@ -145,7 +169,7 @@ contract Handler {
 
     function attest(uint256 seed, uint256 n, uint256 kind) external {
         n = _bound(n, 1, 6);
-        kind = kind % 16; // 0..7: a lie of that kind; 8..15: honest
+        kind = kind % 20; // 0..7: a lie of that kind; 8..15: honest; 16..19: honest, attested late
         bool isFalse = kind < 8;
         if (isFalse && n < 2) n = 2;
         uint64 epoch = _nextEpoch++;
@@ -170,7 +194,8 @@ contract Handler {
             });
         }
         for (uint256 ci; ci < 3; ++ci) {
-            if (need[ci] != 0 && need[ci] + 1 > vault.spendableOf(clients[ci])) return; // the service would not have served
+            // the service would not have served (unless it attests late, after the client withdrew)
+            if (kind < 16 && need[ci] != 0 && need[ci] + 1 > vault.spendableOf(clients[ci])) return;
         }
         (Leaf[] memory leaves, ModelTotal[] memory ms, ClientTotal[] memory cs) = ReceiptTree.build(rs);
         if (isFalse) (leaves, ms, cs) = _lie(rs, leaves, ms, cs, kind, seed);
@@ -183,10 +208,17 @@ contract Handler {
         returns (bool)
     {
         bytes32 root = ReceiptTree.root(ReceiptTree.hashes(leaves));
-        uint256 bond = oracle.attestBond();
-        vm.deal(operator, operator.balance + bond);
+        // the operator pays in the shortfall beyond its fee (sometimes a little more: credited back)
+        (, uint256 cover) = oracle.coverFor(fee, ms, cs);
+        uint256 value = oracle.attestBond() + cover + (epoch % 3 == 0 ? 1 : 0);
+        vm.deal(operator, operator.balance + value);
         vm.prank(operator);
-        try oracle.attest{value: bond}(epoch, root, uint64(leaves.length), fee, ms, cs) {
+        try oracle.attest{value: value}(epoch, root, uint64(leaves.length), fee, ms, cs) {
+            uint256 attestedFee;
+            for (uint256 i; i < ms.length; ++i) {
+                attestedFee += ms[i].total * fee / 10_000;
+            }
+            ghostAttestedFee[epoch] = attestedFee;
             return true;
         } catch {
             return false;
@@ -202,7 +234,8 @@ contract Handler {
         bool isFalse
     ) internal {
         epochs.push(epoch);
-        info[epoch] = EpochInfo({isFalse: isFalse, hunted: false, postedAt: uint64(block.timestamp)});
+        info[epoch] =
+            EpochInfo({isFalse: isFalse, hunted: false, thiefVoided: false, postedAt: uint64(block.timestamp)});
         for (uint256 i; i < leaves.length; ++i) {
             _leaves[epoch].push(leaves[i]);
         }
@@ -218,7 +251,98 @@ contract Handler {
             _sigs[epoch].push(abi.encodePacked(r, s, v));
         }
         if (isFalse) ++ghostFalsePosted;
+        if (oracle.getAttestation(epoch).shortfall != 0) ++ghostShortfallEpochs;
         ++calls[isFalse ? bytes32("attestFalse") : bytes32("attestTrue")];
+    }
+
+    /// @dev Late attestation: client `c` withdraws its whole balance first (the operator missed the
+    ///      withdrawal window), then an honest epoch charging it is attested: the client's spend is short.
+    function attestAfterWithdrawal(uint256 seed, uint256 c) external {
+        c %= 3;
+        address client = clients[c];
+        uint256 bal = vault.balanceOf(client);
+        if (bal == 0) return;
+        vm.prank(client);
+        vault.requestWithdrawal(bal);
+        _beLive();
+        vm.warp(block.timestamp + vault.withdrawalDelay());
+        vm.roll(block.number + 1);
+        vm.prank(client);
+        ghostWithdrawn[client] += vault.withdraw();
+        uint64 epoch = _nextEpoch++;
+        Receipt[] memory rs = new Receipt[](3);
+        for (uint256 i; i < 3; ++i) {
+            uint256 r = uint256(keccak256(abi.encode(seed, "late", i)));
+            _nextId += uint128(r % 7) + 1;
+            rs[i] = Receipt({
+                id: _nextId,
+                epoch: epoch,
+                model: models[i % 2],
+                client: i == 0 ? client : clients[(c + i) % 3],
+                price: (r >> 16) % 0.05 ether + 1,
+                inputHash: keccak256(abi.encode("in", r)),
+                outputHash: keccak256(abi.encode("out", r)),
+                fingerprint: keccak256("fp"),
+                timestamp: uint64(block.timestamp * 1000)
+            });
+        }
+        (Leaf[] memory leaves, ModelTotal[] memory ms, ClientTotal[] memory cs) = ReceiptTree.build(rs);
+        if (!_send(epoch, leaves, ms, cs, uint16(seed % 2_001))) return;
+        _record(epoch, rs, leaves, ms, cs, false);
+        ++calls["attestLate"];
+    }
+
+    /// @dev The admin rotates the operator key (after a second, so that every attestation of the old key was
+    ///      posted before its revocation, as the rotation procedure says).
+    function rotateOperator(uint256 seed) external {
+        if (_revokedPks.length >= 3) return;
+        _beLive();
+        vm.warp(block.timestamp + 1);
+        uint256 newPk = uint256(keccak256(abi.encode("operator", seed, _revokedPks.length))) % (2 ** 200) + 1;
+        address newOperator = vm.addr(newPk);
+        bytes32 role = oracle.OPERATOR_ROLE();
+        vm.startPrank(admin);
+        oracle.grantRole(role, newOperator);
+        oracle.revokeRole(role, operator);
+        vm.stopPrank();
+        _revokedPks.push(operatorPk);
+        operatorPk = newPk;
+        operator = newOperator;
+        ++calls["rotate"];
+    }
+
+    /// @dev A thief holding a revoked operator key fabricates a receipt (an id after every leaf) for an
+    ///      attestation in its window and proves its "omission" (commit, next block, reveal). It may win
+    ///      only against attestations posted before that key's revocation.
+    function thief(uint256 k, uint256 e) external {
+        if (_revokedPks.length == 0 || epochs.length == 0) return;
+        uint256 pk = _revokedPks[k % _revokedPks.length];
+        uint64 epoch = epochs[e % epochs.length];
+        if (!_inWindow(epoch)) return;
+        Leaf[] storage ls = _leaves[epoch];
+        uint256 last = ls.length - 1;
+        Receipt memory r = ls[last].receipt;
+        r.id += 1;
+        r.epoch = epoch;
+        r.price = 1;
+        (uint8 v, bytes32 rr, bytes32 ss) = vm.sign(pk, oracle.receiptDigest(r));
+        LeafProof memory p = _proof(epoch, last);
+        bytes memory data = abi.encodeCall(oracle.proveOmission, (epoch, r, abi.encodePacked(rr, ss, v), p, p));
+        bool allowed = oracle.getAttestation(epoch).postedAt < oracle.receiptSignerRevokedAt(vm.addr(pk));
+        bytes32 c = oracle.commitmentOf(THIEF, data);
+        if (oracle.commitments(c) == 0) {
+            vm.prank(THIEF);
+            oracle.commit(c);
+        }
+        vm.roll(block.number + 1);
+        vm.prank(THIEF);
+        (bool ok,) = address(oracle).call(data);
+        if (ok) {
+            info[epoch].thiefVoided = true;
+            if (allowed) ++ghostThiefWins;
+            else ++ghostThiefBeyondBound;
+        }
+        ++calls["thief"];
     }
 
     function _lie(
@@ -270,9 +394,7 @@ contract Handler {
         uint256 idx = which % _leaves[epoch].length;
         uint256 id;
         if (byIndex) {
-            uint256 bond = oracle.challengeBond();
-            vm.prank(address(watcher));
-            id = oracle.challengeLeaf{value: bond}(epoch, uint64(idx));
+            id = watcher.challengeLeaf(epoch, uint64(idx));
         } else {
             Receipt memory r = _leaves[epoch][idx].receipt;
             uint256 s;
@@ -298,6 +420,7 @@ contract Handler {
     function warp(uint256 secs) external {
         _beLive();
         vm.warp(block.timestamp + _bound(secs, 1, 120));
+        vm.roll(block.number + 1);
         ++calls["warp"];
     }
 
@@ -324,25 +447,52 @@ contract Handler {
 
     // ---------------------------------------------------------------- anyone
 
-    function finalize(uint256 e) external {
+    /// @dev Finalize the next batch (random size) of an epoch's models; a finished batch is replayed and
+    ///      must be refused.
+    function finalize(uint256 e, uint256 batch) external {
         if (epochs.length == 0) return;
         uint64 epoch = epochs[e % epochs.length];
         UsageOracle.Attestation memory a = oracle.getAttestation(epoch);
-        if (a.status != UsageOracle.Status.Posted) return;
-        if (block.timestamp < a.postedAt + oracle.challengeWindow() || a.openChallenges != 0) return;
+        if (a.status == UsageOracle.Status.Posted) {
+            if (block.timestamp < a.postedAt + oracle.challengeWindow() || a.openChallenges != 0) return;
+        } else if (a.status != UsageOracle.Status.Finalizing) {
+            return;
+        }
         ModelTotal[] memory ms = _models[epoch];
-        oracle.finalize(epoch, ms);
+        uint256 from = a.paidModels;
+        uint256 n = _bound(batch, 1, ms.length - from);
+        ModelTotal[] memory part = new ModelTotal[](n);
+        for (uint256 i; i < n; ++i) {
+            part[i] = ms[from + i];
+        }
+        bytes32 rest = _restHash(ms, from + n);
+        uint256 fees = vault.feesOwed();
+        oracle.finalize(epoch, uint64(from), part, rest);
+        for (uint256 i; i < n; ++i) {
+            uint256 net = part[i].total - part[i].total * a.feeBps / 10_000; // shortfalls never reach holders
+            ghostPaidIn[_tokenOf(part[i].model)] += net;
+            ghostEpochPaid[epoch] += net;
+        }
+        try oracle.finalize(epoch, uint64(from), part, rest) {
+            ++ghostBatchReplays;
+        } catch {}
+        ++calls["finalizeBatch"];
+        if (rest != bytes32(0)) return;
+        ghostEpochFee[epoch] = vault.feesOwed() - fees;
         ++ghostFinalizeCount[epoch];
         ++ghostFinalized;
         if (info[epoch].isFalse) ++ghostFalseFinalized;
-        for (uint256 i; i < ms.length; ++i) {
-            uint256 net = ms[i].total - ms[i].total * a.feeBps / 10_000;
-            ghostPaidIn[_tokenOf(ms[i].model)] += net;
-        }
-        try oracle.finalize(epoch, ms) {
+        try oracle.finalize(epoch, 0, ms, bytes32(0)) {
             ++ghostDoubleFinalizes;
         } catch {}
         ++calls["finalize"];
+    }
+
+    function _restHash(ModelTotal[] memory ms, uint256 from) internal pure returns (bytes32 h) {
+        for (uint256 i = ms.length; i > from;) {
+            --i;
+            h = keccak256(abi.encode(ms[i].model, ms[i].total, ms[i].last, h));
+        }
     }
 
     function unwind(uint256 e) external {

@@ -327,6 +327,52 @@ abstract contract Fixture is TestBase {
         return lastClients;
     }
 
+    /// @dev Commit to `data` (a call to the oracle) for `sender`, then move to the next block, so that
+    ///      `sender` may send exactly that call (commit-reveal of challenges and fraud proofs).
+    function commitAs(address sender, bytes memory data) internal {
+        bytes32 c = oracle.commitmentOf(sender, data);
+        vm.prank(sender);
+        oracle.commit(c);
+        vm.roll(block.number + 1);
+    }
+
+    /// @dev Send `data` to the oracle as this contract, bubbling up a revert.
+    function callOracle(bytes memory data) internal {
+        (bool ok, bytes memory ret) = address(oracle).call(data);
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(ret, 32), mload(ret))
+            }
+        }
+    }
+
+    /// @dev Commit to `data` as this contract, then send it.
+    function commitAndCall(bytes memory data) internal {
+        commitAs(address(this), data);
+        callOracle(data);
+    }
+
+    /// @dev Finalize a whole epoch in one call.
+    function finalizeAll(uint64 epoch, ModelTotal[] memory ms) internal {
+        oracle.finalize(epoch, 0, ms, bytes32(0));
+    }
+
+    /// @dev Hash chain of `ms[from..]` (what a finalize batch ending before `from` passes as `rest`).
+    function restHash(ModelTotal[] memory ms, uint256 from) internal pure returns (bytes32 h) {
+        for (uint256 i = ms.length; i > from;) {
+            --i;
+            h = keccak256(abi.encode(ms[i].model, ms[i].total, ms[i].last, h));
+        }
+    }
+
+    /// @dev `ms[from .. from + n - 1]`.
+    function slice(ModelTotal[] memory ms, uint256 from, uint256 n) internal pure returns (ModelTotal[] memory out) {
+        out = new ModelTotal[](n);
+        for (uint256 i; i < n; ++i) {
+            out[i] = ms[from + i];
+        }
+    }
+
     function one(Receipt memory r) internal pure returns (Receipt[] memory rs) {
         rs = new Receipt[](1);
         rs[0] = r;

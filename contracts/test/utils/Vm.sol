@@ -5,6 +5,12 @@ pragma solidity ^0.8.24;
 ///         thin Vm interface (and its Test.sol imports a missing ds-test), so we declare what we need at the
 ///         standard cheatcode address; forge implements all of them.
 interface Vm {
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
     // environment
     function warp(uint256 newTimestamp) external;
     function roll(uint256 newHeight) external;
@@ -27,6 +33,9 @@ interface Vm {
     function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
     function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter) external;
     function expectEmit() external;
+    // logs
+    function recordLogs() external;
+    function getRecordedLogs() external returns (Log[] memory logs);
     // gas
     function pauseGasMetering() external;
     function resumeGasMetering() external;
@@ -50,6 +59,8 @@ interface Vm {
     function assertLe(uint256 left, uint256 right) external pure;
     function assertLe(uint256 left, uint256 right, string calldata error) external pure;
     function assertGt(uint256 left, uint256 right) external pure;
+    function assertGt(uint256 left, uint256 right, string calldata error) external pure;
     function assertLt(uint256 left, uint256 right) external pure;
+    function assertLt(uint256 left, uint256 right, string calldata error) external pure;
     function assertApproxEqAbs(uint256 left, uint256 right, uint256 maxDelta) external pure;
 }
