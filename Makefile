@@ -29,7 +29,7 @@ openapi: ## regenerate the committed OpenAPI document
 	$(CARGO) run -q --bin imo -- openapi > api/openapi.json.tmp && mv api/openapi.json.tmp api/openapi.json
 
 test-rust: tools postgres ## Rust unit and end-to-end tests (SQLite and PostgreSQL)
-	$(CARGO) build --bin imo
+	$(CARGO) build --bin imo --features fault-injection
 	$(CARGO) test --workspace --no-fail-fast
 
 test-contracts: tools ## Foundry tests (offline, solc-js), gas snapshot and committed artifacts up to date

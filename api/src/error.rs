@@ -2,9 +2,8 @@
 //! stable code and the matching status.
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+pub use imo_client::dto::{ErrorBody, ErrorDetail, V2ErrorBody};
 use imo_oracle::OracleError;
-use serde::Serialize;
-use utoipa::ToSchema;
 
 /// Errors of the HTTP layer: domain errors plus what only HTTP can get wrong.
 #[derive(Debug, thiserror::Error)]
@@ -54,20 +53,6 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => "method_not_allowed",
         }
     }
-}
-
-/// Error body of every `/v1` endpoint.
-#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Stable machine-readable code, e.g. `invalid_model`, `not_found`, `conflict`.
-    pub code: String,
-    /// Human-readable explanation.
-    pub message: String,
 }
 
 impl ResponseError for ApiError {
@@ -150,12 +135,6 @@ impl From<OracleError> for V2Error {
     fn from(e: OracleError) -> Self {
         Self(ApiError::Domain(e))
     }
-}
-
-/// Error body of every `/v2` endpoint.
-#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
-pub struct V2ErrorBody {
-    pub error: String,
 }
 
 impl ResponseError for V2Error {

@@ -123,6 +123,9 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             web::Json::<serde_json::Map<String, serde_json::Value>>::from_request(req, payload);
         Box::pin(async move {
             let map = fut.await?.into_inner();
+            // A field the schema refuses (type, pattern, range, missing): `bad_request`, like
+            // malformed JSON; `invalid_input` is for values the schema allows and the domain
+            // refuses.
             serde_json::from_value(serde_json::Value::Object(map))
                 .map(JsonBody)
                 .map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")).into())

@@ -1,15 +1,17 @@
-//! imo-oracle's HTTP layer: the actix-web application, its OpenAPI document, the typed client
-//! used by the `imo` CLI and the end-to-end tests, and config loading.
+//! imo-oracle's HTTP layer: the actix-web application and its lifecycle ([`app::App`]), the
+//! routes, the one mapping of domain records to DTOs ([`map`]) and of domain errors to HTTP
+//! ([`error`]), the OpenAPI document, the Open Inference Protocol codec, config loading and the
+//! `imo` command line ([`cli`]). The API's types and the typed client live in `imo-client`.
 
-pub mod client;
+pub mod app;
+pub mod cli;
 pub mod config;
-pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod map;
 pub mod oip;
 pub mod openapi;
 pub mod routes;
-pub mod schema;
 pub mod server;
 pub mod telemetry;

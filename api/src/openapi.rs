@@ -6,7 +6,9 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use crate::{dto, error, routes};
+use imo_client::dto;
+
+use crate::{error, routes};
 
 #[derive(OpenApi)]
 #[openapi(

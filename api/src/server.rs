@@ -116,8 +116,8 @@ impl RunningServer {
     }
 }
 
-/// Binds and starts the HTTP server. With `signals`, SIGINT/SIGTERM stop it gracefully.
-pub fn start(oracle: Oracle, signals: bool) -> std::io::Result<RunningServer> {
+/// Binds and starts the HTTP server (signals are the [`crate::app::App`]'s to handle).
+pub fn start(oracle: Oracle) -> std::io::Result<RunningServer> {
     let cfg = oracle.config.server.clone();
     let upload_timeout = Duration::from_secs(oracle.config.storage.upload_timeout_secs.max(1));
     let metrics = metrics_handle();
@@ -196,9 +196,7 @@ pub fn start(oracle: Oracle, signals: bool) -> std::io::Result<RunningServer> {
     .client_request_timeout(Duration::from_millis(cfg.header_timeout_ms.max(1)))
     .keep_alive(Duration::from_secs(cfg.keep_alive_secs))
     .on_connect(move |conn, ext| limits::on_connect(&peers, conn, ext));
-    if !signals {
-        server = server.disable_signals();
-    }
+    server = server.disable_signals();
     let server = server.bind(cfg.bind)?;
     let addr = server
         .addrs()

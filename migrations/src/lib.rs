@@ -14,6 +14,7 @@ mod m20261122_000008_create_deployments;
 mod m20261122_000009_create_tx_intents;
 mod m20261122_000010_create_chain_state;
 mod m20261201_000011_nonce_address;
+mod m20261201_000012_chain_states;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000009_create_tx_intents::Migration),
             Box::new(m20261122_000010_create_chain_state::Migration),
             Box::new(m20261201_000011_nonce_address::Migration),
+            Box::new(m20261201_000012_chain_states::Migration),
         ]
     }
 }

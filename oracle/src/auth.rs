@@ -15,10 +15,11 @@ use sha2::{Digest, Sha256};
 use tracing::{info, instrument};
 
 use crate::{
+    clock::SharedClock,
     config::AuthConfig,
     db::{api_keys, siwe_nonces},
     error::{OracleError, Result},
-    types::{Address, BoundedText, Role, now_ms},
+    types::{Address, BoundedText, Role},
 };
 
 /// Who is calling: the owner of a live API key.
@@ -89,6 +90,7 @@ fn check<K: std::hash::Hash + Eq + Clone>(l: &Limiter<K>, key: &K, what: String)
 pub struct Auth {
     db: DatabaseConnection,
     cfg: AuthConfig,
+    clock: SharedClock,
     nonces_per_peer: std::sync::Arc<Limiter<std::net::IpAddr>>,
     nonces_per_address: std::sync::Arc<Limiter<Address>>,
     /// Recently authenticated keys by secret hash, so the hot path (every inference call) does
@@ -103,14 +105,31 @@ const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 const KEY_CACHE_MAX: usize = 100_000;
 
 impl Auth {
-    pub fn new(db: DatabaseConnection, cfg: AuthConfig) -> Self {
+    pub fn new(db: DatabaseConnection, cfg: AuthConfig, clock: SharedClock) -> Self {
         Self {
             db,
+            clock,
             nonces_per_peer: limiter(cfg.nonces_per_minute_per_peer),
             nonces_per_address: limiter(cfg.nonces_per_minute_per_address),
             cfg,
             cache: Default::default(),
         }
+    }
+
+    /// An admin creates a key for any address.
+    pub async fn create_key_by(
+        &self,
+        by: &Principal,
+        address: Address,
+        role: Role,
+        label: BoundedText,
+    ) -> Result<IssuedKey> {
+        if !by.is_admin() {
+            return Err(OracleError::Forbidden(
+                "only admin keys may create keys for others".into(),
+            ));
+        }
+        self.create_key(address, role, label).await
     }
 
     /// Creates a key for `address` with `role`. Operator path (`imo keys create`, admins).
@@ -134,7 +153,7 @@ impl Auth {
         let secret = format!("{KEY_PREFIX}{}", random_hex(32));
         let prefix = secret[..KEY_PREFIX.len() + 8].to_owned();
         let id = format!("key_{}", ulid::Ulid::new().to_string().to_lowercase());
-        let created_at_ms = now_ms();
+        let created_at_ms = self.clock.now_ms();
         api_keys::Entity::insert(api_keys::ActiveModel {
             id: Set(id.clone()),
             key_hash: Set(hash_secret(&secret)),
@@ -203,7 +222,10 @@ impl Auth {
             return Err(OracleError::not_found(format!("key {key_id}")));
         }
         api_keys::Entity::update_many()
-            .col_expr(api_keys::Column::RevokedAtMs, Expr::value(now_ms()))
+            .col_expr(
+                api_keys::Column::RevokedAtMs,
+                Expr::value(self.clock.now_ms()),
+            )
             .filter(api_keys::Column::Id.eq(key_id))
             .exec(&self.db)
             .await?;
@@ -237,7 +259,7 @@ impl Auth {
                 format!("sign-in nonces for {a}"),
             )?;
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         // Alphanumeric and >= 8 characters, as EIP-4361 requires; 128 bits of entropy.
         let nonce = random_hex(16);
         let expires_at_ms = now + (self.cfg.nonce_ttl_secs as i64) * 1000;
@@ -285,7 +307,11 @@ impl Auth {
                 msg.chain_id, self.cfg.chain_id
             )));
         }
-        if !msg.valid_now() {
+        let now = time::OffsetDateTime::from_unix_timestamp_nanos(
+            i128::from(self.clock.now_ms()) * 1_000_000,
+        )
+        .map_err(|e| OracleError::SignIn(format!("the clock is out of range: {e}")))?;
+        if !msg.valid_at(&now) {
             return Err(OracleError::SignIn(
                 "message is expired or not yet valid".into(),
             ));
@@ -316,7 +342,7 @@ impl Auth {
             )));
         }
 
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let txn = self.db.begin().await?;
         let consumed = siwe_nonces::Entity::update_many()
             .col_expr(siwe_nonces::Column::UsedAtMs, Expr::value(now))

@@ -359,10 +359,15 @@ pub struct ChainConfig {
     pub max_fee_per_gas_wei: u128,
     /// The indexer reads at most this many blocks of logs per request.
     pub index_batch_blocks: u64,
-    /// Test-only fault injection: `omit-last-receipt` (attest a tree without the epoch's last
-    /// receipt) or `kill-after-send:<intent key prefix>` (SIGKILL this process right after
-    /// broadcasting a matching transaction, before recording anything). Never set in production.
+    /// Test-only fault injection, compiled in only with the `fault-injection` cargo feature
+    /// (release builds and `make run` have no such field): `omit-last-receipt` (attest a tree
+    /// without the epoch's last receipt) or `kill-after-send:<intent key prefix>` (SIGKILL this
+    /// process right after broadcasting a matching transaction, before recording anything).
+    #[cfg(feature = "fault-injection")]
     pub fault_injection: Option<String>,
+    /// Models paid per finalize transaction (the contract finalizes large epochs in batches;
+    /// 300 fresh tokens stay near 21.5M gas).
+    pub finalize_batch_models: usize,
 }
 
 impl Default for ChainConfig {
@@ -394,7 +399,9 @@ impl Default for ChainConfig {
             fee_bump_percent: 25,
             max_fee_per_gas_wei: 500_000_000_000,
             index_batch_blocks: 2_000,
+            #[cfg(feature = "fault-injection")]
             fault_injection: None,
+            finalize_batch_models: 300,
         }
     }
 }
@@ -441,7 +448,7 @@ impl fmt::Debug for ChainConfig {
             .field("fee_bump_percent", &self.fee_bump_percent)
             .field("max_fee_per_gas_wei", &self.max_fee_per_gas_wei)
             .field("index_batch_blocks", &self.index_batch_blocks)
-            .field("fault_injection", &self.fault_injection)
+            .field("finalize_batch_models", &self.finalize_batch_models)
             .finish()
     }
 }

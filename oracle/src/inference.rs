@@ -7,13 +7,13 @@ use tracing::instrument;
 
 use crate::{
     auth::Principal,
+    clock::{EpochRule, SharedClock},
     engine::TensorSpec,
     error::{OracleError, Result},
     ledger::Ledger,
     receipts::{ReceiptRecord, ReceiptSigner},
     registry::{Registry, ServingModel},
     tensor::{Tensor, canonical_hash},
-    types::now_ms,
 };
 
 /// One inference call, parsed and typed by the protocol layer.
@@ -43,7 +43,8 @@ pub struct Inference {
     registry: Registry,
     ledger: Ledger,
     signer: ReceiptSigner,
-    epoch_secs: u64,
+    epochs: EpochRule,
+    clock: SharedClock,
     ids: std::sync::Arc<Mutex<ulid::Generator>>,
     /// Chain mode: the tokenized model ids; only those, with a non-zero price, are metered
     /// (every receipt must be attestable: the contract takes registered models and non-zero
@@ -151,12 +152,19 @@ pub fn validate(model: &ServingModel, inputs: &[Tensor], outputs: &[String]) -> 
 }
 
 impl Inference {
-    pub fn new(registry: Registry, ledger: Ledger, signer: ReceiptSigner, epoch_secs: u64) -> Self {
+    pub fn new(
+        registry: Registry,
+        ledger: Ledger,
+        signer: ReceiptSigner,
+        epochs: EpochRule,
+        clock: SharedClock,
+    ) -> Self {
         Self {
             registry,
             ledger,
             signer,
-            epoch_secs: epoch_secs.max(1),
+            epochs,
+            clock,
             ids: Default::default(),
             tokenized: None,
         }
@@ -234,10 +242,10 @@ impl Inference {
         let output_hash = canonical_hash(&outputs);
 
         let id = self.next_id()?;
-        let timestamp_ms = now_ms() as u64;
+        let timestamp_ms = self.clock.now_ms().max(0) as u64;
         let mut receipt = ReceiptRecord {
             id: id.to_string(),
-            epoch: timestamp_ms / 1000 / self.epoch_secs,
+            epoch: self.epochs.epoch_of(timestamp_ms as i64),
             model_id: model.record.id.clone(),
             model_name: model.record.name.clone(),
             weights_root: model.record.weights_root.clone(),

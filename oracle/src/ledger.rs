@@ -22,10 +22,11 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, instrument};
 
 use crate::{
+    clock::SharedClock,
     db::{balances, chain_events, credits, receipts, vault_accounts},
     error::{OracleError, Result},
     receipts::ReceiptRecord,
-    types::{Address, Wei, now_ms},
+    types::{Address, Wei},
 };
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -101,6 +102,8 @@ enum Write {
     /// A barrier: every receipt committed before it is durable when it answers, and no receipt
     /// of an epoch up to this one commits after it.
     Freeze(u64),
+    /// Commit what is queued, answer, and stop: later writes fail (ordered shutdown).
+    Stop,
 }
 
 struct Job {
@@ -159,6 +162,7 @@ impl Drop for Reservation {
 
 struct Inner {
     db: DatabaseConnection,
+    clock: SharedClock,
     accounts: std::sync::Mutex<HashMap<Address, Account>>,
     tx: mpsc::Sender<Job>,
     /// Chain mode: spending needs a cap, balances come from deposits only.
@@ -190,10 +194,16 @@ impl Ledger {
     ///
     /// In `chain_mode` balances come from vault events only ([`Ledger::apply_chain_event`]),
     /// admin credits are refused, and every call must also fit under the client's signed cap.
-    pub fn start(db: DatabaseConnection, max_batch: usize, chain_mode: bool) -> Self {
+    pub fn start(
+        db: DatabaseConnection,
+        max_batch: usize,
+        chain_mode: bool,
+        clock: SharedClock,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(max_batch.max(1) * 4);
         let inner = Arc::new(Inner {
             db,
+            clock,
             accounts: Default::default(),
             tx,
             chain_mode,
@@ -272,6 +282,22 @@ impl Ledger {
         if let Some(acct) = self.inner.accounts().get_mut(&address) {
             acct.reserved = acct.reserved.saturating_sub(amount);
         }
+    }
+
+    /// An admin's credit to `address` (the source names the admin's key).
+    pub async fn credit_by(
+        &self,
+        by: &crate::auth::Principal,
+        address: Address,
+        amount: Wei,
+    ) -> Result<BalanceView> {
+        if !by.is_admin() {
+            return Err(OracleError::Forbidden(
+                "only admin keys may credit balances".into(),
+            ));
+        }
+        self.credit(address, amount, &format!("admin:{}", by.key_id))
+            .await
     }
 
     /// Adds `amount` to `address`'s balance, durably, recording its source.
@@ -353,6 +379,24 @@ impl Ledger {
         Ok(true)
     }
 
+    /// Commits every write queued so far, then stops the writer: when this returns, every
+    /// receipt whose response was sent is durable, and later writes fail. Idempotent.
+    pub async fn shutdown(&self) {
+        let (done, rx) = oneshot::channel();
+        if self
+            .inner
+            .tx
+            .send(Job {
+                write: Write::Stop,
+                done,
+            })
+            .await
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
+    }
+
     /// Closes the ledger to receipts of `epoch` and earlier: when this returns, every such
     /// receipt is committed, and any that arrives later fails with `EpochClosed` (uncharged).
     pub async fn freeze(&self, epoch: u64) -> Result<()> {
@@ -380,9 +424,15 @@ async fn writer(ledger: Ledger, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     let mut batch = Vec::with_capacity(max_batch);
     // Receipts of epochs up to this one are refused (their epoch is closed).
     let mut frozen: Option<u64> = None;
-    while rx.recv_many(&mut incoming, max_batch).await > 0 {
+    let mut stop: Option<Job> = None;
+    while stop.is_none() && rx.recv_many(&mut incoming, max_batch).await > 0 {
         for job in incoming.drain(..) {
+            if stop.is_some() {
+                let _ = job.done.send(Err(stopped()));
+                continue;
+            }
             match job.write {
+                Write::Stop => stop = Some(job),
                 Write::Freeze(epoch) => {
                     // Everything before the barrier commits first.
                     commit_batch(&ledger, &mut batch).await;
@@ -399,6 +449,22 @@ async fn writer(ledger: Ledger, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
         }
         commit_batch(&ledger, &mut batch).await;
     }
+    // Stopped: nothing more is accepted; whatever raced in is refused, uncharged.
+    rx.close();
+    while let Some(job) = rx.recv().await {
+        if let Write::Receipt(r) = &job.write {
+            ledger.release(r.client, r.price_wei.0);
+        }
+        let _ = job.done.send(Err(stopped()));
+    }
+    if let Some(job) = stop {
+        tracing::info!("ledger writer drained and stopped");
+        let _ = job.done.send(Ok(()));
+    }
+}
+
+fn stopped() -> OracleError {
+    OracleError::Database("the ledger writer has stopped (the service is shutting down)".into())
 }
 
 fn overflow(address: Address, amount: u128) -> OracleError {
@@ -468,7 +534,7 @@ fn plan(ledger: &Ledger, batch: &[Job]) -> (HashMap<Address, Account>, Vec<Verdi
             Write::Receipt(r) => r.client,
             Write::Credit { address, .. } => *address,
             Write::Chain(e) => e.account,
-            Write::Freeze(_) => {
+            Write::Freeze(_) | Write::Stop => {
                 verdicts.push(Verdict::Apply);
                 continue;
             }
@@ -531,7 +597,7 @@ fn plan(ledger: &Ledger, batch: &[Job]) -> (HashMap<Address, Account>, Vec<Verdi
                     Verdict::Apply
                 }
             },
-            Write::Freeze(_) => Verdict::Apply,
+            Write::Freeze(_) | Write::Stop => Verdict::Apply,
         };
         if matches!(verdict, Verdict::Apply) {
             *a = b;
@@ -550,7 +616,7 @@ async fn write_batch(
     batch: &[(Job, Verdict)],
     next: &HashMap<Address, Account>,
 ) -> Result<()> {
-    let now = now_ms();
+    let now = ledger.inner.clock.now_ms();
     let txn = ledger.inner.db.begin().await?;
     let receipt_rows: Vec<receipts::ActiveModel> = batch
         .iter()
@@ -733,7 +799,11 @@ pub fn receipt_from_row(m: receipts::Model) -> Result<ReceiptRecord> {
 #[derive(Clone)]
 pub struct ReceiptQueries {
     db: DatabaseConnection,
+    clock: SharedClock,
 }
+
+/// The usage report's default window: the last 30 days.
+pub const USAGE_DEFAULT_WINDOW_MS: i64 = 30 * 86_400_000;
 
 /// Usage of one model on one UTC day.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -761,8 +831,66 @@ fn utc_day(ms: u64) -> String {
 }
 
 impl ReceiptQueries {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, clock: SharedClock) -> Self {
+        Self { db, clock }
+    }
+
+    /// Receipt `id`, for its client or an admin (anyone else: `not_found`, so that receipt ids
+    /// reveal nothing).
+    pub async fn get_for(&self, by: &crate::auth::Principal, id: &str) -> Result<ReceiptRecord> {
+        let r = self.get(id).await?;
+        if r.client != by.address && !by.is_admin() {
+            return Err(OracleError::not_found(format!("receipt {id}")));
+        }
+        Ok(r)
+    }
+
+    /// Calls and revenue per model and UTC day, for a publisher's own models (admins: every
+    /// model), one model or all; the window defaults to the last 30 days up to now.
+    pub async fn usage_report(
+        &self,
+        by: &crate::auth::Principal,
+        registry: &crate::registry::Registry,
+        model: Option<&str>,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+    ) -> Result<Vec<DailyUsage>> {
+        use crate::types::Role;
+        if !matches!(by.role, Role::Publisher | Role::Admin) {
+            return Err(OracleError::Forbidden(
+                "usage reports are for publishers".into(),
+            ));
+        }
+        let models = match model {
+            Some(m) => {
+                let m = registry.get(m).await?;
+                if m.publisher != by.address && !by.is_admin() {
+                    return Err(OracleError::Forbidden(format!(
+                        "model {} belongs to another publisher",
+                        m.id
+                    )));
+                }
+                vec![m.id]
+            }
+            None => {
+                let filter = crate::registry::ModelFilter {
+                    publisher: (!by.is_admin()).then_some(by.address),
+                    include_inactive: true,
+                    limit: 500,
+                    after: None,
+                };
+                registry
+                    .list(&filter)
+                    .await?
+                    .into_iter()
+                    .map(|m| m.id)
+                    .collect()
+            }
+        };
+        let now = self.clock.now_ms();
+        let from = from_ms.unwrap_or(now - USAGE_DEFAULT_WINDOW_MS);
+        let to = to_ms.unwrap_or(now + 1);
+        self.daily_usage(&models, from, to).await
     }
 
     pub async fn get(&self, id: &str) -> Result<ReceiptRecord> {

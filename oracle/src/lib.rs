@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod chain;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod engine;
@@ -27,6 +28,7 @@ use sea_orm::DatabaseConnection;
 pub use crate::error::{OracleError, Result};
 use crate::{
     auth::Auth,
+    clock::{EpochRule, SharedClock},
     config::Config,
     engine::Engine,
     inference::Inference,
@@ -40,6 +42,9 @@ use crate::{
 #[derive(Clone)]
 pub struct Oracle {
     pub config: Arc<Config>,
+    pub clock: SharedClock,
+    /// The epoch rule of `metering.epoch_secs`.
+    pub epochs: EpochRule,
     pub db: DatabaseConnection,
     pub engine: Arc<Engine>,
     pub auth: Auth,
@@ -57,7 +62,7 @@ impl Oracle {
     /// With `chain.enabled`, receipts are signed for the UsageOracle of the latest deployment
     /// recorded for `chain.chain_id` (`imo contracts deploy`) and the chain loop is started
     /// (its scheduled jobs are started separately, see [`chain::jobs::start`]).
-    pub async fn start(mut config: Config) -> Result<Self> {
+    pub async fn start(mut config: Config, clock: SharedClock) -> Result<Self> {
         let engine = Arc::new(Engine::init(&config.engine)?);
         let db = db::connect(&config.database).await?;
         db::migrate(&db).await?;
@@ -79,8 +84,21 @@ impl Oracle {
         let signer = ReceiptSigner::from_config(&config.metering)?;
         let store = ModelStore::open(&config.storage.models_dir)?;
         let sandbox = sandbox::Sandbox::new(&config.engine)?;
-        let registry = Registry::new(db.clone(), store, engine.clone(), sandbox, &config.engine);
-        let ledger = Ledger::start(db.clone(), config.metering.max_batch, config.chain.enabled);
+        let registry = Registry::new(
+            db.clone(),
+            store,
+            engine.clone(),
+            sandbox,
+            &config.engine,
+            clock.clone(),
+        );
+        let ledger = Ledger::start(
+            db.clone(),
+            config.metering.max_batch,
+            config.chain.enabled,
+            clock.clone(),
+        );
+        let epochs = EpochRule::new(config.metering.epoch_secs);
         if config.engine.preload {
             let n = registry.preload().await?;
             tracing::info!(models = n, "preloaded active models");
@@ -90,34 +108,50 @@ impl Oracle {
             registry.clone(),
             ledger.clone(),
             signer.clone(),
-            config.metering.epoch_secs,
+            epochs,
+            clock.clone(),
         );
         let chain = match deployment {
             Some(d) => {
                 let c = chain::ChainLoop::start(
                     db.clone(),
                     config.chain.clone(),
-                    config.metering.epoch_secs,
+                    epochs,
+                    clock.clone(),
                     d,
                     signer.key().clone(),
                     ledger,
                 )
                 .await?;
                 tracing::info!(oracle = %c.deployment().oracle, vault = %c.deployment().vault, registry = %c.deployment().registry, "chain loop ready");
-                inference = inference.with_tokenized(c.tokenized_models());
+                inference = inference.with_tokenized(c.tokens.tokenized_models());
                 Some(c)
             }
             None => None,
         };
         Ok(Self {
             chain,
-            auth: Auth::new(db.clone(), config.auth.clone()),
+            auth: Auth::new(db.clone(), config.auth.clone(), clock.clone()),
+            receipts: ReceiptQueries::new(db.clone(), clock.clone()),
+            clock,
+            epochs,
             inference,
-            receipts: ReceiptQueries::new(db.clone()),
             registry,
             config: Arc::new(config),
             db,
             engine,
         })
+    }
+
+    /// The domain's part of an ordered shutdown, once no request is in flight and the chain
+    /// jobs have stopped: the ledger writer commits what is queued and stops (every receipt of
+    /// a response already sent is durable), model workers end, the database pool closes.
+    pub async fn shutdown(self) {
+        self.inference.ledger().shutdown().await;
+        self.registry.unload_all();
+        if let Err(e) = self.db.close().await {
+            tracing::warn!(error = %e, "closing the database pool");
+        }
+        tracing::info!("domain stopped");
     }
 }

@@ -18,6 +18,7 @@ use tracing::{info, instrument};
 
 use crate::{
     auth::Principal,
+    clock::SharedClock,
     config::EngineConfig,
     db::{model_tensors, models},
     engine::{Engine, TensorSpec},
@@ -25,7 +26,7 @@ use crate::{
     onnx::{self, ModelScan, WeightTensor},
     sandbox::{self, ModelWorker, Sandbox},
     storage::{ModelStore, StagedFile},
-    types::{Address, BoundedText, ModelName, Role, Wei, now_ms},
+    types::{Address, BoundedText, ModelName, Role, Wei},
 };
 
 /// Life-cycle state of a registered model.
@@ -39,7 +40,7 @@ pub enum ModelState {
 }
 
 impl ModelState {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Registered => "registered",
             Self::Tokenized => "tokenized",
@@ -221,6 +222,7 @@ pub struct Registry {
     store: ModelStore,
     engine: Arc<Engine>,
     sandbox: Sandbox,
+    clock: SharedClock,
     serving: Arc<std::sync::Mutex<HashMap<String, Arc<ServingModel>>>>,
     loading: Arc<tokio::sync::Mutex<()>>,
     sessions_per_model: usize,
@@ -238,6 +240,7 @@ impl Registry {
         engine: Arc<Engine>,
         sandbox: Sandbox,
         cfg: &EngineConfig,
+        clock: SharedClock,
     ) -> Self {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -247,6 +250,7 @@ impl Registry {
             store,
             engine,
             sandbox,
+            clock,
             serving: Default::default(),
             loading: Default::default(),
             sessions_per_model: if cfg.sessions_per_model == 0 {
@@ -325,6 +329,19 @@ impl Registry {
         Ok(model)
     }
 
+    /// Stops every model worker of this process (shutdown: nothing is in flight any more).
+    pub fn unload_all(&self) {
+        let n = {
+            let mut map = self.serving.lock().unwrap_or_else(|e| e.into_inner());
+            let n = map.len();
+            map.clear();
+            n
+        };
+        if n > 0 {
+            info!(models = n, "model workers stopped");
+        }
+    }
+
     /// Forgets a model's cached record and sessions in this process.
     fn evict(&self, model: &ModelRecord) {
         let mut map = self.serving.lock().expect("serving lock");
@@ -392,7 +409,7 @@ impl Registry {
             )));
         }
 
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let id = format!("mdl_{}", ulid::Ulid::new().to_string().to_lowercase());
         let file_sha256 = upload.sha256_hex();
         let file_size = upload.len;
@@ -555,7 +572,7 @@ impl Registry {
         if let Some(d) = patch.description {
             row.description = Set(d.into_inner());
         }
-        row.updated_at_ms = Set(now_ms());
+        row.updated_at_ms = Set(self.clock.now_ms());
         models::Entity::update(row).exec(&self.db).await?;
         self.evict(&model);
         self.get(&model.id).await
@@ -576,7 +593,7 @@ impl Registry {
             let row = models::ActiveModel {
                 id: Set(model.id.clone()),
                 active: Set(false),
-                updated_at_ms: Set(now_ms()),
+                updated_at_ms: Set(self.clock.now_ms()),
                 ..Default::default()
             };
             models::Entity::update(row).exec(&self.db).await?;

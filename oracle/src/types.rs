@@ -202,14 +202,6 @@ impl BoundedText {
     }
 }
 
-/// Milliseconds since the Unix epoch, the one time representation in storage.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -154,7 +154,7 @@ fn imo_binary() -> PathBuf {
     bin
 }
 
-async fn start_service(dir: &Path, sessions: usize) -> (Oracle, imo_api::server::RunningServer) {
+async fn start_service(dir: &Path, sessions: usize) -> (Oracle, imo_api::app::App) {
     let mut cfg = Config::default();
     cfg.server.bind = "127.0.0.1:0".parse().unwrap();
     cfg.server.workers = 1;
@@ -165,9 +165,10 @@ async fn start_service(dir: &Path, sessions: usize) -> (Oracle, imo_api::server:
     cfg.engine.worker_binary = Some(imo_binary());
     cfg.metering.operator_key = Some(OPERATOR_KEY.into());
     cfg.log.filter = "warn".into();
-    let oracle = Oracle::start(cfg).await.expect("service starts");
-    let server = imo_api::server::start(oracle.clone(), false).expect("binds");
-    (oracle, server)
+    let app = imo_api::app::App::build(cfg, std::sync::Arc::new(imo_oracle::clock::SystemClock))
+        .await
+        .expect("service starts");
+    (app.oracle.clone(), app)
 }
 
 /// A publisher key and a client key with an (effectively) unlimited balance.
@@ -212,7 +213,7 @@ async fn setup_keys(oracle: &Oracle) -> (String, String) {
 
 async fn http_vs_bare(oracle: &Oracle, url: &str) {
     let (pkey, ckey) = setup_keys(oracle).await;
-    let api = imo_api::client::Client::new(url);
+    let api = imo_client::Client::new(url);
     let http = reqwest::Client::new();
 
     println!(
@@ -223,7 +224,7 @@ async fn http_vs_bare(oracle: &Oracle, url: &str) {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for case in cases() {
-        let meta = imo_api::client::Upload {
+        let meta = imo_client::Upload {
             name: case.name.into(),
             price_wei: Some("1".into()),
             ..Default::default()
@@ -340,14 +341,14 @@ async fn concurrency() {
     for sessions in [1, 2] {
         let dir = tempfile::tempdir().unwrap();
         let (oracle, server) = start_service(dir.path(), sessions).await;
-        let url = format!("http://{}", server.addr);
+        let url = server.url();
         let (pkey, ckey) = setup_keys(&oracle).await;
-        let meta = imo_api::client::Upload {
+        let meta = imo_client::Upload {
             name: case.name.into(),
             price_wei: Some("1".into()),
             ..Default::default()
         };
-        imo_api::client::Client::new(&url)
+        imo_client::Client::new(&url)
             .with_key(&pkey)
             .upload_model(&meta, std::fs::read(model(case.file)).unwrap())
             .await
@@ -387,7 +388,7 @@ async fn concurrency() {
             base = rate;
         }
         println!("| {sessions} | {rate:.1} | {:.2}x |", rate / base);
-        server.stop().await;
+        server.shutdown().await;
     }
 }
 
@@ -410,7 +411,12 @@ async fn ledger_throughput(url: &str, max_batch: usize, total: usize, tasks: usi
     .await
     .unwrap();
     imo_oracle::db::migrate(&db).await.unwrap();
-    let ledger = Ledger::start(db, max_batch, false);
+    let ledger = Ledger::start(
+        db,
+        max_batch,
+        false,
+        std::sync::Arc::new(imo_oracle::clock::SystemClock),
+    );
     let client: imo_oracle::types::Address = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
         .parse()
         .unwrap();
@@ -527,7 +533,9 @@ async fn isolation() {
         tensor::{DataType, Tensor, TensorData},
     };
     println!("\n## Model isolation: worker process vs in-process session (one call at a time)\n");
-    println!("| model | in-process p50 µs | worker p50 µs | cost per call µs | worker / in-process |");
+    println!(
+        "| model | in-process p50 µs | worker p50 µs | cost per call µs | worker / in-process |"
+    );
     println!("|---|---|---|---|---|");
     let mut cfg = Config::default();
     cfg.engine.ort_library = root().join(".tools/onnxruntime/libonnxruntime.so");
@@ -545,7 +553,7 @@ async fn isolation() {
                 Tensor::new(
                     *name,
                     DataType::parse(dt).unwrap(),
-                    shape.iter().map(|&d| d as u64).collect(),
+                    shape.to_vec(),
                     TensorData::Fixed(bytes.to_vec()),
                 )
                 .unwrap()
@@ -565,10 +573,19 @@ async fn isolation() {
                 lat.push(t.elapsed().as_secs_f64() * 1e6);
             }
             lat.sort_by(|x, y| x.partial_cmp(y).unwrap());
-            if trial % 2 == 0 { a.push(pct(&lat, 0.5)) } else { b.push(pct(&lat, 0.5)) }
+            if trial % 2 == 0 {
+                a.push(pct(&lat, 0.5))
+            } else {
+                b.push(pct(&lat, 0.5))
+            }
         }
         let (a, b) = (median(a), median(b));
-        println!("| {} | {a:.0} | {b:.0} | {:.0} | {:.2}x |", case.name, b - a, b / a);
+        println!(
+            "| {} | {a:.0} | {b:.0} | {:.0} | {:.2}x |",
+            case.name,
+            b - a,
+            b / a
+        );
     }
 }
 
@@ -596,8 +613,8 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let (oracle, server) = start_service(dir.path(), 1).await;
         println!("fingerprint: {}", oracle.engine.fingerprint("cpu"));
-        http_vs_bare(&oracle, &format!("http://{}", server.addr)).await;
-        server.stop().await;
+        http_vs_bare(&oracle, &server.url()).await;
+        server.shutdown().await;
         isolation().await;
         concurrency().await;
         persistence().await;

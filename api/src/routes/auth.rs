@@ -1,12 +1,13 @@
 //! `/v1/auth` and `/v1/keys`: Sign-In with Ethereum and API keys.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use imo_oracle::{Oracle, OracleError, types::BoundedText};
+use imo_client::dto::*;
+use imo_oracle::{Oracle, types::BoundedText};
 
 use crate::{
-    dto::*,
     error::{ApiResult, ErrorBody},
-    extract::Caller,
+    extract::{Caller, JsonBody},
+    map::IntoDto,
 };
 
 /// Get a single-use nonce for a Sign-In with Ethereum message.
@@ -58,13 +59,13 @@ pub async fn nonce(
 #[tracing::instrument(skip_all)]
 pub async fn siwe(
     oracle: web::Data<Oracle>,
-    body: crate::extract::JsonBody<SignInRequest>,
+    body: JsonBody<SignInRequest>,
 ) -> ApiResult<HttpResponse> {
     let key = oracle
         .auth
         .sign_in(&body.message, &body.signature, body.role.0)
         .await?;
-    Ok(HttpResponse::Created().json(IssuedKeyView::from(key)))
+    Ok(HttpResponse::Created().json(key.into_dto()))
 }
 
 /// Create an API key for any address (admin only).
@@ -81,13 +82,8 @@ pub async fn siwe(
 pub async fn create_key(
     oracle: web::Data<Oracle>,
     caller: Caller,
-    body: crate::extract::JsonBody<CreateKeyRequest>,
+    body: JsonBody<CreateKeyRequest>,
 ) -> ApiResult<HttpResponse> {
-    if !caller.0.is_admin() {
-        return Err(
-            OracleError::Forbidden("only admin keys may create keys for others".into()).into(),
-        );
-    }
     let body = body.into_inner();
     let label = match body.label {
         Some(l) => l.0,
@@ -95,9 +91,9 @@ pub async fn create_key(
     };
     let key = oracle
         .auth
-        .create_key(body.address.0, body.role.0, label)
+        .create_key_by(&caller.0, body.address.0, body.role.0, label)
         .await?;
-    Ok(HttpResponse::Created().json(IssuedKeyView::from(key)))
+    Ok(HttpResponse::Created().json(key.into_dto()))
 }
 
 /// Revoke a key: your own, or any key as an admin.

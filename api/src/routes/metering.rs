@@ -1,148 +1,14 @@
 //! `/v1` metering: receipts, balances, usage, credits, and the operator's signing identity.
 
 use actix_web::{get, post, web};
-use imo_oracle::{Oracle, OracleError, ledger::BalanceView, receipts::ReceiptRecord, types::Role};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use imo_client::dto::*;
+use imo_oracle::Oracle;
 
 use crate::{
     error::{ApiResult, ErrorBody},
-    extract::Caller,
+    extract::{Caller, JsonBody},
+    map::{self, IntoDto},
 };
-
-/// A signed usage receipt. The signature is EIP-712 over the `Receipt` struct in
-/// docs/PROTOCOL.md, by the operator address from `GET /v1/operator`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ReceiptView {
-    /// ULID; as a 128-bit integer it is the signed `id`.
-    pub id: String,
-    pub epoch: u64,
-    pub model_id: String,
-    pub model_name: String,
-    pub weights_root: String,
-    pub client: String,
-    pub price_wei: String,
-    pub input_hash: String,
-    pub output_hash: String,
-    pub fingerprint: String,
-    pub fingerprint_hash: String,
-    pub timestamp_ms: u64,
-    pub signature: String,
-}
-
-impl From<ReceiptRecord> for ReceiptView {
-    fn from(r: ReceiptRecord) -> Self {
-        Self {
-            client: r.client.to_string(),
-            price_wei: r.price_wei.to_string(),
-            id: r.id,
-            epoch: r.epoch,
-            model_id: r.model_id,
-            model_name: r.model_name,
-            weights_root: r.weights_root,
-            input_hash: r.input_hash,
-            output_hash: r.output_hash,
-            fingerprint: r.fingerprint,
-            fingerprint_hash: r.fingerprint_hash,
-            timestamp_ms: r.timestamp_ms,
-            signature: r.signature,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ReceiptList {
-    pub receipts: Vec<ReceiptView>,
-    /// Cursor for the next page (`after`); absent on the last page.
-    pub next: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    pub after: Option<String>,
-    /// 1-1000, default 100; larger values are refused.
-    #[param(inline)]
-    pub limit: Option<crate::schema::Limit<1000>>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct BalanceResponse {
-    pub address: String,
-    /// Committed balance, wei.
-    pub balance_wei: String,
-    /// Held by calls in flight, wei.
-    pub reserved_wei: String,
-    pub spent_wei: String,
-    pub credited_wei: String,
-    /// Held for a pending withdrawal request (chain mode).
-    pub held_wei: String,
-    /// The signed lifetime spending cap (chain mode; 0 when none).
-    pub cap_wei: String,
-    /// What the next calls may spend.
-    pub available_wei: String,
-}
-
-impl BalanceResponse {
-    fn new(address: String, b: BalanceView) -> Self {
-        Self {
-            address,
-            balance_wei: b.balance_wei.to_string(),
-            reserved_wei: b.reserved_wei.to_string(),
-            spent_wei: b.spent_wei.to_string(),
-            credited_wei: b.credited_wei.to_string(),
-            held_wei: b.held_wei.to_string(),
-            cap_wei: b.cap_wei.to_string(),
-            available_wei: b.available_wei.to_string(),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreditRequest {
-    pub address: crate::schema::AddressField,
-    /// Amount in wei (decimal string, above 0).
-    pub amount_wei: crate::schema::PositiveWeiField,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct DailyUsageView {
-    pub model_id: String,
-    pub model_name: String,
-    /// UTC day, `YYYY-MM-DD`.
-    pub day: String,
-    pub calls: u64,
-    pub revenue_wei: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct UsageResponse {
-    pub usage: Vec<DailyUsageView>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct UsageParams {
-    /// Only this model (id or name).
-    pub model: Option<String>,
-    /// From this time (Unix ms, inclusive). Default: 30 days ago.
-    pub from_ms: Option<i64>,
-    /// Until this time (Unix ms, exclusive). Default: now.
-    pub to_ms: Option<i64>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct OperatorView {
-    /// The address that signs receipts.
-    pub operator: String,
-    /// EIP-712 domain of receipts.
-    pub eip712_name: String,
-    pub eip712_version: String,
-    pub chain_id: u64,
-    pub verifying_contract: String,
-    pub epoch_secs: u64,
-}
 
 /// One receipt: readable by its client (and admins).
 #[utoipa::path(get, path = "/v1/receipts/{id}", tag = "metering", params(("id" = String, Path)),
@@ -154,14 +20,9 @@ pub async fn receipt(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<ReceiptView>> {
-    let r = oracle.receipts.get(&id).await?;
-    if r.client != caller.0.address && !caller.0.is_admin() {
-        return Err(OracleError::NotFound {
-            what: format!("receipt {id}"),
-        }
-        .into());
-    }
-    Ok(web::Json(r.into()))
+    Ok(web::Json(
+        oracle.receipts.get_for(&caller.0, &id).await?.into_dto(),
+    ))
 }
 
 /// The caller's receipts, oldest first.
@@ -182,7 +43,7 @@ pub async fn receipts(
         .then(|| list.last().map(|r| r.id.clone()))
         .flatten();
     Ok(web::Json(ReceiptList {
-        receipts: list.into_iter().map(Into::into).collect(),
+        receipts: list.into_iter().map(IntoDto::into_dto).collect(),
         next,
     }))
 }
@@ -196,10 +57,7 @@ pub async fn balance(
     caller: Caller,
 ) -> ApiResult<web::Json<BalanceResponse>> {
     let b = oracle.inference.ledger().balance(caller.0.address).await?;
-    Ok(web::Json(BalanceResponse::new(
-        caller.0.address.to_string(),
-        b,
-    )))
+    Ok(web::Json(map::balance(caller.0.address, b)))
 }
 
 /// Credit a client's balance (admin only; until on-chain deposits are indexed).
@@ -211,19 +69,15 @@ pub async fn balance(
 pub async fn credit(
     oracle: web::Data<Oracle>,
     caller: Caller,
-    body: crate::extract::JsonBody<CreditRequest>,
+    body: JsonBody<CreditRequest>,
 ) -> ApiResult<web::Json<BalanceResponse>> {
-    if !caller.0.is_admin() {
-        return Err(OracleError::Forbidden("only admin keys may credit balances".into()).into());
-    }
-    let (address, amount) = (body.address.0, body.amount_wei.0);
-    let source = format!("admin:{}", caller.0.key_id);
+    let address = body.address.0;
     let b = oracle
         .inference
         .ledger()
-        .credit(address, amount, &source)
+        .credit_by(&caller.0, address, body.amount_wei.0)
         .await?;
-    Ok(web::Json(BalanceResponse::new(address.to_string(), b)))
+    Ok(web::Json(map::balance(address, b)))
 }
 
 /// Calls and revenue per model and UTC day, for the caller's models (admins: all models).
@@ -236,53 +90,18 @@ pub async fn usage(
     caller: Caller,
     q: web::Query<UsageParams>,
 ) -> ApiResult<web::Json<UsageResponse>> {
-    let p = &caller.0;
-    if !matches!(p.role, Role::Publisher | Role::Admin) {
-        return Err(OracleError::Forbidden("usage reports are for publishers".into()).into());
-    }
-    let models = match &q.model {
-        Some(m) => {
-            let m = oracle.registry.get(m).await?;
-            if m.publisher != p.address && !p.is_admin() {
-                return Err(OracleError::Forbidden(format!(
-                    "model {} belongs to another publisher",
-                    m.id
-                ))
-                .into());
-            }
-            vec![m.id]
-        }
-        None => {
-            let filter = imo_oracle::registry::ModelFilter {
-                publisher: (!p.is_admin()).then_some(p.address),
-                include_inactive: true,
-                limit: 500,
-                after: None,
-            };
-            oracle
-                .registry
-                .list(&filter)
-                .await?
-                .into_iter()
-                .map(|m| m.id)
-                .collect()
-        }
-    };
-    let now = imo_oracle::types::now_ms();
-    let from = q.from_ms.unwrap_or(now - 30 * 86_400_000);
-    let to = q.to_ms.unwrap_or(now + 1);
-    let usage = oracle.receipts.daily_usage(&models, from, to).await?;
+    let usage = oracle
+        .receipts
+        .usage_report(
+            &caller.0,
+            &oracle.registry,
+            q.model.as_deref(),
+            q.from_ms,
+            q.to_ms,
+        )
+        .await?;
     Ok(web::Json(UsageResponse {
-        usage: usage
-            .into_iter()
-            .map(|u| DailyUsageView {
-                model_id: u.model_id,
-                model_name: u.model_name,
-                day: u.day,
-                calls: u.calls,
-                revenue_wei: u.revenue_wei.to_string(),
-            })
-            .collect(),
+        usage: usage.into_iter().map(IntoDto::into_dto).collect(),
     }))
 }
 

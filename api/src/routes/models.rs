@@ -8,10 +8,12 @@ use imo_oracle::{
     types::{BoundedText, Wei},
 };
 
+use imo_client::dto::*;
+
 use crate::{
-    dto::*,
     error::{ApiError, ApiResult, ErrorBody},
-    extract::Caller,
+    extract::{Caller, JsonBody},
+    map::{self, IntoDto},
 };
 
 /// Upload and register an ONNX model.
@@ -99,8 +101,8 @@ pub async fn upload(
         match oracle.registry.register(&caller.0, meta, staged).await? {
             Registration::Created(m) => HttpResponse::Created()
                 .insert_header((header::LOCATION, format!("/v1/models/{}", m.id)))
-                .json(ModelView::from(m)),
-            Registration::Existing(m) => HttpResponse::Ok().json(ModelView::from(m)),
+                .json(m.into_dto()),
+            Registration::Existing(m) => HttpResponse::Ok().json(m.into_dto()),
         },
     )
 }
@@ -127,8 +129,21 @@ pub async fn list(
     let next = (models.len() as u64 == limit)
         .then(|| models.last().map(|m| m.id.clone()))
         .flatten();
+    // The token's state shows in listings (chain mode).
+    let tokens = match &oracle.chain {
+        Some(c) => c.tokens.states().await?,
+        None => Default::default(),
+    };
     Ok(web::Json(ModelList {
-        models: models.into_iter().map(Into::into).collect(),
+        models: models
+            .into_iter()
+            .map(|m| {
+                let token = tokens.get(&m.id).map(|t| t.as_str().to_owned());
+                let mut v = m.into_dto();
+                v.token_state = token;
+                v
+            })
+            .collect(),
         next,
     }))
 }
@@ -144,7 +159,7 @@ pub async fn get(
     oracle: web::Data<Oracle>,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<ModelView>> {
-    Ok(web::Json(oracle.registry.get(&id).await?.into()))
+    Ok(web::Json(oracle.registry.get(&id).await?.into_dto()))
 }
 
 /// Change a model's price or description. Only its publisher (or an admin) may.
@@ -164,7 +179,7 @@ pub async fn update(
     oracle: web::Data<Oracle>,
     caller: Caller,
     id: web::Path<String>,
-    body: crate::extract::JsonBody<ModelPatchRequest>,
+    body: JsonBody<ModelPatchRequest>,
 ) -> ApiResult<web::Json<ModelView>> {
     let body = body.into_inner();
     let patch = ModelPatch {
@@ -172,7 +187,11 @@ pub async fn update(
         description: body.description.map(|d| d.0),
     };
     Ok(web::Json(
-        oracle.registry.update(&caller.0, &id, patch).await?.into(),
+        oracle
+            .registry
+            .update(&caller.0, &id, patch)
+            .await?
+            .into_dto(),
     ))
 }
 
@@ -194,7 +213,7 @@ pub async fn deactivate(
     id: web::Path<String>,
 ) -> ApiResult<web::Json<ModelView>> {
     Ok(web::Json(
-        oracle.registry.deactivate(&caller.0, &id).await?.into(),
+        oracle.registry.deactivate(&caller.0, &id).await?.into_dto(),
     ))
 }
 
@@ -215,7 +234,7 @@ pub async fn weights(
         tensors: tensors
             .into_iter()
             .enumerate()
-            .map(|(i, t)| WeightTensorView::new(i, t))
+            .map(|(i, t)| map::weight_tensor(i, t))
             .collect(),
     }))
 }
@@ -237,6 +256,6 @@ pub async fn weight_proof(
             .registry
             .weight_proof(&id, index as usize)
             .await?
-            .into(),
+            .into_dto(),
     ))
 }

@@ -4,10 +4,9 @@ use actix_web::{HttpResponse, get, web};
 use imo_oracle::Oracle;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::{
-    dto::Health,
-    error::{ApiResult, ErrorBody},
-};
+use imo_client::dto::Health;
+
+use crate::error::{ApiResult, ErrorBody};
 
 /// Liveness: the process is up and answering.
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health)))]

@@ -1,20 +1,34 @@
-//! Epochs (the `epochs` job): close, attest with bond, answer challenges, unwind and
-//! re-attest a voided attestation, finalize after the window; plus the receipt proofs and
-//! revenue reads built on them.
+//! The epoch machine (the `epochs` job): close ended epochs, attest them with the bond (and the
+//! cover of any shortfall), finalize them in batches after the window, answer challenges,
+//! unwind a voided attestation and attest the corrected tree in the next round.
 //!
-//! An epoch's state in the `epochs` table moves `closed` → `attesting` → `attested` →
-//! `finalizing` → `finalized`; a voided attestation goes `voided` → `unwinding` → `closed`
-//! (next round, tree rebuilt). `attest_failed` is terminal and needs an operator (the intent's
-//! error says why: e.g. a client withdrew before its spend was attested). Every transition is
-//! re-derived on each pass from the database, the transaction manager's intents and the
-//! contract's `getAttestation`, so a pass may stop anywhere and the next one goes on.
+//! States ([`EpochState`]) and their transitions, all in [`EpochMachine::step`]:
+//!
+//! | from | on | to |
+//! |---|---|---|
+//! | — | the epoch ended `epoch_grace_secs` ago and has receipts | `closed` (round 1) |
+//! | `closed` | the attestation is final | `attested` |
+//! | `closed` | the attestation failed: the cover fell short | `closed` (next attempt) |
+//! | `closed` | the attestation failed otherwise | `attest_failed` |
+//! | `attested` | the chain says voided (this round) | `voided` |
+//! | `attested` | the chain says finalized | `finalized` |
+//! | `voided` | the unwind is final (or the chain shows it done) | `closed` (round + 1, every receipt) |
+//!
+//! What is in flight (an attestation, a finalize batch, an unwind) is an intent of the
+//! transaction manager under a deterministic key (`attest:<epoch>:<round>[:<attempt>]`,
+//! `finalize:<epoch>:<round>:<from>`, `unwind:<epoch>:<round>`), asked for with
+//! [`TxManager::outcome`](super::txm::TxManager::outcome); the API's phase (`attesting`,
+//! `finalizing`, `unwinding`) is derived from it ([`EpochPhase`]).
+//!
+//! Challenges ([`ChallengeState`], in [`EpochMachine::answer`]): `open` → `answered` or
+//! `failed` (the `respond:<id>` intent's outcome), `moot` (another round), `unanswerable`.
+//! Challenges and payouts come from the log follower (confirmed blocks only).
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use alloy::{
-    primitives::{Address as EthAddress, B256, Bytes, U256},
-    providers::Provider,
-    rpc::types::Filter,
+    primitives::{B256, Bytes, U256},
+    rpc::types::Log,
     sol_types::{SolCall, SolEvent},
 };
 use sea_orm::{
@@ -26,20 +40,24 @@ use tracing::{error, info, instrument, warn};
 
 use super::{
     bindings::UsageOracle,
-    service::ChainLoop,
-    tree::{ClientTotal, LeafData, ModelTotal, ReceiptTree, receipt_hash},
-    txm::IntentState,
+    follower::Stream,
+    service::ChainContext,
+    state::{AttestationStatus, ChallengeState, EpochPhase, EpochState},
+    tree::{ClientTotal, LeafData, ModelTotal, ReceiptTree, models_chain_hash, receipt_hash},
+    txm::Outcome,
 };
 use crate::{
-    db::{challenges, epochs, model_tokens, payouts, receipts},
+    db::{challenges, epochs, payouts, receipts},
     error::{OracleError, Result},
-    ledger::receipt_from_row,
+    ledger::{Ledger, receipt_from_row},
     receipts::ReceiptRecord,
-    registry::ModelRecord,
-    types::{Address, now_ms},
+    types::Address,
 };
 
-const ORACLE_CURSOR: &str = "oracle";
+/// The cursor of challenge events.
+pub const CHALLENGES_STREAM: &str = "oracle";
+/// The cursor of `ModelPaid` events.
+pub const PAYOUTS_STREAM: &str = "payouts";
 
 /// What one pass of the `epochs` job did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -53,97 +71,85 @@ pub struct EpochReport {
     pub reopened: Vec<u64>,
     pub challenges_seen: Vec<u64>,
     pub challenges_answered: Vec<u64>,
+    pub payouts_recorded: usize,
 }
 
-/// An epoch as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EpochView {
+/// A closed epoch as the domain keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpochRecord {
     pub epoch: u64,
     pub round: u32,
-    pub state: String,
-    pub root: String,
+    pub state: EpochState,
+    pub root: B256,
     pub count: u64,
-    pub total_wei: String,
+    pub total: U256,
     pub fee_bps: u16,
     pub posted_at: Option<u64>,
+    /// What the attestation could not escrow from its clients (the operator covered it).
+    pub shortfall: U256,
     pub models: Vec<ModelTotal>,
     pub clients: Vec<ClientTotal>,
+    attempt: u32,
+    omitted: u32,
 }
 
-/// What a client needs to check its receipt on-chain (`UsageOracle.computeRoot(leafHash(leaf),
-/// index, proof) == root`), or to answer or raise a challenge.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReceiptProof {
-    pub receipt: ReceiptRecord,
-    pub epoch: u64,
-    pub round: u32,
-    /// The epoch's state (`closed` … `finalized`).
-    pub state: String,
-    pub index: u64,
-    pub count: u64,
-    pub root: B256,
-    /// EIP-712 struct hash of the receipt (the leaf's first field).
-    pub receipt_hash: B256,
-    pub model_prev: u64,
-    pub model_cum: U256,
-    pub client_prev: u64,
-    pub client_cum: U256,
-    pub leaf_hash: B256,
-    /// Sibling hashes, bottom-up.
-    pub proof: Vec<B256>,
+fn corrupt(what: &str, e: impl std::fmt::Display) -> OracleError {
+    OracleError::Database(format!("corrupt {what}: {e}"))
 }
 
-/// One finalized payment to a model's token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Payout {
-    pub epoch: u64,
-    pub round: u32,
-    pub amount_wei: String,
-    pub snapshot_id: u64,
-    pub tx_hash: String,
-    pub block_number: u64,
+impl TryFrom<&epochs::Model> for EpochRecord {
+    type Error = OracleError;
+    fn try_from(row: &epochs::Model) -> Result<Self> {
+        Ok(Self {
+            epoch: row.epoch as u64,
+            round: row.round as u32,
+            state: row.state.parse()?,
+            root: row.root.parse().map_err(|e| corrupt("epoch root", e))?,
+            count: row.count as u64,
+            total: row
+                .total_wei
+                .parse()
+                .map_err(|e| corrupt("epoch total", e))?,
+            fee_bps: row.fee_bps as u16,
+            posted_at: row.posted_at.map(|p| p as u64),
+            shortfall: row
+                .shortfall_wei
+                .parse()
+                .map_err(|e| corrupt("epoch shortfall", e))?,
+            models: serde_json::from_str(&row.models_json)
+                .map_err(|e| corrupt("models list", e))?,
+            clients: serde_json::from_str(&row.clients_json)
+                .map_err(|e| corrupt("clients list", e))?,
+            attempt: row.attempt.max(1) as u32,
+            omitted: row.omitted as u32,
+        })
+    }
 }
 
-/// Revenue attested but not yet paid.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PendingRevenue {
-    pub epoch: u64,
-    pub state: String,
-    /// Before the operator's fee.
-    pub gross_wei: String,
+impl EpochRecord {
+    /// The key of this round's attestation (attempt 1 keeps the historical form).
+    pub fn attest_key(&self) -> String {
+        match self.attempt {
+            1 => format!("attest:{}:{}", self.epoch, self.round),
+            n => format!("attest:{}:{}:{n}", self.epoch, self.round),
+        }
+    }
+
+    pub fn unwind_key(&self) -> String {
+        format!("unwind:{}:{}", self.epoch, self.round)
+    }
+
+    pub fn finalize_key(&self, from: u64) -> String {
+        format!("finalize:{}:{}:{from}", self.epoch, self.round)
+    }
 }
 
-/// A model's revenue: what each finalized epoch paid its token, and what is pending.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Revenue {
-    pub model_id: String,
-    pub weights_root: String,
-    pub token_address: Option<String>,
-    pub paid: Vec<Payout>,
-    pub total_paid_wei: String,
-    pub pending: Vec<PendingRevenue>,
-}
-
-/// A holder's claimable revenue in one model's token, read from the chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TokenClaim {
-    pub model_id: String,
-    pub symbol: String,
-    pub token_address: String,
-    pub balance: String,
-    /// Snapshot ids with something to claim, and how much.
-    pub snapshots: Vec<(u64, String)>,
-    pub claimable_wei: String,
-    /// What burning the whole balance would pay from the redeem pool.
-    pub redeemable_on_burn_wei: String,
-}
-
-/// A holder's claimable revenue over every tokenized model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Claimable {
-    pub holder: Address,
-    pub tokens: Vec<TokenClaim>,
-    pub total_claimable_wei: String,
+/// A change of an epoch's row, decided by [`EpochMachine::step`].
+enum Transition {
+    To(EpochState),
+    Attested { posted_at: u64, shortfall: U256 },
+    NextAttempt,
+    NextRound(Box<ReceiptTree>),
 }
 
 fn to_sol_models(m: &[ModelTotal]) -> Vec<UsageOracle::ModelTotal> {
@@ -203,54 +209,85 @@ pub fn leaf_proof(tree: &ReceiptTree, index: usize) -> UsageOracle::LeafProof {
     }
 }
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> OracleError {
-    OracleError::Database(format!("corrupt {what}: {e}"))
+/// The epoch machine (see the module docs).
+pub struct EpochMachine {
+    ctx: Arc<ChainContext>,
+    ledger: Ledger,
+    /// Recently used trees (epoch → tree of its current round).
+    trees: std::sync::Mutex<HashMap<u64, Arc<ReceiptTree>>>,
+    /// One pass at a time.
+    pass: tokio::sync::Mutex<()>,
 }
 
-fn epoch_view(row: &epochs::Model) -> Result<EpochView> {
-    Ok(EpochView {
-        epoch: row.epoch as u64,
-        round: row.round as u32,
-        state: row.state.clone(),
-        root: row.root.clone(),
-        count: row.count as u64,
-        total_wei: row.total_wei.clone(),
-        fee_bps: row.fee_bps as u16,
-        posted_at: row.posted_at.map(|p| p as u64),
-        models: serde_json::from_str(&row.models_json).map_err(|e| corrupt("models list", e))?,
-        clients: serde_json::from_str(&row.clients_json).map_err(|e| corrupt("clients list", e))?,
-    })
-}
+impl EpochMachine {
+    pub fn new(ctx: Arc<ChainContext>, ledger: Ledger) -> Self {
+        Self {
+            ctx,
+            ledger,
+            trees: Default::default(),
+            pass: tokio::sync::Mutex::new(()),
+        }
+    }
 
-impl ChainLoop {
+    fn omit_last_receipt(&self) -> bool {
+        #[cfg(feature = "fault-injection")]
+        {
+            self.ctx.cfg.fault_injection.as_deref() == Some("omit-last-receipt")
+        }
+        #[cfg(not(feature = "fault-injection"))]
+        {
+            false
+        }
+    }
+
+    /// Waits for a pass in progress to end (ordered shutdown).
+    pub async fn quiesce(&self) {
+        drop(self.pass.lock().await);
+    }
+
     /// One pass of the `epochs` job.
     #[instrument(skip_all)]
-    pub async fn epochs(&self) -> Result<EpochReport> {
-        let _pass = self.inner.epochs_lock.lock().await;
+    pub async fn pass(&self) -> Result<EpochReport> {
+        let _pass = self.pass.lock().await;
         let mut report = EpochReport::default();
+        // Closing needs only the database (receipts are frozen even while the RPC is down).
         self.close_due(&mut report).await?;
-        self.advance(&mut report).await?;
-        self.answer_challenges(&mut report).await?;
+        self.follow_challenges(&mut report).await?;
+        self.follow_payouts(&mut report).await?;
+        let rows = epochs::Entity::find()
+            .filter(epochs::Column::State.is_in([
+                EpochState::Closed.as_str(),
+                EpochState::Attested.as_str(),
+                EpochState::Voided.as_str(),
+            ]))
+            .order_by_asc(epochs::Column::Epoch)
+            .all(&self.ctx.db)
+            .await?;
+        for row in rows {
+            let rec = EpochRecord::try_from(&row)?;
+            if let Some(t) = self.step(&rec, &mut report).await? {
+                self.apply(&row, &rec, t).await?;
+            }
+        }
+        self.answer(&mut report).await?;
         Ok(report)
     }
 
-    /// The receipts of `epoch` since the deployment, in id order (the tree's leaf order), as
-    /// signed.
+    /// The receipts of `epoch` since the deployment, in id order (the tree's leaf order).
     async fn epoch_receipts(&self, epoch: u64) -> Result<Vec<ReceiptRecord>> {
         receipts::Entity::find()
             .filter(receipts::Column::Epoch.eq(epoch as i64))
-            .filter(receipts::Column::TimestampMs.gte(self.inner.deployment.created_at_ms))
+            .filter(receipts::Column::TimestampMs.gte(self.ctx.deployment.created_at_ms))
             .order_by_asc(receipts::Column::Id)
-            .all(&self.inner.db)
+            .all(&self.ctx.db)
             .await?
             .into_iter()
             .map(receipt_from_row)
             .collect()
     }
 
-    /// The tree of `epoch` as attested in `round` (round 1 omits the last receipt when the
-    /// test-only `omit-last-receipt` fault is on).
-    async fn build_tree(&self, epoch: u64, omit_last: bool) -> Result<(ReceiptTree, usize)> {
+    /// The tree of `epoch` over its receipts (without the last one when `omit_last`).
+    async fn build_tree(&self, epoch: u64, omit_last: bool) -> Result<(ReceiptTree, u32)> {
         let records = self.epoch_receipts(epoch).await?;
         let mut typed = records
             .iter()
@@ -264,37 +301,51 @@ impl ChainLoop {
         Ok((ReceiptTree::build(typed)?, omitted))
     }
 
-    async fn tree_for(&self, row: &epochs::Model) -> Result<Arc<ReceiptTree>> {
-        let epoch = row.epoch as u64;
-        if let Some(t) = self.inner.trees.lock().expect("tree cache").get(&epoch)
-            && format!("{:#x}", t.root()) == row.root
+    /// The tree of a closed epoch (cached), checked against its stored root.
+    pub async fn tree(&self, rec: &EpochRecord) -> Result<Arc<ReceiptTree>> {
+        if let Some(t) = self.cached(rec.epoch)
+            && t.root() == rec.root
         {
-            return Ok(t.clone());
+            return Ok(t);
         }
-        let (tree, _) = self.build_tree(epoch, row.omitted > 0).await?;
-        if format!("{:#x}", tree.root()) != row.root {
+        let (tree, _) = self.build_tree(rec.epoch, rec.omitted > 0).await?;
+        if tree.root() != rec.root {
             return Err(OracleError::Database(format!(
-                "the receipts of epoch {epoch} no longer give the root {} that was closed",
-                row.root
+                "the receipts of epoch {} no longer give the root {} that was closed",
+                rec.epoch, rec.root
             )));
         }
         let tree = Arc::new(tree);
-        let mut cache = self.inner.trees.lock().expect("tree cache");
+        self.cache(rec.epoch, tree.clone());
+        Ok(tree)
+    }
+
+    fn cached(&self, epoch: u64) -> Option<Arc<ReceiptTree>> {
+        self.trees
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&epoch)
+            .cloned()
+    }
+
+    fn cache(&self, epoch: u64, tree: Arc<ReceiptTree>) {
+        let mut cache = self.trees.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= 8
+            && !cache.contains_key(&epoch)
             && let Some(oldest) = cache.keys().min().copied()
         {
             cache.remove(&oldest);
         }
-        cache.insert(epoch, tree.clone());
-        Ok(tree)
+        cache.insert(epoch, tree);
     }
 
     /// Closes every epoch that ended more than `epoch_grace_secs` ago and has receipts.
     async fn close_due(&self, report: &mut EpochReport) -> Result<()> {
-        let secs = self.inner.epoch_secs;
-        let now_s = (now_ms() / 1000) as u64;
-        let Some(last) =
-            (now_s.saturating_sub(self.inner.cfg.epoch_grace_secs) / secs).checked_sub(1)
+        let now = self.ctx.clock.now_ms();
+        let Some(last) = self
+            .ctx
+            .epochs
+            .last_closable(now, self.ctx.cfg.epoch_grace_secs)
         else {
             return Ok(());
         };
@@ -303,9 +354,8 @@ impl ChainLoop {
             .column(receipts::Column::Epoch)
             .distinct()
             .filter(receipts::Column::Epoch.lte(last as i64))
-            // Receipts from before the deployment (chain loop off, other domain) are not
-            // settled on it.
-            .filter(receipts::Column::TimestampMs.gte(self.inner.deployment.created_at_ms))
+            // Receipts from before the deployment (another EIP-712 domain) are not settled here.
+            .filter(receipts::Column::TimestampMs.gte(self.ctx.deployment.created_at_ms))
             .filter(
                 receipts::Column::Epoch.not_in_subquery(
                     Query::select()
@@ -316,32 +366,30 @@ impl ChainLoop {
             )
             .order_by_asc(receipts::Column::Epoch)
             .into_tuple()
-            .all(&self.inner.db)
+            .all(&self.ctx.db)
             .await?;
         for epoch in due {
             let epoch = epoch as u64;
-            self.inner.ledger.freeze(epoch).await?;
-            let omit = self.inner.faults.omit_last_receipt;
-            let (tree, omitted) = self.build_tree(epoch, omit).await?;
-            let now = now_ms();
+            self.ledger.freeze(epoch).await?;
+            let (tree, omitted) = self.build_tree(epoch, self.omit_last_receipt()).await?;
             epochs::ActiveModel {
                 epoch: Set(epoch as i64),
                 round: Set(1),
-                state: Set("closed".into()),
+                state: Set(EpochState::Closed.as_str().into()),
                 root: Set(format!("{:#x}", tree.root())),
                 count: Set(tree.len() as i64),
                 total_wei: Set(tree.total().to_string()),
-                fee_bps: Set(self.inner.cfg.fee_bps as i32),
+                fee_bps: Set(self.ctx.cfg.fee_bps as i32),
                 models_json: Set(serde_json::to_string(tree.models()).expect("serialisable")),
                 clients_json: Set(serde_json::to_string(tree.clients()).expect("serialisable")),
                 omitted: Set(omitted as i32),
-                attest_key: Set(None),
                 posted_at: Set(None),
-                finalize_key: Set(None),
+                attempt: Set(1),
+                shortfall_wei: Set("0".into()),
                 created_at_ms: Set(now),
                 updated_at_ms: Set(now),
             }
-            .insert(&self.inner.db)
+            .insert(&self.ctx.db)
             .await?;
             if omitted > 0 {
                 warn!(
@@ -350,30 +398,19 @@ impl ChainLoop {
                 );
             }
             info!(epoch, root = %tree.root(), receipts = tree.len(), total_wei = %tree.total(), models = tree.models().len(), clients = tree.clients().len(), "epoch closed");
-            self.inner
-                .trees
-                .lock()
-                .expect("tree cache")
-                .insert(epoch, Arc::new(tree));
+            self.cache(epoch, Arc::new(tree));
             report.closed.push(epoch);
         }
         Ok(())
     }
 
-    /// Records an intent to call the UsageOracle with `call` (and `value` wei) under `key`.
-    async fn queue_oracle_call(
-        &self,
-        key: &str,
-        kind: &str,
-        call: impl SolCall,
-        value: U256,
-    ) -> Result<()> {
-        self.inner
+    async fn queue(&self, key: &str, kind: &str, call: impl SolCall, value: U256) -> Result<()> {
+        self.ctx
             .txm
             .submit(
                 key,
                 kind,
-                self.inner.deployment.oracle.0,
+                self.ctx.deployment.oracle.0,
                 Bytes::from(call.abi_encode()),
                 value,
             )
@@ -381,565 +418,464 @@ impl ChainLoop {
             .map(|_| ())
     }
 
-    async fn set_state(
-        &self,
-        row: &epochs::Model,
-        state: &str,
-        f: impl FnOnce(&mut epochs::ActiveModel),
-    ) -> Result<epochs::Model> {
-        let mut am: epochs::ActiveModel = row.clone().into();
-        am.state = Set(state.into());
-        am.updated_at_ms = Set(now_ms());
-        f(&mut am);
-        Ok(am.update(&self.inner.db).await?)
-    }
-
     async fn attestation(&self, epoch: u64) -> Result<UsageOracle::Attestation> {
-        self.oracle()
+        self.ctx
+            .oracle()
             .getAttestation(epoch)
             .call()
             .await
-            .map_err(|e| self.err("reading UsageOracle.getAttestation", e))
+            .map_err(|e| self.ctx.err("reading UsageOracle.getAttestation", e))
     }
 
-    /// Moves every open epoch one step where it can.
-    async fn advance(&self, report: &mut EpochReport) -> Result<()> {
-        let rows = epochs::Entity::find()
-            .filter(epochs::Column::State.is_in([
-                "closed",
-                "attesting",
-                "attested",
-                "finalizing",
-                "voided",
-                "unwinding",
-            ]))
-            .order_by_asc(epochs::Column::Epoch)
-            .all(&self.inner.db)
-            .await?;
-        let txm = &self.inner.txm;
-        for row in rows {
-            let epoch = row.epoch as u64;
-            let round = row.round as u32;
-            let view = epoch_view(&row)?;
-            match row.state.as_str() {
-                "closed" => {
-                    let key = format!("attest:{epoch}:{round}");
-                    let call = UsageOracle::attestCall {
-                        epoch,
-                        root: row.root.parse().map_err(|e| corrupt("epoch root", e))?,
-                        count: row.count as u64,
-                        feeBps: row.fee_bps as u16,
-                        models: to_sol_models(&view.models),
-                        clients: to_sol_clients(&view.clients),
-                    };
-                    self.queue_oracle_call(&key, "attest", call, self.inner.attest_bond)
-                        .await?;
-                    self.set_state(&row, "attesting", |am| {
-                        am.attest_key = Set(Some(key.clone()))
-                    })
-                    .await?;
-                    info!(epoch, round, key, bond_wei = %self.inner.attest_bond, "attestation queued");
-                    report.attest_sent.push(epoch);
+    /// The state machine: what to do for `rec` now, and the transition it leads to (if any).
+    async fn step(
+        &self,
+        rec: &EpochRecord,
+        report: &mut EpochReport,
+    ) -> Result<Option<Transition>> {
+        let txm = &self.ctx.txm;
+        let (epoch, round) = (rec.epoch, rec.round);
+        match rec.state {
+            EpochState::Closed => {
+                let key = rec.attest_key();
+                match txm.outcome(&key).await? {
+                    None => {
+                        let models = to_sol_models(&rec.models);
+                        let clients = to_sol_clients(&rec.clients);
+                        // Whatever clients can no longer pay beyond the fee, the operator puts
+                        // in with the bond (refunded if the attestation is voided).
+                        let cover = self
+                            .ctx
+                            .oracle()
+                            .coverFor(rec.fee_bps, models.clone(), clients.clone())
+                            .call()
+                            .await
+                            .map_err(|e| self.ctx.err("reading UsageOracle.coverFor", e))?;
+                        let call = UsageOracle::attestCall {
+                            epoch,
+                            root: rec.root,
+                            count: rec.count,
+                            feeBps: rec.fee_bps,
+                            models,
+                            clients,
+                        };
+                        let value = self.ctx.attest_bond + cover.cover;
+                        self.queue(&key, "attest", call, value).await?;
+                        info!(epoch, round, key, bond_wei = %self.ctx.attest_bond, cover_wei = %cover.cover, shortfall_wei = %cover.shortfall, "attestation queued");
+                        report.attest_sent.push(epoch);
+                        Ok(None)
+                    }
+                    Some(Outcome::InFlight) => Ok(None),
+                    Some(Outcome::Final(intent)) => {
+                        let a = self.attestation(epoch).await?;
+                        info!(epoch, round, tx = ?intent.tx_hash, gas = ?intent.gas_used, posted_at = a.postedAt, shortfall_wei = %a.shortfall, "epoch attested");
+                        report.attested.push(epoch);
+                        Ok(Some(Transition::Attested {
+                            posted_at: a.postedAt,
+                            shortfall: U256::from(a.shortfall),
+                        }))
+                    }
+                    Some(Outcome::Failed(intent)) => {
+                        let why = intent.error.unwrap_or_default();
+                        if why.contains("ShortfallNotCovered") {
+                            warn!(epoch, round, error = %why, "the cover fell short (balances moved); attesting again with a fresh cover");
+                            Ok(Some(Transition::NextAttempt))
+                        } else {
+                            error!(epoch, round, error = %why, "attestation failed: the epoch needs an operator");
+                            Ok(Some(Transition::To(EpochState::AttestFailed)))
+                        }
+                    }
                 }
-                "attesting" => {
-                    let key = row.attest_key.clone().unwrap_or_default();
-                    let Some(intent) = txm.get(&key).await? else {
-                        continue;
-                    };
-                    match intent.state {
-                        IntentState::Final => {
-                            let a = self.attestation(epoch).await?;
-                            self.set_state(&row, "attested", |am| {
-                                am.posted_at = Set(Some(a.postedAt as i64));
-                            })
+            }
+            EpochState::Attested => {
+                let a = self.attestation(epoch).await?;
+                let status = AttestationStatus::try_from(a.status)?;
+                if a.round != round {
+                    return Ok(None);
+                }
+                match status {
+                    AttestationStatus::Voided => {
+                        warn!(epoch, round, "attestation voided by a challenge");
+                        report.voided.push(epoch);
+                        Ok(Some(Transition::To(EpochState::Voided)))
+                    }
+                    AttestationStatus::Finalized => {
+                        report.finalized.push(epoch);
+                        info!(epoch, round, "epoch finalized");
+                        Ok(Some(Transition::To(EpochState::Finalized)))
+                    }
+                    AttestationStatus::Posted | AttestationStatus::Finalizing => {
+                        let (_, chain_time) = self.ctx.head().await?;
+                        if chain_time < a.postedAt + self.ctx.challenge_window
+                            || a.openChallenges != 0
+                        {
+                            return Ok(None);
+                        }
+                        self.finalize_batch(rec, a.paidModels as u64, report)
                             .await?;
-                            info!(epoch, round, tx = ?intent.tx_hash, gas = ?intent.gas_used, posted_at = a.postedAt, "epoch attested");
-                            report.attested.push(epoch);
-                        }
-                        IntentState::Failed => {
-                            error!(epoch, round, error = ?intent.error, "attestation failed: the epoch needs an operator");
-                            self.set_state(&row, "attest_failed", |_| {}).await?;
-                        }
-                        _ => {}
+                        Ok(None)
                     }
+                    AttestationStatus::None => Ok(None),
                 }
-                "attested" => {
-                    let a = self.attestation(epoch).await?;
-                    match a.status {
-                        // Voided
-                        2 => {
-                            warn!(epoch, round, "attestation voided by a challenge");
-                            self.set_state(&row, "voided", |_| {}).await?;
-                            report.voided.push(epoch);
-                        }
-                        // Finalized (by anyone)
-                        3 => {
-                            self.record_payouts(epoch, round).await?;
-                            self.set_state(&row, "finalized", |_| {}).await?;
-                            report.finalized.push(epoch);
-                        }
-                        1 if a.round == round => {
-                            let (_, chain_time) = self.head().await?;
-                            let ends = a.postedAt + self.inner.challenge_window;
-                            if chain_time < ends || a.openChallenges != 0 {
-                                continue;
-                            }
-                            let key = format!("finalize:{epoch}:{round}");
-                            match txm.get(&key).await? {
-                                Some(i) if i.state == IntentState::Failed => {
-                                    txm.retry(&key).await?;
-                                }
-                                Some(_) => {}
-                                None => {
-                                    let call = UsageOracle::finalizeCall {
-                                        epoch,
-                                        models: to_sol_models(&view.models),
-                                    };
-                                    self.queue_oracle_call(&key, "finalize", call, U256::ZERO)
-                                        .await?;
-                                }
-                            }
-                            self.set_state(&row, "finalizing", |am| {
-                                am.finalize_key = Set(Some(key.clone()))
-                            })
-                            .await?;
-                            info!(epoch, round, key, "finalize queued");
-                            report.finalize_sent.push(epoch);
-                        }
-                        _ => {}
+            }
+            EpochState::Voided => {
+                let key = rec.unwind_key();
+                let done = match txm.outcome(&key).await? {
+                    None => {
+                        let call = UsageOracle::unwindCall {
+                            epoch,
+                            clients: to_sol_clients(&rec.clients),
+                        };
+                        self.queue(&key, "unwind", call, U256::ZERO).await?;
+                        false
                     }
-                }
-                "finalizing" => {
-                    let key = row.finalize_key.clone().unwrap_or_default();
-                    let Some(intent) = txm.get(&key).await? else {
-                        continue;
-                    };
-                    match intent.state {
-                        IntentState::Final => {
-                            self.record_payouts(epoch, round).await?;
-                            self.set_state(&row, "finalized", |_| {}).await?;
-                            info!(epoch, round, tx = ?intent.tx_hash, gas = ?intent.gas_used, "epoch finalized");
-                            report.finalized.push(epoch);
+                    Some(Outcome::InFlight) => false,
+                    Some(Outcome::Final(_)) => true,
+                    // Someone else unwound it: the chain shows the slot free again.
+                    Some(Outcome::Failed(_)) => {
+                        let a = self.attestation(epoch).await?;
+                        let free =
+                            AttestationStatus::try_from(a.status)? == AttestationStatus::None;
+                        if !free {
+                            txm.retry(&key).await?;
                         }
-                        IntentState::Failed => {
-                            // Someone else finalized, a challenge opened, or it was voided:
-                            // look again from `attested`.
-                            warn!(epoch, error = ?intent.error, "finalize failed; re-checking the attestation");
-                            self.set_state(&row, "attested", |_| {}).await?;
-                        }
-                        _ => {}
+                        free
                     }
+                };
+                if !done {
+                    return Ok(None);
                 }
-                "voided" => {
-                    let key = format!("unwind:{epoch}:{round}");
-                    let call = UsageOracle::unwindCall {
-                        epoch,
-                        clients: to_sol_clients(&view.clients),
-                    };
-                    self.queue_oracle_call(&key, "unwind", call, U256::ZERO)
-                        .await?;
-                    self.set_state(&row, "unwinding", |am| {
-                        am.attest_key = Set(Some(key.clone()))
-                    })
-                    .await?;
-                }
-                "unwinding" => {
-                    let key = format!("unwind:{epoch}:{round}");
-                    let Some(intent) = txm.get(&key).await? else {
-                        continue;
-                    };
-                    let unwound = match intent.state {
-                        IntentState::Final => true,
-                        IntentState::Failed => self.attestation(epoch).await?.status == 0,
-                        _ => false,
-                    };
-                    if !unwound {
-                        continue;
-                    }
-                    // A corrected attestation, next round: the tree of every receipt.
-                    let (tree, _) = self.build_tree(epoch, false).await?;
-                    self.set_state(&row, "closed", |am| {
-                        am.round = Set(row.round + 1);
-                        am.root = Set(format!("{:#x}", tree.root()));
-                        am.count = Set(tree.len() as i64);
-                        am.total_wei = Set(tree.total().to_string());
-                        am.models_json =
-                            Set(serde_json::to_string(tree.models()).expect("serialisable"));
-                        am.clients_json =
-                            Set(serde_json::to_string(tree.clients()).expect("serialisable"));
-                        am.omitted = Set(0);
-                        am.attest_key = Set(None);
-                        am.posted_at = Set(None);
-                        am.finalize_key = Set(None);
-                    })
-                    .await?;
-                    self.inner
-                        .trees
-                        .lock()
-                        .expect("tree cache")
-                        .insert(epoch, Arc::new(tree));
-                    info!(
-                        epoch,
-                        round = round + 1,
-                        "voided attestation unwound; re-attesting the corrected tree"
-                    );
-                    report.reopened.push(epoch);
-                }
-                _ => {}
+                // A corrected attestation, next round: the tree of every receipt.
+                let (tree, _) = self.build_tree(epoch, false).await?;
+                info!(
+                    epoch,
+                    round = round + 1,
+                    "voided attestation unwound; re-attesting the corrected tree"
+                );
+                report.reopened.push(epoch);
+                Ok(Some(Transition::NextRound(Box::new(tree))))
+            }
+            EpochState::Finalized | EpochState::AttestFailed => Ok(None),
+        }
+    }
+
+    /// Sends the next finalize batch (from `paid`, the models the chain has paid so far).
+    async fn finalize_batch(
+        &self,
+        rec: &EpochRecord,
+        paid: u64,
+        report: &mut EpochReport,
+    ) -> Result<()> {
+        let txm = &self.ctx.txm;
+        let from = paid.min(rec.models.len() as u64);
+        let key = rec.finalize_key(from);
+        match txm.outcome(&key).await? {
+            None => {
+                let n = self.ctx.cfg.finalize_batch_models.max(1);
+                let end = (from as usize + n).min(rec.models.len());
+                let batch = &rec.models[from as usize..end];
+                let rest = models_chain_hash(&rec.models[end..], B256::ZERO);
+                let call = UsageOracle::finalizeCall {
+                    epoch: rec.epoch,
+                    from,
+                    models: to_sol_models(batch),
+                    rest,
+                };
+                self.queue(&key, "finalize", call, U256::ZERO).await?;
+                info!(
+                    epoch = rec.epoch,
+                    round = rec.round,
+                    from,
+                    models = batch.len(),
+                    key,
+                    "finalize batch queued"
+                );
+                report.finalize_sent.push(rec.epoch);
+            }
+            // The batch lands and the chain's `paidModels` moves on: the next pass goes on.
+            Some(Outcome::InFlight) | Some(Outcome::Final(_)) => {}
+            Some(Outcome::Failed(intent)) => {
+                // Someone else paid this batch (the chain moved on), a challenge opened, or
+                // the epoch was voided: the next pass reads the chain again. Otherwise retry.
+                warn!(epoch = rec.epoch, from, error = ?intent.error, "finalize batch failed; trying it again");
+                txm.retry(&key).await?;
             }
         }
         Ok(())
     }
 
-    /// Records what `finalize` paid each model's token (`ModelPaid` logs of `epoch`).
-    async fn record_payouts(&self, epoch: u64, round: u32) -> Result<()> {
-        let filter = Filter::new()
-            .address(self.inner.deployment.oracle.0)
-            .event_signature(UsageOracle::ModelPaid::SIGNATURE_HASH)
-            .topic1(U256::from(epoch))
-            .from_block(self.inner.deployment.block_number());
-        let logs = self
-            .inner
-            .provider
-            .get_logs(&filter)
-            .await
-            .map_err(|e| self.err("reading ModelPaid logs", e))?;
-        for log in logs {
-            let Ok(e) = UsageOracle::ModelPaid::decode_log(&log.inner) else {
-                continue;
-            };
-            let root = format!("{:#x}", e.model);
-            let row = payouts::ActiveModel {
-                id: Set(format!("{epoch}:{root}")),
-                epoch: Set(epoch as i64),
-                round: Set(round as i32),
-                weights_root: Set(root.trim_start_matches("0x").to_owned()),
-                token: Set(Address(e.token).storage_key()),
-                amount_wei: Set(e.amount.to_string()),
-                snapshot_id: Set(u64::try_from(e.snapshotId).unwrap_or(u64::MAX) as i64),
-                tx_hash: Set(log
-                    .transaction_hash
-                    .map(|h| format!("{h:#x}"))
-                    .unwrap_or_default()),
-                block_number: Set(log.block_number.unwrap_or_default() as i64),
-                created_at_ms: Set(now_ms()),
-            };
-            payouts::Entity::insert(row)
-                .on_conflict(
-                    sea_orm::sea_query::OnConflict::column(payouts::Column::Id)
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .exec_without_returning(&self.inner.db)
-                .await?;
-            info!(epoch, model = %e.model, token = %e.token, amount_wei = %e.amount, snapshot = %e.snapshotId, "model paid");
+    /// Writes a transition of `row`.
+    async fn apply(&self, row: &epochs::Model, rec: &EpochRecord, t: Transition) -> Result<()> {
+        let mut am: epochs::ActiveModel = row.clone().into();
+        am.updated_at_ms = Set(self.ctx.clock.now_ms());
+        match t {
+            Transition::To(state) => am.state = Set(state.as_str().into()),
+            Transition::Attested {
+                posted_at,
+                shortfall,
+            } => {
+                am.state = Set(EpochState::Attested.as_str().into());
+                am.posted_at = Set(Some(posted_at as i64));
+                am.shortfall_wei = Set(shortfall.to_string());
+            }
+            Transition::NextAttempt => am.attempt = Set(rec.attempt as i32 + 1),
+            Transition::NextRound(tree) => {
+                am.state = Set(EpochState::Closed.as_str().into());
+                am.round = Set(rec.round as i32 + 1);
+                am.root = Set(format!("{:#x}", tree.root()));
+                am.count = Set(tree.len() as i64);
+                am.total_wei = Set(tree.total().to_string());
+                am.models_json = Set(serde_json::to_string(tree.models()).expect("serialisable"));
+                am.clients_json = Set(serde_json::to_string(tree.clients()).expect("serialisable"));
+                am.omitted = Set(0);
+                am.attempt = Set(1);
+                am.posted_at = Set(None);
+                am.shortfall_wei = Set("0".into());
+                self.cache(rec.epoch, Arc::new(*tree));
+            }
         }
+        am.update(&self.ctx.db).await?;
         Ok(())
     }
 
-    /// Reads new challenges against our attestations and answers each with its leaf's proof.
-    async fn answer_challenges(&self, report: &mut EpochReport) -> Result<()> {
-        use crate::db::chain_cursors;
-        let db = &self.inner.db;
-        let (head, _) = self.head().await?;
-        let cursor = chain_cursors::Entity::find_by_id(ORACLE_CURSOR.to_owned())
-            .one(db)
+    /// Records `ReceiptChallenged` / `LeafChallenged` of confirmed blocks as open challenges.
+    async fn follow_challenges(&self, report: &mut EpochReport) -> Result<()> {
+        let stream = Stream {
+            name: CHALLENGES_STREAM,
+            address: self.ctx.deployment.oracle.0,
+            events: vec![
+                UsageOracle::ReceiptChallenged::SIGNATURE_HASH,
+                UsageOracle::LeafChallenged::SIGNATURE_HASH,
+            ],
+            start_block: self.ctx.deployment.block_number(),
+        };
+        let db = &self.ctx.db;
+        let now = self.ctx.clock.now_ms();
+        let seen = std::sync::Mutex::new(Vec::new());
+        self.ctx
+            .follower
+            .catch_up(&stream, |log: Log| {
+                let seen = &seen;
+                async move {
+                    let row = challenge_row(&log, now);
+                    let Some(row) = row else { return Ok(false) };
+                    let id = *row.id.as_ref();
+                    let inserted = challenges::Entity::insert(row)
+                        .on_conflict(
+                            sea_orm::sea_query::OnConflict::column(challenges::Column::Id)
+                                .do_nothing()
+                                .to_owned(),
+                        )
+                        .exec_without_returning(db)
+                        .await?;
+                    if inserted > 0 {
+                        warn!(challenge = id, "challenge opened against an attestation");
+                        seen.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(id as u64);
+                    }
+                    Ok(inserted > 0)
+                }
+            })
             .await?;
-        let from = cursor.map_or(self.inner.deployment.block_number(), |c| {
-            c.block_number as u64 + 1
-        });
-        if from <= head {
-            let filter = Filter::new()
-                .address(self.inner.deployment.oracle.0)
-                .event_signature(vec![
-                    UsageOracle::ReceiptChallenged::SIGNATURE_HASH,
-                    UsageOracle::LeafChallenged::SIGNATURE_HASH,
-                ])
-                .from_block(from)
-                .to_block(head);
-            let logs = self
-                .inner
-                .provider
-                .get_logs(&filter)
-                .await
-                .map_err(|e| self.err("reading challenge logs", e))?;
-            for log in logs {
-                let now = now_ms();
-                let row = if let Ok(e) = UsageOracle::ReceiptChallenged::decode_log(&log.inner) {
-                    challenges::ActiveModel {
-                        id: Set(u64::try_from(e.challengeId).unwrap_or(u64::MAX) as i64),
-                        epoch: Set(e.epoch as i64),
-                        round: Set(e.round as i32),
-                        by_index: Set(false),
-                        leaf_index: Set(None),
-                        receipt_hash: Set(Some(format!("{:#x}", e.receiptHash))),
-                        challenger: Set(Address(e.challenger).storage_key()),
-                        deadline: Set(e.deadline as i64),
-                        state: Set("open".into()),
-                        respond_key: Set(None),
-                        created_at_ms: Set(now),
-                        updated_at_ms: Set(now),
-                    }
-                } else if let Ok(e) = UsageOracle::LeafChallenged::decode_log(&log.inner) {
-                    challenges::ActiveModel {
-                        id: Set(u64::try_from(e.challengeId).unwrap_or(u64::MAX) as i64),
-                        epoch: Set(e.epoch as i64),
-                        round: Set(e.round as i32),
-                        by_index: Set(true),
-                        leaf_index: Set(Some(e.index as i64)),
-                        receipt_hash: Set(None),
-                        challenger: Set(Address(e.challenger).storage_key()),
-                        deadline: Set(e.deadline as i64),
-                        state: Set("open".into()),
-                        respond_key: Set(None),
-                        created_at_ms: Set(now),
-                        updated_at_ms: Set(now),
-                    }
-                } else {
-                    continue;
+        report
+            .challenges_seen
+            .extend(seen.into_inner().unwrap_or_else(|e| e.into_inner()));
+        Ok(())
+    }
+
+    /// Records what finalize paid each model's token (`ModelPaid` of confirmed blocks).
+    async fn follow_payouts(&self, report: &mut EpochReport) -> Result<()> {
+        let stream = Stream {
+            name: PAYOUTS_STREAM,
+            address: self.ctx.deployment.oracle.0,
+            events: vec![UsageOracle::ModelPaid::SIGNATURE_HASH],
+            start_block: self.ctx.deployment.block_number(),
+        };
+        let db = &self.ctx.db;
+        let now = self.ctx.clock.now_ms();
+        let r = self
+            .ctx
+            .follower
+            .catch_up(&stream, |log: Log| async move {
+                let Ok(e) = UsageOracle::ModelPaid::decode_log(&log.inner) else {
+                    return Ok(false);
                 };
-                let id = *row.id.as_ref();
-                let inserted = challenges::Entity::insert(row)
+                let root = format!("{:#x}", e.model);
+                let round = epochs::Entity::find_by_id(e.epoch as i64)
+                    .one(db)
+                    .await?
+                    .map_or(1, |r| r.round);
+                let row = payouts::ActiveModel {
+                    id: Set(format!("{}:{root}", e.epoch)),
+                    epoch: Set(e.epoch as i64),
+                    round: Set(round),
+                    weights_root: Set(root.trim_start_matches("0x").to_owned()),
+                    token: Set(Address(e.token).storage_key()),
+                    amount_wei: Set(e.amount.to_string()),
+                    snapshot_id: Set(u64::try_from(e.snapshotId).unwrap_or(u64::MAX) as i64),
+                    tx_hash: Set(log
+                        .transaction_hash
+                        .map(|h| format!("{h:#x}"))
+                        .unwrap_or_default()),
+                    block_number: Set(log.block_number.unwrap_or_default() as i64),
+                    created_at_ms: Set(now),
+                };
+                let inserted = payouts::Entity::insert(row)
                     .on_conflict(
-                        sea_orm::sea_query::OnConflict::column(challenges::Column::Id)
+                        sea_orm::sea_query::OnConflict::column(payouts::Column::Id)
                             .do_nothing()
                             .to_owned(),
                     )
                     .exec_without_returning(db)
                     .await?;
                 if inserted > 0 {
-                    warn!(challenge = id, "challenge opened against an attestation");
-                    report.challenges_seen.push(id as u64);
+                    info!(epoch = e.epoch, model = %e.model, token = %e.token, amount_wei = %e.amount, snapshot = %e.snapshotId, "model paid");
                 }
-            }
-            let hash = self.block_hash(head).await?.unwrap_or_default();
-            chain_cursors::save(db, ORACLE_CURSOR, head, hash).await?;
-        }
+                Ok(inserted > 0)
+            })
+            .await?;
+        report.payouts_recorded += r.applied;
+        Ok(())
+    }
 
+    /// The challenge machine: answers each open challenge with its leaf's proof.
+    async fn answer(&self, report: &mut EpochReport) -> Result<()> {
+        let db = &self.ctx.db;
         let open = challenges::Entity::find()
-            .filter(challenges::Column::State.is_in(["open", "answering"]))
+            .filter(challenges::Column::State.eq(ChallengeState::Open.as_str()))
             .order_by_asc(challenges::Column::Id)
             .all(db)
             .await?;
         for c in open {
             let id = c.id as u64;
-            let mut am: challenges::ActiveModel = c.clone().into();
-            am.updated_at_ms = Set(now_ms());
-            if c.state == "answering" {
-                let key = c.respond_key.clone().unwrap_or_default();
-                match self.inner.txm.get(&key).await?.map(|i| i.state) {
-                    Some(IntentState::Final) => {
-                        am.state = Set("answered".into());
-                        info!(challenge = id, "challenge answered with an inclusion proof");
-                        report.challenges_answered.push(id);
-                    }
-                    Some(IntentState::Failed) => am.state = Set("failed".into()),
-                    _ => continue,
-                }
-                am.update(db).await?;
-                continue;
-            }
-            let epoch_row = epochs::Entity::find_by_id(c.epoch).one(db).await?;
-            let Some(epoch_row) = epoch_row.filter(|e| e.round == c.round) else {
-                am.state = Set("moot".into());
-                am.update(db).await?;
-                continue;
-            };
-            let tree = self.tree_for(&epoch_row).await?;
-            let index = if c.by_index {
-                c.leaf_index.map(|i| i as usize).filter(|i| *i < tree.len())
-            } else {
-                let wanted: B256 = c
-                    .receipt_hash
-                    .as_deref()
-                    .unwrap_or_default()
-                    .parse()
-                    .map_err(|e| corrupt("challenge receipt hash", e))?;
-                (0..tree.len()).find(|i| receipt_hash(&tree.leaf(*i).receipt) == wanted)
-            };
-            let Some(index) = index else {
-                error!(
-                    challenge = id,
-                    epoch = c.epoch,
-                    "challenged receipt is not in the attested tree: the challenge is right and will be upheld"
-                );
-                am.state = Set("unanswerable".into());
-                am.update(db).await?;
-                continue;
-            };
             let key = format!("respond:{id}");
-            let call = UsageOracle::respondCall {
-                challengeId: U256::from(id),
-                p: leaf_proof(&tree, index),
+            let next = match self.ctx.txm.outcome(&key).await? {
+                Some(Outcome::InFlight) => None,
+                Some(Outcome::Final(_)) => {
+                    info!(challenge = id, "challenge answered with an inclusion proof");
+                    report.challenges_answered.push(id);
+                    Some(ChallengeState::Answered)
+                }
+                Some(Outcome::Failed(i)) => {
+                    warn!(challenge = id, error = ?i.error, "the answer to a challenge failed");
+                    Some(ChallengeState::Failed)
+                }
+                None => self.respond(&c, &key).await?,
             };
-            self.queue_oracle_call(&key, "respond", call, U256::ZERO)
-                .await?;
-            am.state = Set("answering".into());
-            am.respond_key = Set(Some(key));
-            am.update(db).await?;
-            info!(challenge = id, index, "answering a challenge");
+            if let Some(state) = next {
+                let mut am: challenges::ActiveModel = c.into();
+                am.state = Set(state.as_str().into());
+                am.updated_at_ms = Set(self.ctx.clock.now_ms());
+                am.update(db).await?;
+            }
         }
         Ok(())
     }
 
-    /// A closed epoch.
-    pub async fn epoch(&self, epoch: u64) -> Result<EpochView> {
-        let row = epochs::Entity::find_by_id(epoch as i64)
-            .one(&self.inner.db)
-            .await?
-            .ok_or_else(|| OracleError::not_found(format!("closed epoch {epoch}")))?;
-        epoch_view(&row)
-    }
-
-    /// The inclusion proof of `receipt` in its epoch's attested tree.
-    pub async fn receipt_proof(&self, receipt: ReceiptRecord) -> Result<ReceiptProof> {
-        let epoch = receipt.epoch;
-        let Some(row) = epochs::Entity::find_by_id(epoch as i64)
-            .one(&self.inner.db)
-            .await?
-        else {
-            let ends = (epoch + 1) * self.inner.epoch_secs + self.inner.cfg.epoch_grace_secs;
-            return Err(OracleError::Conflict(format!(
-                "epoch {epoch} is not closed yet: it closes after unix time {ends}; ask again then"
-            )));
+    /// Queues the answer to challenge `c` (`None`: stays open), or says why there is none.
+    async fn respond(&self, c: &challenges::Model, key: &str) -> Result<Option<ChallengeState>> {
+        let id = c.id as u64;
+        let row = epochs::Entity::find_by_id(c.epoch)
+            .one(&self.ctx.db)
+            .await?;
+        let Some(row) = row.filter(|e| e.round == c.round) else {
+            return Ok(Some(ChallengeState::Moot));
         };
-        let tree = self.tree_for(&row).await?;
-        let typed = receipt.typed()?;
-        let index = tree.index_of(typed.id).ok_or_else(|| {
-            OracleError::not_found(format!(
-                "receipt {} in the tree of epoch {epoch} round {} (it was left out: challenge the attestation with it)",
-                receipt.id, row.round
-            ))
-        })?;
-        let leaf = tree.leaf(index).clone();
-        Ok(ReceiptProof {
-            epoch,
-            round: row.round as u32,
-            state: row.state.clone(),
-            index: index as u64,
-            count: tree.len() as u64,
-            root: tree.root(),
-            receipt_hash: receipt_hash(&leaf.receipt),
-            model_prev: leaf.model_prev,
-            model_cum: leaf.model_cum,
-            client_prev: leaf.client_prev,
-            client_cum: leaf.client_cum,
-            leaf_hash: tree.leaf_hash_at(index),
-            proof: tree.proof(index),
-            receipt,
-        })
+        let rec = EpochRecord::try_from(&row)?;
+        let tree = self.tree(&rec).await?;
+        let index = if c.by_index {
+            c.leaf_index.map(|i| i as usize).filter(|i| *i < tree.len())
+        } else {
+            let wanted: B256 = c
+                .receipt_hash
+                .as_deref()
+                .unwrap_or_default()
+                .parse()
+                .map_err(|e| corrupt("challenge receipt hash", e))?;
+            (0..tree.len()).find(|i| receipt_hash(&tree.leaf(*i).receipt) == wanted)
+        };
+        let Some(index) = index else {
+            error!(
+                challenge = id,
+                epoch = c.epoch,
+                "challenged receipt is not in the attested tree: the challenge is right and will be upheld"
+            );
+            return Ok(Some(ChallengeState::Unanswerable));
+        };
+        let call = UsageOracle::respondCall {
+            challengeId: U256::from(id),
+            p: leaf_proof(&tree, index),
+        };
+        self.queue(key, "respond", call, U256::ZERO).await?;
+        info!(challenge = id, index, "answering a challenge");
+        Ok(None)
     }
 
-    /// A model's revenue: finalized payouts and attested epochs still in their window.
-    pub async fn revenue(&self, model: &ModelRecord) -> Result<Revenue> {
-        let db = &self.inner.db;
-        let token = model_tokens::Entity::find_by_id(model.id.clone())
-            .one(db)
-            .await?
-            .and_then(|t| t.token_address);
-        let rows = payouts::Entity::find()
-            .filter(payouts::Column::WeightsRoot.eq(model.weights_root.clone()))
-            .order_by_asc(payouts::Column::Epoch)
-            .all(db)
-            .await?;
-        let mut total = U256::ZERO;
-        let mut paid = Vec::with_capacity(rows.len());
-        for r in rows {
-            total += r
-                .amount_wei
-                .parse::<U256>()
-                .map_err(|e| corrupt("payout", e))?;
-            paid.push(Payout {
-                epoch: r.epoch as u64,
-                round: r.round as u32,
-                amount_wei: r.amount_wei,
-                snapshot_id: r.snapshot_id as u64,
-                tx_hash: r.tx_hash,
-                block_number: r.block_number as u64,
-            });
-        }
-        let root: B256 = model
-            .weights_root
-            .parse()
-            .map_err(|e| corrupt("weights root", e))?;
-        let mut pending = vec![];
-        for row in epochs::Entity::find()
-            .filter(epochs::Column::State.ne("finalized"))
-            .order_by_asc(epochs::Column::Epoch)
-            .all(db)
-            .await?
-        {
-            let view = epoch_view(&row)?;
-            if let Some(m) = view.models.iter().find(|m| m.model == root) {
-                pending.push(PendingRevenue {
-                    epoch: view.epoch,
-                    state: view.state,
-                    gross_wei: m.total.to_string(),
-                });
+    /// How `rec` looks from outside: its state refined by the action in flight.
+    pub async fn phase(&self, rec: &EpochRecord) -> Result<EpochPhase> {
+        let txm = &self.ctx.txm;
+        let in_flight = match rec.state {
+            EpochState::Closed => matches!(
+                txm.outcome(&rec.attest_key()).await?,
+                Some(Outcome::InFlight)
+            ),
+            EpochState::Attested => {
+                txm.any_in_flight(&format!("finalize:{}:{}:", rec.epoch, rec.round))
+                    .await?
             }
-        }
-        Ok(Revenue {
-            model_id: model.id.clone(),
-            weights_root: model.weights_root.clone(),
-            token_address: token,
-            paid,
-            total_paid_wei: total.to_string(),
-            pending,
-        })
+            EpochState::Voided => matches!(
+                txm.outcome(&rec.unwind_key()).await?,
+                Some(Outcome::InFlight)
+            ),
+            EpochState::Finalized | EpochState::AttestFailed => false,
+        };
+        Ok(EpochPhase::of(rec.state, in_flight))
     }
 
-    /// What `holder` can claim in every tokenized model's token, read from the chain.
-    pub async fn claimable(&self, holder: Address) -> Result<Claimable> {
-        use super::bindings::ModelToken;
-        let rows = model_tokens::Entity::find()
-            .filter(model_tokens::Column::State.eq("tokenized"))
-            .order_by_asc(model_tokens::Column::CreatedAtMs)
-            .all(&self.inner.db)
-            .await?;
-        let p = &self.inner.provider;
-        let mut tokens = vec![];
-        let mut total = U256::ZERO;
-        for row in rows {
-            let Some(addr) = row.token_address.as_deref() else {
-                continue;
-            };
-            let addr: EthAddress = addr.parse().map_err(|e| corrupt("token address", e))?;
-            let token = ModelToken::new(addr, p);
-            let read = |what: &'static str| move |e| self.err(what, e);
-            let balance = token
-                .balanceOf(holder.0)
-                .call()
-                .await
-                .map_err(read("reading ModelToken.balanceOf"))?;
-            let found = super::tokens::claimable_snapshots(p, addr, holder.0)
-                .await
-                .map_err(read("reading ModelToken.claimableRevenue"))?;
-            let claimable: U256 = found.iter().map(|(_, c)| *c).sum();
-            let snapshots = found.into_iter().map(|(s, c)| (s, c.to_string())).collect();
-            let redeemable = if balance.is_zero() {
-                U256::ZERO
-            } else {
-                token
-                    .redeemableOnBurn(balance)
-                    .call()
-                    .await
-                    .map_err(read("reading ModelToken.redeemableOnBurn"))?
-            };
-            total += claimable;
-            tokens.push(TokenClaim {
-                model_id: row.model_id,
-                symbol: row.symbol,
-                token_address: row.token_address.unwrap_or_default(),
-                balance: balance.to_string(),
-                snapshots,
-                claimable_wei: claimable.to_string(),
-                redeemable_on_burn_wei: redeemable.to_string(),
-            });
-        }
-        Ok(Claimable {
-            holder,
-            tokens,
-            total_claimable_wei: total.to_string(),
+    /// A closed epoch.
+    pub async fn record(&self, epoch: u64) -> Result<Option<EpochRecord>> {
+        epochs::Entity::find_by_id(epoch as i64)
+            .one(&self.ctx.db)
+            .await?
+            .as_ref()
+            .map(EpochRecord::try_from)
+            .transpose()
+    }
+}
+
+/// The row of a `ReceiptChallenged` or `LeafChallenged` log (`None` for any other log).
+fn challenge_row(log: &Log, now: i64) -> Option<challenges::ActiveModel> {
+    let open = ChallengeState::Open.as_str().to_owned();
+    if let Ok(e) = UsageOracle::ReceiptChallenged::decode_log(&log.inner) {
+        Some(challenges::ActiveModel {
+            id: Set(u64::try_from(e.challengeId).unwrap_or(u64::MAX) as i64),
+            epoch: Set(e.epoch as i64),
+            round: Set(e.round as i32),
+            by_index: Set(false),
+            leaf_index: Set(None),
+            receipt_hash: Set(Some(format!("{:#x}", e.receiptHash))),
+            challenger: Set(Address(e.challenger).storage_key()),
+            deadline: Set(e.deadline as i64),
+            state: Set(open),
+            created_at_ms: Set(now),
+            updated_at_ms: Set(now),
         })
+    } else if let Ok(e) = UsageOracle::LeafChallenged::decode_log(&log.inner) {
+        Some(challenges::ActiveModel {
+            id: Set(u64::try_from(e.challengeId).unwrap_or(u64::MAX) as i64),
+            epoch: Set(e.epoch as i64),
+            round: Set(e.round as i32),
+            by_index: Set(true),
+            leaf_index: Set(Some(e.index as i64)),
+            receipt_hash: Set(None),
+            challenger: Set(Address(e.challenger).storage_key()),
+            deadline: Set(e.deadline as i64),
+            state: Set(open),
+            created_at_ms: Set(now),
+            updated_at_ms: Set(now),
+        })
+    } else {
+        None
     }
 }

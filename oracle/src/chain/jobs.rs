@@ -16,13 +16,20 @@ pub const JOBS: [&str; 3] = ["index", "transactions", "epochs"];
 /// A running scheduler; `shutdown` stops it.
 pub struct Scheduler {
     inner: JobScheduler,
+    chain: ChainLoop,
 }
 
 impl Scheduler {
+    /// Stops scheduling, then waits for every pass in progress to end (a pass is never cut
+    /// short: each leaves the database consistent, but a clean stop lets it finish).
     pub async fn shutdown(mut self) {
         if let Err(e) = self.inner.shutdown().await {
             warn!(error = %e, "scheduler shutdown");
         }
+        self.chain.epochs.quiesce().await;
+        self.chain.vault.quiesce().await;
+        self.chain.ctx.txm.quiesce().await;
+        info!("chain jobs stopped");
     }
 }
 
@@ -49,9 +56,9 @@ pub async fn start(chain: ChainLoop) -> Result<Scheduler> {
             _ => cfg.epochs_schedule.clone(),
         };
         let name: &'static str = JOBS.iter().find(|j| *j == name).expect("checked");
-        let chain = chain.clone();
+        let chain_for_job = chain.clone();
         let job = Job::new_async(schedule.as_str(), move |_, _| {
-            let chain = chain.clone();
+            let chain = chain_for_job.clone();
             Box::pin(async move { run_once(&chain, name).await })
         })
         .map_err(|e| {
@@ -63,21 +70,24 @@ pub async fn start(chain: ChainLoop) -> Result<Scheduler> {
         info!(job = name, schedule, "chain job scheduled");
     }
     sched.start().await.map_err(sched_err)?;
-    Ok(Scheduler { inner: sched })
+    Ok(Scheduler {
+        inner: sched,
+        chain,
+    })
 }
 
 /// One pass of job `name`; errors are logged (the next tick retries).
 pub async fn run_once(chain: &ChainLoop, name: &str) {
     let outcome = match name {
-        "index" => chain.index().await.map(|r| {
+        "index" => chain.vault.pass().await.map(|r| {
             if r.applied > 0 {
                 info!(job = name, ?r, "pass");
             }
         }),
         "transactions" => {
             async {
-                let r = chain.pump().await?;
-                let tokens = chain.reconcile_tokens().await?;
+                let r = chain.ctx.txm.pump().await?;
+                let tokens = chain.tokens.reconcile().await?;
                 if r != Default::default() || tokens > 0 {
                     info!(job = name, ?r, tokens, "pass");
                 }
@@ -85,7 +95,7 @@ pub async fn run_once(chain: &ChainLoop, name: &str) {
             }
             .await
         }
-        _ => chain.epochs().await.map(|r| {
+        _ => chain.epochs.pass().await.map(|r| {
             if r != Default::default() {
                 info!(job = name, ?r, "pass");
             }

@@ -12,16 +12,18 @@
 pub mod bindings;
 pub mod entity;
 pub mod epochs;
-pub mod indexer;
+pub mod follower;
 pub mod intent_entity;
 pub mod jobs;
+pub mod reads;
 pub mod service;
+pub mod state;
 pub mod tokens;
 pub mod tree;
 pub mod txm;
-pub mod wallet;
+pub mod vault;
 
-pub use service::ChainLoop;
+pub use service::{ChainContext, ChainLoop};
 
 use std::{fmt::Display, path::Path, time::Duration};
 
@@ -42,7 +44,7 @@ use self::bindings::{ModelRegistry, PaymentVault, UsageOracle};
 use crate::{
     config::ChainConfig,
     error::{OracleError, Result},
-    types::{Address, now_ms},
+    types::Address,
 };
 
 /// Contract names as recorded in the `deployments` table.
@@ -142,7 +144,7 @@ pub fn provider_for(cfg: &ChainConfig) -> Result<DynProvider> {
 
 /// Waits until a sent transaction has `confirmations` (at least 1), at most
 /// `chain.tx_timeout_secs`, and checks that it succeeded.
-pub(crate) async fn confirm(
+pub async fn confirm(
     cfg: &ChainConfig,
     confirmations: u64,
     what: &str,
@@ -168,7 +170,7 @@ pub(crate) async fn confirm(
 }
 
 /// The latest block's number and timestamp.
-pub(crate) async fn latest_block(provider: &DynProvider, cfg: &ChainConfig) -> Result<(u64, u64)> {
+pub async fn latest_block(provider: &DynProvider, cfg: &ChainConfig) -> Result<(u64, u64)> {
     let err = |e: &dyn Display| {
         OracleError::Chain(format!(
             "reading the latest block at {}: {e}",
@@ -306,7 +308,9 @@ impl Chain {
 
     /// Deploys and wires the suite (see the module docs) with `operator` as OPERATOR_ROLE on
     /// the registry and the oracle. Each transaction is confirmed before the next is sent.
-    pub async fn deploy(&self, operator: Address) -> Result<Deployment> {
+    /// Deploys and wires the suite; the deployment is recorded at `now_ms` (the time the
+    /// service's clock says: receipts from before it belong to another domain).
+    pub async fn deploy(&self, operator: Address, now_ms: i64) -> Result<Deployment> {
         let cfg = &self.cfg;
         let admin = self.deployer;
         let guardian = optional_address(&cfg.guardian, "guardian", admin)?;
@@ -390,7 +394,7 @@ impl Chain {
             vault: Address(vault),
             oracle: Address(oracle),
             transactions: txs,
-            created_at_ms: now_ms(),
+            created_at_ms: now_ms,
         })
     }
 
@@ -435,9 +439,10 @@ pub async fn deploy(
     cfg: &ChainConfig,
     operator: Address,
     db: &DatabaseConnection,
+    clock: &dyn crate::clock::Clock,
 ) -> Result<Deployment> {
     let chain = Chain::connect(cfg).await?;
-    let deployment = chain.deploy(operator).await?;
+    let deployment = chain.deploy(operator, clock.now_ms()).await?;
     record(db, &deployment).await?;
     Ok(deployment)
 }

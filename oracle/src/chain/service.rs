@@ -1,106 +1,114 @@
-//! The chain loop (issue 5; docs/PROTOCOL.md, "The chain loop"): one [`ChainLoop`] per process
-//! joins the metering side to the contracts. Its parts are service functions that the HTTP
-//! handlers and the scheduled jobs both call:
+//! The chain loop (docs/ARCHITECTURE.md, "The chain loop"), wired once: one component per
+//! concern, each in its own file, sharing one [`ChainContext`] (database, RPC, deployment,
+//! clock, transaction manager, log follower):
 //!
-//! * tokenization of models ([`ChainLoop::tokenize`], `tokens.rs`);
-//! * the vault indexer: deposits, withdrawal requests, withdrawals and spending caps become
-//!   balance changes after `chain.confirmations` ([`ChainLoop::index`], `indexer.rs`);
-//! * signed spending caps accepted from clients and submitted on-chain
-//!   ([`ChainLoop::submit_cap`]);
-//! * epochs: close, attest, answer challenges, unwind and re-attest, finalize
-//!   ([`ChainLoop::epochs`], `epochs.rs`), all through the persistent transaction manager
-//!   ([`super::txm::TxManager`]);
-//! * reads: receipt inclusion proofs, a model's revenue, a holder's claimable revenue.
+//! * [`TxManager`] — every operator transaction (`txm.rs`);
+//! * [`Tokenizer`] — models become ERC-7641 tokens (`tokens.rs`);
+//! * [`VaultIndexer`] — vault events become balances; signed spending caps (`vault.rs`);
+//! * [`EpochMachine`] — close, attest, finalize, answer challenges, unwind (`epochs.rs`);
+//! * [`ChainReads`] — receipt proofs, epochs, revenue, claimable revenue (`reads.rs`).
 //!
-//! Every step is idempotent and restart-safe: state lives in the database (intents, epochs,
-//! cursors), and each pass re-derives what to do from it and from the chain.
+//! The scheduled jobs (`jobs.rs`) and the HTTP handlers call these components; every step is
+//! idempotent and restart-safe (state lives in the database; each pass re-derives what to do).
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::{Arc, RwLock},
-};
+use std::sync::Arc;
 
-use alloy::{
-    primitives::{Address as EthAddress, B256, U256},
-    providers::{DynProvider, Provider},
-    signers::local::PrivateKeySigner,
-};
+use alloy::{primitives::U256, providers::DynProvider, signers::local::PrivateKeySigner};
 use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
-use tokio::sync::Mutex;
 
 use super::{
     Deployment,
-    bindings::{ModelRegistry, UsageOracle},
-    tree::ReceiptTree,
+    bindings::{ModelRegistry, PaymentVault, UsageOracle},
+    epochs::EpochMachine,
+    follower::LogFollower,
+    reads::ChainReads,
+    tokens::Tokenizer,
     txm::TxManager,
+    vault::VaultIndexer,
 };
 use crate::{
+    clock::{EpochRule, SharedClock},
     config::ChainConfig,
     error::{OracleError, Result},
     ledger::Ledger,
 };
 
-/// Test-only faults (`chain.fault_injection`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Faults {
-    /// Attest round 1 of every epoch without its last receipt.
-    pub omit_last_receipt: bool,
-}
-
-pub(crate) struct Inner {
+/// What every component of the chain loop shares.
+pub struct ChainContext {
     pub db: DatabaseConnection,
     pub cfg: ChainConfig,
-    pub epoch_secs: u64,
     pub provider: DynProvider,
     pub deployment: Deployment,
+    pub clock: SharedClock,
+    pub epochs: EpochRule,
     pub txm: TxManager,
-    pub ledger: Ledger,
-    pub operator: EthAddress,
+    pub follower: LogFollower,
+    /// The UsageOracle's bond per attestation and challenge window (immutable; read once).
     pub attest_bond: U256,
     pub challenge_window: u64,
-    pub faults: Faults,
-    /// Model ids that are tokenized (final on-chain): the only ones metered in chain mode.
-    pub tokenized: Arc<RwLock<HashSet<String>>>,
-    /// Recently used epoch trees (epoch → tree of its current round).
-    pub trees: std::sync::Mutex<HashMap<u64, Arc<ReceiptTree>>>,
-    /// One pass of each job at a time.
-    pub index_lock: Mutex<()>,
-    pub epochs_lock: Mutex<()>,
 }
 
-/// The chain loop of this process. Cheap to clone.
+impl ChainContext {
+    pub fn err(&self, what: &str, e: impl std::fmt::Display) -> OracleError {
+        OracleError::Chain(format!("{what} at {}: {e}", self.cfg.redacted_rpc_url()))
+    }
+
+    pub fn oracle(&self) -> UsageOracle::UsageOracleInstance<&DynProvider> {
+        UsageOracle::new(self.deployment.oracle.0, &self.provider)
+    }
+
+    pub fn registry(&self) -> ModelRegistry::ModelRegistryInstance<&DynProvider> {
+        ModelRegistry::new(self.deployment.registry.0, &self.provider)
+    }
+
+    pub fn vault(&self) -> PaymentVault::PaymentVaultInstance<&DynProvider> {
+        PaymentVault::new(self.deployment.vault.0, &self.provider)
+    }
+
+    /// The latest block's number and timestamp.
+    pub async fn head(&self) -> Result<(u64, u64)> {
+        super::latest_block(&self.provider, &self.cfg).await
+    }
+}
+
+/// The chain loop of this process: its components, wired once. Cheap to clone.
 #[derive(Clone)]
 pub struct ChainLoop {
-    pub(crate) inner: Arc<Inner>,
+    pub ctx: Arc<ChainContext>,
+    pub tokens: Arc<Tokenizer>,
+    pub vault: Arc<VaultIndexer>,
+    pub epochs: Arc<EpochMachine>,
+    pub reads: Arc<ChainReads>,
 }
 
 impl std::fmt::Debug for ChainLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChainLoop")
-            .field("rpc_url", &self.inner.cfg.redacted_rpc_url())
-            .field("oracle", &self.inner.deployment.oracle)
-            .field("operator", &self.inner.operator)
+            .field("rpc_url", &self.ctx.cfg.redacted_rpc_url())
+            .field("oracle", &self.ctx.deployment.oracle)
+            .field("operator", &self.ctx.txm.sender())
             .finish()
     }
 }
 
 impl ChainLoop {
     /// Starts the chain loop for `deployment` (read the latest with [`super::deployment`]),
-    /// sending as `operator`. Reads the oracle's immutable parameters once; fails with
-    /// `chain_unavailable` if the RPC cannot be reached.
+    /// sending as `operator`. Reads the oracle's immutable parameters once (`chain_unavailable`
+    /// if the RPC cannot be reached) and re-closes in the ledger the newest closed epoch.
     pub async fn start(
         db: DatabaseConnection,
         cfg: ChainConfig,
-        epoch_secs: u64,
+        epochs: EpochRule,
+        clock: SharedClock,
         deployment: Deployment,
         operator: PrivateKeySigner,
         ledger: Ledger,
     ) -> Result<Self> {
         let provider = super::provider_for(&cfg)?;
+        let oracle = UsageOracle::new(deployment.oracle.0, &provider);
         let err = |what: &str, e: &dyn std::fmt::Display| {
             OracleError::Chain(format!("{what} at {}: {e}", cfg.redacted_rpc_url()))
         };
-        let oracle = UsageOracle::new(deployment.oracle.0, &provider);
         let attest_bond = oracle
             .attestBond()
             .call()
@@ -111,109 +119,67 @@ impl ChainLoop {
             .call()
             .await
             .map_err(|e| err("reading UsageOracle.challengeWindow", &e))?;
-        let faults = Faults {
-            omit_last_receipt: cfg.fault_injection.as_deref() == Some("omit-last-receipt"),
-        };
+        #[cfg(feature = "fault-injection")]
         if cfg.fault_injection.is_some() {
             tracing::warn!(fault = ?cfg.fault_injection, "TEST-ONLY FAULT INJECTION IS ON");
         }
-        let operator_address = operator.address();
-        let txm = TxManager::new(db.clone(), provider.clone(), operator, &cfg);
+        let txm = TxManager::new(db.clone(), provider.clone(), operator, &cfg, clock.clone());
+        let follower = LogFollower::new(db.clone(), provider.clone(), cfg.clone(), clock.clone());
+        let ctx = Arc::new(ChainContext {
+            db: db.clone(),
+            cfg,
+            provider,
+            deployment,
+            clock,
+            epochs,
+            txm,
+            follower,
+            attest_bond,
+            challenge_window,
+        });
+        let tokens = Arc::new(Tokenizer::new(ctx.clone()));
+        tokens.load().await?;
         let chain = Self {
-            inner: Arc::new(Inner {
-                db,
-                epoch_secs: epoch_secs.max(1),
-                provider,
-                deployment,
-                txm,
-                ledger,
-                operator: operator_address,
-                attest_bond,
-                challenge_window,
-                faults,
-                tokenized: Default::default(),
-                trees: Default::default(),
-                index_lock: Mutex::new(()),
-                epochs_lock: Mutex::new(()),
-                cfg,
-            }),
+            vault: Arc::new(VaultIndexer::new(ctx.clone(), ledger.clone())),
+            epochs: Arc::new(EpochMachine::new(ctx.clone(), ledger.clone())),
+            reads: Arc::new(ChainReads::new(ctx.clone())),
+            tokens,
+            ctx,
         };
-        chain.load_tokenized().await?;
         // Closed epochs stay closed across restarts: no receipt of one commits any more.
         if let Some(last) = crate::db::epochs::Entity::find()
             .order_by_desc(crate::db::epochs::Column::Epoch)
-            .one(&chain.inner.db)
+            .one(&db)
             .await?
         {
-            chain.inner.ledger.freeze(last.epoch as u64).await?;
+            ledger.freeze(last.epoch as u64).await?;
         }
         Ok(chain)
     }
 
     pub fn config(&self) -> &ChainConfig {
-        &self.inner.cfg
+        &self.ctx.cfg
     }
 
     pub fn deployment(&self) -> &Deployment {
-        &self.inner.deployment
+        &self.ctx.deployment
+    }
+
+    pub fn txm(&self) -> &TxManager {
+        &self.ctx.txm
+    }
+
+    pub fn provider(&self) -> &DynProvider {
+        &self.ctx.provider
     }
 
     /// The UsageOracle's bond per attestation, in wei.
     pub fn attest_bond(&self) -> U256 {
-        self.inner.attest_bond
+        self.ctx.attest_bond
     }
 
     /// The UsageOracle's challenge window, in seconds.
     pub fn challenge_window(&self) -> u64 {
-        self.inner.challenge_window
-    }
-
-    pub fn txm(&self) -> &TxManager {
-        &self.inner.txm
-    }
-
-    pub fn provider(&self) -> &DynProvider {
-        &self.inner.provider
-    }
-
-    /// The set of tokenized model ids, shared with the metering path.
-    pub fn tokenized_models(&self) -> Arc<RwLock<HashSet<String>>> {
-        self.inner.tokenized.clone()
-    }
-
-    pub(crate) fn registry(&self) -> ModelRegistry::ModelRegistryInstance<&DynProvider> {
-        ModelRegistry::new(self.inner.deployment.registry.0, &self.inner.provider)
-    }
-
-    pub(crate) fn oracle(&self) -> UsageOracle::UsageOracleInstance<&DynProvider> {
-        UsageOracle::new(self.inner.deployment.oracle.0, &self.inner.provider)
-    }
-
-    pub(crate) fn err(&self, what: &str, e: impl std::fmt::Display) -> OracleError {
-        OracleError::Chain(format!(
-            "{what} at {}: {e}",
-            self.inner.cfg.redacted_rpc_url()
-        ))
-    }
-
-    /// The latest block's number and timestamp.
-    pub(crate) async fn head(&self) -> Result<(u64, u64)> {
-        super::latest_block(&self.inner.provider, &self.inner.cfg).await
-    }
-
-    /// The hash of block `number`, if the chain has it.
-    pub(crate) async fn block_hash(&self, number: u64) -> Result<Option<B256>> {
-        Ok(self
-            .inner
-            .provider
-            .get_block_by_number(number.into())
-            .await
-            .map_err(|e| self.err("reading a block", e))?
-            .map(|b| b.header.hash))
-    }
-
-    /// The transaction manager's pass (the `transactions` job): sends, bumps, confirms.
-    pub async fn pump(&self) -> Result<super::txm::PumpReport> {
-        self.inner.txm.pump().await
+        self.ctx.challenge_window
     }
 }

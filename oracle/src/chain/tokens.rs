@@ -7,20 +7,25 @@ use alloy::{
     sol_types::SolCall,
 };
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-use serde::Serialize;
 use tracing::{info, instrument, warn};
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, RwLock},
+};
 
 use super::{
     bindings::ModelRegistry,
-    service::ChainLoop,
-    txm::{Intent, IntentState},
+    service::ChainContext,
+    state::TokenState,
+    txm::{Intent, Outcome},
 };
 use crate::{
     auth::Principal,
     db::model_tokens,
     error::{OracleError, Result},
     registry::ModelRecord,
-    types::{Address, now_ms},
+    types::Address,
 };
 
 /// ModelToken's `decimals()`.
@@ -83,22 +88,21 @@ impl TokenParams {
     }
 }
 
-/// A model's token as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A model's token.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenView {
     pub model_id: String,
     pub weights_root: String,
-    /// `tokenizing`, `tokenized` or `failed`.
-    pub state: String,
+    pub state: TokenState,
     pub name: String,
     pub symbol: String,
-    /// Base units (18 decimals), decimal.
-    pub supply: String,
+    /// Base units (18 decimals).
+    pub supply: U256,
     pub holders_bps: u16,
     /// Receives the whole supply.
-    pub publisher: String,
+    pub publisher: Address,
     /// Set once tokenized.
-    pub token_address: Option<String>,
+    pub token_address: Option<Address>,
     /// The registration transaction, as the transaction manager tracks it.
     pub transaction: Option<Intent>,
     pub error: Option<String>,
@@ -110,7 +114,26 @@ fn intent_key(weights_root: &B256) -> String {
     format!("register:{weights_root:#x}")
 }
 
-impl ChainLoop {
+/// Tokenization of models (see the module docs). States: [`TokenState`].
+pub struct Tokenizer {
+    ctx: Arc<ChainContext>,
+    /// Model ids that are tokenized (final on-chain): the only ones metered in chain mode.
+    tokenized: Arc<RwLock<HashSet<String>>>,
+}
+
+impl Tokenizer {
+    pub fn new(ctx: Arc<ChainContext>) -> Self {
+        Self {
+            ctx,
+            tokenized: Default::default(),
+        }
+    }
+
+    /// The set of tokenized model ids, shared with the metering path.
+    pub fn tokenized_models(&self) -> Arc<RwLock<HashSet<String>>> {
+        self.tokenized.clone()
+    }
+
     /// Registers `model` on-chain as an ERC-7641 token minted to its publisher. Only the
     /// publisher (or an admin) may; asking again while it is in flight or done returns the
     /// same token (with other parameters: `conflict`); after a failure it tries again.
@@ -127,18 +150,20 @@ impl ChainLoop {
             ));
         }
         if !model.active {
-            return Err(OracleError::ModelUnavailable(format!(
+            return Err(OracleError::ModelDeactivated(format!(
                 "model `{}` is deactivated",
                 model.name
             )));
         }
+        let db = &self.ctx.db;
+        let now = self.ctx.clock.now_ms();
         let root: B256 = model
             .weights_root
             .parse()
             .map_err(|_| OracleError::Database(format!("corrupt weights root of {}", model.id)))?;
         let key = intent_key(&root);
         let existing = model_tokens::Entity::find_by_id(model.id.clone())
-            .one(&self.inner.db)
+            .one(db)
             .await?;
         if let Some(row) = &existing {
             let same = row.name == params.name
@@ -151,17 +176,17 @@ impl ChainLoop {
                     model.name, row.state, row.name, row.symbol
                 )));
             }
-            if row.state != "failed" {
-                return self.token_view(row.clone()).await;
+            if row.state.parse::<TokenState>()? != TokenState::Failed {
+                return self.view(row.clone()).await;
             }
-            self.inner.txm.retry(&key).await?;
+            self.ctx.txm.retry(&key).await?;
             let mut am: model_tokens::ActiveModel = row.clone().into();
-            am.state = Set("tokenizing".into());
+            am.state = Set(TokenState::Tokenizing.as_str().into());
             am.error = Set(None);
-            am.updated_at_ms = Set(now_ms());
-            let row = am.update(&self.inner.db).await?;
+            am.updated_at_ms = Set(now);
+            let row = am.update(db).await?;
             info!(key, "tokenization retried");
-            return self.token_view(row).await;
+            return self.view(row).await;
         }
         let call = ModelRegistry::registerCall {
             weightsRoot: root,
@@ -171,21 +196,20 @@ impl ChainLoop {
             supply: params.supply,
             holdersBps: params.holders_bps,
         };
-        self.inner
+        self.ctx
             .txm
             .submit(
                 &key,
                 "register",
-                self.inner.deployment.registry.0,
+                self.ctx.deployment.registry.0,
                 Bytes::from(call.abi_encode()),
                 U256::ZERO,
             )
             .await?;
-        let now = now_ms();
         let row = model_tokens::ActiveModel {
             model_id: Set(model.id.clone()),
             weights_root: Set(model.weights_root.clone()),
-            state: Set("tokenizing".into()),
+            state: Set(TokenState::Tokenizing.as_str().into()),
             intent_key: Set(key.clone()),
             name: Set(params.name),
             symbol: Set(params.symbol),
@@ -197,35 +221,47 @@ impl ChainLoop {
             created_at_ms: Set(now),
             updated_at_ms: Set(now),
         }
-        .insert(&self.inner.db)
+        .insert(db)
         .await?;
         info!(key, publisher = %model.publisher, "tokenization requested");
-        self.token_view(row).await
+        self.view(row).await
     }
 
     /// The token of a model, if tokenization was requested.
     pub async fn token(&self, model_id: &str) -> Result<Option<TokenView>> {
         match model_tokens::Entity::find_by_id(model_id.to_owned())
-            .one(&self.inner.db)
+            .one(&self.ctx.db)
             .await?
         {
-            Some(row) => Ok(Some(self.token_view(row).await?)),
+            Some(row) => Ok(Some(self.view(row).await?)),
             None => Ok(None),
         }
     }
 
-    async fn token_view(&self, row: model_tokens::Model) -> Result<TokenView> {
-        let transaction = self.inner.txm.get(&row.intent_key).await?;
+    /// The state of every model with a token, by model id (for listings).
+    pub async fn states(&self) -> Result<std::collections::HashMap<String, TokenState>> {
+        model_tokens::Entity::find()
+            .all(&self.ctx.db)
+            .await?
+            .into_iter()
+            .map(|r| Ok((r.model_id, r.state.parse()?)))
+            .collect()
+    }
+
+    async fn view(&self, row: model_tokens::Model) -> Result<TokenView> {
+        let transaction = self.ctx.txm.get(&row.intent_key).await?;
+        let corrupt =
+            |what: &str| OracleError::Database(format!("corrupt token {what} of {}", row.model_id));
         Ok(TokenView {
+            state: row.state.parse()?,
+            supply: row.supply.parse().map_err(|_| corrupt("supply"))?,
+            publisher: row.publisher.parse()?,
+            token_address: row.token_address.as_deref().map(str::parse).transpose()?,
             model_id: row.model_id,
             weights_root: row.weights_root,
-            state: row.state,
             name: row.name,
             symbol: row.symbol,
-            supply: row.supply,
             holders_bps: row.holders_bps as u16,
-            publisher: row.publisher,
-            token_address: row.token_address,
             transaction,
             error: row.error,
             created_at_ms: row.created_at_ms,
@@ -233,61 +269,61 @@ impl ChainLoop {
         })
     }
 
-    pub(crate) async fn load_tokenized(&self) -> Result<()> {
+    /// Loads the tokenized models (start-up).
+    pub async fn load(&self) -> Result<()> {
         let rows = model_tokens::Entity::find()
-            .filter(model_tokens::Column::State.eq("tokenized"))
-            .all(&self.inner.db)
+            .filter(model_tokens::Column::State.eq(TokenState::Tokenized.as_str()))
+            .all(&self.ctx.db)
             .await?;
-        let mut set = self.inner.tokenized.write().expect("tokenized lock");
+        let mut set = self.tokenized.write().unwrap_or_else(|e| e.into_inner());
         set.extend(rows.into_iter().map(|r| r.model_id));
         Ok(())
     }
 
-    /// Moves tokenizations whose registration is final (or failed) to `tokenized` (`failed`).
-    pub async fn reconcile_tokens(&self) -> Result<usize> {
+    /// The token machine: `tokenizing` → `tokenized` when the registration is final (the token
+    /// address read from the registry), → `failed` when it failed.
+    pub async fn reconcile(&self) -> Result<usize> {
+        let db = &self.ctx.db;
         let rows = model_tokens::Entity::find()
-            .filter(model_tokens::Column::State.eq("tokenizing"))
-            .all(&self.inner.db)
+            .filter(model_tokens::Column::State.eq(TokenState::Tokenizing.as_str()))
+            .all(db)
             .await?;
         let mut done = 0;
         for row in rows {
-            let Some(intent) = self.inner.txm.get(&row.intent_key).await? else {
-                continue;
-            };
             let mut am: model_tokens::ActiveModel = row.clone().into();
-            match intent.state {
-                IntentState::Final => {
+            match self.ctx.txm.outcome(&row.intent_key).await? {
+                Some(Outcome::Final(intent)) => {
                     let root: B256 = row.weights_root.parse().map_err(|_| {
                         OracleError::Database(format!("corrupt weights root of {}", row.model_id))
                     })?;
                     let token: EthAddress = self
+                        .ctx
                         .registry()
                         .tokenOf(root)
                         .call()
                         .await
-                        .map_err(|e| self.err("reading ModelRegistry.tokenOf", e))?;
+                        .map_err(|e| self.ctx.err("reading ModelRegistry.tokenOf", e))?;
                     if token == EthAddress::ZERO {
                         warn!(model = %row.model_id, "registration final but tokenOf is zero");
                         continue;
                     }
-                    am.state = Set("tokenized".into());
+                    am.state = Set(TokenState::Tokenized.as_str().into());
                     am.token_address = Set(Some(Address(token).storage_key()));
                     info!(model = %row.model_id, %token, tx = ?intent.tx_hash, gas = ?intent.gas_used, "model tokenized");
-                    self.inner
-                        .tokenized
+                    self.tokenized
                         .write()
-                        .expect("tokenized lock")
+                        .unwrap_or_else(|e| e.into_inner())
                         .insert(row.model_id.clone());
                 }
-                IntentState::Failed => {
-                    am.state = Set("failed".into());
+                Some(Outcome::Failed(intent)) => {
+                    am.state = Set(TokenState::Failed.as_str().into());
                     am.error = Set(intent.error.clone());
                     warn!(model = %row.model_id, error = ?intent.error, "tokenization failed");
                 }
                 _ => continue,
             }
-            am.updated_at_ms = Set(now_ms());
-            am.update(&self.inner.db).await?;
+            am.updated_at_ms = Set(self.ctx.clock.now_ms());
+            am.update(db).await?;
             done += 1;
         }
         Ok(done)

@@ -331,6 +331,23 @@ pub fn leaf_hash(leaf: &LeafData) -> B256 {
     keccak256(keccak256(buf))
 }
 
+/// `modelsChainHash(models, rest)`: the hash chain over a models list that batched `finalize`
+/// checks: from `rest`, backwards, `h = keccak256(abi.encode(model, total, last, h))`. The
+/// whole list's hash (rest = 0) is what `attest` records; a batch passes the hash of the
+/// models after it as `rest`.
+pub fn models_chain_hash(models: &[ModelTotal], rest: B256) -> B256 {
+    let mut h = rest;
+    for m in models.iter().rev() {
+        let mut buf = [0u8; 128];
+        buf[..32].copy_from_slice(m.model.as_slice());
+        buf[32..64].copy_from_slice(&m.total.to_be_bytes::<32>());
+        buf[64..96].copy_from_slice(&U256::from(m.last).to_be_bytes::<32>());
+        buf[96..].copy_from_slice(h.as_slice());
+        h = keccak256(buf);
+    }
+    h
+}
+
 /// `treeDepth`: `ceil(log2 count)`; 0 for 0 or 1 leaves.
 pub fn tree_depth(count: u64) -> u32 {
     if count <= 1 {

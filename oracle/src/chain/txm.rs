@@ -56,9 +56,9 @@ use super::{
     intent_entity as intents,
 };
 use crate::{
+    clock::SharedClock,
     config::ChainConfig,
     error::{OracleError, Result},
-    types::now_ms,
 };
 
 /// Longest intent key and kind (the column sizes).
@@ -142,6 +142,19 @@ pub struct Intent {
     pub updated_at_ms: i64,
 }
 
+/// Where an intent stands for the component that recorded it: the transaction manager owns
+/// the states in between (pending, sent, mined), its callers only need to know whether the
+/// action is still on its way, done, or failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Recorded and not final yet (pending, sent or mined).
+    InFlight,
+    /// Final on-chain (buried under `chain.confirmations`).
+    Final(Intent),
+    /// The simulation or the mined transaction reverted: `Intent::error` says why.
+    Failed(Intent),
+}
+
 /// What one [`TxManager::pump`] pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PumpReport {
@@ -166,6 +179,7 @@ pub struct TxManager {
 
 struct Inner {
     db: DatabaseConnection,
+    clock: SharedClock,
     provider: DynProvider,
     signer: PrivateKeySigner,
     sender: EthAddress,
@@ -178,6 +192,7 @@ struct Inner {
     /// `chain.tx_timeout_secs`: the longest one pass may take.
     pass_timeout: std::time::Duration,
     /// `kill-after-send:<prefix>` (test-only fault injection).
+    #[cfg(feature = "fault-injection")]
     kill_after_send: Option<String>,
     /// Serialises passes; holds the nonce counter.
     pass: tokio::sync::Mutex<PassState>,
@@ -219,12 +234,15 @@ impl TxManager {
         provider: DynProvider,
         signer: PrivateKeySigner,
         cfg: &ChainConfig,
+        clock: SharedClock,
     ) -> Self {
+        #[cfg(feature = "fault-injection")]
         let kill_after_send = cfg
             .fault_injection
             .as_deref()
             .and_then(|f| f.strip_prefix("kill-after-send:"))
             .map(str::to_owned);
+        #[cfg(feature = "fault-injection")]
         if let Some(prefix) = &kill_after_send {
             warn!(
                 prefix,
@@ -235,6 +253,7 @@ impl TxManager {
         Self {
             inner: Arc::new(Inner {
                 db,
+                clock,
                 provider,
                 signer,
                 sender,
@@ -245,6 +264,7 @@ impl TxManager {
                 max_fee_per_gas: cfg.max_fee_per_gas_wei,
                 rpc_url: cfg.redacted_rpc_url(),
                 pass_timeout: std::time::Duration::from_secs(cfg.tx_timeout_secs.max(1)),
+                #[cfg(feature = "fault-injection")]
                 kill_after_send,
                 pass: tokio::sync::Mutex::new(PassState::default()),
             }),
@@ -291,7 +311,7 @@ impl TxManager {
                 Err(conflict(&existing))
             };
         }
-        let now = now_ms();
+        let now = self.inner.clock.now_ms();
         let row = intents::ActiveModel {
             key: Set(key.to_owned()),
             kind: Set(kind.to_owned()),
@@ -333,6 +353,48 @@ impl TxManager {
             .transpose()
     }
 
+    /// Waits for a pass in progress to end (ordered shutdown).
+    pub async fn quiesce(&self) {
+        drop(self.inner.pass.lock().await);
+    }
+
+    /// Whether the action under `key` is in flight, final or failed (`None`: never recorded).
+    pub async fn outcome(&self, key: &str) -> Result<Option<Outcome>> {
+        Ok(self.get(key).await?.map(|i| match i.state {
+            IntentState::Final => Outcome::Final(i),
+            IntentState::Failed => Outcome::Failed(i),
+            _ => Outcome::InFlight,
+        }))
+    }
+
+    /// Whether any intent whose key starts with `prefix` is in flight.
+    pub async fn any_in_flight(&self, prefix: &str) -> Result<bool> {
+        Ok(intents::Entity::find()
+            .filter(intents::Column::Key.starts_with(prefix))
+            .filter(intents::Column::State.is_in([
+                IntentState::Pending.as_str(),
+                IntentState::Sent.as_str(),
+                IntentState::Mined.as_str(),
+            ]))
+            .one(&self.inner.db)
+            .await?
+            .is_some())
+    }
+
+    /// Intents (of one state, or all), for an admin.
+    pub async fn list_for(
+        &self,
+        by: &crate::auth::Principal,
+        state: Option<IntentState>,
+    ) -> Result<Vec<Intent>> {
+        if !by.is_admin() {
+            return Err(OracleError::Forbidden(
+                "only admin keys may list the operator's transactions".into(),
+            ));
+        }
+        self.list(state).await
+    }
+
     /// Intents (of one state, or all), oldest first.
     pub async fn list(&self, state: Option<IntentState>) -> Result<Vec<Intent>> {
         let mut q = intents::Entity::find();
@@ -363,7 +425,7 @@ impl TxManager {
         }
         // The old attempt's nonce (if any) was consumed on chain: the counter's re-sync reads it
         // from the chain, so the row lets go of it, its hashes and its block.
-        let row = fresh_attempt(now_ms());
+        let row = fresh_attempt(self.inner.clock.now_ms());
         if !self.transition(key, IntentState::Failed, row).await? {
             return Err(OracleError::Conflict(format!(
                 "intent `{key}` changed while being retried"
@@ -577,6 +639,7 @@ impl TxManager {
                 block,
                 block_hash,
                 Some(error.clone()),
+                self.inner.clock.now_ms(),
             );
             if self.transition(&i.key, state, upd).await? {
                 warn!(key = %i.key, nonce, %hash, block, gas_used = r.gas_used, error, "intent failed: its transaction reverted");
@@ -591,7 +654,14 @@ impl TxManager {
             && row.block_hash.as_deref() == Some(block_hash.to_string().as_str())
             && i.block_number == Some(block);
         if !known {
-            let upd = included(IntentState::Mined, &r, block, block_hash, None);
+            let upd = included(
+                IntentState::Mined,
+                &r,
+                block,
+                block_hash,
+                None,
+                self.inner.clock.now_ms(),
+            );
             if !self.transition(&i.key, state, upd).await? {
                 return Ok(());
             }
@@ -618,7 +688,7 @@ impl TxManager {
             }
             let upd = intents::ActiveModel {
                 state: Set(IntentState::Final.as_str().to_owned()),
-                updated_at_ms: Set(now_ms()),
+                updated_at_ms: Set(self.inner.clock.now_ms()),
                 ..Default::default()
             };
             if self.transition(&i.key, IntentState::Mined, upd).await? {
@@ -644,7 +714,7 @@ impl TxManager {
             block_hash: Set(None),
             gas_used: Set(None),
             sent_block: Set(Some(head as i64)),
-            updated_at_ms: Set(now_ms()),
+            updated_at_ms: Set(self.inner.clock.now_ms()),
             ..Default::default()
         };
         if !self.transition(&i.key, IntentState::Mined, upd).await? {
@@ -666,7 +736,7 @@ impl TxManager {
         );
         let upd = intents::ActiveModel {
             error: Set(Some(error.clone())),
-            ..fresh_attempt(now_ms())
+            ..fresh_attempt(self.inner.clock.now_ms())
         };
         if self.transition(&i.key, IntentState::Sent, upd).await? {
             warn!(key = %i.key, nonce, error, "intent re-queued");
@@ -723,7 +793,7 @@ impl TxManager {
             max_priority_fee_per_gas: Set(Some(tip.to_string())),
             sent_block: Set(Some(head as i64)),
             attempts: Set(row.attempts + 1),
-            updated_at_ms: Set(now_ms()),
+            updated_at_ms: Set(self.inner.clock.now_ms()),
             ..Default::default()
         };
         if !self.transition(&i.key, IntentState::Sent, upd).await? {
@@ -790,7 +860,7 @@ impl TxManager {
                 let upd = intents::ActiveModel {
                     state: Set(IntentState::Failed.as_str().to_owned()),
                     error: Set(Some(reason.clone())),
-                    updated_at_ms: Set(now_ms()),
+                    updated_at_ms: Set(self.inner.clock.now_ms()),
                     ..Default::default()
                 };
                 if self.transition(&i.key, IntentState::Pending, upd).await? {
@@ -834,7 +904,7 @@ impl TxManager {
             gas_used: Set(None),
             attempts: Set(1),
             error: Set(None),
-            updated_at_ms: Set(now_ms()),
+            updated_at_ms: Set(self.inner.clock.now_ms()),
             ..Default::default()
         };
         match self.transition(&i.key, IntentState::Pending, upd).await {
@@ -851,6 +921,7 @@ impl TxManager {
         match self.broadcast(&raw).await {
             Ok(()) => {
                 info!(key = %i.key, kind = %i.kind, nonce, %hash, gas_limit, max_fee, tip, "intent sent");
+                #[cfg(feature = "fault-injection")]
                 if let Some(prefix) = &self.inner.kill_after_send
                     && i.key.starts_with(prefix.as_str())
                 {
@@ -1018,6 +1089,7 @@ fn included(
     block: u64,
     block_hash: B256,
     error: Option<String>,
+    now_ms: i64,
 ) -> intents::ActiveModel {
     intents::ActiveModel {
         state: Set(state.as_str().to_owned()),
@@ -1026,7 +1098,7 @@ fn included(
         block_hash: Set(Some(block_hash.to_string())),
         gas_used: Set(Some(r.gas_used as i64)),
         error: Set(error),
-        updated_at_ms: Set(now_ms()),
+        updated_at_ms: Set(now_ms),
         ..Default::default()
     }
 }
@@ -1037,6 +1109,7 @@ fn count_outcome(kind: &str, outcome: &'static str) {
 }
 
 /// `kill-after-send`: the process dies as a crash would, right after a broadcast.
+#[cfg(feature = "fault-injection")]
 fn kill_self(key: &str) -> ! {
     warn!(key, "fault injection: SIGKILL after broadcasting");
     let _ = std::process::Command::new("kill")

@@ -23,12 +23,13 @@ pub async fn save(
     name: &str,
     block: u64,
     hash: alloy::primitives::B256,
+    now_ms: i64,
 ) -> Result<(), DbErr> {
     Entity::insert(ActiveModel {
         name: sea_orm::ActiveValue::Set(name.to_owned()),
         block_number: sea_orm::ActiveValue::Set(block as i64),
         block_hash: sea_orm::ActiveValue::Set(format!("{hash:#x}")),
-        updated_at_ms: sea_orm::ActiveValue::Set(crate::types::now_ms()),
+        updated_at_ms: sea_orm::ActiveValue::Set(now_ms),
     })
     .on_conflict(
         sea_orm::sea_query::OnConflict::column(Column::Name)

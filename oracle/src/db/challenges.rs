@@ -1,4 +1,4 @@
-//! The `challenges` table (migration m20261122_000010): Interactive challenges against our attestations (`ReceiptChallenged`/`LeafChallenged`) and how they were answered: `open` → `answering` (respond intent) → `answered`, or `unanswerable` (no such leaf: the challenger is right).
+//! The `challenges` table (migration m20261122_000010): Interactive challenges against our attestations (`ReceiptChallenged`/`LeafChallenged`) and how they were answered: `chain::state::ChallengeState`: `open` → `answered` / `failed` (the respond intent's outcome), `moot`, or `unanswerable` (no such leaf: the challenger is right).
 
 use sea_orm::entity::prelude::*;
 
@@ -15,7 +15,6 @@ pub struct Model {
     pub challenger: String,
     pub deadline: i64,
     pub state: String,
-    pub respond_key: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }

@@ -1,4 +1,4 @@
-//! The `epochs` table (migration m20261122_000010): Closed epochs: the frozen receipt tree's root, leaf count and totals (JSON lists as attested), and where its attestation stands (`closed` → `attesting` → `attested` → `finalizing` → `finalized`; `voided` → `unwinding` → `closed` with `round` + 1).
+//! The `epochs` table (migration m20261122_000010): Closed epochs: the frozen receipt tree's root, leaf count and totals (JSON lists as attested), and where its attestation stands (`chain::state::EpochState`: `closed` → `attested` → `finalized`; `voided` → `closed` with `round` + 1; `attest_failed`).
 
 use sea_orm::entity::prelude::*;
 
@@ -16,9 +16,11 @@ pub struct Model {
     pub models_json: String,
     pub clients_json: String,
     pub omitted: i32,
-    pub attest_key: Option<String>,
     pub posted_at: Option<i64>,
-    pub finalize_key: Option<String>,
+    /// Attestation attempt of this round (a new attempt after the cover fell short).
+    pub attempt: i32,
+    /// What the attestation could not escrow from clients (covered by the operator).
+    pub shortfall_wei: String,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }

@@ -23,7 +23,7 @@ async fn bad_and_missing_keys(b: Backend) {
         );
         let err = client
             .upload_model(
-                &imo_api::client::Upload::named("x"),
+                &imo_client::Upload::named("x"),
                 model_bytes("tiny_mlp.onnx"),
             )
             .await

@@ -60,9 +60,14 @@ async fn deploys_wires_and_records(b: Backend) {
         chain::deployment(&srv.oracle.db, CHAIN_ID).await.unwrap(),
         None
     );
-    let d: Deployment = chain::deploy(&cfg, imo_oracle::types::Address(op), &srv.oracle.db)
-        .await
-        .expect("deploys");
+    let d: Deployment = chain::deploy(
+        &cfg,
+        imo_oracle::types::Address(op),
+        &srv.oracle.db,
+        srv.clock.as_ref(),
+    )
+    .await
+    .expect("deploys");
     assert_eq!(d.oracle.0, predicted_oracle);
     assert_eq!(d.chain_id, CHAIN_ID);
     let names: Vec<_> = d.transactions.iter().map(|t| t.contract.as_str()).collect();
@@ -240,9 +245,14 @@ async fn deploys_wires_and_records(b: Backend) {
     assert!(oracle.isReceiptSigner(recovered).call().await.unwrap());
 
     // A second deployment on the same chain is the latest one read back.
-    let again = chain::deploy(&cfg, imo_oracle::types::Address(op), &srv.oracle.db)
-        .await
-        .unwrap();
+    let again = chain::deploy(
+        &cfg,
+        imo_oracle::types::Address(op),
+        &srv.oracle.db,
+        srv.clock.as_ref(),
+    )
+    .await
+    .unwrap();
     assert_ne!(again.oracle, d.oracle);
     assert_eq!(
         chain::deployment(&srv.oracle.db, CHAIN_ID).await.unwrap(),
@@ -291,6 +301,7 @@ async fn unreachable_rpc_is_a_clear_error(b: Backend) {
         &cfg,
         imo_oracle::types::Address(operator().address()),
         &srv.oracle.db,
+        srv.clock.as_ref(),
     )
     .await
     .unwrap_err();

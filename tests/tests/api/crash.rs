@@ -13,7 +13,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::SolEvent,
 };
-use imo_api::client::Client;
+use imo_client::Client;
 use imo_oracle::chain::{
     bindings::{PaymentVault, UsageOracle},
     intent_entity,
@@ -108,7 +108,7 @@ async fn finalize_survives_sigkill(b: Backend) {
     let client_api = Client::new(&svc.url).with_key(client_key.clone());
 
     // A tokenized model, a funded and authorised client: all through the scheduler's jobs.
-    let meta = imo_api::client::Upload {
+    let meta = imo_client::Upload {
         name: "tiny-mlp".into(),
         price_wei: Some(PRICE.to_string()),
         ..Default::default()

@@ -45,8 +45,8 @@ async fn schemathesis_finds_nothing_for_any_role() {
     };
     let (publisher, client, admin) = (key(1, "publisher"), key(3, "client"), key(200, "admin"));
     let server = ImoProcess::serve(&env, &[]).await;
-    let base = imo_api::client::Client::new(&server.url);
-    let meta = imo_api::client::Upload {
+    let base = imo_client::Client::new(&server.url);
+    let meta = imo_client::Upload {
         name: "tiny".into(),
         price_wei: Some("1000".into()),
         ..Default::default()

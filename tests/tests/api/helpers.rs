@@ -6,6 +6,7 @@ use std::{
     os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
+    sync::Arc,
     sync::mpsc,
     time::Duration,
 };
@@ -14,8 +15,8 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::{SignerSync, local::PrivateKeySigner},
 };
-use imo_api::{client::Client, server::RunningServer};
-use imo_oracle::{Oracle, config::Config};
+use imo_client::Client;
+use imo_oracle::{Oracle, clock::ManualClock, config::Config};
 use sea_orm::{ConnectionTrait, Database};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,10 +52,13 @@ fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// The service as `imo serve` builds it ([`imo_api::app::App`]), on a fresh database and a
+/// [`ManualClock`] the test moves (receipts' times and epochs follow it).
 pub struct TestServer {
-    pub server: Option<RunningServer>,
+    pub app: Option<imo_api::app::App>,
     pub url: String,
     pub oracle: Oracle,
+    pub clock: Arc<ManualClock>,
     pub dir: tempfile::TempDir,
     pub pg_db: Option<String>,
 }
@@ -81,7 +85,9 @@ impl TestServer {
         let key_file = dir.path().join("deployer.key");
         std::fs::write(&key_file, format!("{ANVIL_KEY_0}\n")).expect("write deployer key");
         cfg.chain.deployer_key_file = Some(key_file);
+        cfg.chain.jobs = vec![]; // tests run each pass themselves, unless they ask for jobs
         tweak(&mut cfg);
+        let clock = ManualClock::starting_now();
         if cfg.chain.enabled {
             // The chain loop needs a recorded deployment before the service starts, as
             // `imo contracts deploy` leaves one.
@@ -98,18 +104,21 @@ impl TestServer {
                 &deploy_cfg,
                 imo_oracle::types::Address(operator.address()),
                 &db,
+                clock.as_ref(),
             )
             .await
             .expect("deploy the contracts to anvil");
             db.close().await.ok();
         }
-        let oracle = Oracle::start(cfg).await.expect("oracle starts");
-        let server = imo_api::server::start(oracle.clone(), false).expect("server binds");
-        let url = format!("http://{}", server.addr);
+        let app = imo_api::app::App::build(cfg, clock.clone())
+            .await
+            .expect("the service starts");
+        let url = app.url();
         Self {
-            server: Some(server),
+            oracle: app.oracle.clone(),
+            app: Some(app),
             url,
-            oracle,
+            clock,
             dir,
             pg_db,
         }
@@ -163,12 +172,11 @@ impl TestServer {
         row.try_get::<i64>("", "n").expect("count")
     }
 
-    /// Stops the server and drops the PostgreSQL database.
+    /// Stops the service in order and drops the PostgreSQL database.
     pub async fn finish(mut self) {
-        if let Some(s) = self.server.take() {
-            s.stop().await;
+        if let Some(app) = self.app.take() {
+            app.shutdown().await;
         }
-        self.oracle.db.clone().close().await.ok();
         if let Some(name) = self.pg_db.take() {
             drop_database(&name).await;
         }
@@ -402,8 +410,8 @@ impl TestServer {
         file: &str,
         name: &str,
         price_wei: u128,
-    ) -> imo_api::dto::ModelView {
-        let meta = imo_api::client::Upload {
+    ) -> imo_client::dto::ModelView {
+        let meta = imo_client::Upload {
             name: name.into(),
             price_wei: Some(price_wei.to_string()),
             ..Default::default()

@@ -15,8 +15,8 @@ const PRICE: u128 = 1_000_000_000_000_000;
 struct Hostile {
     _dir: tempfile::TempDir,
     server: ImoProcess,
-    publisher: imo_api::client::Client,
-    client: imo_api::client::Client,
+    publisher: imo_client::Client,
+    client: imo_client::Client,
     client_key: String,
     http: reqwest::Client,
     credited: u128,
@@ -47,7 +47,7 @@ impl Hostile {
         };
         let (p, c, a) = (key(1, "publisher"), key(3, "client"), key(200, "admin"));
         let server = ImoProcess::serve(&env, extra).await;
-        let base = imo_api::client::Client::new(&server.url);
+        let base = imo_client::Client::new(&server.url);
         let credited = 1_000 * PRICE;
         base.with_key(a)
             .credit(&signer(3).address().to_string(), &credited.to_string())
@@ -68,8 +68,8 @@ impl Hostile {
         &self,
         file: &str,
         name: &str,
-    ) -> Result<StatusCode, imo_api::client::ClientError> {
-        let meta = imo_api::client::Upload {
+    ) -> Result<StatusCode, imo_client::ClientError> {
+        let meta = imo_client::Upload {
             name: name.into(),
             price_wei: Some(PRICE.to_string()),
             ..Default::default()
@@ -653,11 +653,8 @@ async fn nonces_are_rate_limited_and_purged(b: Backend) {
     // Expired nonces are gone at the next issue (here through the domain: the peer is limited).
     let last = srv.oracle.auth.issue_nonce(None, None).await.unwrap();
     assert!(srv.row_count("siwe_nonces").await > 1);
-    let expiry = std::time::UNIX_EPOCH + Duration::from_millis(last.expires_at_ms as u64 + 1);
-    let wait = expiry
-        .duration_since(std::time::SystemTime::now())
-        .unwrap_or_default();
-    tokio::time::sleep_until(tokio::time::Instant::now() + wait).await;
+    // The service's clock moves past the last expiry (no waiting).
+    srv.clock.set_at_least(last.expires_at_ms + 1);
     srv.oracle.auth.issue_nonce(None, None).await.unwrap();
     assert_eq!(
         srv.row_count("siwe_nonces").await,

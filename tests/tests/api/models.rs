@@ -1,6 +1,6 @@
 //! Upload → get → list, dedupe, ownership, deactivation, weight proofs.
 
-use imo_api::client::Upload;
+use imo_client::Upload;
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 

@@ -74,15 +74,15 @@ async fn postgres_outage_answers_503_and_loses_nothing() {
     );
     let err = p
         .upload_model(
-            &imo_api::client::Upload::named("x"),
+            &imo_client::Upload::named("x"),
             model_bytes("tiny_mlp.onnx"),
         )
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE), "{err}");
     assert!(srv.stored_files().is_empty(), "{:?}", srv.stored_files());
-    if let Some(s) = srv.server.take() {
-        s.stop().await;
+    if let Some(app) = srv.app.take() {
+        app.shutdown().await;
     }
 }
 
@@ -118,7 +118,7 @@ async fn binary_streams_a_1gib_upload_in_bounded_memory_and_stops_on_sigterm() {
     .to_owned();
     let server = ImoProcess::serve(&env, &[]).await;
     let pid = server.pid();
-    let client = imo_api::client::Client::new(&server.url).with_key(key);
+    let client = imo_client::Client::new(&server.url).with_key(key);
 
     const GIB: usize = 1 << 30;
     const CHUNK: usize = 1 << 20;
@@ -127,7 +127,7 @@ async fn binary_streams_a_1gib_upload_in_bounded_memory_and_stops_on_sigterm() {
     );
     let err = client
         .upload_model(
-            &imo_api::client::Upload::named("huge"),
+            &imo_client::Upload::named("huge"),
             reqwest::Body::wrap_stream(chunks),
         )
         .await

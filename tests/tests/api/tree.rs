@@ -69,7 +69,7 @@ async fn tree_matches_the_on_chain_verifier() {
     let operator = OPERATOR_KEY.parse::<PrivateKeySigner>().unwrap().address();
     let chain = Chain::connect(&cfg).await.expect("connects");
     let d = chain
-        .deploy(imo_oracle::types::Address(operator))
+        .deploy(imo_oracle::types::Address(operator), 0)
         .await
         .expect("deploys");
     let p = anvil.provider();

@@ -55,7 +55,7 @@ async fn deploy(cfg: &ChainConfig) -> Deployment {
     chain::Chain::connect(cfg)
         .await
         .expect("connect")
-        .deploy(imo_oracle::types::Address(op()))
+        .deploy(imo_oracle::types::Address(op()), 0)
         .await
         .expect("deploy the suite")
 }
@@ -65,7 +65,13 @@ fn manager(srv: &TestServer, cfg: &ChainConfig) -> TxManager {
     let provider = ProviderBuilder::new()
         .connect_http(cfg.rpc_url.parse().unwrap())
         .erased();
-    TxManager::new(srv.oracle.db.clone(), provider, operator(), cfg)
+    TxManager::new(
+        srv.oracle.db.clone(),
+        provider,
+        operator(),
+        cfg,
+        srv.clock.clone(),
+    )
 }
 
 fn deposit() -> Bytes {
@@ -286,7 +292,9 @@ async fn reverts_fail_without_a_nonce(b: Backend) {
         .unwrap();
     let finalize = UsageOracle::finalizeCall {
         epoch: 5,
+        from: 0,
         models: vec![],
+        rest: Default::default(),
     }
     .abi_encode();
     m.submit(

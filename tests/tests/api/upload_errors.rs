@@ -1,6 +1,6 @@
 //! Every bad upload gets a clear error and leaves nothing behind: no file, no row.
 
-use imo_api::client::{Client, ClientError, Upload};
+use imo_client::{Client, ClientError, Upload};
 use reqwest::StatusCode;
 
 use crate::{both_backends, helpers::*};
@@ -78,13 +78,14 @@ async fn invalid_models_are_rejected(b: Backend) {
     );
     expect(&p, "empty", vec![], unprocessable, "invalid_model").await;
 
-    // Metadata errors are 400 and are found before anything is stored.
+    // Metadata errors are 400 and are found before anything is stored (a value outside its
+    // declared pattern is refused as the query is parsed: `bad_request`).
     expect(
         &p,
         "bad name!",
         valid.clone(),
         StatusCode::BAD_REQUEST,
-        "invalid_input",
+        "bad_request",
     )
     .await;
     let bad_price = Upload {

@@ -3,7 +3,7 @@
 use reqwest::{Body, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::{dto::*, error::ErrorBody};
+use crate::dto::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -288,7 +288,7 @@ impl Client {
     pub async fn transactions(
         &self,
         state: Option<&str>,
-    ) -> Result<crate::routes::chain::TransactionsResponse, ClientError> {
+    ) -> Result<crate::dto::TransactionsResponse, ClientError> {
         let path = match state {
             Some(s) => format!("/v1/admin/transactions?state={s}"),
             None => "/v1/admin/transactions".into(),
@@ -297,7 +297,7 @@ impl Client {
     }
 
     /// `GET /v1/contracts`.
-    pub async fn contracts(&self) -> Result<crate::routes::chain::ContractsResponse, ClientError> {
+    pub async fn contracts(&self) -> Result<crate::dto::ContractsResponse, ClientError> {
         self.send_json(reqwest::Method::GET, "/v1/contracts", None)
             .await
     }
@@ -310,7 +310,7 @@ impl Client {
         symbol: &str,
         supply_tokens: &str,
         holders_bps: u32,
-    ) -> Result<crate::routes::chain::TokenResponse, ClientError> {
+    ) -> Result<crate::dto::TokenResponse, ClientError> {
         let body = serde_json::json!({ "name": name, "symbol": symbol,
             "supply_tokens": supply_tokens, "holders_bps": holders_bps });
         self.send_json(
@@ -322,10 +322,7 @@ impl Client {
     }
 
     /// `GET /v1/models/{id}/token`.
-    pub async fn token(
-        &self,
-        model: &str,
-    ) -> Result<crate::routes::chain::TokenResponse, ClientError> {
+    pub async fn token(&self, model: &str) -> Result<crate::dto::TokenResponse, ClientError> {
         self.send_json(
             reqwest::Method::GET,
             &format!("/v1/models/{model}/token"),
@@ -341,7 +338,7 @@ impl Client {
         cap_wei: &str,
         deadline: u64,
         signature: &str,
-    ) -> Result<crate::routes::chain::SpendingCapResponse, ClientError> {
+    ) -> Result<crate::dto::SpendingCapResponse, ClientError> {
         let body = serde_json::json!({ "client": client, "cap_wei": cap_wei,
             "deadline": deadline, "signature": signature });
         self.send_json(reqwest::Method::POST, "/v1/spending-caps", Some(&body))
@@ -352,7 +349,7 @@ impl Client {
     pub async fn receipt_proof(
         &self,
         id: &str,
-    ) -> Result<crate::routes::chain::ReceiptProofResponse, ClientError> {
+    ) -> Result<crate::dto::ReceiptProofResponse, ClientError> {
         self.send_json(
             reqwest::Method::GET,
             &format!("/v1/receipts/{id}/proof"),
@@ -362,19 +359,13 @@ impl Client {
     }
 
     /// `GET /v1/epochs/{epoch}`.
-    pub async fn epoch(
-        &self,
-        epoch: u64,
-    ) -> Result<crate::routes::chain::EpochResponse, ClientError> {
+    pub async fn epoch(&self, epoch: u64) -> Result<crate::dto::EpochResponse, ClientError> {
         self.send_json(reqwest::Method::GET, &format!("/v1/epochs/{epoch}"), None)
             .await
     }
 
     /// `GET /v1/models/{id}/revenue`.
-    pub async fn revenue(
-        &self,
-        model: &str,
-    ) -> Result<crate::routes::chain::RevenueResponse, ClientError> {
+    pub async fn revenue(&self, model: &str) -> Result<crate::dto::RevenueResponse, ClientError> {
         self.send_json(
             reqwest::Method::GET,
             &format!("/v1/models/{model}/revenue"),
@@ -387,7 +378,7 @@ impl Client {
     pub async fn claimable(
         &self,
         holder: &str,
-    ) -> Result<crate::routes::chain::ClaimableResponse, ClientError> {
+    ) -> Result<crate::dto::ClaimableResponse, ClientError> {
         self.send_json(
             reqwest::Method::GET,
             &format!("/v1/holders/{holder}/claimable"),
@@ -409,7 +400,7 @@ impl Client {
         Ok(Self::parse(rb.send().await?).await?.1)
     }
 
-    pub async fn balance(&self) -> Result<crate::routes::metering::BalanceResponse, ClientError> {
+    pub async fn balance(&self) -> Result<crate::dto::BalanceResponse, ClientError> {
         Ok(Self::parse(
             self.request(reqwest::Method::GET, "/v1/balance")
                 .send()
@@ -423,7 +414,7 @@ impl Client {
         &self,
         address: &str,
         amount_wei: &str,
-    ) -> Result<crate::routes::metering::BalanceResponse, ClientError> {
+    ) -> Result<crate::dto::BalanceResponse, ClientError> {
         let body = serde_json::json!({ "address": address, "amount_wei": amount_wei });
         Ok(Self::parse(
             self.request(reqwest::Method::POST, "/v1/admin/credits")
@@ -435,10 +426,7 @@ impl Client {
         .1)
     }
 
-    pub async fn receipt(
-        &self,
-        id: &str,
-    ) -> Result<crate::routes::metering::ReceiptView, ClientError> {
+    pub async fn receipt(&self, id: &str) -> Result<crate::dto::ReceiptView, ClientError> {
         Ok(Self::parse(
             self.request(reqwest::Method::GET, &format!("/v1/receipts/{id}"))
                 .send()
@@ -451,7 +439,7 @@ impl Client {
     pub async fn receipts(
         &self,
         query: &[(&str, &str)],
-    ) -> Result<crate::routes::metering::ReceiptList, ClientError> {
+    ) -> Result<crate::dto::ReceiptList, ClientError> {
         Ok(Self::parse(
             self.request(reqwest::Method::GET, "/v1/receipts")
                 .query(query)
@@ -465,7 +453,7 @@ impl Client {
     pub async fn usage(
         &self,
         query: &[(&str, &str)],
-    ) -> Result<crate::routes::metering::UsageResponse, ClientError> {
+    ) -> Result<crate::dto::UsageResponse, ClientError> {
         Ok(Self::parse(
             self.request(reqwest::Method::GET, "/v1/usage")
                 .query(query)
@@ -476,7 +464,7 @@ impl Client {
         .1)
     }
 
-    pub async fn operator(&self) -> Result<crate::routes::metering::OperatorView, ClientError> {
+    pub async fn operator(&self) -> Result<crate::dto::OperatorView, ClientError> {
         Ok(Self::parse(
             self.request(reqwest::Method::GET, "/v1/operator")
                 .send()

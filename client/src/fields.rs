@@ -200,6 +200,40 @@ impl PartialSchema for SymbolField {
 }
 impl ToSchema for SymbolField {}
 
+/// Basis points, 0 to 10,000 (100 %); integral floats accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BpsField(pub u16);
+
+impl<'de> Deserialize<'de> for BpsField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n: u64 = d.deserialize_any(IntVisitor::<u64>(PhantomData))?;
+        if n > 10_000 {
+            return Err(D::Error::custom(format!(
+                "{n} basis points is above 10000 (100 %)"
+            )));
+        }
+        Ok(Self(n as u16))
+    }
+}
+
+impl PartialSchema for BpsField {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(T::Integer))
+            .minimum(Some(0))
+            .maximum(Some(10_000))
+            .description(Some("basis points, 0 to 10000"))
+            .into()
+    }
+}
+impl ToSchema for BpsField {}
+
+impl Serialize for BpsField {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u16(self.0)
+    }
+}
+
 /// An amount of wei above 0 (at most 38 digits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PositiveWeiField(pub Wei);

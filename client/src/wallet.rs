@@ -13,11 +13,11 @@ use alloy::{
 };
 use serde::Serialize;
 
-use super::{
-    bindings::{ModelToken, PaymentVault},
-    indexer::{SpendingCap, vault_domain},
-};
-use crate::{
+use imo_oracle::{
+    chain::{
+        bindings::{ModelToken, PaymentVault},
+        vault::{SpendingCap, vault_domain},
+    },
     config::ChainConfig,
     error::{OracleError, Result},
     types::Address,
@@ -99,7 +99,7 @@ impl Wallet {
         let address = key.address();
         let provider = ProviderBuilder::new()
             .wallet(EthereumWallet::from(key))
-            .connect_client(super::rpc_client(cfg)?)
+            .connect_client(imo_oracle::chain::rpc_client(cfg)?)
             .erased();
         Ok(Self {
             provider,
@@ -138,7 +138,7 @@ impl Wallet {
         >,
     ) -> Result<Sent> {
         let pending = pending.map_err(|e| self.err(&format!("{what}: sending failed"), e))?;
-        let r = super::confirm(&self.cfg, 1, what, pending).await?;
+        let r = imo_oracle::chain::confirm(&self.cfg, 1, what, pending).await?;
         Ok(Sent {
             tx_hash: r.transaction_hash,
             block_number: r.block_number.unwrap_or_default(),
@@ -149,7 +149,9 @@ impl Wallet {
 
     /// The latest block's timestamp (deadlines are checked against the chain's clock).
     pub async fn chain_time(&self) -> Result<u64> {
-        Ok(super::latest_block(&self.provider, &self.cfg).await?.1)
+        Ok(imo_oracle::chain::latest_block(&self.provider, &self.cfg)
+            .await?
+            .1)
     }
 
     /// `PaymentVault.deposit()` of `amount` wei.
@@ -219,9 +221,10 @@ impl Wallet {
     /// Claims every snapshot of `token` with something for this wallet (`claimBatch`);
     /// `None` when there is nothing to claim.
     pub async fn claim(&self, token: EthAddress) -> Result<Option<Claimed>> {
-        let snapshots = super::tokens::claimable_snapshots(&self.provider, token, self.address)
-            .await
-            .map_err(|e| self.err("reading ModelToken.claimableRevenue", e))?;
+        let snapshots =
+            imo_oracle::chain::tokens::claimable_snapshots(&self.provider, token, self.address)
+                .await
+                .map_err(|e| self.err("reading ModelToken.claimableRevenue", e))?;
         let ids: Vec<u64> = snapshots.iter().map(|(s, _)| *s).collect();
         let total = snapshots.iter().map(|(_, c)| *c).sum();
         if ids.is_empty() {
