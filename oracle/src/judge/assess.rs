@@ -84,8 +84,8 @@ impl Mix {
 }
 
 /// Special float values every sample set includes: signed zeros, NaNs, infinities, subnormals,
-/// the extremes, and halves (rounding ties).
-const SPECIAL_F32: [u32; 14] = [
+/// the extremes, and halves (rounding ties under power-of-two scales).
+const SPECIAL_F32: [u32; 18] = [
     0x0000_0000,
     0x8000_0000,
     0x7FC0_0000,
@@ -100,6 +100,10 @@ const SPECIAL_F32: [u32; 14] = [
     0xBFC0_0000,
     0x4020_0000,
     0xC0B0_0000,
+    0x3FC0_0000,
+    0xBF00_0000,
+    0x4060_0000,
+    0xC020_0000,
 ];
 
 /// `count` deterministic input sets for `program`: symbolic dimensions 1 or 3, FLOAT values
@@ -113,7 +117,8 @@ pub fn sample_inputs(program: &Program, count: usize, seed: u64) -> Vec<Vec<Tens
             program
                 .inputs
                 .iter()
-                .map(|spec| {
+                .enumerate()
+                .map(|(input, spec)| {
                     let shape: Vec<u64> = spec
                         .dims
                         .iter()
@@ -123,8 +128,14 @@ pub fn sample_inputs(program: &Program, count: usize, seed: u64) -> Vec<Vec<Tens
                     let data: Vec<u8> = match spec.dtype {
                         JType::F32 => (0..n)
                             .flat_map(|i| {
+                                // Every third sample puts special values at every fifth
+                                // element, shifted per input so that NaNs of different
+                                // payloads and signs meet in binary operators.
                                 let bits = if s % 3 == 2 && i % 5 == 0 {
-                                    SPECIAL_F32[(rng.next() % SPECIAL_F32.len() as u64) as usize]
+                                    SPECIAL_F32[(i / 5 + s / 3 + input) % SPECIAL_F32.len()]
+                                } else if s % 3 == 1 && i % 3 == 0 {
+                                    // Multiples of 1/8: ties under power-of-two scales.
+                                    ((rng.next() % 4801) as f32 / 8.0 - 300.0).to_bits()
                                 } else {
                                     (rng.normal() * scales[s % scales.len()]).to_bits()
                                 };
