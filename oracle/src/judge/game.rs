@@ -116,6 +116,39 @@ pub struct StepData {
     pub elem: u8,
 }
 
+/// For output element `e` of `op` on `values`: per operand, its shape word and data root and
+/// the chunks the element reads with their multiproof (no state proof). `JudgeVM.evaluate`
+/// takes exactly these.
+pub fn element_reads(op: &ops::Op, values: &[Option<&Value>], e: usize) -> Vec<OperandProof> {
+    let descs: Vec<Option<Desc>> = values.iter().map(|v| v.map(Desc::of)).collect();
+    let out = ops::infer(op, &descs).expect("operands fit the operator");
+    let mut rec = Recorder::new(values);
+    let _ = ops::element(op, &descs, &out, e, &mut rec);
+    values
+        .iter()
+        .zip(&rec.chunks)
+        .map(|(v, set)| {
+            let Some(v) = v else {
+                return OperandProof::default();
+            };
+            let tree = chunk_tree(&v.data);
+            let idx: Vec<usize> = set.iter().copied().collect();
+            OperandProof {
+                shape: shape_word(v.dtype, &v.shape).expect("fits"),
+                data_root: tree.root(),
+                slot_proof: vec![],
+                chunk_idx: idx.iter().map(|&c| c as u32).collect(),
+                chunks: idx.iter().flat_map(|&c| chunk(&v.data, c)).collect(),
+                data_proof: if idx.is_empty() {
+                    vec![]
+                } else {
+                    tree.multiproof(&idx)
+                },
+            }
+        })
+        .collect()
+}
+
 /// The operator's chunk tree of node `k`'s output.
 pub fn output_tree(trace: &Trace, k: usize) -> MerkleTree {
     chunk_tree(&trace.node_output(k).data)
@@ -254,8 +287,7 @@ impl Trace {
     /// The one-step data recomputing output element `e` of node `k` (the chunks each operand
     /// reads, with multiproofs); `elem` is `e`'s position in its chunk.
     pub fn element_step(&self, k: usize, e: usize) -> StepData {
-        let p = self.program();
-        let node = &p.nodes[k];
+        let node = &self.program().nodes[k];
         let mut step = self.step_frame(k);
         let out = self.node_output(k);
         let size = out.dtype.size();
@@ -268,20 +300,10 @@ impl Trace {
             .iter()
             .map(|s| s.map(|s| self.value(s as usize)))
             .collect();
-        let descs: Vec<Option<Desc>> = values.iter().map(|v| v.map(Desc::of)).collect();
-        let mut rec = Recorder::new(&values);
-        let _ = ops::element(&node.op, &descs, &Desc::of(out), e, &mut rec);
-        for (i, set) in rec.chunks.iter().enumerate() {
-            let Some(v) = values[i] else { continue };
-            if set.is_empty() {
-                continue;
-            }
-            let idx: Vec<usize> = set.iter().copied().collect();
-            let tree = chunk_tree(&v.data);
-            let o = &mut step.operands[i];
-            o.chunk_idx = idx.iter().map(|&c| c as u32).collect();
-            o.chunks = idx.iter().flat_map(|&c| chunk(&v.data, c)).collect();
-            o.data_proof = tree.multiproof(&idx);
+        for (o, data) in step.operands.iter_mut().zip(element_reads(&node.op, &values, e)) {
+            o.chunk_idx = data.chunk_idx;
+            o.chunks = data.chunks;
+            o.data_proof = data.data_proof;
         }
         step
     }

@@ -27,6 +27,8 @@ pub mod value;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vectors;
 
 pub use assess::{Blocker, DEFAULT_SAMPLES, Disputability, assess, sample_inputs};
 pub use program::{

@@ -380,3 +380,59 @@ async fn a_disagreeing_kernel_blocks_the_model_and_is_named() {
     assert!(b.reason.contains("disagree"), "{}", b.reason);
     assert!(d.fingerprint.unwrap().starts_with("ort=1.31.1"));
 }
+
+/// The requantization multiplier is `(a_scale × b_scale) / y_scale` in binary32, in that order,
+/// as ONNX Runtime computes it: scales where the other order rounds an output differently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requantization_multiplier_order_is_onnx_runtimes() {
+    use build::*;
+    use value::JType::U8;
+    let (sa, sb, sy) = (
+        f32::from_bits(0x3CFF_F432),
+        f32::from_bits(0x3CA0_961C),
+        f32::from_bits(0x3FAC_3232),
+    );
+    assert_ne!((sa * sb) / sy, sa * (sb / sy), "the two orders differ");
+    // acc = 38438 = 150 × 255 + 188 with a = 1 everywhere.
+    let k = 151;
+    let mut b: Vec<u8> = vec![255; k];
+    b[k - 1] = 188;
+    let m = model(
+        vec![node(
+            "qmm",
+            "QLinearMatMul",
+            &["a", "sa", "za", "b", "sb", "zb", "sy", "zy"],
+            "y",
+            vec![],
+        )],
+        vec![
+            f32s("sa", &[], &[sa]),
+            tensor("za", U8, &[], vec![0]),
+            tensor("b", U8, &[k, 1], b),
+            f32s("sb", &[], &[sb]),
+            tensor("zb", U8, &[], vec![0]),
+            f32s("sy", &[], &[sy]),
+            tensor("zy", U8, &[], vec![128]),
+        ],
+        vec![value_info("a", U8, &[1, k])],
+        vec![value_info("y", U8, &[1, 1])],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.onnx");
+    std::fs::write(&p, &m).unwrap();
+    let ones = crate::tensor::Tensor::new(
+        "a",
+        crate::tensor::DataType::Uint8,
+        vec![1, k as u64],
+        crate::tensor::TensorData::Fixed(vec![1; k]),
+    )
+    .unwrap();
+    let d = assess(&p, &engine(), &[vec![ones.clone()]]).await.unwrap();
+    assert!(d.disputable, "{:?}", d.blocked_by);
+    let trace = Trace::run(
+        std::sync::Arc::new(Program::from_onnx(&m).unwrap()),
+        &[ones],
+    )
+    .unwrap();
+    assert_eq!(trace.outputs()[0].data(), &crate::tensor::TensorData::Fixed(vec![128 + 17]));
+}

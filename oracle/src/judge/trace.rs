@@ -14,13 +14,22 @@ use super::{
 };
 use crate::tensor::{Tensor, canonical_hash};
 
-/// A deliberate error for tests and for simulating a dishonest party: after node `node` runs,
-/// byte `byte` of its output is XORed with `xor` (the later nodes compute on the corrupted value).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fault {
-    pub node: usize,
-    pub byte: usize,
-    pub xor: u8,
+/// A deliberate error for tests and for simulating a dishonest party; the later nodes compute
+/// on the corrupted value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// After node `node` runs, byte `byte` (modulo the length) of its output is XORed with `xor`.
+    Byte { node: usize, byte: usize, xor: u8 },
+    /// Node `node`'s output gets another shape with the same number of elements.
+    Shape { node: usize, shape: Vec<usize> },
+}
+
+impl Fault {
+    pub fn node(&self) -> usize {
+        match self {
+            Self::Byte { node, .. } | Self::Shape { node, .. } => *node,
+        }
+    }
 }
 
 /// The reference interpreter's run of a program on one call's inputs.
@@ -107,11 +116,18 @@ impl Trace {
                 op: node.op.name().into(),
                 reason,
             })?;
-            if let Some(f) = fault.filter(|f| f.node == k) {
-                let i = f.byte % out.data.len().max(1);
-                if let Some(b) = out.data.get_mut(i) {
-                    *b ^= f.xor;
+            match &fault {
+                Some(Fault::Byte { node, byte, xor }) if *node == k => {
+                    let i = byte % out.data.len().max(1);
+                    if let Some(b) = out.data.get_mut(i) {
+                        *b ^= xor;
+                    }
                 }
+                Some(Fault::Shape { node, shape }) if *node == k => {
+                    out = Value::new(out.dtype, shape.clone(), out.data)
+                        .map_err(JudgeError::BadInput)?;
+                }
+                _ => {}
             }
             let t = commit_value(&out);
             tree.set(base + k, t);
