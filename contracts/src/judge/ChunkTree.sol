@@ -70,6 +70,7 @@ library ChunkTree {
 
     /// @notice Root of a depth-`depth` tree from the leaves at `idx` (strictly increasing, < 2^depth) and a
     ///         positional multiproof (siblings level by level, left to right), as `commit.rs` builds it.
+    ///         `leaves` is overwritten.
     function multiproofRoot(uint256 depth, uint32[] calldata idx, bytes32[] memory leaves, bytes32[] calldata proof)
         internal
         pure
@@ -78,34 +79,59 @@ library ChunkTree {
         uint256 n = idx.length;
         if (n == 0 || leaves.length != n) revert BadMultiproof();
         uint256[] memory pos = new uint256[](n);
-        for (uint256 i; i < n; ++i) {
-            pos[i] = idx[i];
-            if (i > 0 && pos[i] <= pos[i - 1]) revert BadMultiproof();
+        unchecked {
+            uint256 prev;
+            for (uint256 i; i < n; ++i) {
+                uint256 x = idx[i];
+                if (i > 0 && x <= prev) revert BadMultiproof();
+                pos[i] = x;
+                prev = x;
+            }
+            if (prev >> depth != 0) revert BadMultiproof();
         }
-        if (pos[n - 1] >> depth != 0) revert BadMultiproof();
-        uint256 p;
+        uint256 used;
         for (uint256 l; l < depth; ++l) {
-            uint256 m;
-            uint256 i;
+            (n, used) = _level(pos, leaves, n, proof, used);
+        }
+        if (used != proof.length) revert BadMultiproof();
+        return leaves[0];
+    }
+
+    /// @dev One level of `multiproofRoot`: combines the first `n` (position, hash) pairs with each other or
+    ///      with the next proof siblings into their parents, in place; returns the new count and proof cursor.
+    function _level(uint256[] memory pos, bytes32[] memory leaves, uint256 n, bytes32[] calldata proof, uint256 used)
+        private
+        pure
+        returns (uint256 m, uint256)
+    {
+        uint256 proofLen = proof.length;
+        uint256 proofOff;
+        assembly ("memory-safe") {
+            proofOff := proof.offset
+        }
+        uint256 i;
+        unchecked {
             while (i < n) {
                 uint256 x = pos[i];
-                bytes32 parent;
+                bytes32 h;
                 if (x & 1 == 0 && i + 1 < n && pos[i + 1] == x + 1) {
-                    parent = hashPair(leaves[i], leaves[i + 1]);
+                    h = hashPair(leaves[i], leaves[i + 1]);
                     i += 2;
                 } else {
-                    if (p >= proof.length) revert BadMultiproof();
-                    bytes32 s = proof[p++];
-                    parent = x & 1 == 0 ? hashPair(leaves[i], s) : hashPair(s, leaves[i]);
+                    if (used >= proofLen) revert BadMultiproof();
+                    bytes32 sib;
+                    assembly ("memory-safe") {
+                        sib := calldataload(add(proofOff, shl(5, used)))
+                    }
+                    ++used;
+                    h = x & 1 == 0 ? hashPair(leaves[i], sib) : hashPair(sib, leaves[i]);
                     ++i;
                 }
                 pos[m] = x >> 1;
-                leaves[m] = parent;
+                leaves[m] = h;
                 ++m;
             }
-            n = m;
         }
-        if (p != proof.length) revert BadMultiproof();
-        return leaves[0];
+        return (m, used);
     }
 }

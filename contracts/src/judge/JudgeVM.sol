@@ -36,6 +36,9 @@ contract JudgeVM {
         uint256 n; // chunks given
         uint256 first; // first chunk index
         bool contiguous;
+        uint256 cursor; // position of the last chunk read (reads are mostly in increasing order)
+        uint256 size; // bytes per element
+        uint256 dtype;
     }
 
     // ------------------------------------------------------------------ shape words
@@ -353,13 +356,15 @@ contract JudgeVM {
         if (op == 3) return _matmul(r, out, e);
         if (op == 4) return _conv(node, r, slots, out, e);
         if (op == 5) return _maxpool(node, r, out, e);
-        if (op == 6) return _read(r[0], e, elemSize(dtypeOf(out)));
-        if (op == 7) return F.add(_read(r[0], _bidx(s[0], out, e), 4), _read(r[1], _bidx(s[1], out, e), 4));
-        return F.relu(_read(r[0], e, 4));
+        if (op == 6) return _read(r[0], e);
+        if (op == 7) return F.add(_read(r[0], _bidx(s[0], out, e)), _read(r[1], _bidx(s[1], out, e)));
+        return F.relu(_read(r[0], e));
     }
 
     function _reader(Operand calldata o, uint256 i) private pure returns (Reader memory rd) {
         rd.shape = o.shape;
+        rd.dtype = dtypeOf(o.shape);
+        rd.size = elemSize(rd.dtype);
         uint256 n = o.chunkIdx.length;
         if (n == 0) return rd;
         if (o.chunks.length != 32 * n) revert DataProofMismatch(i);
@@ -395,57 +400,83 @@ contract JudgeVM {
         }
     }
 
-    /// @dev Element `i` (of `size` bytes) of an operand, as its little-endian bits.
-    function _read(Reader memory rd, uint256 i, uint256 size) private pure returns (uint256 v) {
-        uint256 off = i * size;
-        uint256 c = off >> 5;
-        uint256 p;
-        if (rd.contiguous) {
-            if (rd.n == 0 || c < rd.first || c - rd.first >= rd.n) revert MissingChunk(c);
-            p = c - rd.first;
-        } else {
-            uint256 lo;
-            uint256 hi = rd.n;
-            uint256 base = rd.idx;
-            while (lo < hi) {
-                uint256 mid = (lo + hi) >> 1;
-                uint256 at;
-                assembly ("memory-safe") {
-                    at := calldataload(add(base, mul(mid, 32)))
-                }
-                if (at < c) lo = mid + 1;
-                else hi = mid;
+    /// @dev Position, among the given chunks, of chunk `c`: direct for a contiguous run, otherwise a walk
+    ///      forward from the last position read (the operators read in increasing order) or a binary search.
+    function _pos(Reader memory rd, uint256 c) private pure returns (uint256 p) {
+        unchecked {
+            uint256 n = rd.n;
+            if (rd.contiguous) {
+                p = c - rd.first;
+                if (n == 0 || c < rd.first || p >= n) revert MissingChunk(c);
+                return p;
             }
-            uint256 found;
-            if (lo < rd.n) {
-                assembly ("memory-safe") {
-                    found := calldataload(add(base, mul(lo, 32)))
-                }
-            }
-            if (lo >= rd.n || found != c) revert MissingChunk(c);
-            p = lo;
+            p = _seek(rd.idx, n, rd.cursor, c);
+            rd.cursor = p;
         }
-        uint256 word;
-        uint256 src = rd.chunks + 32 * p;
+    }
+
+    function _at(uint256 base, uint256 p) private pure returns (uint256 at) {
         assembly ("memory-safe") {
-            word := calldataload(src)
+            at := calldataload(add(base, shl(5, p)))
         }
-        uint256 be = (word >> (8 * (32 - (off & 31) - size))) & ((uint256(1) << (8 * size)) - 1);
-        // big-endian bytes -> little-endian value
-        for (uint256 k; k < size; ++k) {
-            v |= ((be >> (8 * (size - 1 - k))) & 0xFF) << (8 * k);
+    }
+
+    function _seek(uint256 base, uint256 n, uint256 p, uint256 c) private pure returns (uint256) {
+        unchecked {
+            uint256 at = _at(base, p);
+            if (at < c) {
+                for (++p; p < n; ++p) {
+                    at = _at(base, p);
+                    if (at >= c) break;
+                }
+            } else if (at > c) {
+                uint256 lo;
+                while (lo < p) {
+                    uint256 mid = (lo + p) >> 1;
+                    if (_at(base, mid) < c) lo = mid + 1;
+                    else p = mid;
+                }
+                at = _at(base, p);
+            }
+            if (p >= n || at != c) revert MissingChunk(c);
+            return p;
+        }
+    }
+
+    /// @dev Element `i` of an operand as its little-endian bits.
+    function _read(Reader memory rd, uint256 i) private pure returns (uint256 v) {
+        unchecked {
+            uint256 size = rd.size;
+            uint256 off = i * size;
+            uint256 p = _pos(rd, off >> 5);
+            uint256 src = rd.chunks + (p << 5);
+            assembly ("memory-safe") {
+                let word := calldataload(src)
+                v := and(shr(shl(3, sub(sub(32, and(off, 31)), size)), word), sub(shl(shl(3, size), 1), 1))
+            }
+            if (size == 4) {
+                v = (v >> 24) | ((v >> 8) & 0xFF00) | ((v << 8) & 0xFF0000) | ((v & 0xFF) << 24);
+            } else if (size == 8) {
+                uint256 hi = v >> 32;
+                uint256 lo = v & 0xFFFFFFFF;
+                hi = (hi >> 24) | ((hi >> 8) & 0xFF00) | ((hi << 8) & 0xFF0000) | ((hi & 0xFF) << 24);
+                lo = (lo >> 24) | ((lo >> 8) & 0xFF00) | ((lo << 8) & 0xFF0000) | ((lo & 0xFF) << 24);
+                v = (lo << 32) | hi;
+            }
         }
     }
 
     /// @dev Element `i` of an integer operand, signed.
-    function _int(Reader memory rd, uint256 i) private pure returns (int256) {
-        uint256 t = dtypeOf(rd.shape);
-        uint256 size = elemSize(t);
-        uint256 v = _read(rd, i, size);
+    function _int(Reader memory rd, uint256 i) private pure returns (int256 x) {
+        uint256 v = _read(rd, i);
+        uint256 t = rd.dtype;
         if (t == U8) return int256(v);
-        if (t == I8) return int256(int8(uint8(v)));
-        if (t == I32) return int256(int32(uint32(v)));
-        return int256(int64(uint64(v)));
+        assembly ("memory-safe") {
+            switch t
+            case 3 { x := signextend(0, v) }
+            case 6 { x := signextend(3, v) }
+            default { x := signextend(7, v) }
+        }
     }
 
     function _range(uint256 dtype) private pure returns (int256, int256) {
@@ -464,14 +495,14 @@ contract JudgeVM {
         pure
         returns (uint256)
     {
-        uint256 s = _read(r[1], 0, 4);
+        uint256 s = _read(r[1], 0);
         int256 zp = slots[2] == ABSENT ? int256(0) : _int(r[2], 0);
         (int256 lo, int256 hi) = _range(dtypeOf(out));
-        return uint256(F.quantize(F.div(_read(r[0], e, 4), s), zp, lo, hi)) & 0xFF;
+        return uint256(F.quantize(F.div(_read(r[0], e), s), zp, lo, hi)) & 0xFF;
     }
 
     function _dequantize(Reader[] memory r, uint256[] memory slots, uint256 e) private pure returns (uint256) {
-        uint256 s = _read(r[1], 0, 4);
+        uint256 s = _read(r[1], 0);
         int256 zp = slots[2] == ABSENT ? int256(0) : _int(r[2], 0);
         return F.mul(F.fromInt(_int(r[0], e) - zp), s);
     }
@@ -483,12 +514,24 @@ contract JudgeVM {
         uint256 n = e % nLen;
         int256 za = _int(r[2], 0);
         int256 zb = _int(r[5], 0);
-        int256 acc;
-        for (uint256 k; k < kLen; ++k) {
-            acc += (_int(r[0], m * kLen + k) - za) * (_int(r[3], k * nLen + n) - zb);
-        }
-        uint256 mult = F.div(F.mul(_read(r[1], 0, 4), _read(r[4], 0, 4)), _read(r[6], 0, 4));
+        int256 acc = _dot(r[0], r[3], m * kLen, n, za, zb);
+        uint256 mult = F.div(F.mul(_read(r[1], 0), _read(r[4], 0)), _read(r[6], 0));
         return _requant(acc, mult, _int(r[7], 0), dtypeOf(out));
+    }
+
+    /// @dev sum over k of (a[aBase + k] - za) * (b[k * nLen + n] - zb); |sum| <= K * 255 * 255.
+    function _dot(Reader memory a, Reader memory b, uint256 aBase, uint256 n, int256 za, int256 zb)
+        private
+        pure
+        returns (int256 acc)
+    {
+        uint256 kLen = dimOf(b.shape, 0);
+        uint256 nLen = dimOf(b.shape, 1);
+        unchecked {
+            for (uint256 k; k < kLen; ++k) {
+                acc += (_int(a, aBase + k) - za) * (_int(b, k * nLen + n) - zb);
+            }
+        }
     }
 
     struct Conv {
@@ -550,12 +593,14 @@ contract JudgeVM {
         int256 acc = slots[8] == ABSENT ? int256(0) : _int(r[8], c.mo);
         acc += _convSum(c, r);
         // ONNX Runtime accumulates in int32 (wrapping); _requant takes the sum mod 2^32.
-        uint256 sw = _read(r[4], numelOf(r[4].shape) == 1 ? 0 : c.mo, 4);
-        uint256 mult = F.div(F.mul(_read(r[1], 0, 4), sw), _read(r[6], 0, 4));
+        uint256 sw = _read(r[4], numelOf(r[4].shape) == 1 ? 0 : c.mo);
+        uint256 mult = F.div(F.mul(_read(r[1], 0), sw), _read(r[6], 0));
         return _requant(acc, mult, _int(r[7], 0), dtypeOf(out));
     }
 
     function _convSum(Conv memory c, Reader[] memory r) private pure returns (int256 acc) {
+        Reader memory x = r[0];
+        Reader memory w = r[3];
         for (uint256 ci; ci < c.cg; ++ci) {
             for (uint256 i; i < c.kh; ++i) {
                 int256 ih = int256(c.oh * c.sh + i * c.dh) - int256(c.pt);
@@ -565,7 +610,7 @@ contract JudgeVM {
                 for (uint256 j; j < c.kw; ++j) {
                     int256 iw = int256(c.ow * c.sw + j * c.dw) - int256(c.pl);
                     if (iw < 0 || iw >= int256(c.w)) continue;
-                    acc += (_int(r[0], row + uint256(iw)) - c.zx) * (_int(r[3], wrow + j) - c.zw);
+                    acc += (_int(x, row + uint256(iw)) - c.zx) * (_int(w, wrow + j) - c.zw);
                 }
             }
         }
