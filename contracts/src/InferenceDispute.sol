@@ -117,7 +117,9 @@ contract InferenceDispute is ReentrancyGuardTransient {
     uint256 public openBonds;
     uint256 public totalCredits;
 
-    event ProgramCommitted(bytes32 indexed model, bytes32 indexed programId, address indexed committer, Program program);
+    event ProgramCommitted(
+        bytes32 indexed model, bytes32 indexed programId, address indexed committer, Program program
+    );
     event Staked(address indexed operator, uint256 amount, uint256 free);
     event UnstakeRequested(address indexed operator, uint256 amount, uint64 availableAt);
     event Unstaked(address indexed operator, uint256 amount);
@@ -177,7 +179,9 @@ contract InferenceDispute is ReentrancyGuardTransient {
         uint64 disputeWindow_,
         uint64 unstakeDelay_
     ) {
-        if (address(oracle_) == address(0) || address(judge_) == address(0) || clock_ == 0) revert BadParameters();
+        if (address(oracle_) == address(0) || address(judge_) == address(0) || clock_ == 0) {
+            revert BadParameters();
+        }
         // Stake must outlive every receipt's window plus the longest game (both clocks).
         if (uint256(unstakeDelay_) < uint256(disputeWindow_) + 2 * uint256(clock_)) revert BadParameters();
         oracle = oracle_;
@@ -256,12 +260,11 @@ contract InferenceDispute is ReentrancyGuardTransient {
     ///         which must hash to the receipt's inputHash, at most MAX_IO_BYTES), the program's inputs and the
     ///         proofs that put each into the initial state (docs/PROTOCOL.md §9.4), and the output hash the
     ///         challenger says is right. Sends `challengerBond`; locks `operatorBond + price` of the signer's stake.
-    function open(
-        Receipt calldata r,
-        bytes calldata signature,
-        CallInputs calldata input,
-        bytes32 claimedOutputHash
-    ) external payable returns (bytes32 id) {
+    function open(Receipt calldata r, bytes calldata signature, CallInputs calldata input, bytes32 claimedOutputHash)
+        external
+        payable
+        returns (bytes32 id)
+    {
         if (msg.value != challengerBond) revert WrongBond(challengerBond, msg.value);
         (bytes32 rh, address operator) = _admit(r, signature, claimedOutputHash);
         id = gameId(rh, msg.sender);
@@ -434,9 +437,13 @@ contract InferenceDispute is ReentrancyGuardTransient {
     ///         the operator's output shape is not the operator's rule applied to the operands, or if the
     ///         element differs from the operator's; otherwise it reverts (`NotDecisive`). The shape can be
     ///         shown wrong as soon as the node is revealed.
-    function step(bytes32 id, bytes calldata node, bytes32[] calldata nodeProof, Operand[] calldata operands, uint8 elem)
-        external
-    {
+    function step(
+        bytes32 id,
+        bytes calldata node,
+        bytes32[] calldata nodeProof,
+        Operand[] calldata operands,
+        uint8 elem
+    ) external {
         Game storage g = _games[id];
         if (g.phase != Phase.Tile && g.phase != Phase.Step) revert WrongPhase(g.phase);
         if (block.timestamp - g.turnStart > _clockOf(g)) revert ClockExpired();
@@ -453,11 +460,13 @@ contract InferenceDispute is ReentrancyGuardTransient {
     }
 
     /// @dev Whether element `elem` of the disputed chunk differs from the judge's value of it.
-    function _elementDiffers(Game storage g, bytes calldata node, Operand[] calldata operands, uint8 elem, uint256 shape)
-        private
-        view
-        returns (bool)
-    {
+    function _elementDiffers(
+        Game storage g,
+        bytes calldata node,
+        Operand[] calldata operands,
+        uint8 elem,
+        uint256 shape
+    ) private view returns (bool) {
         uint256 size = judge.elemSize(judge.dtypeOf(shape));
         if (uint256(elem) * size >= 32) revert BadShape();
         uint256 claimed = _le(g.tile, uint256(elem) * size, size);

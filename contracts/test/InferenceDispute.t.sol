@@ -258,9 +258,7 @@ contract InferenceDisputeTest is DisputeFixture {
         vm.stopPrank();
         vm.deal(stranger, 1 ether);
         vm.prank(stranger);
-        vm.expectRevert(
-            abi.encodeWithSelector(InferenceDispute.Undercollateralized.selector, OP_BOND + PRICE, OP_BOND)
-        );
+        vm.expectRevert(abi.encodeWithSelector(InferenceDispute.Undercollateralized.selector, OP_BOND + PRICE, OP_BOND));
         thin.open{value: CH_BOND}(r, sig, input, claimed);
     }
 

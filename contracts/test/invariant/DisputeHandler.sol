@@ -115,7 +115,9 @@ contract DisputeHandler {
         if (p.next == s.moves.length || (p.next == s.moves.length - 1 && s.operatorWins && !ok)) {
             // The last move: a liar's step wins; an honest operator's challenger's step never does.
             InferenceDispute.Phase ph = dispute.getGame(id).phase;
-            if (s.operatorWins ? ph == InferenceDispute.Phase.ChallengerWon && ok : ph != InferenceDispute.Phase.ChallengerWon) {
+            if (s.operatorWins
+                    ? ph == InferenceDispute.Phase.ChallengerWon && ok
+                    : ph != InferenceDispute.Phase.ChallengerWon) {
                 ++wrongOutcomes;
             }
         }

@@ -78,7 +78,9 @@ impl Mix {
 
     /// Roughly normal (sum of four uniforms, centred and scaled).
     fn normal(&mut self) -> f32 {
-        let s: f64 = (0..4).map(|_| (self.next() >> 11) as f64 / (1u64 << 53) as f64).sum();
+        let s: f64 = (0..4)
+            .map(|_| (self.next() >> 11) as f64 / (1u64 << 53) as f64)
+            .sum();
         ((s - 2.0) * 1.732) as f32
     }
 }
@@ -122,7 +124,10 @@ pub fn sample_inputs(program: &Program, count: usize, seed: u64) -> Vec<Vec<Tens
                     let shape: Vec<u64> = spec
                         .dims
                         .iter()
-                        .map(|d| d.map(|d| d as u64).unwrap_or(if s % 2 == 0 { 1 } else { 3 }))
+                        .map(|d| {
+                            d.map(|d| d as u64)
+                                .unwrap_or(if s % 2 == 0 { 1 } else { 3 })
+                        })
                         .collect();
                     let n = shape.iter().product::<u64>() as usize;
                     let data: Vec<u8> = match spec.dtype {
@@ -206,7 +211,10 @@ async fn load_pool(engine: &Engine, path: &Path) -> Result<SessionPool> {
         .map_err(|e| OracleError::Engine(format!("loading task failed: {e}")))?
 }
 
-async fn run_judge(program: Arc<Program>, inputs: Vec<Tensor>) -> Result<Result<Trace, JudgeError>> {
+async fn run_judge(
+    program: Arc<Program>,
+    inputs: Vec<Tensor>,
+) -> Result<Result<Trace, JudgeError>> {
     tokio::task::spawn_blocking(move || Trace::run(program, &inputs))
         .await
         .map_err(|e| OracleError::Engine(format!("reference task failed: {e}")))
@@ -270,9 +278,7 @@ async fn localize(
             return Ok(Some(Blocker {
                 node: Some(node.name.clone()),
                 op: Some(node.op.name().into()),
-                reason: format!(
-                    "ONNX Runtime's kernel and the reference semantics disagree: {d}"
-                ),
+                reason: format!("ONNX Runtime's kernel and the reference semantics disagree: {d}"),
             }));
         }
     }
@@ -300,7 +306,11 @@ async fn localize(
 /// caller-given sample does not fit the model (`invalid_input`). Blocking work runs on tokio's
 /// blocking pool.
 #[instrument(skip(engine, samples), fields(model = %model.display(), samples = samples.len()))]
-pub async fn assess(model: &Path, engine: &Engine, samples: &[Vec<Tensor>]) -> Result<Disputability> {
+pub async fn assess(
+    model: &Path,
+    engine: &Engine,
+    samples: &[Vec<Tensor>],
+) -> Result<Disputability> {
     let bytes = tokio::fs::read(model)
         .await
         .map_err(|e| OracleError::Storage(format!("cannot read {}: {e}", model.display())))?;
@@ -339,7 +349,9 @@ pub async fn assess(model: &Path, engine: &Engine, samples: &[Vec<Tensor>]) -> R
                 continue;
             };
             if let Some(d) = difference(o, j) {
-                let blocker = match localize(engine, &bytes, &program, &trace, sample.clone()).await? {
+                let blocker = match localize(engine, &bytes, &program, &trace, sample.clone())
+                    .await?
+                {
                     Some(b) => b,
                     None => {
                         let slot = program

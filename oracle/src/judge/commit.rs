@@ -108,7 +108,7 @@ impl MerkleTree {
             let mut i = 0;
             while i < cur.len() {
                 let x = cur[i];
-                if x % 2 == 0 && i + 1 < cur.len() && cur[i + 1] == x + 1 {
+                if x.is_multiple_of(2) && i + 1 < cur.len() && cur[i + 1] == x + 1 {
                     i += 2;
                 } else {
                     out.push(self.levels[l][x ^ 1]);
@@ -127,7 +127,7 @@ pub fn compute_root(leaf: B256, index: usize, proof: &[B256]) -> B256 {
     let mut h = leaf;
     let mut i = index;
     for s in proof {
-        h = if i % 2 == 0 {
+        h = if i.is_multiple_of(2) {
             hash_pair(&h, s)
         } else {
             hash_pair(s, &h)
@@ -151,21 +151,25 @@ pub fn verify_multiproof(
     if indices.windows(2).any(|w| w[0] >= w[1]) || *indices.last()? >= 1usize << depth {
         return None;
     }
-    let mut cur: Vec<(usize, B256)> = indices.iter().copied().zip(leaves.iter().copied()).collect();
+    let mut cur: Vec<(usize, B256)> = indices
+        .iter()
+        .copied()
+        .zip(leaves.iter().copied())
+        .collect();
     let mut p = 0;
     for _ in 0..depth {
         let mut next = Vec::with_capacity(cur.len());
         let mut i = 0;
         while i < cur.len() {
             let (x, h) = cur[i];
-            let parent = if x % 2 == 0 && i + 1 < cur.len() && cur[i + 1].0 == x + 1 {
+            let parent = if x.is_multiple_of(2) && i + 1 < cur.len() && cur[i + 1].0 == x + 1 {
                 i += 2;
                 hash_pair(&h, &cur[i - 1].1)
             } else {
                 let s = *proof.get(p)?;
                 p += 1;
                 i += 1;
-                if x % 2 == 0 {
+                if x.is_multiple_of(2) {
                     hash_pair(&h, &s)
                 } else {
                     hash_pair(&s, &h)
@@ -270,8 +274,8 @@ mod tests {
                 );
             }
         }
-        for i in 0..13 {
-            assert_eq!(compute_root(leaves[i], i, &t.proof(i)), t.root());
+        for (i, leaf) in leaves.iter().enumerate() {
+            assert_eq!(compute_root(*leaf, i, &t.proof(i)), t.root());
         }
     }
 

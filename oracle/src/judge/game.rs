@@ -186,7 +186,7 @@ impl Trace {
         let returned: Vec<_> = p
             .outputs
             .iter()
-            .filter(|o| wanted.is_empty() || wanted.iter().any(|w| *w == o.name))
+            .filter(|o| wanted.is_empty() || wanted.contains(&o.name))
             .collect();
         let tensors: Vec<Tensor> = returned
             .iter()
@@ -196,7 +196,10 @@ impl Trace {
             outputs: p.outputs.iter().map(|t| t.abi()).collect(),
             output_encoding: canonical_encoding(&tensors),
             final_root: tree.root(),
-            output_proofs: returned.iter().map(|o| tree.proof(o.slot as usize)).collect(),
+            output_proofs: returned
+                .iter()
+                .map(|o| tree.proof(o.slot as usize))
+                .collect(),
         }
     }
 
@@ -237,7 +240,14 @@ impl Trace {
     /// The honest challenger's pick after the operator revealed `(left, right)` at (`level`,
     /// `index`) of node `k`'s output: `true` for the right child. `None` when both agree with
     /// this trace (the parent cannot then differ: the reveal was checked against it).
-    pub fn pick(&self, k: usize, level: usize, index: usize, left: B256, right: B256) -> Option<bool> {
+    pub fn pick(
+        &self,
+        k: usize,
+        level: usize,
+        index: usize,
+        left: B256,
+        right: B256,
+    ) -> Option<bool> {
         let (l, r) = self.tile_children(k, level, index);
         if l != left {
             Some(false)
@@ -300,7 +310,11 @@ impl Trace {
             .iter()
             .map(|s| s.map(|s| self.value(s as usize)))
             .collect();
-        for (o, data) in step.operands.iter_mut().zip(element_reads(&node.op, &values, e)) {
+        for (o, data) in step
+            .operands
+            .iter_mut()
+            .zip(element_reads(&node.op, &values, e))
+        {
             o.chunk_idx = data.chunk_idx;
             o.chunks = data.chunks;
             o.data_proof = data.data_proof;
@@ -311,7 +325,12 @@ impl Trace {
     /// The honest challenger's one-step at leaf `chunk_index` of node `k`'s output, whose
     /// operator chunk is `operator_chunk`: the first element that differs from this trace.
     /// `None` when the chunk agrees with this trace (no step can win).
-    pub fn step_data(&self, k: usize, chunk_index: usize, operator_chunk: &B256) -> Option<StepData> {
+    pub fn step_data(
+        &self,
+        k: usize,
+        chunk_index: usize,
+        operator_chunk: &B256,
+    ) -> Option<StepData> {
         let out = self.node_output(k);
         let mine = chunk(&out.data, chunk_index);
         let size = out.dtype.size();

@@ -206,9 +206,10 @@ pub fn infer(op: &Op, ins: &[Option<Desc>]) -> R<Desc> {
         }
         Op::DequantizeLinear => {
             let x = need(ins, 0, "x")?;
-            check(matches!(x.dtype, JType::U8 | JType::I8 | JType::I32), || {
-                "x must be UINT8, INT8 or INT32".into()
-            })?;
+            check(
+                matches!(x.dtype, JType::U8 | JType::I8 | JType::I32),
+                || "x must be UINT8, INT8 or INT32".into(),
+            )?;
             scalar_of(need(ins, 1, "x_scale")?, JType::F32, "x_scale")?;
             if let Some(z) = &ins[2] {
                 scalar_of(z, x.dtype, "x_zero_point")?;
@@ -252,15 +253,9 @@ pub fn infer(op: &Op, ins: &[Option<Desc>]) -> R<Desc> {
                 "w must be a 4-D UINT8 or INT8 tensor".into()
             })?;
             let (m, g) = (w.shape[0], c.group as usize);
-            check(
-                g >= 1 && m % g == 0 && x.shape[1] == w.shape[1] * g,
-                || {
-                    format!(
-                        "x {:?}, w {:?} and group {g} do not fit",
-                        x.shape, w.shape
-                    )
-                },
-            )?;
+            check(g >= 1 && m % g == 0 && x.shape[1] == w.shape[1] * g, || {
+                format!("x {:?}, w {:?} and group {g} do not fit", x.shape, w.shape)
+            })?;
             scalar_of(need(ins, 1, "x_scale")?, JType::F32, "x_scale")?;
             scalar_of(need(ins, 2, "x_zero_point")?, x.dtype, "x_zero_point")?;
             let sw = need(ins, 4, "w_scale")?;
@@ -312,7 +307,9 @@ pub fn infer(op: &Op, ins: &[Option<Desc>]) -> R<Desc> {
             check(is_q8(x.dtype) && x.shape.len() == 4, || {
                 "x must be a 4-D UINT8 or INT8 tensor (NCHW)".into()
             })?;
-            check(p.kernel[0] >= 1 && p.kernel[1] >= 1, || "empty kernel".into())?;
+            check(p.kernel[0] >= 1 && p.kernel[1] >= 1, || {
+                "empty kernel".into()
+            })?;
             let ho = window(
                 x.shape[2],
                 p.pads[0],
@@ -369,7 +366,10 @@ pub fn infer(op: &Op, ins: &[Option<Desc>]) -> R<Desc> {
         }
     };
     check(out.shape.len() <= MAX_RANK, || {
-        format!("the output has rank {} (at most {MAX_RANK})", out.shape.len())
+        format!(
+            "the output has rank {} (at most {MAX_RANK})",
+            out.shape.len()
+        )
     })?;
     check(out.shape.iter().all(|&d| d <= u32::MAX as usize), || {
         "an output dimension exceeds 2^32 - 1".into()
@@ -563,7 +563,12 @@ pub fn element(op: &Op, ins: &[Option<Desc>], out: &Desc, e: usize, a: &mut dyn 
                     if iw < 0 || iw >= xs[3] as i64 {
                         continue;
                     }
-                    let v = int(a, ins, 0, (plane * xs[2] + ih as usize) * xs[3] + iw as usize);
+                    let v = int(
+                        a,
+                        ins,
+                        0,
+                        (plane * xs[2] + ih as usize) * xs[3] + iw as usize,
+                    );
                     best = best.max(v);
                 }
             }

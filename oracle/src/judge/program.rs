@@ -233,7 +233,10 @@ fn auto_pad_ok(a: &proto::AttributeProto) -> Result<bool, String> {
 }
 
 /// The operator and its attributes, or why the node is outside the op set.
-fn parse_op(node: &proto::NodeProto, weight_dims: &dyn Fn(&str) -> Option<Vec<usize>>) -> Result<Op, String> {
+fn parse_op(
+    node: &proto::NodeProto,
+    weight_dims: &dyn Fn(&str) -> Option<Vec<usize>>,
+) -> Result<Op, String> {
     if !(node.domain.is_empty() || node.domain == "ai.onnx") {
         return Err(format!(
             "operator domain `{}` is outside the judge's op set",
@@ -241,13 +244,19 @@ fn parse_op(node: &proto::NodeProto, weight_dims: &dyn Fn(&str) -> Option<Vec<us
         ));
     }
     let attr_err = |a: &proto::AttributeProto| {
-        format!("attribute `{}` of {} is not supported", a.name, node.op_type)
+        format!(
+            "attribute `{}` of {} is not supported",
+            a.name, node.op_type
+        )
     };
     for a in &node.attribute {
         if !a.ref_attr_name.is_empty()
             || matches!(
                 a.r#type,
-                attr_type::GRAPH | attr_type::GRAPHS | attr_type::SPARSE_TENSOR | attr_type::SPARSE_TENSORS
+                attr_type::GRAPH
+                    | attr_type::GRAPHS
+                    | attr_type::SPARSE_TENSOR
+                    | attr_type::SPARSE_TENSORS
             )
             || a.g.is_some()
             || !a.graphs.is_empty()
@@ -305,15 +314,19 @@ fn parse_op(node: &proto::NodeProto, weight_dims: &dyn Fn(&str) -> Option<Vec<us
                     _ => return Err(attr_err(a)),
                 }
             }
-            if node.attribute.iter().any(|a| a.name == "auto_pad" && a.s == b"VALID") {
+            if node
+                .attribute
+                .iter()
+                .any(|a| a.name == "auto_pad" && a.s == b"VALID")
+            {
                 c.pads = [0; 4];
             }
-            if let (Some(k), Some(w)) = (kernel, node.input.get(3).and_then(|n| weight_dims(n))) {
-                if w.len() != 4 || w[2] != k[0] as usize || w[3] != k[1] as usize {
-                    return Err(format!(
-                        "kernel_shape {k:?} does not match the weight's shape {w:?}"
-                    ));
-                }
+            if let (Some(k), Some(w)) = (kernel, node.input.get(3).and_then(|n| weight_dims(n)))
+                && (w.len() != 4 || w[2] != k[0] as usize || w[3] != k[1] as usize)
+            {
+                return Err(format!(
+                    "kernel_shape {k:?} does not match the weight's shape {w:?}"
+                ));
             }
             Op::QLinearConv(c)
         }
@@ -344,7 +357,11 @@ fn parse_op(node: &proto::NodeProto, weight_dims: &dyn Fn(&str) -> Option<Vec<us
             if !have_kernel {
                 return Err("MaxPool needs kernel_shape".into());
             }
-            if node.attribute.iter().any(|a| a.name == "auto_pad" && a.s == b"VALID") {
+            if node
+                .attribute
+                .iter()
+                .any(|a| a.name == "auto_pad" && a.s == b"VALID")
+            {
                 p.pads = [0; 4];
             }
             if p.pads[0] >= p.kernel[0]
@@ -373,7 +390,11 @@ fn parse_op(node: &proto::NodeProto, weight_dims: &dyn Fn(&str) -> Option<Vec<us
             if let Some(a) = node.attribute.first() {
                 return Err(attr_err(a));
             }
-            if node.op_type == "Add" { Op::Add } else { Op::Relu }
+            if node.op_type == "Add" {
+                Op::Add
+            } else {
+                Op::Relu
+            }
         }
         other => return Err(format!("{other} is not in the judge's op set")),
     };
@@ -437,12 +458,24 @@ impl Program {
         }
         for (i, n) in graph.node.iter().enumerate() {
             if n.op_type == "Constant" && (n.domain.is_empty() || n.domain == "ai.onnx") {
-                let name = if n.name.is_empty() { format!("#{i}") } else { n.name.clone() };
+                let name = if n.name.is_empty() {
+                    format!("#{i}")
+                } else {
+                    n.name.clone()
+                };
                 let [value] = n.attribute.as_slice() else {
-                    return Err(unsupported(Some(&name), Some("Constant"), "only a `value` tensor attribute is supported"));
+                    return Err(unsupported(
+                        Some(&name),
+                        Some("Constant"),
+                        "only a `value` tensor attribute is supported",
+                    ));
                 };
                 let (Some(t), "value") = (&value.t, value.name.as_str()) else {
-                    return Err(unsupported(Some(&name), Some("Constant"), "only a `value` tensor attribute is supported"));
+                    return Err(unsupported(
+                        Some(&name),
+                        Some("Constant"),
+                        "only a `value` tensor attribute is supported",
+                    ));
                 };
                 let out = n.output.first().filter(|o| !o.is_empty()).ok_or_else(|| {
                     JudgeError::Malformed(format!("Constant node {name} has no output"))
@@ -464,7 +497,9 @@ impl Program {
                 .r#type
                 .as_ref()
                 .and_then(|t| t.tensor_type.as_ref())
-                .ok_or_else(|| unsupported(None, None, format!("input `{}` is not a tensor", vi.name)))?;
+                .ok_or_else(|| {
+                    unsupported(None, None, format!("input `{}` is not a tensor", vi.name))
+                })?;
             let dtype = JType::from_onnx(tt.elem_type).ok_or_else(|| {
                 unsupported(
                     None,
@@ -479,7 +514,13 @@ impl Program {
             let dims = tt
                 .shape
                 .as_ref()
-                .ok_or_else(|| unsupported(None, None, format!("input `{}` has no declared rank", vi.name)))?
+                .ok_or_else(|| {
+                    unsupported(
+                        None,
+                        None,
+                        format!("input `{}` has no declared rank", vi.name),
+                    )
+                })?
                 .dim
                 .iter()
                 .map(|d| d.dim_value.and_then(|v| usize::try_from(v).ok()))
@@ -493,7 +534,9 @@ impl Program {
         }
         inputs.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
         if inputs.windows(2).any(|w| w[0].name == w[1].name) {
-            return Err(JudgeError::Malformed("two graph inputs share a name".into()));
+            return Err(JudgeError::Malformed(
+                "two graph inputs share a name".into(),
+            ));
         }
         for (i, t) in inputs.iter_mut().enumerate() {
             t.slot = i as u32;
@@ -504,7 +547,9 @@ impl Program {
             .node
             .iter()
             .enumerate()
-            .filter(|(_, n)| !(n.op_type == "Constant" && (n.domain.is_empty() || n.domain == "ai.onnx")))
+            .filter(|(_, n)| {
+                !(n.op_type == "Constant" && (n.domain.is_empty() || n.domain == "ai.onnx"))
+            })
             .collect();
         if compute.is_empty() {
             return Err(unsupported(None, None, "the graph has no operator nodes"));
@@ -517,19 +562,32 @@ impl Program {
         let mut ops = Vec::with_capacity(compute.len());
         let mut used: BTreeMap<String, String> = BTreeMap::new(); // canonical name -> value name
         for &(i, n) in &compute {
-            let name = if n.name.is_empty() { format!("#{i}") } else { n.name.clone() };
+            let name = if n.name.is_empty() {
+                format!("#{i}")
+            } else {
+                n.name.clone()
+            };
             let op = parse_op(n, &weight_dims)
                 .map_err(|r| unsupported(Some(&name), Some(&n.op_type), r))?;
             if n.input.len() > op.arity() {
                 return Err(unsupported(
                     Some(&name),
                     Some(&n.op_type),
-                    format!("{} operands given, the judge's {} takes {}", n.input.len(), n.op_type, op.arity()),
+                    format!(
+                        "{} operands given, the judge's {} takes {}",
+                        n.input.len(),
+                        n.op_type,
+                        op.arity()
+                    ),
                 ));
             }
             let outs: Vec<&String> = n.output.iter().filter(|o| !o.is_empty()).collect();
             if outs.len() != 1 || n.output[0].is_empty() {
-                return Err(unsupported(Some(&name), Some(&n.op_type), "the judge needs exactly one output"));
+                return Err(unsupported(
+                    Some(&name),
+                    Some(&n.op_type),
+                    "the judge needs exactly one output",
+                ));
             }
             for inp in &n.input {
                 if let Some((canonical, _)) = consts.get(inp) {
@@ -586,8 +644,10 @@ impl Program {
                     }
                 }
             }
-            let in_types: Vec<Option<JType>> =
-                ins.iter().map(|s| s.map(|s| slot_types[s as usize])).collect();
+            let in_types: Vec<Option<JType>> = ins
+                .iter()
+                .map(|s| s.map(|s| slot_types[s as usize]))
+                .collect();
             let out_type = output_type(&op, &in_types).ok_or_else(|| {
                 JudgeError::Malformed(format!("node {name} lacks an operand its type depends on"))
             })?;
@@ -619,7 +679,9 @@ impl Program {
             let out_name = n.output[0].clone();
             let slot = slot_types.len() as u32;
             if slot_of.insert(out_name.clone(), slot).is_some() {
-                return Err(JudgeError::Malformed(format!("`{out_name}` is defined twice")));
+                return Err(JudgeError::Malformed(format!(
+                    "`{out_name}` is defined twice"
+                )));
             }
             slot_types.push(out_type);
             nodes.push(Node {
@@ -648,7 +710,9 @@ impl Program {
         }
         outputs.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
         if outputs.windows(2).any(|w| w[0].name == w[1].name) {
-            return Err(JudgeError::Malformed("two graph outputs share a name".into()));
+            return Err(JudgeError::Malformed(
+                "two graph outputs share a name".into(),
+            ));
         }
         if slot_types.len() > u32::MAX as usize - 1 {
             return Err(unsupported(None, None, "too many values"));
@@ -717,7 +781,9 @@ impl Program {
             leaves[self.inputs.len() + j] = *t;
         }
         let init_root = MerkleTree::new(leaves, B256::ZERO).root();
-        let io = |v: &[IoTensor]| keccak256(v.iter().map(IoTensor::abi).collect::<Vec<_>>().abi_encode());
+        let io = |v: &[IoTensor]| {
+            keccak256(v.iter().map(IoTensor::abi).collect::<Vec<_>>().abi_encode())
+        };
         let mut c = ProgramCommitment {
             nodes_root: self.nodes_tree().root(),
             init_root,

@@ -6,12 +6,19 @@ use super::*;
 use crate::{config::EngineConfig, engine::Engine};
 
 fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 fn model(name: &str) -> PathBuf {
     let p = repo_root().join(".tools/models").join(name);
-    assert!(p.exists(), "{} is missing: run `scripts/install-tools.sh models`", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `scripts/install-tools.sh models`",
+        p.display()
+    );
     p
 }
 
@@ -48,7 +55,9 @@ async fn quantized_models_are_disputable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn float_matmul_is_not_disputable() {
-    let d = assess(&model("tiny_mlp.onnx"), &engine(), &[]).await.unwrap();
+    let d = assess(&model("tiny_mlp.onnx"), &engine(), &[])
+        .await
+        .unwrap();
     assert!(!d.disputable);
     let b = d.blocked_by.unwrap();
     assert_eq!(b.node.as_deref(), Some("matmul"));
@@ -73,7 +82,12 @@ mod build {
     }
 
     pub fn f32s(name: &str, dims: &[usize], v: &[f32]) -> proto::TensorProto {
-        tensor(name, JType::F32, dims, v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        tensor(
+            name,
+            JType::F32,
+            dims,
+            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        )
     }
 
     pub fn value_info(name: &str, t: JType, dims: &[usize]) -> proto::ValueInfoProto {
@@ -186,7 +200,11 @@ impl Rng {
 }
 
 fn q8(r: &mut Rng) -> value::JType {
-    if r.below(2) == 0 { value::JType::U8 } else { value::JType::I8 }
+    if r.below(2) == 0 {
+        value::JType::U8
+    } else {
+        value::JType::I8
+    }
 }
 
 /// Assesses a model built in memory (written to a temporary file) with the default samples.
@@ -223,16 +241,26 @@ async fn every_op_equals_onnx_runtime() {
                 tensor("z", t, &[], zp),
             ],
             vec![value_info("x", F32, &[3, 7]), value_info("i", I32, &[2, 5])],
-            vec![value_info("y", F32, &[3, 7]), value_info("y32", F32, &[2, 5])],
+            vec![
+                value_info("y", F32, &[3, 7]),
+                value_info("y32", F32, &[2, 5]),
+            ],
         );
         let d = assess_bytes(&e, m).await;
         assert!(d.disputable, "quantize case {case}: {:?}", d.blocked_by);
 
         // QLinearMatMul: u8 x u8 -> u8, u8 x i8 -> u8, i8 x i8 -> i8.
-        let (ta, tb) = [(U8, U8), (U8, value::JType::I8), (value::JType::I8, value::JType::I8)]
-            [(case % 3) as usize];
+        let (ta, tb) = [
+            (U8, U8),
+            (U8, value::JType::I8),
+            (value::JType::I8, value::JType::I8),
+        ][(case % 3) as usize];
         let ty = ta;
-        let (mm, k, n) = (1 + r.below(3) as usize, 1 + r.below(40) as usize, 1 + r.below(20) as usize);
+        let (mm, k, n) = (
+            1 + r.below(3) as usize,
+            1 + r.below(40) as usize,
+            1 + r.below(20) as usize,
+        );
         let m = model(
             vec![node(
                 "qmm",
@@ -258,12 +286,21 @@ async fn every_op_equals_onnx_runtime() {
 
         // QLinearConv (+ MaxPool) with random geometry.
         let tx = q8(&mut r);
-        let tw = if tx == U8 { q8(&mut r) } else { value::JType::I8 };
+        let tw = if tx == U8 {
+            q8(&mut r)
+        } else {
+            value::JType::I8
+        };
         let group = 1 + r.below(2) as usize;
-        let (c, mo) = (group * (1 + r.below(3) as usize), group * (1 + r.below(3) as usize));
+        let (c, mo) = (
+            group * (1 + r.below(3) as usize),
+            group * (1 + r.below(3) as usize),
+        );
         let (kh, kw) = (1 + r.below(3) as usize, 1 + r.below(3) as usize);
         let (h, w) = (kh + 2 + r.below(6) as usize, kw + 2 + r.below(6) as usize);
-        let pads: Vec<i64> = (0..4).map(|i| r.below(if i % 2 == 0 { kh } else { kw } as u64) as i64).collect();
+        let pads: Vec<i64> = (0..4)
+            .map(|i| r.below(if i % 2 == 0 { kh } else { kw } as u64) as i64)
+            .collect();
         let strides = [1 + r.below(2) as i64, 1 + r.below(2) as i64];
         let dil = [1 + r.below(2) as i64, 1 + r.below(2) as i64];
         let per_channel = r.below(2) == 0;
@@ -272,8 +309,17 @@ async fn every_op_equals_onnx_runtime() {
         let mut inits = vec![
             f32s("sx", &[], &[r.scale()]),
             tensor("zx", tx, &[], r.bytes(1)),
-            tensor("w", tw, &[mo, c / group, kh, kw], r.bytes(mo * c / group * kh * kw)),
-            if per_channel { f32s("sw", &[mo], &sw) } else { f32s("sw", &[], &sw) },
+            tensor(
+                "w",
+                tw,
+                &[mo, c / group, kh, kw],
+                r.bytes(mo * c / group * kh * kw),
+            ),
+            if per_channel {
+                f32s("sw", &[mo], &sw)
+            } else {
+                f32s("sw", &[], &sw)
+            },
             // ONNX Runtime requires symmetric (zero) weight zero points for INT8 weights.
             tensor("zw", tw, &[], if tw == U8 { r.bytes(1) } else { vec![0] }),
             f32s("sy", &[], &[r.scale()]),
@@ -287,10 +333,22 @@ async fn every_op_equals_onnx_runtime() {
                     .collect(),
             ),
         ];
-        let ph = (h + pads[0] as usize + pads[2] as usize - ((kh - 1) * dil[0] as usize + 1)) / strides[0] as usize + 1;
-        let pw = (w + pads[1] as usize + pads[3] as usize - ((kw - 1) * dil[1] as usize + 1)) / strides[1] as usize + 1;
-        let (pk0, pk1) = (1 + r.below(ph.min(3) as u64) as usize, 1 + r.below(pw.min(3) as u64) as usize);
-        let ppads: Vec<i64> = vec![r.below(pk0 as u64) as i64, r.below(pk1 as u64) as i64, r.below(pk0 as u64) as i64, r.below(pk1 as u64) as i64];
+        let ph = (h + pads[0] as usize + pads[2] as usize - ((kh - 1) * dil[0] as usize + 1))
+            / strides[0] as usize
+            + 1;
+        let pw = (w + pads[1] as usize + pads[3] as usize - ((kw - 1) * dil[1] as usize + 1))
+            / strides[1] as usize
+            + 1;
+        let (pk0, pk1) = (
+            1 + r.below(ph.min(3) as u64) as usize,
+            1 + r.below(pw.min(3) as u64) as usize,
+        );
+        let ppads: Vec<i64> = vec![
+            r.below(pk0 as u64) as i64,
+            r.below(pk1 as u64) as i64,
+            r.below(pk0 as u64) as i64,
+            r.below(pk1 as u64) as i64,
+        ];
         let pstr = [1 + r.below(2) as i64, 1 + r.below(2) as i64];
         let oh = (ph + (ppads[0] + ppads[2]) as usize - pk0) / pstr[0] as usize + 1;
         let ow = (pw + (ppads[1] + ppads[3]) as usize - pk1) / pstr[1] as usize + 1;
@@ -321,7 +379,13 @@ async fn every_op_equals_onnx_runtime() {
                         ints("strides", &pstr),
                     ],
                 ),
-                node("flat", "Flatten", &["p"], "y", vec![int("axis", -(r.below(3) as i64))]),
+                node(
+                    "flat",
+                    "Flatten",
+                    &["p"],
+                    "y",
+                    vec![int("axis", -(r.below(3) as i64))],
+                ),
             ],
             inits,
             vec![value_info("x", tx, &[2, c, h, w])],
@@ -331,14 +395,30 @@ async fn every_op_equals_onnx_runtime() {
             // The output's rank depends on the axis: declare it without a shape.
             let mut p = <super::proto::ModelProto as prost::Message>::decode(m.as_slice()).unwrap();
             let g = p.graph.as_mut().unwrap();
-            g.output[0].r#type.as_mut().unwrap().tensor_type.as_mut().unwrap().shape = None;
+            g.output[0]
+                .r#type
+                .as_mut()
+                .unwrap()
+                .tensor_type
+                .as_mut()
+                .unwrap()
+                .shape = None;
             prost::Message::encode_to_vec(&p)
         };
         let d = assess_bytes(&e, m).await;
-        assert!(d.disputable, "conv case {case} ({oh}x{ow}): {:?}", d.blocked_by);
+        assert!(
+            d.disputable,
+            "conv case {case} ({oh}x{ow}): {:?}",
+            d.blocked_by
+        );
 
         // Add with broadcasting (one runtime operand: a NaN meets a finite value) and Relu.
-        let shapes: [(&[usize], &[usize]); 4] = [(&[2, 3, 4], &[4]), (&[2, 3, 4], &[3, 1]), (&[4], &[2, 3, 4]), (&[1, 3, 1], &[2, 1, 4])];
+        let shapes: [(&[usize], &[usize]); 4] = [
+            (&[2, 3, 4], &[4]),
+            (&[2, 3, 4], &[3, 1]),
+            (&[4], &[2, 3, 4]),
+            (&[1, 3, 1], &[2, 1, 4]),
+        ];
         let (sa, sb) = shapes[(case % 4) as usize];
         let bn: usize = sb.iter().product();
         let m = model(
@@ -346,7 +426,13 @@ async fn every_op_equals_onnx_runtime() {
                 node("add", "Add", &["x", "c"], "s", vec![]),
                 node("relu", "Relu", &["s"], "y", vec![]),
             ],
-            vec![f32s("c", sb, &(0..bn).map(|_| (r.below(2000) as f32 - 1000.0) / 64.0).collect::<Vec<_>>())],
+            vec![f32s(
+                "c",
+                sb,
+                &(0..bn)
+                    .map(|_| (r.below(2000) as f32 - 1000.0) / 64.0)
+                    .collect::<Vec<_>>(),
+            )],
             vec![value_info("x", F32, sa)],
             vec![value_info("y", F32, &[])],
         );
@@ -370,13 +456,20 @@ async fn a_disagreeing_kernel_blocks_the_model_and_is_named() {
             node("relu", "Relu", &["s"], "y", vec![]),
         ],
         vec![],
-        vec![value_info("x", F32, &[2, 10]), value_info("z", F32, &[2, 10])],
+        vec![
+            value_info("x", F32, &[2, 10]),
+            value_info("z", F32, &[2, 10]),
+        ],
         vec![value_info("y", F32, &[2, 10])],
     );
     let d = assess_bytes(&engine(), m).await;
     assert!(!d.disputable);
     let b = d.blocked_by.unwrap();
-    assert_eq!((b.node.as_deref(), b.op.as_deref()), (Some("add"), Some("Add")), "{b:?}");
+    assert_eq!(
+        (b.node.as_deref(), b.op.as_deref()),
+        (Some("add"), Some("Add")),
+        "{b:?}"
+    );
     assert!(b.reason.contains("disagree"), "{}", b.reason);
     assert!(d.fingerprint.unwrap().starts_with("ort=1.31.1"));
 }
@@ -434,5 +527,8 @@ async fn requantization_multiplier_order_is_onnx_runtimes() {
         &[ones],
     )
     .unwrap();
-    assert_eq!(trace.outputs()[0].data(), &crate::tensor::TensorData::Fixed(vec![128 + 17]));
+    assert_eq!(
+        trace.outputs()[0].data(),
+        &crate::tensor::TensorData::Fixed(vec![128 + 17])
+    );
 }

@@ -88,7 +88,10 @@ impl Trace {
                 )));
             }
             let fits = v.shape.len() == spec.dims.len()
-                && v.shape.iter().zip(&spec.dims).all(|(d, s)| s.is_none_or(|s| s == *d));
+                && v.shape
+                    .iter()
+                    .zip(&spec.dims)
+                    .all(|(d, s)| s.is_none_or(|s| s == *d));
             if !fits || shape_word(v.dtype, &v.shape).is_none() {
                 return Err(JudgeError::BadInput(format!(
                     "input `{}` has shape {:?}, the model declares {:?}",

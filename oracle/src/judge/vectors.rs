@@ -22,10 +22,7 @@ use super::{
     sample_inputs,
     value::{JType, Value},
 };
-use crate::{
-    chain::dispute,
-    receipts::Receipt,
-};
+use crate::{chain::dispute, receipts::Receipt};
 
 struct Rng(u64);
 
@@ -50,18 +47,32 @@ impl Rng {
     /// values near 1, small integers and halves, extremes of the exponent range.
     fn f32(&mut self) -> u32 {
         const SPECIAL: [u32; 12] = [
-            0, 0x8000_0000, 0x7F80_0000, 0xFF80_0000, 0x7FC0_0000, 0xFFC0_0000, 0x7F80_0001,
-            0xFFA0_1234, 0x0000_0001, 0x807F_FFFF, 0x7F7F_FFFF, 0x0080_0000,
+            0,
+            0x8000_0000,
+            0x7F80_0000,
+            0xFF80_0000,
+            0x7FC0_0000,
+            0xFFC0_0000,
+            0x7F80_0001,
+            0xFFA0_1234,
+            0x0000_0001,
+            0x807F_FFFF,
+            0x7F7F_FFFF,
+            0x0080_0000,
         ];
         let sign = (self.below(2) as u32) << 31;
         match self.below(8) {
             0 => self.next() as u32,
             1 => SPECIAL[self.below(SPECIAL.len() as u64) as usize],
             2 => sign | (self.next() as u32 & 0x007F_FFFF),
-            3 => sign | ((127 + self.below(9) as u32 - 4) << 23) | (self.next() as u32 & 0x007F_FFFF),
+            3 => {
+                sign | ((127 + self.below(9) as u32 - 4) << 23) | (self.next() as u32 & 0x007F_FFFF)
+            }
             4 => ((self.below(2001) as f32 - 1000.0) / 4.0).to_bits(),
-            5 => sign | ((self.below(10) as u32 + if self.below(2) == 0 { 1 } else { 244 }) << 23)
-                | (self.next() as u32 & 0x007F_FFFF),
+            5 => {
+                sign | ((self.below(10) as u32 + if self.below(2) == 0 { 1 } else { 244 }) << 23)
+                    | (self.next() as u32 & 0x007F_FFFF)
+            }
             _ => sign | ((100 + self.below(56) as u32) << 23) | (self.next() as u32 & 0x007F_FFFF),
         }
     }
@@ -74,7 +85,11 @@ impl Rng {
         }
     }
     fn q8(&mut self) -> JType {
-        if self.below(2) == 0 { JType::U8 } else { JType::I8 }
+        if self.below(2) == 0 {
+            JType::U8
+        } else {
+            JType::I8
+        }
     }
 }
 
@@ -127,7 +142,10 @@ fn random_case(r: &mut Rng, code: u8) -> (Op, Vec<Option<Value>>) {
             let shape = rand_shape(r, 4, 5);
             let x = ints(r, t, shape);
             let zp = (r.below(2) == 0).then(|| ints(r, t, vec![1]));
-            (Op::DequantizeLinear, vec![Some(x), Some(scalar_f32(r.scale())), zp])
+            (
+                Op::DequantizeLinear,
+                vec![Some(x), Some(scalar_f32(r.scale())), zp],
+            )
         }
         3 => {
             let (ta, tb) = (r.q8(), r.q8());
@@ -173,7 +191,9 @@ fn random_case(r: &mut Rng, code: u8) -> (Op, Vec<Option<Value>>) {
             let sw = val(
                 JType::F32,
                 ch.clone(),
-                (0..sw_n).flat_map(|_| (r.scale() / 64.0).to_le_bytes()).collect(),
+                (0..sw_n)
+                    .flat_map(|_| (r.scale() / 64.0).to_le_bytes())
+                    .collect(),
             );
             let bias = (r.below(3) > 0).then(|| {
                 val(
@@ -235,7 +255,11 @@ fn random_case(r: &mut Rng, code: u8) -> (Op, Vec<Option<Value>>) {
             let shape = rand_shape(r, 4, 4);
             let rank = shape.len() as i64;
             let axis = r.below((2 * rank + 1) as u64) as i64 - rank;
-            let x = if t == JType::F32 { f32s(r, shape) } else { ints(r, t, shape) };
+            let x = if t == JType::F32 {
+                f32s(r, shape)
+            } else {
+                ints(r, t, shape)
+            };
             (Op::Flatten { axis: axis as i32 }, vec![Some(x)])
         }
         7 => {
@@ -329,44 +353,92 @@ fn ops_vectors() -> Json {
         pads: [0; 4],
     });
     let invalid: Vec<(Op, Vec<Option<B256>>)> = vec![
-        (Op::QuantizeLinear, vec![Some(sw(u, &[2])), Some(sw(f, &[])), None]),
-        (Op::QuantizeLinear, vec![Some(sw(f, &[2])), Some(sw(f, &[2])), None]),
-        (Op::QuantizeLinear, vec![Some(sw(f, &[2])), Some(sw(f, &[])), Some(sw(i32t, &[]))]),
-        (Op::DequantizeLinear, vec![Some(sw(f, &[2])), Some(sw(f, &[])), None]),
-        (Op::DequantizeLinear, vec![Some(sw(u, &[2])), Some(sw(f, &[])), Some(sw(i8t, &[]))]),
         (
-            Op::QLinearMatMul,
-            vec![
-                Some(sw(u, &[2, 3])), Some(sw(f, &[])), Some(sw(u, &[])), Some(sw(i8t, &[4, 5])),
-                Some(sw(f, &[])), Some(sw(i8t, &[])), Some(sw(f, &[])), Some(sw(u, &[])),
-            ],
+            Op::QuantizeLinear,
+            vec![Some(sw(u, &[2])), Some(sw(f, &[])), None],
+        ),
+        (
+            Op::QuantizeLinear,
+            vec![Some(sw(f, &[2])), Some(sw(f, &[2])), None],
+        ),
+        (
+            Op::QuantizeLinear,
+            vec![Some(sw(f, &[2])), Some(sw(f, &[])), Some(sw(i32t, &[]))],
+        ),
+        (
+            Op::DequantizeLinear,
+            vec![Some(sw(f, &[2])), Some(sw(f, &[])), None],
+        ),
+        (
+            Op::DequantizeLinear,
+            vec![Some(sw(u, &[2])), Some(sw(f, &[])), Some(sw(i8t, &[]))],
         ),
         (
             Op::QLinearMatMul,
             vec![
-                Some(sw(u, &[2, 3])), Some(sw(f, &[])), Some(sw(u, &[])), Some(sw(i8t, &[3, 5])),
-                Some(sw(f, &[5])), Some(sw(i8t, &[])), Some(sw(f, &[])), Some(sw(u, &[])),
+                Some(sw(u, &[2, 3])),
+                Some(sw(f, &[])),
+                Some(sw(u, &[])),
+                Some(sw(i8t, &[4, 5])),
+                Some(sw(f, &[])),
+                Some(sw(i8t, &[])),
+                Some(sw(f, &[])),
+                Some(sw(u, &[])),
+            ],
+        ),
+        (
+            Op::QLinearMatMul,
+            vec![
+                Some(sw(u, &[2, 3])),
+                Some(sw(f, &[])),
+                Some(sw(u, &[])),
+                Some(sw(i8t, &[3, 5])),
+                Some(sw(f, &[5])),
+                Some(sw(i8t, &[])),
+                Some(sw(f, &[])),
+                Some(sw(u, &[])),
             ],
         ),
         (
             conv,
             vec![
-                Some(sw(u, &[1, 3, 5, 5])), Some(sw(f, &[])), Some(sw(u, &[])), Some(sw(i8t, &[4, 2, 3, 3])),
-                Some(sw(f, &[])), Some(sw(i8t, &[])), Some(sw(f, &[])), Some(sw(u, &[])), None,
+                Some(sw(u, &[1, 3, 5, 5])),
+                Some(sw(f, &[])),
+                Some(sw(u, &[])),
+                Some(sw(i8t, &[4, 2, 3, 3])),
+                Some(sw(f, &[])),
+                Some(sw(i8t, &[])),
+                Some(sw(f, &[])),
+                Some(sw(u, &[])),
+                None,
             ],
         ),
         (
             conv,
             vec![
-                Some(sw(u, &[1, 2, 2, 2])), Some(sw(f, &[])), Some(sw(u, &[])), Some(sw(i8t, &[4, 2, 3, 3])),
-                Some(sw(f, &[])), Some(sw(i8t, &[])), Some(sw(f, &[])), Some(sw(u, &[])), None,
+                Some(sw(u, &[1, 2, 2, 2])),
+                Some(sw(f, &[])),
+                Some(sw(u, &[])),
+                Some(sw(i8t, &[4, 2, 3, 3])),
+                Some(sw(f, &[])),
+                Some(sw(i8t, &[])),
+                Some(sw(f, &[])),
+                Some(sw(u, &[])),
+                None,
             ],
         ),
         (
             conv,
             vec![
-                Some(sw(u, &[1, 2, 5, 5])), Some(sw(f, &[])), Some(sw(u, &[])), Some(sw(i8t, &[4, 2, 3, 3])),
-                Some(sw(f, &[3])), Some(sw(i8t, &[])), Some(sw(f, &[])), Some(sw(u, &[])), None,
+                Some(sw(u, &[1, 2, 5, 5])),
+                Some(sw(f, &[])),
+                Some(sw(u, &[])),
+                Some(sw(i8t, &[4, 2, 3, 3])),
+                Some(sw(f, &[3])),
+                Some(sw(i8t, &[])),
+                Some(sw(f, &[])),
+                Some(sw(u, &[])),
+                None,
             ],
         ),
         (pool, vec![Some(sw(u, &[1, 1, 2, 5]))]),
@@ -389,7 +461,10 @@ fn ops_vectors() -> Json {
                     })
                 })
                 .collect();
-            assert!(ops::infer(&op, &descs).is_err(), "{op:?} {descs:?} must be invalid");
+            assert!(
+                ops::infer(&op, &descs).is_err(),
+                "{op:?} {descs:?} must be invalid"
+            );
             let node = Node {
                 name: String::new(),
                 op,
@@ -401,8 +476,13 @@ fn ops_vectors() -> Json {
                 output: 99,
                 output_name: String::new(),
             };
-            let words: Vec<U256> = shapes.iter().map(|s| s.map(word).unwrap_or_default()).collect();
-            json!(hex::encode_prefixed((Bytes::from(node.encode()), words).abi_encode_params()))
+            let words: Vec<U256> = shapes
+                .iter()
+                .map(|s| s.map(word).unwrap_or_default())
+                .collect();
+            json!(hex::encode_prefixed(
+                (Bytes::from(node.encode()), words).abi_encode_params()
+            ))
         })
         .collect();
     json!({ "count": cases.len(), "opcodes": codes, "cases": cases, "invalid": invalid })
@@ -557,7 +637,11 @@ fn scripted(model: B256, operator: &Trace, challenger: &Trace) -> Json {
 /// `game_<model>.json`: the program, the receipt's fields, and whole scripted games.
 fn game_vectors(file: &str) -> Json {
     let path = repo_root().join(".tools/models").join(file);
-    assert!(path.exists(), "{} is missing: run `scripts/install-tools.sh models`", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `scripts/install-tools.sh models`",
+        path.display()
+    );
     let program = Arc::new(Program::from_file(&path).expect("compiles"));
     let model = B256::from(crate::onnx::scan_model(&path).expect("scans").weights_root);
     let inputs = sample_inputs(&program, 1, 0x6A3E).remove(0);
@@ -589,9 +673,15 @@ fn game_vectors(file: &str) -> Json {
     };
     let mut scenarios = serde_json::Map::new();
     // A lying operator (a wrong byte in the widest node's output) against an honest challenger.
-    scenarios.insert("lyingOperator".into(), scripted(model, &liar(widest, 0x5A), &honest));
+    scenarios.insert(
+        "lyingOperator".into(),
+        scripted(model, &liar(widest, 0x5A), &honest),
+    );
     // An honest operator against a challenger whose own trace is wrong at the last node.
-    scenarios.insert("lyingChallenger".into(), scripted(model, &honest, &liar(last, 0x01)));
+    scenarios.insert(
+        "lyingChallenger".into(),
+        scripted(model, &honest, &liar(last, 0x01)),
+    );
     // An operator claiming the last output with another shape.
     let out = honest.node_output(last);
     let reshaped = Trace::run_with_fault(
@@ -739,7 +829,10 @@ fn scripted_games_follow_the_rules() {
             let operator_wins = s["operatorWins"].as_bool().unwrap();
             assert_eq!(operator_wins, name == "lyingChallenger", "{file} {name}");
             let node_rounds = s["nodeRounds"].as_u64().unwrap() as usize;
-            assert!(node_rounds <= super::commit::depth_for(nodes), "{file} {name}");
+            assert!(
+                node_rounds <= super::commit::depth_for(nodes),
+                "{file} {name}"
+            );
         }
     }
 }
