@@ -532,3 +532,176 @@ async fn requantization_multiplier_order_is_onnx_runtimes() {
         &crate::tensor::TensorData::Fixed(vec![128 + 17])
     );
 }
+
+/// Corrupted model bytes give an error (or a program), never a panic, and so do the runs of
+/// whatever still compiles.
+#[test]
+fn mutated_models_never_panic() {
+    for file in ["quant_mlp.onnx", "quant_cnn.onnx"] {
+        let bytes = std::fs::read(model(file)).unwrap();
+        let program = std::sync::Arc::new(Program::from_onnx(&bytes).unwrap());
+        let inputs = sample_inputs(&program, 1, 3).remove(0);
+        let mut rng = Rng(0x2545_F491, false);
+        let (mut compiled, mut refused) = (0, 0);
+        for i in 0..150u64 {
+            let mut m = bytes.clone();
+            let pos = rng.below(m.len() as u64) as usize;
+            m[pos] = match i % 4 {
+                0 => m[pos] ^ (1 << (i % 8)),
+                1 => 0xff,
+                2 => 0x00,
+                _ => rng.next() as u8,
+            };
+            match Program::from_onnx(&m) {
+                Ok(p) => {
+                    compiled += 1;
+                    let _ = Trace::run(std::sync::Arc::new(p), &inputs);
+                }
+                Err(e) => {
+                    refused += 1;
+                    assert!(!e.to_string().is_empty());
+                }
+            }
+        }
+        assert!(
+            compiled > 0 && refused > 0,
+            "{file}: {compiled} compiled, {refused} refused"
+        );
+    }
+}
+
+/// A call's inputs that do not fit the program are refused with a message naming the input.
+#[test]
+fn bad_inputs_are_refused_with_clear_errors() {
+    use crate::tensor::{DataType, Tensor, TensorData};
+    let p = std::sync::Arc::new(Program::from_file(&model("quant_mlp.onnx")).unwrap());
+    let t = |name: &str, dt: DataType, shape: Vec<u64>| {
+        let n = shape.iter().product::<u64>() as usize * dt.size().unwrap();
+        Tensor::new(name, dt, shape, TensorData::Fixed(vec![0; n])).unwrap()
+    };
+    let cases = [
+        (vec![], "takes 1 input"),
+        (vec![t("z", DataType::Fp32, vec![1, 16])], "`x` is missing"),
+        (vec![t("x", DataType::Uint8, vec![1, 16])], "must be FP32"),
+        (
+            vec![t("x", DataType::Fp32, vec![1, 15])],
+            "has shape [1, 15]",
+        ),
+        (vec![t("x", DataType::Fp32, vec![16])], "has shape [16]"),
+        (vec![t("x", DataType::Fp16, vec![1, 16])], "FP16"),
+    ];
+    for (inputs, want) in cases {
+        let e = Trace::run(p.clone(), &inputs).unwrap_err();
+        assert!(matches!(e, JudgeError::BadInput(_)), "{e:?}");
+        assert!(e.to_string().contains(want), "{e} should say {want}");
+        assert_eq!(e.code(), "invalid_input");
+    }
+    let ok = Trace::run(p.clone(), &[t("x", DataType::Fp32, vec![3, 16])]).unwrap();
+    assert_eq!(ok.outputs()[0].shape(), &[3, 10]);
+}
+
+/// Models outside the op set name the node, its operator and why; files that are not models
+/// are malformed.
+#[test]
+fn unsupported_models_name_the_node() {
+    use build::*;
+    use value::JType::{F32, U8};
+    let unsupported = |m: Vec<u8>| match Program::from_onnx(&m) {
+        Err(JudgeError::Unsupported { node, op, reason }) => (node, op, reason),
+        other => panic!("{other:?}"),
+    };
+    let pool = |attrs| {
+        model(
+            vec![node("pool", "MaxPool", &["x"], "y", attrs)],
+            vec![],
+            vec![value_info("x", U8, &[1, 1, 4, 4])],
+            vec![value_info("y", U8, &[])],
+        )
+    };
+    let (n, o, r) = unsupported(pool(vec![
+        ints("kernel_shape", &[2, 2]),
+        int("ceil_mode", 1),
+    ]));
+    assert_eq!(
+        (n.as_deref(), o.as_deref()),
+        (Some("pool"), Some("MaxPool"))
+    );
+    assert!(r.contains("ceil_mode"), "{r}");
+    let (_, _, r) = unsupported(pool(vec![
+        ints("kernel_shape", &[2, 2]),
+        ints("pads", &[2, 0, 0, 0]),
+    ]));
+    assert!(r.contains("smaller than the kernel"), "{r}");
+    let (_, _, r) = unsupported(pool(vec![ints("kernel_shape", &[2, 2, 2])]));
+    assert!(r.contains("2-D"), "{r}");
+    // Per-axis quantization.
+    let m = model(
+        vec![node("q", "QuantizeLinear", &["x", "s"], "y", vec![])],
+        vec![f32s("s", &[2], &[0.5, 0.25])],
+        vec![value_info("x", F32, &[2, 2])],
+        vec![value_info("y", U8, &[2, 2])],
+    );
+    let (n, _, r) = unsupported(m);
+    assert_eq!(n.as_deref(), Some("q"));
+    assert!(r.contains("per-axis"), "{r}");
+    // An operator outside the set, and one of another domain.
+    let m = model(
+        vec![node("sm", "Softmax", &["x"], "y", vec![])],
+        vec![],
+        vec![value_info("x", F32, &[2])],
+        vec![value_info("y", F32, &[2])],
+    );
+    let (_, o, r) = unsupported(m);
+    assert_eq!(o.as_deref(), Some("Softmax"));
+    assert!(r.contains("not in the judge's op set"), "{r}");
+    assert!(matches!(
+        Program::from_onnx(b"not a model at all"),
+        Err(JudgeError::Malformed(_))
+    ));
+    assert!(matches!(
+        Program::from_file(&repo_root().join(".tools/models/with_subgraph.onnx")),
+        Err(JudgeError::Unsupported { .. })
+    ));
+}
+
+/// The program commitment binds the weights chunk by chunk and the graph: the MLP's first
+/// weight's chunks prove against the committed initial state.
+#[test]
+fn weights_are_provable_chunk_by_chunk() {
+    let p = Program::from_file(&model("quant_mlp.onnx")).unwrap();
+    let c = p.commitment();
+    let tree = commit::MerkleTree::new(
+        {
+            let mut l = vec![alloy::primitives::B256::ZERO; p.slot_count()];
+            for (j, (_, t)) in c.weights.iter().enumerate() {
+                l[p.input_count() + j] = *t;
+            }
+            l
+        },
+        alloy::primitives::B256::ZERO,
+    );
+    assert_eq!(tree.root(), c.init_root);
+    let (j, w) = p
+        .weights
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, w)| w.value.data.len())
+        .unwrap();
+    assert!(w.value.data.len() >= 4096, "{}", w.name);
+    let chunks = commit::chunk_tree(&w.value.data);
+    let idx = [3usize, 4, 77];
+    let leaves: Vec<_> = idx
+        .iter()
+        .map(|&i| alloy::primitives::keccak256(commit::chunk(&w.value.data, i)))
+        .collect();
+    let root = commit::verify_multiproof(chunks.depth(), &idx, &leaves, &chunks.multiproof(&idx));
+    assert_eq!(root, Some(chunks.root()));
+    let word = commit::shape_word(w.value.dtype, &w.value.shape).unwrap();
+    let t = commit::tensor_commitment(&word, &chunks.root());
+    let slot = p.input_count() + j;
+    assert_eq!(
+        commit::compute_root(t, slot, &tree.proof(slot)),
+        c.init_root
+    );
+    assert_eq!(c.weights[j], (w.name.clone(), t));
+}
