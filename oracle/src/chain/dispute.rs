@@ -33,6 +33,44 @@ alloy::sol!(
     "../contracts/artifacts/JudgeVM.json"
 );
 
+/// A game's phase (`InferenceDispute.Phase`; the ABI carries it as `uint8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// No such game.
+    None,
+    /// The operator must post the outputs and the final state.
+    Defend,
+    /// Node bisection: the operator posts a midpoint (or reveals), the challenger chooses.
+    Bisect,
+    /// Tile bisection: the operator reveals children, the challenger picks.
+    Tile,
+    /// The challenger's one-step.
+    Step,
+    OperatorWon,
+    ChallengerWon,
+}
+
+impl Phase {
+    /// From the contract's `uint8` (`None` for values it never returns).
+    pub fn from_abi(v: u8) -> Option<Self> {
+        Some(match v {
+            0 => Self::None,
+            1 => Self::Defend,
+            2 => Self::Bisect,
+            3 => Self::Tile,
+            4 => Self::Step,
+            5 => Self::OperatorWon,
+            6 => Self::ChallengerWon,
+            _ => return None,
+        })
+    }
+
+    /// Whether the game is over.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::OperatorWon | Self::ChallengerWon)
+    }
+}
+
 /// A program commitment as `commitProgram` takes it.
 pub fn program(c: &ProgramCommitment) -> InferenceDispute::Program {
     InferenceDispute::Program {

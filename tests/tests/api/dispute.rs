@@ -221,7 +221,10 @@ async fn a_lying_operator_loses_on_chain_and_the_client_is_refunded() {
     assert!(script.node_rounds <= 4);
     let d = InferenceDispute::new(s.dispute, s.anvil.provider());
     let g = d.getGame(id).call().await.unwrap();
-    assert_eq!(u8::from(g.phase), 6, "ChallengerWon");
+    assert_eq!(
+        dispute::Phase::from_abi(g.phase),
+        Some(dispute::Phase::ChallengerWon)
+    );
     assert_eq!(
         d.credits(key(CHALLENGER).address()).call().await.unwrap(),
         U256::from(CHALLENGER_BOND + OPERATOR_BOND)
@@ -259,7 +262,10 @@ async fn an_honest_operator_wins_when_the_challengers_clock_runs_out() {
         .await
         .unwrap();
     let g = d.getGame(id).call().await.unwrap();
-    assert_eq!(u8::from(g.phase), 5, "OperatorWon");
+    assert_eq!(
+        dispute::Phase::from_abi(g.phase),
+        Some(dispute::Phase::OperatorWon)
+    );
     assert_eq!(
         d.credits(key(OPERATOR).address()).call().await.unwrap(),
         U256::from(CHALLENGER_BOND)
