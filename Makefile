@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 FORGE := .tools/bin/forge
 
-.PHONY: help tools build run test test-rust test-contracts lint openapi postgres bench clean
+.PHONY: help tools build run test test-rust test-contracts lint openapi postgres bench clean vectors
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ postgres: ## make sure the local PostgreSQL answers (starts an installed cluster
 lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+vectors: ## regenerate the judge's differential vectors (contracts/test/vectors; `cargo test` checks they are current)
+	IMO_WRITE_VECTORS=1 $(CARGO) test -p imo-oracle --lib judge::vectors::vectors_are_up_to_date
 
 openapi: ## regenerate the committed OpenAPI document
 	$(CARGO) run -q --bin imo -- openapi > api/openapi.json.tmp && mv api/openapi.json.tmp api/openapi.json

@@ -24,10 +24,21 @@ Hostile models (service hardening tests):
   endless.onnx             Loop(trip count input, body adds 1): runs as long as a caller asks.
   silero_drop.onnx         silero VAD behind Slice(input, 0, 1 - drop): drop = 1 empties the batch,
                            and ONNX Runtime aborts the process (needs silero_vad.onnx in OUTDIR).
+  quant_mlp.onnx           int8 MLP for the judge (docs/PROTOCOL.md, "Verifiable inference"): a float MLP
+                           x[N,16] -> 3 x (MatMul + Add bias) with Relu between (16-64-64-10), quantized by
+                           onnxruntime.quantization.quantize_static (QOperator, uint8 activations, int8
+                           weights, MinMax over a fixed calibration set). Only MatMul/Conv/MaxPool/Flatten
+                           are quantized, so the graph is QuantizeLinear, QLinearMatMul, DequantizeLinear,
+                           float Add and Relu: no com.microsoft ops (QLinearAdd has no exact ONNX semantics).
+  quant_cnn.onnx           int8 CNN for the judge, same quantization: x[N,1,8,8] -> Conv 8x3x3 (pad 1) + Relu
+                           -> MaxPool 2 -> Conv 16x3x3 + Relu -> MaxPool 2 -> Flatten -> MatMul 64x10 + Add:
+                           QuantizeLinear, QLinearConv (int32 bias, Relu folded into its output range), MaxPool
+                           and Flatten on uint8, QLinearMatMul, DequantizeLinear, float Add.
 """
 
 import os
 import sys
+import tempfile
 
 import numpy as np
 import onnx
@@ -327,6 +338,98 @@ def silero_variants(outdir: str) -> None:
     write(os.path.join(outdir, "silero_drop.onnx"), m.SerializeToString())
 
 
+def float_mlp() -> onnx.ModelProto:
+    rng = np.random.RandomState(21)
+    dims = [16, 64, 64, 10]
+    nodes, inits, cur = [], [], "x"
+    for i in range(3):
+        w = (rng.standard_normal((dims[i], dims[i + 1])) / np.sqrt(dims[i])).astype(np.float32)
+        b = (rng.standard_normal((dims[i + 1],)) * 0.1).astype(np.float32)
+        inits += [numpy_helper.from_array(w, f"W{i}"), numpy_helper.from_array(b, f"b{i}")]
+        nodes.append(helper.make_node("MatMul", [cur, f"W{i}"], [f"mm{i}"], name=f"matmul{i}"))
+        out = "y" if i == 2 else f"h{i}"
+        if i < 2:
+            nodes.append(helper.make_node("Add", [f"mm{i}", f"b{i}"], [f"a{i}"], name=f"add{i}"))
+            nodes.append(helper.make_node("Relu", [f"a{i}"], [out], name=f"relu{i}"))
+        else:
+            nodes.append(helper.make_node("Add", [f"mm{i}", f"b{i}"], [out], name=f"add{i}"))
+        cur = out
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])],
+        initializer=inits,
+    )
+    return make_model(graph)
+
+
+def float_cnn() -> onnx.ModelProto:
+    rng = np.random.RandomState(23)
+    w1 = (rng.standard_normal((8, 1, 3, 3)) / 3).astype(np.float32)
+    b1 = (rng.standard_normal(8) * 0.1).astype(np.float32)
+    w2 = (rng.standard_normal((16, 8, 3, 3)) / 8).astype(np.float32)
+    b2 = (rng.standard_normal(16) * 0.1).astype(np.float32)
+    w3 = (rng.standard_normal((64, 10)) / 8).astype(np.float32)
+    b3 = (rng.standard_normal(10) * 0.1).astype(np.float32)
+    conv = dict(pads=[1, 1, 1, 1], kernel_shape=[3, 3])
+    pool = dict(kernel_shape=[2, 2], strides=[2, 2])
+    nodes = [
+        helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], name="conv1", **conv),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("MaxPool", ["r1"], ["p1"], name="pool1", **pool),
+        helper.make_node("Conv", ["p1", "W2", "B2"], ["c2"], name="conv2", **conv),
+        helper.make_node("Relu", ["c2"], ["r2"], name="relu2"),
+        helper.make_node("MaxPool", ["r2"], ["p2"], name="pool2", **pool),
+        helper.make_node("Flatten", ["p2"], ["f"], name="flatten", axis=1),
+        helper.make_node("MatMul", ["f", "W3"], ["mm"], name="fc"),
+        helper.make_node("Add", ["mm", "B3"], ["y"], name="fc_bias"),
+    ]
+    inits = [
+        numpy_helper.from_array(a, n)
+        for a, n in [(w1, "W1"), (b1, "B1"), (w2, "W2"), (b2, "B2"), (w3, "W3"), (b3, "B3")]
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "cnn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])],
+        initializer=inits,
+    )
+    return make_model(graph)
+
+
+def quantized(float_model: onnx.ModelProto, input_shape, seed: int) -> bytes:
+    """int8 QOperator model from onnxruntime.quantization.quantize_static with a fixed calibration set."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Calibration(CalibrationDataReader):
+        def __init__(self):
+            rng = np.random.RandomState(seed)
+            self.batches = iter([{"x": rng.standard_normal(input_shape).astype(np.float32)} for _ in range(16)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "float.onnx"), os.path.join(tmp, "int8.onnx")
+        onnx.save_model(float_model, src)
+        quantize_static(
+            src,
+            dst,
+            Calibration(),
+            quant_format=QuantFormat.QOperator,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul", "Conv", "MaxPool", "Flatten", "Relu"],
+        )
+        model = onnx.load(dst)
+    onnx.checker.check_model(model, full_check=True)
+    for node in model.graph.node:
+        assert node.domain in ("", "ai.onnx"), f"{node.op_type} is in domain {node.domain}"
+    return model.SerializeToString()
+
+
 def main() -> int:
     if len(sys.argv) != 2:
         print("usage: gen_models.py OUTDIR", file=sys.stderr)
@@ -347,6 +450,8 @@ def main() -> int:
         write(os.path.join(outdir, name), model.SerializeToString())
     external_data(outdir)
     silero_variants(outdir)
+    write(os.path.join(outdir, "quant_mlp.onnx"), quantized(float_mlp(), (1, 16), 5))
+    write(os.path.join(outdir, "quant_cnn.onnx"), quantized(float_cnn(), (1, 1, 8, 8), 6))
     not_a_model = numpy_helper.from_array(np.arange(6, dtype=np.int32).reshape(2, 3), "not_a_model")
     write(os.path.join(outdir, "not_a_model.pb"), not_a_model.SerializeToString())
     return 0

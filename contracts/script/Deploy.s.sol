@@ -4,6 +4,8 @@ pragma solidity 0.8.30;
 import {ModelRegistry} from "../src/ModelRegistry.sol";
 import {PaymentVault} from "../src/PaymentVault.sol";
 import {UsageOracle} from "../src/UsageOracle.sol";
+import {InferenceDispute, IReceiptOracle} from "../src/InferenceDispute.sol";
+import {JudgeVM} from "../src/judge/JudgeVM.sol";
 
 interface ScriptVm {
     function envUint(string calldata name) external view returns (uint256);
@@ -14,15 +16,28 @@ interface ScriptVm {
     function stopBroadcast() external;
 }
 
-/// @notice Deploys and wires the four contracts (docs/CONTRACTS.md, "Deployment and roles").
+/// @notice Deploys and wires the four contracts (docs/CONTRACTS.md, "Deployment and roles"), then the inference
+///         dispute game (JudgeVM and InferenceDispute, which reads receipt signatures through the UsageOracle).
 /// @dev `DEPLOYER_KEY=0x.. forge script script/Deploy.s.sol --rpc-url http://127.0.0.1:8545 --broadcast`
 ///      The deployer becomes admin; OPERATOR, GUARDIAN, TREASURY default to the deployer. Parameters
 ///      (env, defaults in brackets): ATTEST_BOND [0.1 ether], CHALLENGE_BOND [0.01 ether],
-///      CHALLENGE_WINDOW [7200], RESPONSE_WINDOW [3600], MAX_FEE_BPS [2000], WITHDRAWAL_DELAY [14400].
+///      CHALLENGE_WINDOW [7200], RESPONSE_WINDOW [3600], MAX_FEE_BPS [2000], WITHDRAWAL_DELAY [14400];
+///      dispute game: DISPUTE_CHALLENGER_BOND [0.01 ether], DISPUTE_OPERATOR_BOND [0.05 ether],
+///      DISPUTE_CLOCK [86400], DISPUTE_WINDOW [604800], DISPUTE_UNSTAKE_DELAY [DISPUTE_WINDOW + 2 x clock].
 contract Deploy {
     ScriptVm internal constant vm = ScriptVm(address(uint160(uint256(keccak256("hevm cheat code")))));
 
-    function run() external returns (address deployer, ModelRegistry registry, PaymentVault vault, UsageOracle oracle) {
+    function run()
+        external
+        returns (
+            address deployer,
+            ModelRegistry registry,
+            PaymentVault vault,
+            UsageOracle oracle,
+            JudgeVM judge,
+            InferenceDispute dispute
+        )
+    {
         uint256 key = vm.envUint("DEPLOYER_KEY");
         address admin = vm.addr(key);
         deployer = admin;
@@ -46,6 +61,18 @@ contract Deploy {
         );
         registry.setUsageOracle(address(oracle));
         vault.setOracle(address(oracle));
+        judge = new JudgeVM();
+        uint64 clock = uint64(vm.envOr("DISPUTE_CLOCK", uint256(86_400)));
+        uint64 window = uint64(vm.envOr("DISPUTE_WINDOW", uint256(604_800)));
+        dispute = new InferenceDispute(
+            IReceiptOracle(address(oracle)),
+            judge,
+            vm.envOr("DISPUTE_CHALLENGER_BOND", uint256(0.01 ether)),
+            vm.envOr("DISPUTE_OPERATOR_BOND", uint256(0.05 ether)),
+            clock,
+            window,
+            uint64(vm.envOr("DISPUTE_UNSTAKE_DELAY", uint256(window) + 2 * uint256(clock)))
+        );
         vm.stopBroadcast();
     }
 }

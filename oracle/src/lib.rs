@@ -11,6 +11,7 @@ pub mod db;
 pub mod engine;
 pub mod error;
 pub mod inference;
+pub mod judge;
 pub mod ledger;
 pub mod onnx;
 pub mod receipts;

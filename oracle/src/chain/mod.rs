@@ -10,6 +10,7 @@
 //! guardian and treasury default to it; the operator is the receipt-signing key.
 
 pub mod bindings;
+pub mod dispute;
 pub mod entity;
 pub mod epochs;
 pub mod follower;
