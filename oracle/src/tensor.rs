@@ -270,5 +270,11 @@ mod tests {
             v.extend_from_slice(&1.0f32.to_le_bytes());
             hex::encode(Sha256::digest(&v))
         });
+        // ... and the digest itself, as the docs quote it.
+        let x = Tensor::new("x", DataType::Fp32, vec![1], f32s(&[1.0])).unwrap();
+        assert_eq!(
+            hex::encode(canonical_hash(&[x])),
+            "63f27479b03821edadd58c25ac0da2ee8dedb0b24c7b7ea99a04389178c3568e"
+        );
     }
 }

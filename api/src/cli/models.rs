@@ -204,9 +204,15 @@ pub(crate) async fn run(command: ModelsCommand) -> anyhow::Result<()> {
         ModelsCommand::List { server } => {
             let list = Client::new(&server.url).list_models(&[]).await?;
             for m in list.models {
+                // The token's state once tokenization was asked for (`tokenizing`, `tokenized`,
+                // `failed`), else the registry state.
+                let state = match &m.token_state {
+                    Some(t) => format!("token:{t}"),
+                    None => m.state.clone(),
+                };
                 println!(
-                    "{}  {:<24} {:>24} wei  {}  {}",
-                    m.id, m.name, m.price_wei, m.state, m.weights_root
+                    "{}  {:<24} {:>24} wei  {:<16}  {}",
+                    m.id, m.name, m.price_wei, state, m.weights_root
                 );
             }
         }

@@ -137,6 +137,13 @@ async fn finalize_survives_sigkill(b: Backend) {
     wenv.push(("IMO_URL".into(), svc.url.clone()));
     wenv.push(("IMO_API_KEY".into(), client_key.clone()));
     let kf = key_file.display().to_string();
+    // `imo models list` shows the token's state of a tokenized model.
+    let out = run_imo(&wenv, &["models", "list"]);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("tiny-mlp") && l.contains("token:tokenized")),
+        "{out}"
+    );
     let out = run_imo(
         &wenv,
         &["wallet", "--key-file", &kf, "deposit", &ETH.to_string()],

@@ -148,6 +148,10 @@ impl World {
                 "timed out after {secs} s waiting for: {what}"
             );
             if !progressed {
+                // With more than one confirmation, the chain must grow for anything to be final.
+                if self.chain.config().confirmations > 1 {
+                    self.anvil.mine(1).await;
+                }
                 self.until_closable(self.current_epoch());
             }
         }
@@ -1120,6 +1124,87 @@ async fn chain_endpoints_reject_bad_input(b: Backend) {
     srv.finish().await;
 }
 
+/// The challenge stream follows the same rules as the vault's: a challenge whose block a reorg
+/// removes before its confirmations is never answered (nor recorded), and a reorg deeper than
+/// the confirmations under the stream's cursor stops the follower with a clear error.
+async fn challenges_need_confirmations_and_survive_reorgs(b: Backend) {
+    let w = World::start(b, |cfg| cfg.chain.confirmations = 3).await;
+    w.tokenized_model().await;
+    w.fund_client(ETH, ETH).await;
+    let receipts = loop {
+        let r = w.calls(2).await;
+        if r.iter().all(|x| x.epoch == r[0].epoch) {
+            break r;
+        }
+    };
+    let epoch = receipts[0].epoch;
+    w.until_epochs(&receipts, "attested", 60).await;
+    let responses = || async {
+        w.chain
+            .txm()
+            .list(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|i| i.key.starts_with("respond:"))
+            .count()
+    };
+
+    // The client challenges one of its receipts (the tree holds it: the operator could answer).
+    let oracle_c = UsageOracle::new(w.chain.deployment().oracle.0, w.wallet(&w.client));
+    let bond = oracle_c.challengeBond().call().await.unwrap();
+    let typed = receipts[0].typed().unwrap();
+    let receipt = imo_oracle::chain::epochs::sol_receipt(&typed);
+    let sig: Bytes = hex::decode(receipts[0].signature.trim_start_matches("0x"))
+        .unwrap()
+        .into();
+    let call = oracle_c.challengeReceipt(epoch, receipt, sig).value(bond);
+    commit_to(&oracle_c, w.client.address(), call.calldata()).await;
+    let r = call.send().await.unwrap().get_receipt().await.unwrap();
+    assert!(r.status(), "challenge accepted");
+    // Mined, not confirmed: passes neither record nor answer it.
+    w.tick().await;
+    w.tick().await;
+    assert_eq!(w.srv.row_count("challenges").await, 0);
+    assert_eq!(responses().await, 0);
+    // A reorg replaces the commitment's and the challenge's blocks with empty ones.
+    w.anvil.rpc("anvil_reorg", serde_json::json!([2, []])).await;
+    assert!(
+        w.anvil
+            .provider()
+            .get_transaction_receipt(r.transaction_hash)
+            .await
+            .unwrap()
+            .is_none(),
+        "the challenge is gone"
+    );
+    w.anvil.mine(5).await;
+    for _ in 0..3 {
+        w.tick().await;
+    }
+    assert_eq!(
+        w.oracle().challengeCount().call().await.unwrap(),
+        U256::ZERO,
+        "no challenge on-chain"
+    );
+    assert_eq!(w.srv.row_count("challenges").await, 0, "none recorded");
+    assert_eq!(responses().await, 0, "none answered");
+
+    // A reorg deeper than the confirmations under the cursor: the follower stops and says why.
+    w.anvil.rpc("anvil_reorg", serde_json::json!([4, []])).await;
+    let e = w.chain.epochs.pass().await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("a reorg deeper than chain.confirmations"),
+        "{e}"
+    );
+    assert_eq!(e.code(), "chain_unavailable", "{e:?}");
+    // ... and keeps saying it: nothing is guessed.
+    w.anvil.mine(3).await;
+    assert!(w.chain.epochs.pass().await.is_err());
+    w.finish().await;
+}
+
 /// A deposit that a reorg removes before its confirmations is never credited; re-reading a
 /// range credits nothing twice.
 async fn deposits_need_confirmations_and_survive_reorgs(b: Backend) {
@@ -1342,6 +1427,7 @@ both_backends!(
     full_cycle,
     wrong_attestation_loses_its_bond,
     deposits_need_confirmations_and_survive_reorgs,
+    challenges_need_confirmations_and_survive_reorgs,
     rpc_outage_mid_cycle,
     answerable_challenges_are_answered,
     chain_endpoints_reject_bad_input

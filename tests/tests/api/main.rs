@@ -11,6 +11,7 @@ mod dispute;
 mod fuzz;
 mod hostile;
 mod inference;
+mod lifecycle;
 mod models;
 mod ops;
 mod tree;
