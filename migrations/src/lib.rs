@@ -18,6 +18,21 @@ mod m20261201_000012_chain_states;
 
 pub struct Migrator;
 
+/// `CREATE INDEX <name> ON <table> (<cols>)`: every index of the schema is made this way.
+pub(crate) async fn create_index<T: IntoIden, C: IntoIden, const N: usize>(
+    m: &SchemaManager<'_>,
+    name: &str,
+    table: T,
+    cols: [C; N],
+) -> Result<(), DbErr> {
+    let mut index = Index::create();
+    index.name(name).table(table);
+    for c in cols {
+        index.col(c);
+    }
+    m.create_index(index).await
+}
+
 #[async_trait::async_trait]
 #[allow(rust_2018_idioms)] // the trait declares `SchemaManager` with an elided lifetime
 impl MigratorTrait for Migrator {

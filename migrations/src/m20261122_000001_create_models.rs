@@ -1,4 +1,4 @@
-use sea_orm_migration::prelude::*;
+use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -34,49 +34,33 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(Models::Table)
-                .col(
-                    ColumnDef::new(Models::Id)
-                        .string_len(32)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(
-                    ColumnDef::new(Models::Name)
-                        .string_len(64)
-                        .not_null()
-                        .unique_key(),
-                )
-                .col(ColumnDef::new(Models::Description).text().not_null())
-                .col(ColumnDef::new(Models::Version).string_len(64).not_null())
-                .col(ColumnDef::new(Models::PriceWei).string_len(40).not_null())
-                .col(ColumnDef::new(Models::Publisher).string_len(42).not_null())
-                .col(ColumnDef::new(Models::FileSha256).string_len(64).not_null())
-                .col(
-                    ColumnDef::new(Models::WeightsRoot)
-                        .string_len(64)
-                        .not_null()
-                        .unique_key(),
-                )
-                .col(ColumnDef::new(Models::FileSize).big_integer().not_null())
-                .col(ColumnDef::new(Models::IrVersion).big_integer().not_null())
-                .col(ColumnDef::new(Models::Opsets).text().not_null())
-                .col(ColumnDef::new(Models::Producer).text().not_null())
-                .col(ColumnDef::new(Models::Inputs).text().not_null())
-                .col(ColumnDef::new(Models::Outputs).text().not_null())
-                .col(ColumnDef::new(Models::TensorCount).big_integer().not_null())
-                .col(ColumnDef::new(Models::State).string_len(16).not_null())
-                .col(ColumnDef::new(Models::Active).boolean().not_null())
-                .col(ColumnDef::new(Models::CreatedAtMs).big_integer().not_null())
-                .col(ColumnDef::new(Models::UpdatedAtMs).big_integer().not_null())
+                .col(string_len(Models::Id, 32).primary_key())
+                .col(string_len(Models::Name, 64).unique_key())
+                .col(text(Models::Description))
+                .col(string_len(Models::Version, 64))
+                .col(string_len(Models::PriceWei, 40))
+                .col(string_len(Models::Publisher, 42))
+                .col(string_len(Models::FileSha256, 64))
+                .col(string_len(Models::WeightsRoot, 64).unique_key())
+                .col(big_integer(Models::FileSize))
+                .col(big_integer(Models::IrVersion))
+                .col(text(Models::Opsets))
+                .col(text(Models::Producer))
+                .col(text(Models::Inputs))
+                .col(text(Models::Outputs))
+                .col(big_integer(Models::TensorCount))
+                .col(string_len(Models::State, 16))
+                .col(boolean(Models::Active))
+                .col(big_integer(Models::CreatedAtMs))
+                .col(big_integer(Models::UpdatedAtMs))
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_models_publisher")
-                .table(Models::Table)
-                .col(Models::Publisher)
-                .to_owned(),
+        crate::create_index(
+            m,
+            "idx_models_publisher",
+            Models::Table,
+            [Models::Publisher],
         )
         .await
     }

@@ -1,4 +1,4 @@
-use sea_orm_migration::prelude::*;
+use sea_orm_migration::{prelude::*, schema::*};
 
 use super::m20261122_000001_create_models::Models;
 
@@ -24,25 +24,13 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(ModelTensors::Table)
-                .col(
-                    ColumnDef::new(ModelTensors::ModelId)
-                        .string_len(32)
-                        .not_null(),
-                )
-                .col(ColumnDef::new(ModelTensors::Idx).integer().not_null())
-                .col(ColumnDef::new(ModelTensors::Name).text().not_null())
-                .col(ColumnDef::new(ModelTensors::DataType).integer().not_null())
-                .col(ColumnDef::new(ModelTensors::Dims).text().not_null())
-                .col(
-                    ColumnDef::new(ModelTensors::ByteLen)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(ModelTensors::DataSha256)
-                        .string_len(64)
-                        .not_null(),
-                )
+                .col(string_len(ModelTensors::ModelId, 32))
+                .col(integer(ModelTensors::Idx))
+                .col(text(ModelTensors::Name))
+                .col(integer(ModelTensors::DataType))
+                .col(text(ModelTensors::Dims))
+                .col(big_integer(ModelTensors::ByteLen))
+                .col(string_len(ModelTensors::DataSha256, 64))
                 .primary_key(
                     Index::create()
                         .col(ModelTensors::ModelId)

@@ -1,4 +1,4 @@
-use sea_orm_migration::prelude::*;
+use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -23,37 +23,22 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(ApiKeys::Table)
-                .col(
-                    ColumnDef::new(ApiKeys::Id)
-                        .string_len(32)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(
-                    ColumnDef::new(ApiKeys::KeyHash)
-                        .string_len(64)
-                        .not_null()
-                        .unique_key(),
-                )
-                .col(ColumnDef::new(ApiKeys::Prefix).string_len(16).not_null())
-                .col(ColumnDef::new(ApiKeys::Address).string_len(42).not_null())
-                .col(ColumnDef::new(ApiKeys::Role).string_len(16).not_null())
-                .col(ColumnDef::new(ApiKeys::Label).text().not_null())
-                .col(
-                    ColumnDef::new(ApiKeys::CreatedAtMs)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(ColumnDef::new(ApiKeys::RevokedAtMs).big_integer().null())
+                .col(string_len(ApiKeys::Id, 32).primary_key())
+                .col(string_len(ApiKeys::KeyHash, 64).unique_key())
+                .col(string_len(ApiKeys::Prefix, 16))
+                .col(string_len(ApiKeys::Address, 42))
+                .col(string_len(ApiKeys::Role, 16))
+                .col(text(ApiKeys::Label))
+                .col(big_integer(ApiKeys::CreatedAtMs))
+                .col(big_integer_null(ApiKeys::RevokedAtMs))
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_api_keys_address")
-                .table(ApiKeys::Table)
-                .col(ApiKeys::Address)
-                .to_owned(),
+        crate::create_index(
+            m,
+            "idx_api_keys_address",
+            ApiKeys::Table,
+            [ApiKeys::Address],
         )
         .await
     }

@@ -1,4 +1,4 @@
-use sea_orm_migration::prelude::*;
+use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -19,23 +19,10 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(SiweNonces::Table)
-                .col(
-                    ColumnDef::new(SiweNonces::Nonce)
-                        .string_len(64)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(
-                    ColumnDef::new(SiweNonces::CreatedAtMs)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(SiweNonces::ExpiresAtMs)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(ColumnDef::new(SiweNonces::UsedAtMs).big_integer().null())
+                .col(string_len(SiweNonces::Nonce, 64).primary_key())
+                .col(big_integer(SiweNonces::CreatedAtMs))
+                .col(big_integer(SiweNonces::ExpiresAtMs))
+                .col(big_integer_null(SiweNonces::UsedAtMs))
                 .to_owned(),
         )
         .await

@@ -1,4 +1,4 @@
-use sea_orm_migration::prelude::*;
+use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -22,28 +22,11 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(Balances::Table)
-                .col(
-                    ColumnDef::new(Balances::Address)
-                        .string_len(42)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(
-                    ColumnDef::new(Balances::BalanceWei)
-                        .string_len(40)
-                        .not_null(),
-                )
-                .col(ColumnDef::new(Balances::SpentWei).string_len(40).not_null())
-                .col(
-                    ColumnDef::new(Balances::CreditedWei)
-                        .string_len(40)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Balances::UpdatedAtMs)
-                        .big_integer()
-                        .not_null(),
-                )
+                .col(string_len(Balances::Address, 42).primary_key())
+                .col(string_len(Balances::BalanceWei, 40))
+                .col(string_len(Balances::SpentWei, 40))
+                .col(string_len(Balances::CreditedWei, 40))
+                .col(big_integer(Balances::UpdatedAtMs))
                 .to_owned(),
         )
         .await

@@ -1,4 +1,4 @@
-use sea_orm_migration::prelude::*;
+use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -30,80 +30,41 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(Receipts::Table)
-                .col(
-                    ColumnDef::new(Receipts::Id)
-                        .string_len(26)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(ColumnDef::new(Receipts::Epoch).big_integer().not_null())
-                .col(ColumnDef::new(Receipts::ModelId).string_len(32).not_null())
-                .col(
-                    ColumnDef::new(Receipts::ModelName)
-                        .string_len(64)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Receipts::WeightsRoot)
-                        .string_len(64)
-                        .not_null(),
-                )
-                .col(ColumnDef::new(Receipts::Client).string_len(42).not_null())
-                .col(ColumnDef::new(Receipts::PriceWei).string_len(40).not_null())
-                .col(
-                    ColumnDef::new(Receipts::InputHash)
-                        .string_len(64)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Receipts::OutputHash)
-                        .string_len(64)
-                        .not_null(),
-                )
-                .col(ColumnDef::new(Receipts::Fingerprint).text().not_null())
-                .col(
-                    ColumnDef::new(Receipts::FingerprintHash)
-                        .string_len(64)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Receipts::TimestampMs)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Receipts::Signature)
-                        .string_len(132)
-                        .not_null(),
-                )
+                .col(string_len(Receipts::Id, 26).primary_key())
+                .col(big_integer(Receipts::Epoch))
+                .col(string_len(Receipts::ModelId, 32))
+                .col(string_len(Receipts::ModelName, 64))
+                .col(string_len(Receipts::WeightsRoot, 64))
+                .col(string_len(Receipts::Client, 42))
+                .col(string_len(Receipts::PriceWei, 40))
+                .col(string_len(Receipts::InputHash, 64))
+                .col(string_len(Receipts::OutputHash, 64))
+                .col(text(Receipts::Fingerprint))
+                .col(string_len(Receipts::FingerprintHash, 64))
+                .col(big_integer(Receipts::TimestampMs))
+                .col(string_len(Receipts::Signature, 132))
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_receipts_client_id")
-                .table(Receipts::Table)
-                .col(Receipts::Client)
-                .col(Receipts::Id)
-                .to_owned(),
+        crate::create_index(
+            m,
+            "idx_receipts_client_id",
+            Receipts::Table,
+            [Receipts::Client, Receipts::Id],
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_receipts_model_ts")
-                .table(Receipts::Table)
-                .col(Receipts::ModelId)
-                .col(Receipts::TimestampMs)
-                .to_owned(),
+        crate::create_index(
+            m,
+            "idx_receipts_model_ts",
+            Receipts::Table,
+            [Receipts::ModelId, Receipts::TimestampMs],
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_receipts_epoch_id")
-                .table(Receipts::Table)
-                .col(Receipts::Epoch)
-                .col(Receipts::Id)
-                .to_owned(),
+        crate::create_index(
+            m,
+            "idx_receipts_epoch_id",
+            Receipts::Table,
+            [Receipts::Epoch, Receipts::Id],
         )
         .await
     }

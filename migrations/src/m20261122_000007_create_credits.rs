@@ -1,4 +1,4 @@
-use sea_orm_migration::prelude::*;
+use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -22,20 +22,11 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(Credits::Table)
-                .col(
-                    ColumnDef::new(Credits::Id)
-                        .string_len(32)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(ColumnDef::new(Credits::Address).string_len(42).not_null())
-                .col(ColumnDef::new(Credits::AmountWei).string_len(40).not_null())
-                .col(ColumnDef::new(Credits::Source).text().not_null())
-                .col(
-                    ColumnDef::new(Credits::CreatedAtMs)
-                        .big_integer()
-                        .not_null(),
-                )
+                .col(string_len(Credits::Id, 32).primary_key())
+                .col(string_len(Credits::Address, 42))
+                .col(string_len(Credits::AmountWei, 40))
+                .col(text(Credits::Source))
+                .col(big_integer(Credits::CreatedAtMs))
                 .to_owned(),
         )
         .await

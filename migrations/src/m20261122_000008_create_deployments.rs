@@ -1,4 +1,4 @@
-use sea_orm_migration::prelude::*;
+use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -29,62 +29,23 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(Deployments::Table)
-                .col(
-                    ColumnDef::new(Deployments::Id)
-                        .string_len(32)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(
-                    ColumnDef::new(Deployments::DeploymentId)
-                        .string_len(32)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Deployments::ChainId)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Deployments::Contract)
-                        .string_len(64)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Deployments::Address)
-                        .string_len(42)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Deployments::TxHash)
-                        .string_len(66)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Deployments::BlockNumber)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Deployments::GasUsed)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Deployments::CreatedAtMs)
-                        .big_integer()
-                        .not_null(),
-                )
+                .col(string_len(Deployments::Id, 32).primary_key())
+                .col(string_len(Deployments::DeploymentId, 32))
+                .col(big_integer(Deployments::ChainId))
+                .col(string_len(Deployments::Contract, 64))
+                .col(string_len(Deployments::Address, 42))
+                .col(string_len(Deployments::TxHash, 66))
+                .col(big_integer(Deployments::BlockNumber))
+                .col(big_integer(Deployments::GasUsed))
+                .col(big_integer(Deployments::CreatedAtMs))
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_deployments_chain_created")
-                .table(Deployments::Table)
-                .col(Deployments::ChainId)
-                .col(Deployments::CreatedAtMs)
-                .to_owned(),
+        crate::create_index(
+            m,
+            "idx_deployments_chain_created",
+            Deployments::Table,
+            [Deployments::ChainId, Deployments::CreatedAtMs],
         )
         .await
     }

@@ -1,4 +1,4 @@
-use sea_orm_migration::prelude::*;
+use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -42,53 +42,27 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(TxIntents::Table)
-                .col(
-                    ColumnDef::new(TxIntents::Key)
-                        .string_len(160)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(ColumnDef::new(TxIntents::Kind).string_len(32).not_null())
-                .col(
-                    ColumnDef::new(TxIntents::ToAddress)
-                        .string_len(42)
-                        .not_null(),
-                )
-                .col(ColumnDef::new(TxIntents::Calldata).text().not_null())
-                .col(ColumnDef::new(TxIntents::ValueWei).text().not_null())
-                .col(ColumnDef::new(TxIntents::State).string_len(16).not_null())
-                .col(ColumnDef::new(TxIntents::Nonce).big_integer().null())
-                .col(ColumnDef::new(TxIntents::TxHash).string_len(66).null())
-                .col(ColumnDef::new(TxIntents::Hashes).text().not_null())
-                .col(ColumnDef::new(TxIntents::RawTx).text().null())
-                .col(ColumnDef::new(TxIntents::GasLimit).big_integer().null())
-                .col(ColumnDef::new(TxIntents::MaxFeePerGas).text().null())
-                .col(
-                    ColumnDef::new(TxIntents::MaxPriorityFeePerGas)
-                        .text()
-                        .null(),
-                )
-                .col(ColumnDef::new(TxIntents::SentBlock).big_integer().null())
-                .col(ColumnDef::new(TxIntents::BlockNumber).big_integer().null())
-                .col(ColumnDef::new(TxIntents::BlockHash).string_len(66).null())
-                .col(ColumnDef::new(TxIntents::GasUsed).big_integer().null())
-                .col(
-                    ColumnDef::new(TxIntents::Attempts)
-                        .integer()
-                        .not_null()
-                        .default(0),
-                )
-                .col(ColumnDef::new(TxIntents::Error).text().null())
-                .col(
-                    ColumnDef::new(TxIntents::CreatedAtMs)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(TxIntents::UpdatedAtMs)
-                        .big_integer()
-                        .not_null(),
-                )
+                .col(string_len(TxIntents::Key, 160).primary_key())
+                .col(string_len(TxIntents::Kind, 32))
+                .col(string_len(TxIntents::ToAddress, 42))
+                .col(text(TxIntents::Calldata))
+                .col(text(TxIntents::ValueWei))
+                .col(string_len(TxIntents::State, 16))
+                .col(big_integer_null(TxIntents::Nonce))
+                .col(string_len_null(TxIntents::TxHash, 66))
+                .col(text(TxIntents::Hashes))
+                .col(text_null(TxIntents::RawTx))
+                .col(big_integer_null(TxIntents::GasLimit))
+                .col(text_null(TxIntents::MaxFeePerGas))
+                .col(text_null(TxIntents::MaxPriorityFeePerGas))
+                .col(big_integer_null(TxIntents::SentBlock))
+                .col(big_integer_null(TxIntents::BlockNumber))
+                .col(string_len_null(TxIntents::BlockHash, 66))
+                .col(big_integer_null(TxIntents::GasUsed))
+                .col(integer(TxIntents::Attempts).default(0))
+                .col(text_null(TxIntents::Error))
+                .col(big_integer(TxIntents::CreatedAtMs))
+                .col(big_integer(TxIntents::UpdatedAtMs))
                 .to_owned(),
         )
         .await?;
@@ -101,13 +75,11 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_tx_intents_state")
-                .table(TxIntents::Table)
-                .col(TxIntents::State)
-                .col(TxIntents::CreatedAtMs)
-                .to_owned(),
+        crate::create_index(
+            m,
+            "idx_tx_intents_state",
+            TxIntents::Table,
+            [TxIntents::State, TxIntents::CreatedAtMs],
         )
         .await
     }

@@ -1,4 +1,4 @@
-use sea_orm_migration::prelude::*;
+use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -133,311 +133,144 @@ impl MigrationTrait for Migration {
         m.create_table(
             Table::create()
                 .table(ModelTokens::Table)
-                .col(
-                    ColumnDef::new(ModelTokens::ModelId)
-                        .string_len(32)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(
-                    ColumnDef::new(ModelTokens::WeightsRoot)
-                        .string_len(66)
-                        .not_null(),
-                )
-                .col(ColumnDef::new(ModelTokens::State).string_len(16).not_null())
-                .col(
-                    ColumnDef::new(ModelTokens::IntentKey)
-                        .string_len(160)
-                        .not_null(),
-                )
-                .col(ColumnDef::new(ModelTokens::Name).string_len(128).not_null())
-                .col(
-                    ColumnDef::new(ModelTokens::Symbol)
-                        .string_len(32)
-                        .not_null(),
-                )
-                .col(ColumnDef::new(ModelTokens::Supply).text().not_null())
-                .col(ColumnDef::new(ModelTokens::HoldersBps).integer().not_null())
-                .col(
-                    ColumnDef::new(ModelTokens::Publisher)
-                        .string_len(42)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(ModelTokens::TokenAddress)
-                        .string_len(42)
-                        .null(),
-                )
-                .col(ColumnDef::new(ModelTokens::Error).text().null())
-                .col(
-                    ColumnDef::new(ModelTokens::CreatedAtMs)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(ModelTokens::UpdatedAtMs)
-                        .big_integer()
-                        .not_null(),
-                )
+                .col(string_len(ModelTokens::ModelId, 32).primary_key())
+                .col(string_len(ModelTokens::WeightsRoot, 66))
+                .col(string_len(ModelTokens::State, 16))
+                .col(string_len(ModelTokens::IntentKey, 160))
+                .col(string_len(ModelTokens::Name, 128))
+                .col(string_len(ModelTokens::Symbol, 32))
+                .col(text(ModelTokens::Supply))
+                .col(integer(ModelTokens::HoldersBps))
+                .col(string_len(ModelTokens::Publisher, 42))
+                .col(string_len_null(ModelTokens::TokenAddress, 42))
+                .col(text_null(ModelTokens::Error))
+                .col(big_integer(ModelTokens::CreatedAtMs))
+                .col(big_integer(ModelTokens::UpdatedAtMs))
                 .to_owned(),
         )
         .await?;
         m.create_table(
             Table::create()
                 .table(VaultAccounts::Table)
-                .col(
-                    ColumnDef::new(VaultAccounts::Address)
-                        .string_len(42)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(ColumnDef::new(VaultAccounts::HeldWei).text().not_null())
-                .col(ColumnDef::new(VaultAccounts::CapWei).text().not_null())
-                .col(
-                    ColumnDef::new(VaultAccounts::UpdatedAtMs)
-                        .big_integer()
-                        .not_null(),
-                )
+                .col(string_len(VaultAccounts::Address, 42).primary_key())
+                .col(text(VaultAccounts::HeldWei))
+                .col(text(VaultAccounts::CapWei))
+                .col(big_integer(VaultAccounts::UpdatedAtMs))
                 .to_owned(),
         )
         .await?;
         m.create_table(
             Table::create()
                 .table(ChainEvents::Table)
-                .col(
-                    ColumnDef::new(ChainEvents::Id)
-                        .string_len(100)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(
-                    ColumnDef::new(ChainEvents::BlockNumber)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(ChainEvents::BlockHash)
-                        .string_len(66)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(ChainEvents::TxHash)
-                        .string_len(66)
-                        .not_null(),
-                )
-                .col(ColumnDef::new(ChainEvents::Event).string_len(32).not_null())
-                .col(
-                    ColumnDef::new(ChainEvents::Account)
-                        .string_len(42)
-                        .not_null(),
-                )
-                .col(ColumnDef::new(ChainEvents::AmountWei).text().not_null())
-                .col(
-                    ColumnDef::new(ChainEvents::CreatedAtMs)
-                        .big_integer()
-                        .not_null(),
-                )
+                .col(string_len(ChainEvents::Id, 100).primary_key())
+                .col(big_integer(ChainEvents::BlockNumber))
+                .col(string_len(ChainEvents::BlockHash, 66))
+                .col(string_len(ChainEvents::TxHash, 66))
+                .col(string_len(ChainEvents::Event, 32))
+                .col(string_len(ChainEvents::Account, 42))
+                .col(text(ChainEvents::AmountWei))
+                .col(big_integer(ChainEvents::CreatedAtMs))
                 .to_owned(),
         )
         .await?;
         m.create_table(
             Table::create()
                 .table(ChainCursors::Table)
-                .col(
-                    ColumnDef::new(ChainCursors::Name)
-                        .string_len(64)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(
-                    ColumnDef::new(ChainCursors::BlockNumber)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(ChainCursors::BlockHash)
-                        .string_len(66)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(ChainCursors::UpdatedAtMs)
-                        .big_integer()
-                        .not_null(),
-                )
+                .col(string_len(ChainCursors::Name, 64).primary_key())
+                .col(big_integer(ChainCursors::BlockNumber))
+                .col(string_len(ChainCursors::BlockHash, 66))
+                .col(big_integer(ChainCursors::UpdatedAtMs))
                 .to_owned(),
         )
         .await?;
         m.create_table(
             Table::create()
                 .table(Epochs::Table)
-                .col(
-                    ColumnDef::new(Epochs::Epoch)
-                        .big_integer()
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(ColumnDef::new(Epochs::Round).integer().not_null())
-                .col(ColumnDef::new(Epochs::State).string_len(16).not_null())
-                .col(ColumnDef::new(Epochs::Root).string_len(66).not_null())
-                .col(ColumnDef::new(Epochs::Count).big_integer().not_null())
-                .col(ColumnDef::new(Epochs::TotalWei).text().not_null())
-                .col(ColumnDef::new(Epochs::FeeBps).integer().not_null())
-                .col(ColumnDef::new(Epochs::ModelsJson).text().not_null())
-                .col(ColumnDef::new(Epochs::ClientsJson).text().not_null())
-                .col(ColumnDef::new(Epochs::Omitted).integer().not_null())
-                .col(ColumnDef::new(Epochs::AttestKey).string_len(160).null())
-                .col(ColumnDef::new(Epochs::PostedAt).big_integer().null())
-                .col(ColumnDef::new(Epochs::FinalizeKey).string_len(160).null())
-                .col(ColumnDef::new(Epochs::CreatedAtMs).big_integer().not_null())
-                .col(ColumnDef::new(Epochs::UpdatedAtMs).big_integer().not_null())
+                .col(big_integer(Epochs::Epoch).primary_key())
+                .col(integer(Epochs::Round))
+                .col(string_len(Epochs::State, 16))
+                .col(string_len(Epochs::Root, 66))
+                .col(big_integer(Epochs::Count))
+                .col(text(Epochs::TotalWei))
+                .col(integer(Epochs::FeeBps))
+                .col(text(Epochs::ModelsJson))
+                .col(text(Epochs::ClientsJson))
+                .col(integer(Epochs::Omitted))
+                .col(string_len_null(Epochs::AttestKey, 160))
+                .col(big_integer_null(Epochs::PostedAt))
+                .col(string_len_null(Epochs::FinalizeKey, 160))
+                .col(big_integer(Epochs::CreatedAtMs))
+                .col(big_integer(Epochs::UpdatedAtMs))
                 .to_owned(),
         )
         .await?;
         m.create_table(
             Table::create()
                 .table(Payouts::Table)
-                .col(
-                    ColumnDef::new(Payouts::Id)
-                        .string_len(100)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(ColumnDef::new(Payouts::Epoch).big_integer().not_null())
-                .col(ColumnDef::new(Payouts::Round).integer().not_null())
-                .col(
-                    ColumnDef::new(Payouts::WeightsRoot)
-                        .string_len(66)
-                        .not_null(),
-                )
-                .col(ColumnDef::new(Payouts::Token).string_len(42).not_null())
-                .col(ColumnDef::new(Payouts::AmountWei).text().not_null())
-                .col(ColumnDef::new(Payouts::SnapshotId).big_integer().not_null())
-                .col(ColumnDef::new(Payouts::TxHash).string_len(66).not_null())
-                .col(
-                    ColumnDef::new(Payouts::BlockNumber)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Payouts::CreatedAtMs)
-                        .big_integer()
-                        .not_null(),
-                )
+                .col(string_len(Payouts::Id, 100).primary_key())
+                .col(big_integer(Payouts::Epoch))
+                .col(integer(Payouts::Round))
+                .col(string_len(Payouts::WeightsRoot, 66))
+                .col(string_len(Payouts::Token, 42))
+                .col(text(Payouts::AmountWei))
+                .col(big_integer(Payouts::SnapshotId))
+                .col(string_len(Payouts::TxHash, 66))
+                .col(big_integer(Payouts::BlockNumber))
+                .col(big_integer(Payouts::CreatedAtMs))
                 .to_owned(),
         )
         .await?;
         m.create_table(
             Table::create()
                 .table(Challenges::Table)
-                .col(
-                    ColumnDef::new(Challenges::Id)
-                        .big_integer()
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(ColumnDef::new(Challenges::Epoch).big_integer().not_null())
-                .col(ColumnDef::new(Challenges::Round).integer().not_null())
-                .col(ColumnDef::new(Challenges::ByIndex).boolean().not_null())
-                .col(ColumnDef::new(Challenges::LeafIndex).big_integer().null())
-                .col(
-                    ColumnDef::new(Challenges::ReceiptHash)
-                        .string_len(66)
-                        .null(),
-                )
-                .col(
-                    ColumnDef::new(Challenges::Challenger)
-                        .string_len(42)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Challenges::Deadline)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(ColumnDef::new(Challenges::State).string_len(16).not_null())
-                .col(
-                    ColumnDef::new(Challenges::RespondKey)
-                        .string_len(160)
-                        .null(),
-                )
-                .col(
-                    ColumnDef::new(Challenges::CreatedAtMs)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(Challenges::UpdatedAtMs)
-                        .big_integer()
-                        .not_null(),
-                )
+                .col(big_integer(Challenges::Id).primary_key())
+                .col(big_integer(Challenges::Epoch))
+                .col(integer(Challenges::Round))
+                .col(boolean(Challenges::ByIndex))
+                .col(big_integer_null(Challenges::LeafIndex))
+                .col(string_len_null(Challenges::ReceiptHash, 66))
+                .col(string_len(Challenges::Challenger, 42))
+                .col(big_integer(Challenges::Deadline))
+                .col(string_len(Challenges::State, 16))
+                .col(string_len_null(Challenges::RespondKey, 160))
+                .col(big_integer(Challenges::CreatedAtMs))
+                .col(big_integer(Challenges::UpdatedAtMs))
                 .to_owned(),
         )
         .await?;
         m.create_table(
             Table::create()
                 .table(SpendingCaps::Table)
-                .col(
-                    ColumnDef::new(SpendingCaps::Id)
-                        .string_len(100)
-                        .not_null()
-                        .primary_key(),
-                )
-                .col(
-                    ColumnDef::new(SpendingCaps::Client)
-                        .string_len(42)
-                        .not_null(),
-                )
-                .col(ColumnDef::new(SpendingCaps::CapWei).text().not_null())
-                .col(
-                    ColumnDef::new(SpendingCaps::Deadline)
-                        .big_integer()
-                        .not_null(),
-                )
-                .col(ColumnDef::new(SpendingCaps::Signature).text().not_null())
-                .col(
-                    ColumnDef::new(SpendingCaps::IntentKey)
-                        .string_len(160)
-                        .not_null(),
-                )
-                .col(
-                    ColumnDef::new(SpendingCaps::CreatedAtMs)
-                        .big_integer()
-                        .not_null(),
-                )
+                .col(string_len(SpendingCaps::Id, 100).primary_key())
+                .col(string_len(SpendingCaps::Client, 42))
+                .col(text(SpendingCaps::CapWei))
+                .col(big_integer(SpendingCaps::Deadline))
+                .col(text(SpendingCaps::Signature))
+                .col(string_len(SpendingCaps::IntentKey, 160))
+                .col(big_integer(SpendingCaps::CreatedAtMs))
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_epochs_state")
-                .table(Epochs::Table)
-                .col(Epochs::State)
-                .to_owned(),
+        crate::create_index(m, "idx_epochs_state", Epochs::Table, [Epochs::State]).await?;
+        crate::create_index(
+            m,
+            "idx_payouts_root",
+            Payouts::Table,
+            [Payouts::WeightsRoot, Payouts::Epoch],
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_payouts_root")
-                .table(Payouts::Table)
-                .col(Payouts::WeightsRoot)
-                .col(Payouts::Epoch)
-                .to_owned(),
+        crate::create_index(
+            m,
+            "idx_challenges_state",
+            Challenges::Table,
+            [Challenges::State],
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_challenges_state")
-                .table(Challenges::Table)
-                .col(Challenges::State)
-                .to_owned(),
-        )
-        .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_model_tokens_state")
-                .table(ModelTokens::Table)
-                .col(ModelTokens::State)
-                .to_owned(),
+        crate::create_index(
+            m,
+            "idx_model_tokens_state",
+            ModelTokens::Table,
+            [ModelTokens::State],
         )
         .await
     }

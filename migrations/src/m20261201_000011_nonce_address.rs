@@ -1,4 +1,4 @@
-use sea_orm_migration::prelude::*;
+use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -19,16 +19,15 @@ impl MigrationTrait for Migration {
         m.alter_table(
             Table::alter()
                 .table(SiweNonces::Table)
-                .add_column(ColumnDef::new(SiweNonces::Address).string_len(42).null())
+                .add_column(string_len_null(SiweNonces::Address, 42))
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("idx_siwe_nonces_expires")
-                .table(SiweNonces::Table)
-                .col(SiweNonces::ExpiresAtMs)
-                .to_owned(),
+        crate::create_index(
+            m,
+            "idx_siwe_nonces_expires",
+            SiweNonces::Table,
+            [SiweNonces::ExpiresAtMs],
         )
         .await
     }

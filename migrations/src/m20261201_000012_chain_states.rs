@@ -1,4 +1,4 @@
-use sea_orm_migration::prelude::*;
+use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -53,24 +53,14 @@ impl MigrationTrait for Migration {
         m.alter_table(
             Table::alter()
                 .table(Epochs::Table)
-                .add_column(
-                    ColumnDef::new(Epochs::Attempt)
-                        .integer()
-                        .not_null()
-                        .default(1),
-                )
+                .add_column(integer(Epochs::Attempt).default(1))
                 .to_owned(),
         )
         .await?;
         m.alter_table(
             Table::alter()
                 .table(Epochs::Table)
-                .add_column(
-                    ColumnDef::new(Epochs::ShortfallWei)
-                        .string_len(80)
-                        .not_null()
-                        .default("0"),
-                )
+                .add_column(string_len(Epochs::ShortfallWei, 80).default("0"))
                 .to_owned(),
         )
         .await?;
@@ -96,11 +86,7 @@ impl MigrationTrait for Migration {
         m.alter_table(
             Table::alter()
                 .table(Challenges::Table)
-                .add_column(
-                    ColumnDef::new(Challenges::RespondKey)
-                        .string_len(160)
-                        .null(),
-                )
+                .add_column(string_len_null(Challenges::RespondKey, 160))
                 .to_owned(),
         )
         .await?;
@@ -108,7 +94,7 @@ impl MigrationTrait for Migration {
             m.alter_table(
                 Table::alter()
                     .table(Epochs::Table)
-                    .add_column(ColumnDef::new(col).string_len(160).null())
+                    .add_column(string_len_null(col, 160))
                     .to_owned(),
             )
             .await?;
