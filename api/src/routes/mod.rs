@@ -1,6 +1,8 @@
+pub mod app;
 pub mod auth;
 pub mod chain;
 pub mod metering;
 pub mod models;
 pub mod ops;
+pub mod timeline;
 pub mod v2;

@@ -207,7 +207,7 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> OracleError {
     OracleError::Database(format!("corrupt {what}: {e}"))
 }
 
-fn epoch_view(row: &epochs::Model) -> Result<EpochView> {
+pub(super) fn epoch_view(row: &epochs::Model) -> Result<EpochView> {
     Ok(EpochView {
         epoch: row.epoch as u64,
         round: row.round as u32,

@@ -16,6 +16,7 @@ pub mod indexer;
 pub mod intent_entity;
 pub mod jobs;
 pub mod service;
+pub mod timeline;
 pub mod tokens;
 pub mod tree;
 pub mod txm;
