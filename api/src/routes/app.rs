@@ -33,7 +33,9 @@ struct Dist;
 struct Dist;
 
 /// Whether this binary embeds a built dashboard (false: the "not built" page).
-pub const BUILT: bool = cfg!(imo_dashboard);
+pub fn built() -> bool {
+    cfg!(imo_dashboard)
+}
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
@@ -42,7 +44,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 /// Registers `/app`, `/app/…` and the `/` redirect.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     static WARN: std::sync::Once = std::sync::Once::new();
-    if !BUILT {
+    if !built() {
         WARN.call_once(|| {
             tracing::warn!(
                 "the dashboard was not built into this binary: /app/ says so; run `make build` \
@@ -106,7 +108,7 @@ async fn asset(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse
     }
     let file = Dist::get(name).ok_or_else(not_found)?;
     let etag = format!("\"{}\"", hex::encode(file.metadata.sha256_hash()));
-    let status = if BUILT {
+    let status = if built() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -135,7 +137,7 @@ async fn asset(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    if fresh && BUILT {
+    if fresh && built() {
         return Ok(res.status(StatusCode::NOT_MODIFIED).finish());
     }
     // For HEAD, actix sends the headers (with the body's length) and no body.

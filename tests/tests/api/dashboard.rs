@@ -54,7 +54,7 @@ fn target_dir() -> PathBuf {
 
 fn assert_dashboard_built() {
     assert!(
-        imo_api::routes::app::BUILT,
+        imo_api::routes::app::built(),
         "this build embeds no dashboard (web/dist was missing when imo-api was compiled): \
          run `make build` (or scripts/build-web.sh) and test again"
     );

@@ -7,7 +7,7 @@ import { type Address, type Log, getAddress, parseEventLogs, parseUnits } from '
 import { get } from '../api';
 import { field, h, statusLine, table } from '../dom';
 import { modelTokenAbi } from '../generated/abis';
-import type { Claimable, Contracts, TokenClaim } from '../types';
+import type { Claimable, Contracts, Model, TokenClaim } from '../types';
 import { amount, connectPanel, errorText, hex, tokenAmount } from '../ui';
 import { message, publicClient, send, wallet } from '../wallet';
 import type { View } from './view';
@@ -54,6 +54,7 @@ export function holder(contracts: Contracts | null): View {
     h('section', { class: 'card', 'aria-labelledby': 'history-title' }, h('h2', { id: 'history-title' }, 'History of claims and burns'), historySlot),
   );
   let busy = false;
+  const names = new Map<string, string>();
   const burnForms = new Map<string, HTMLElement>();
 
   async function claim(t: TokenClaim): Promise<void> {
@@ -172,6 +173,12 @@ export function holder(contracts: Contracts | null): View {
     if (busy) return;
     const c = await get<Claimable>(`/v1/holders/${me}/claimable`);
     const held = c.tokens.filter((t) => BigInt(t.balance) > 0n || BigInt(t.claimable_wei) > 0n);
+    await Promise.all(
+      c.tokens
+        .filter((t) => !names.has(t.model_id))
+        .map(async (t) => names.set(t.model_id, (await get<Model>(`/v1/models/${encodeURIComponent(t.model_id)}`)).name)),
+    );
+    const name = (t: TokenClaim) => names.get(t.model_id) ?? t.model_id;
     const rows = await history(c.tokens);
     const sig = JSON.stringify([c, rows.map((r) => [r.tx, r.logIndex])], (_, v) => (typeof v === 'bigint' ? v.toString() : v));
     if (sig === last) return;
@@ -183,7 +190,7 @@ export function holder(contracts: Contracts | null): View {
         'Model tokens in this wallet',
         ['Model', 'Token', 'Balance', 'Claimable', 'Redeemable by burning all', 'Burn'],
         held.map((t) => [
-          h('a', { href: `#/models/${encodeURIComponent(t.model_id)}` }, t.model_id),
+          h('a', { href: `#/models/${encodeURIComponent(t.model_id)}` }, name(t)),
           h('span', {}, `${t.symbol} `, hex(t.token_address)),
           h('span', { 'data-balance': t.balance }, tokenAmount(t.balance, t.symbol)),
           amount(t.claimable_wei),
@@ -201,7 +208,7 @@ export function holder(contracts: Contracts | null): View {
         claimable.flatMap((t) =>
           t.snapshots
             .filter((s) => BigInt(s.claimable_wei) > 0n)
-            .map((s) => [t.model_id, h('span', { 'data-snapshot': s.snapshot_id }, String(s.snapshot_id)), amount(s.claimable_wei)]),
+            .map((s) => [name(t), h('span', { 'data-snapshot': s.snapshot_id }, String(s.snapshot_id)), amount(s.claimable_wei)]),
         ),
         { class: 'claimable' },
       ),

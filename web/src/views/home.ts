@@ -65,13 +65,13 @@ export function home(contracts: Contracts | null): View {
       modelsSlot.replaceChildren(
         table(
           'Registered models',
-          ['Name', 'Version', 'Price per call', 'Weights root', 'State'],
+          ['Name', 'Version', 'Price per call', 'Weights root', 'Serving'],
           models.models.map((m) => [
             h('a', { href: `#/models/${encodeURIComponent(m.id)}` }, m.name),
             m.version,
             h('span', { title: `${m.price_wei} wei`, 'data-wei': m.price_wei }, eth(m.price_wei)),
             hex(m.weights_root),
-            m.active ? m.state : `${m.state}, deactivated`,
+            m.active ? 'active' : 'deactivated',
           ]),
         ),
       );

@@ -192,7 +192,7 @@ export function publisher(contracts: Contracts | null): View {
       modelsSlot.replaceChildren(
         table(
           'Your models and their tokens',
-          ['Name', 'Weights root', 'Price per call', 'State', 'Token', 'Actions'],
+          ['Name', 'Weights root', 'Price per call', 'Serving', 'Token', 'Actions'],
           models.map((m, i) => {
             const t = tokens[i] ?? null;
             const canTokenize = contracts && m.active && (!t || t.state === 'failed');
@@ -200,7 +200,7 @@ export function publisher(contracts: Contracts | null): View {
               h('a', { href: `#/models/${encodeURIComponent(m.id)}` }, m.name),
               hex(m.weights_root),
               h('span', { 'data-wei': m.price_wei, title: `${m.price_wei} wei` }, eth(m.price_wei)),
-              m.active ? m.state : `${m.state}, deactivated`,
+              m.active ? 'active' : 'deactivated',
               t
                 ? h(
                     'span',
