@@ -35,7 +35,7 @@ openapi: ## regenerate the committed OpenAPI document
 	$(CARGO) run -q --bin imo -- openapi > api/openapi.json.tmp && mv api/openapi.json.tmp api/openapi.json
 
 test-web: web ## the dashboard's type check and unit tests (its browser test is an end-to-end test in test-rust)
-	cd web && npm run --silent typecheck && npm run --silent test:unit
+	cd web && npm run --silent format:check && npm run --silent typecheck && npm run --silent test:unit
 
 test-rust: tools browser postgres web ## Rust unit and end-to-end tests (SQLite and PostgreSQL; the dashboard in Chromium)
 	$(CARGO) build --bin imo

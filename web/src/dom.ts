@@ -4,11 +4,7 @@
 type Child = Node | string | number | bigint | null | undefined | false | Child[];
 type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
 
-export function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Attrs = {},
-  ...children: Child[]
-): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === null || v === undefined || v === false) continue;
@@ -51,13 +47,27 @@ export function table(caption: string, headers: string[], rows: Child[][], attrs
       'table',
       attrs,
       h('caption', {}, caption),
-      h('thead', {}, h('tr', {}, headers.map((x) => h('th', { scope: 'col' }, x)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          headers.map((x) => h('th', { scope: 'col' }, x)),
+        ),
+      ),
       h(
         'tbody',
         {},
         rows.length === 0
           ? h('tr', {}, h('td', { colspan: headers.length, class: 'empty' }, 'None yet.'))
-          : rows.map((r) => h('tr', {}, r.map((c) => h('td', {}, c)))),
+          : rows.map((r) =>
+              h(
+                'tr',
+                {},
+                r.map((c) => h('td', {}, c)),
+              ),
+            ),
       ),
     ),
   );
@@ -70,11 +80,7 @@ export function uid(prefix: string): string {
 }
 
 /** A labelled form field. */
-export function field(
-  label: string,
-  input: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement,
-  hint?: string,
-): HTMLElement {
+export function field(label: string, input: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement, hint?: string): HTMLElement {
   if (!input.id) input.id = uid('f');
   const hintEl = hint ? h('small', { id: `${input.id}-hint`, class: 'hint' }, hint) : null;
   if (hintEl) input.setAttribute('aria-describedby', hintEl.id);

@@ -101,7 +101,11 @@ function identity(): void {
     const off = h('button', { type: 'button', class: 'secondary small' }, 'Disconnect');
     off.addEventListener('click', () => disconnect());
     parts.push(
-      h('span', { class: `who${wrong ? ' error-text' : ''}`, 'data-wallet': w.address }, `wallet ${short(w.address, 4)}${wrong ? ` on chain ${w.chainId}, not ${contracts?.chain_id}` : ''}`),
+      h(
+        'span',
+        { class: `who${wrong ? ' error-text' : ''}`, 'data-wallet': w.address },
+        `wallet ${short(w.address, 4)}${wrong ? ` on chain ${w.chainId}, not ${contracts?.chain_id}` : ''}`,
+      ),
       off,
     );
   } else if (injected()) {
@@ -135,6 +139,11 @@ async function start(): Promise<void> {
   onWallet(() => {
     identity();
     render();
+  });
+  // The skip link must not change the hash: the hash is the route.
+  document.querySelector('.skip-link')?.addEventListener('click', (ev) => {
+    ev.preventDefault();
+    document.getElementById('main')?.focus();
   });
   window.addEventListener('hashchange', () => {
     render();

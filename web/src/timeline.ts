@@ -80,7 +80,12 @@ export class TimelineTable {
           ),
         );
       return [
-        h('span', { class: 'epoch-id', 'data-epoch': e.epoch, 'data-state': e.state }, `${e.epoch}`, e.round > 1 ? ` (round ${e.round})` : ''),
+        h(
+          'span',
+          { class: 'epoch-id', 'data-epoch': e.epoch, 'data-state': e.state },
+          `${e.epoch}`,
+          e.round > 1 ? ` (round ${e.round})` : '',
+        ),
         h('span', {}, `${timeShort(e.starts_at_ms)}–${timeShort(e.ends_at_ms)}`),
         h('span', { class: `badge badge-${e.state}`, 'data-state': e.state }, stateText(e.state)),
         h('span', { 'data-calls': s.calls }, `${s.calls}`, roots ? ` of ${e.count}` : ''),
@@ -91,7 +96,9 @@ export class TimelineTable {
           'span',
           {},
           tx(e.finalize),
-          e.state === 'attested' && e.finalizable_at ? h('small', { class: 'hint' }, ` finalizable from ${time(e.finalizable_at * 1000)} (chain time)`) : null,
+          e.state === 'attested' && e.finalizable_at
+            ? h('small', { class: 'hint' }, ` finalizable from ${time(e.finalizable_at * 1000)} (chain time)`)
+            : null,
         ),
         e.root ? hex(e.root) : '—',
       ];

@@ -45,7 +45,14 @@ export function errorText(e: unknown): string {
 
 /** Sign in to the API: paste a key, or Sign-In with Ethereum with the connected wallet. */
 export function signInPanel(role: 'publisher' | 'client', why: string): HTMLElement {
-  const keyInput = h('input', { type: 'password', name: 'api-key', autocomplete: 'off', spellcheck: 'false', required: true, placeholder: 'imo_…' });
+  const keyInput = h('input', {
+    type: 'password',
+    name: 'api-key',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    required: true,
+    placeholder: 'imo_…',
+  });
   const keyStatus = statusLine();
   const keyForm = h(
     'form',
@@ -88,7 +95,18 @@ export function signInPanel(role: 'publisher' | 'client', why: string): HTMLElem
     { class: 'card sign-in', 'aria-labelledby': 'signin-title' },
     h('h2', { id: 'signin-title' }, 'Sign in'),
     h('p', {}, why),
-    h('div', { class: 'two-col' }, keyForm, h('div', { class: 'stack' }, h('p', {}, 'Or prove you own your address with your wallet (EIP-4361); the service issues a key for it.'), siweButton, siweStatus.el)),
+    h(
+      'div',
+      { class: 'two-col' },
+      keyForm,
+      h(
+        'div',
+        { class: 'stack' },
+        h('p', {}, 'Or prove you own your address with your wallet (EIP-4361); the service issues a key for it.'),
+        siweButton,
+        siweStatus.el,
+      ),
+    ),
   );
 }
 

@@ -36,7 +36,12 @@ const WITHDRAWAL_DELAY = Number(env('IMO_WITHDRAWAL_DELAY_SECS'));
 const TIMEOUT = 60_000;
 mkdirSync(SHOTS, { recursive: true });
 
-const chain = defineChain({ id: CHAIN_ID, name: 'anvil', nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [RPC] } } });
+const chain = defineChain({
+  id: CHAIN_ID,
+  name: 'anvil',
+  nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+  rpcUrls: { default: { http: [RPC] } },
+});
 const pc = createPublicClient({ chain, transport: http(RPC) });
 const results = { steps: [], screenshots: [] };
 const t0 = Date.now();
@@ -57,7 +62,11 @@ async function api(path, { key, method = 'GET', body } = {}) {
 }
 
 async function rpc(method, params = []) {
-  const res = await fetch(RPC, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+  const res = await fetch(RPC, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+  });
   const body = await res.json();
   if (body.error) throw new Error(`${method}: ${body.error.message}`);
   return body.result;
@@ -74,7 +83,16 @@ const profile = mkdtempSync(join(tmpdir(), 'imo-chromium-'));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.IMO_CHROMIUM ?? '/usr/bin/chromium',
   headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
   viewport: { width: 1280, height: 900 },
   timezoneId: 'UTC',
   locale: 'en-US',
@@ -148,7 +166,12 @@ async function accessible(view) {
   if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(axeSource);
   const r = await page.evaluate(async () => {
     const res = await window.axe.run(document, { resultTypes: ['violations'] });
-    return res.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }));
+    return res.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5),
+    }));
   });
   const serious = r.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   results[`axe_${view}`] = r.map((v) => `${v.impact}: ${v.id}`);
@@ -166,7 +189,8 @@ async function barPixels(id) {
     if (r <= l || b <= t) return -1;
     const d = c.getContext('2d').getImageData(l, t, r - l, b - t).data;
     let n = 0;
-    for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - 29) < 8 && Math.abs(d[i + 1] - 78) < 8 && Math.abs(d[i + 2] - 216) < 8 && d[i + 3] > 200) n++;
+    for (let i = 0; i < d.length; i += 4)
+      if (Math.abs(d[i] - 29) < 8 && Math.abs(d[i + 1] - 78) < 8 && Math.abs(d[i + 2] - 216) < 8 && d[i + 3] > 200) n++;
     return n;
   }, id);
 }
@@ -203,7 +227,10 @@ try {
     await row.waitFor();
     // The attest and finalize transactions shown are the operator's, mined, to the UsageOracle.
     for (const kind of ['attest', 'finalize']) {
-      const hash = await row.locator('.tx[data-tx-state="final"]').nth(kind === 'attest' ? 0 : 1).getAttribute('data-tx-hash');
+      const hash = await row
+        .locator('.tx[data-tx-state="final"]')
+        .nth(kind === 'attest' ? 0 : 1)
+        .getAttribute('data-tx-hash');
       const r = await pc.getTransactionReceipt({ hash });
       assert.equal(r.status, 'success');
       assert.equal(getAddress(r.to), getAddress(contracts.usage_oracle), `${kind} goes to the UsageOracle`);
@@ -218,6 +245,11 @@ try {
     await page.evaluate(() => document.activeElement?.blur());
     await page.keyboard.press('Tab');
     assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+    const hash = await page.evaluate(() => location.hash);
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'main', 'the skip link moves focus to the content');
+    assert.equal(await page.evaluate(() => location.hash), hash, 'and keeps the view');
+    await page.locator('.skip-link').focus();
     await page.keyboard.press('Tab');
     assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Overview');
     await page.keyboard.press('Tab');
@@ -354,7 +386,14 @@ try {
     const claimable = BigInt(t.claimable_wei);
     assert.ok(claimable > 0n, 'the holder has revenue to claim');
     await page.locator(`[data-total-claimable="${c.total_claimable_wei}"]`).waitFor();
-    const balance = await pc.readContract({ address: token, abi: [{ type: 'function', name: 'balanceOf', stateMutability: 'view', inputs: [{ type: 'address' }], outputs: [{ type: 'uint256' }] }], functionName: 'balanceOf', args: [holderAddress] });
+    const balance = await pc.readContract({
+      address: token,
+      abi: [
+        { type: 'function', name: 'balanceOf', stateMutability: 'view', inputs: [{ type: 'address' }], outputs: [{ type: 'uint256' }] },
+      ],
+      functionName: 'balanceOf',
+      args: [holderAddress],
+    });
     await page.locator(`table.held [data-balance="${balance}"]`).waitFor();
     for (const s of t.snapshots) await page.locator(`table.claimable [data-snapshot="${s.snapshot_id}"]`).waitFor();
     await shot('holder-before-claim');
@@ -373,7 +412,16 @@ try {
     const after = await pc.getBalance({ address: holderAddress, blockNumber: receipt.blockNumber });
     assert.equal(await pc.getTransactionCount({ address: holderAddress }), nonceBefore + 1);
     assert.equal(after, before - cost + claimable, "the holder's ETH rises by exactly its claimable amount minus gas");
-    results.claim = { tx: hash, holder: holderAddress, token, claimable: claimable.toString(), gas_cost: cost.toString(), before: before.toString(), after: after.toString(), block: receipt.blockNumber.toString() };
+    results.claim = {
+      tx: hash,
+      holder: holderAddress,
+      token,
+      claimable: claimable.toString(),
+      gas_cost: cost.toString(),
+      before: before.toString(),
+      after: after.toString(),
+      block: receipt.blockNumber.toString(),
+    };
     // Live: nothing left to claim, and the claim is in the history.
     await page.locator('[data-total-claimable="0"]').waitFor();
     await page.locator('table.history tbody tr', { hasText: 'claim, snapshot' }).first().waitFor();
@@ -386,7 +434,20 @@ try {
     const form = page.getByRole('form', { name: 'Burn TMLP' });
     await form.getByLabel('Tokens to burn (TMLP)').fill('1000');
     const amount = 1000n * 10n ** 18n;
-    const redeem = await pc.readContract({ address: token, abi: [{ type: 'function', name: 'redeemableOnBurn', stateMutability: 'view', inputs: [{ type: 'uint256' }], outputs: [{ type: 'uint256' }] }], functionName: 'redeemableOnBurn', args: [amount] });
+    const redeem = await pc.readContract({
+      address: token,
+      abi: [
+        {
+          type: 'function',
+          name: 'redeemableOnBurn',
+          stateMutability: 'view',
+          inputs: [{ type: 'uint256' }],
+          outputs: [{ type: 'uint256' }],
+        },
+      ],
+      functionName: 'redeemableOnBurn',
+      args: [amount],
+    });
     await form.locator(`output[data-wei="${redeem}"]`).waitFor();
     const before = await pc.getBalance({ address: holderAddress });
     await form.getByRole('button', { name: 'Burn TMLP' }).click();

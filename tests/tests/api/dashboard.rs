@@ -541,6 +541,7 @@ async fn dashboard_in_a_real_browser() {
             p.display()
         );
     }
+    println!("{log}");
     println!(
         "dashboard: world and royalty cycle {:.1} s, browser {:.1} s; screenshots in {}",
         setup.as_secs_f64(),

@@ -37,11 +37,18 @@ export function client(contracts: Contracts | null): View {
   const verifySlot = h('div', { id: 'verify-result', 'aria-live': 'polite', tabindex: -1 });
   const el = h('div', { class: 'view' }, h('h1', {}, 'Client'));
   if (!signed) {
-    el.append(signInPanel('client', 'Sign in with your client API key, or with your wallet, to see your balance, spending cap and receipts.'));
+    el.append(
+      signInPanel('client', 'Sign in with your client API key, or with your wallet, to see your balance, spending cap and receipts.'),
+    );
   } else {
     el.append(
       h('p', { class: 'lede' }, 'Signed in as ', hex(me!.address, 8), '.'),
-      h('section', { class: 'card', 'aria-labelledby': 'balance-title' }, h('h2', { id: 'balance-title' }, 'Balance (the service\'s ledger)'), balanceSlot),
+      h(
+        'section',
+        { class: 'card', 'aria-labelledby': 'balance-title' },
+        h('h2', { id: 'balance-title' }, "Balance (the service's ledger)"),
+        balanceSlot,
+      ),
     );
   }
   if (contracts) {
@@ -50,10 +57,22 @@ export function client(contracts: Contracts | null): View {
     } else {
       if (me && getAddress(me.address) !== w.address) {
         el.append(
-          h('p', { class: 'warning', role: 'alert' }, `The wallet (${w.address}) is not the signed-in client (${me.address}): deposits from it credit the wallet's account, not yours.`),
+          h(
+            'p',
+            { class: 'warning', role: 'alert' },
+            `The wallet (${w.address}) is not the signed-in client (${me.address}): deposits from it credit the wallet's account, not yours.`,
+          ),
         );
       }
-      el.append(vaultCard(contracts, w.address, vaultSlot), h('section', { class: 'card', 'aria-labelledby': 'vhistory-title' }, h('h2', { id: 'vhistory-title' }, 'Deposits and withdrawals'), historySlot));
+      el.append(
+        vaultCard(contracts, w.address, vaultSlot),
+        h(
+          'section',
+          { class: 'card', 'aria-labelledby': 'vhistory-title' },
+          h('h2', { id: 'vhistory-title' }, 'Deposits and withdrawals'),
+          historySlot,
+        ),
+      );
     }
   }
   if (signed) {
@@ -62,7 +81,11 @@ export function client(contracts: Contracts | null): View {
         'section',
         { class: 'card', 'aria-labelledby': 'receipts-title' },
         h('h2', { id: 'receipts-title' }, 'Receipts'),
-        h('p', {}, 'Every call is answered with a receipt signed by the operator. Its proof is pending until its epoch is attested on-chain; after the challenge window the epoch is finalized and paid.'),
+        h(
+          'p',
+          {},
+          'Every call is answered with a receipt signed by the operator. Its proof is pending until its epoch is attested on-chain; after the challenge window the epoch is finalized and paid.',
+        ),
         verifySlot,
         receiptsSlot,
       ),
@@ -85,17 +108,33 @@ export function client(contracts: Contracts | null): View {
     const checks: [string, boolean | null, string][] = [];
     const render = (done: boolean) => {
       const failed = checks.some(([, ok]) => ok === false);
-      const verdict = !done ? 'checking…' : failed ? 'FAILED' : checks.every(([, ok]) => ok) ? 'verified' : 'signature verified; proof not available yet';
+      const verdict = !done
+        ? 'checking…'
+        : failed
+          ? 'FAILED'
+          : checks.every(([, ok]) => ok)
+            ? 'verified'
+            : 'signature verified; proof not available yet';
       verifySlot.replaceChildren(
         h(
           'div',
-          { class: `verify ${failed ? 'bad' : 'good'}`, 'data-receipt': r.id, 'data-verdict': done ? (failed ? 'failed' : checks.every(([, ok]) => ok) ? 'verified' : 'partial') : 'running' },
+          {
+            class: `verify ${failed ? 'bad' : 'good'}`,
+            'data-receipt': r.id,
+            'data-verdict': done ? (failed ? 'failed' : checks.every(([, ok]) => ok) ? 'verified' : 'partial') : 'running',
+          },
           h('h3', {}, `Receipt ${r.id}: ${verdict}`),
           h(
             'ul',
             { class: 'checks' },
             checks.map(([what, ok, detail]) =>
-              h('li', { 'data-ok': ok === null ? 'skipped' : String(ok) }, h('span', { class: ok ? 'ok-text' : ok === false ? 'error-text' : 'hint' }, ok ? '✓ ' : ok === false ? '✗ ' : '– '), what, detail ? h('small', { class: 'hint' }, ` ${detail}`) : null),
+              h(
+                'li',
+                { 'data-ok': ok === null ? 'skipped' : String(ok) },
+                h('span', { class: ok ? 'ok-text' : ok === false ? 'error-text' : 'hint' }, ok ? '✓ ' : ok === false ? '✗ ' : '– '),
+                what,
+                detail ? h('small', { class: 'hint' }, ` ${detail}`) : null,
+              ),
             ),
           ),
         ),
@@ -106,12 +145,22 @@ export function client(contracts: Contracts | null): View {
       const pc = publicClient();
       operator ??= await get<Operator>('/v1/operator');
       const oracle = getAddress(operator.verifying_contract) as Address;
-      const domain: Domain = { name: operator.eip712_name, version: operator.eip712_version, chainId: operator.chain_id, verifyingContract: oracle };
+      const domain: Domain = {
+        name: operator.eip712_name,
+        version: operator.eip712_version,
+        chainId: operator.chain_id,
+        verifyingContract: oracle,
+      };
       const s = receiptStruct(r);
       const digest = receiptDigest(s, domain);
       const signer = await receiptSigner(s, r.signature as Hex, domain);
       checks.push(['The signature recovers to the operator', signer === getAddress(operator.operator), `${signer}`]);
-      const onChainSigner = await pc.readContract({ address: oracle, abi: usageOracleAbi, functionName: 'isReceiptSigner', args: [signer] });
+      const onChainSigner = await pc.readContract({
+        address: oracle,
+        abi: usageOracleAbi,
+        functionName: 'isReceiptSigner',
+        args: [signer],
+      });
       checks.push(['The UsageOracle accepts that signer (on-chain)', onChainSigner, '']);
       const onChainDigest = await pc.readContract({ address: oracle, abi: usageOracleAbi, functionName: 'receiptDigest', args: [s] });
       checks.push(['The contract computes the same EIP-712 digest (on-chain)', onChainDigest === digest, digest]);
@@ -124,7 +173,9 @@ export function client(contracts: Contracts | null): View {
         checks.push([
           'Merkle proof',
           e.status === 404 ? false : null,
-          e.status === 404 ? `the attested tree left this receipt out: challenge the attestation with it (${e.message})` : `not available yet: ${e.message}`,
+          e.status === 404
+            ? `the attested tree left this receipt out: challenge the attestation with it (${e.message})`
+            : `not available yet: ${e.message}`,
         ]);
       }
       if (proof) {
@@ -132,9 +183,18 @@ export function client(contracts: Contracts | null): View {
         checks.push(['The receipt hash matches the proof', rh === bytes32(proof.receipt_hash), rh]);
         const leaf = leafHash(rh, BigInt(proof.model_prev), BigInt(proof.model_cum), BigInt(proof.client_prev), BigInt(proof.client_cum));
         checks.push(['The leaf computed here matches the proof', leaf === bytes32(proof.leaf_hash), leaf]);
-        const root = computeRoot(leaf, BigInt(proof.index), proof.proof.map((p) => bytes32(p)));
+        const root = computeRoot(
+          leaf,
+          BigInt(proof.index),
+          proof.proof.map((p) => bytes32(p)),
+        );
         checks.push([`The path of ${proof.proof.length} hashes leads to the tree's root`, root === bytes32(proof.root), root]);
-        const a = await pc.readContract({ address: oracle, abi: usageOracleAbi, functionName: 'getAttestation', args: [BigInt(proof.epoch)] });
+        const a = await pc.readContract({
+          address: oracle,
+          abi: usageOracleAbi,
+          functionName: 'getAttestation',
+          args: [BigInt(proof.epoch)],
+        });
         const status = ['none', 'posted', 'voided', 'finalized'][a.status] ?? String(a.status);
         checks.push([
           `The root is attested on-chain for epoch ${proof.epoch} (${status})`,
@@ -202,7 +262,11 @@ export function client(contracts: Contracts | null): View {
     if (sig === lastReceipts) return;
     lastReceipts = sig;
     receiptsSlot.replaceChildren(
-      h('p', { 'data-receipt-count': all.length }, `${all.length} receipt${all.length === 1 ? '' : 's'}${all.length > SHOWN ? `; the newest ${SHOWN} are shown` : ''}.`),
+      h(
+        'p',
+        { 'data-receipt-count': all.length },
+        `${all.length} receipt${all.length === 1 ? '' : 's'}${all.length > SHOWN ? `; the newest ${SHOWN} are shown` : ''}.`,
+      ),
       table(
         'Your receipts, newest first',
         ['Time', 'Receipt', 'Model', 'Price', 'Epoch', 'Proof status', 'Check'],
@@ -216,7 +280,12 @@ export function client(contracts: Contracts | null): View {
             r.model_name,
             amount(r.price_wei),
             String(r.epoch),
-            h('span', { class: `badge badge-${st}`, 'data-proof-status': st }, st, states.get(r.epoch) && st === 'pending' ? ` (epoch ${states.get(r.epoch)})` : ''),
+            h(
+              'span',
+              { class: `badge badge-${st}`, 'data-proof-status': st },
+              st,
+              states.get(r.epoch) && st === 'pending' ? ` (epoch ${states.get(r.epoch)})` : '',
+            ),
             b,
           ];
         }),
@@ -229,7 +298,9 @@ export function client(contracts: Contracts | null): View {
     const pc = publicClient();
     const v = getAddress(c.payment_vault);
     const read = <T>(functionName: string) =>
-      pc.readContract({ address: v, abi: paymentVaultAbi, functionName, args: [address] } as Parameters<typeof pc.readContract>[0]) as Promise<T>;
+      pc.readContract({ address: v, abi: paymentVaultAbi, functionName, args: [address] } as Parameters<
+        typeof pc.readContract
+      >[0]) as Promise<T>;
     const fromBlock = BigInt(c.deployed_at_block);
     const names = ['Deposited', 'SpendingCapSet', 'WithdrawalRequested', 'WithdrawalCancelled', 'Withdrawn'] as const;
     const [bal, cap, spent, wd, head, ...lists] = await Promise.all([
@@ -239,13 +310,16 @@ export function client(contracts: Contracts | null): View {
       read<{ amount: bigint; readyAt: bigint }>('withdrawalOf'),
       pc.getBlock(),
       // Every vault event names the client as an indexed topic: ask for this wallet's only.
-      ...names.map((eventName) => pc.getContractEvents({ address: v, abi: paymentVaultAbi, eventName, args: { client: address }, fromBlock })),
+      ...names.map((eventName) =>
+        pc.getContractEvents({ address: v, abi: paymentVaultAbi, eventName, args: { client: address }, fromBlock }),
+      ),
     ]);
     const mine = lists
       .flat()
       .sort((a, b) => Number((b.blockNumber ?? 0n) - (a.blockNumber ?? 0n)) || (b.logIndex ?? 0) - (a.logIndex ?? 0));
-    const sig = JSON.stringify([bal, cap, spent, wd, mine.map((e) => [e.transactionHash, e.logIndex]), wd.amount > 0n ? head.timestamp >= wd.readyAt : null], (_, x) =>
-      typeof x === 'bigint' ? x.toString() : x,
+    const sig = JSON.stringify(
+      [bal, cap, spent, wd, mine.map((e) => [e.transactionHash, e.logIndex]), wd.amount > 0n ? head.timestamp >= wd.readyAt : null],
+      (_, x) => (typeof x === 'bigint' ? x.toString() : x),
     );
     if (sig === lastVault) return;
     lastVault = sig;
@@ -263,7 +337,13 @@ export function client(contracts: Contracts | null): View {
         h(
           'dd',
           { 'data-field': 'vault-withdrawal', 'data-wei': wd.amount.toString() },
-          wd.amount > 0n ? [amount(wd.amount), ` ready at ${time(Number(wd.readyAt) * 1000)} (chain time)`, head.timestamp >= wd.readyAt ? ' — ready now' : ''] : 'none',
+          wd.amount > 0n
+            ? [
+                amount(wd.amount),
+                ` ready at ${time(Number(wd.readyAt) * 1000)} (chain time)`,
+                head.timestamp >= wd.readyAt ? ' — ready now' : '',
+              ]
+            : 'none',
         ),
       ),
     );
@@ -273,7 +353,8 @@ export function client(contracts: Contracts | null): View {
         ['Block', 'Event', 'Amount', 'Transaction'],
         mine.map((e) => {
           const a = e.args as { amount?: bigint; cap?: bigint; readyAt?: bigint };
-          const what = e.eventName === 'WithdrawalRequested' ? `withdrawal requested (ready at ${time(Number(a.readyAt ?? 0n) * 1000)})` : e.eventName;
+          const what =
+            e.eventName === 'WithdrawalRequested' ? `withdrawal requested (ready at ${time(Number(a.readyAt ?? 0n) * 1000)})` : e.eventName;
           const wei = a.amount ?? a.cap;
           return [String(e.blockNumber), what, wei !== undefined ? amount(wei) : '—', hex(e.transactionHash ?? '')];
         }),
@@ -310,7 +391,12 @@ function vaultCard(c: Contracts, address: Address, slot: HTMLElement): HTMLEleme
     }
   };
   const form = (label: string, input: HTMLInputElement, hint: string, button: string, act: (v: bigint) => Promise<string>) => {
-    const f = h('form', { class: 'stack inline', 'aria-label': button, novalidate: true }, field(label, input, hint), h('button', { type: 'submit' }, button));
+    const f = h(
+      'form',
+      { class: 'stack inline', 'aria-label': button, novalidate: true },
+      field(label, input, hint),
+      h('button', { type: 'submit' }, button),
+    );
     f.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const v = parse(input);
@@ -326,43 +412,71 @@ function vaultCard(c: Contracts, address: Address, slot: HTMLElement): HTMLEleme
     });
     return f;
   };
-  const deposit = form('Deposit (ETH)', depositIn, 'Sent from your wallet to the PaymentVault; counted once the service has indexed it.', 'Deposit', async (v) => {
-    const r = await send({ address: vault, abi: paymentVaultAbi, functionName: 'deposit', value: v });
-    slot.setAttribute('data-last-deposit-tx', r.transactionHash);
-    return `Deposited ${amount(v).textContent} in transaction ${r.transactionHash} (gas ${r.gasUsed}).`;
-  });
-  const cap = form('New spending cap (ETH, lifetime total)', capIn, 'You sign it (EIP-712, no gas); the operator submits it to the vault.', 'Sign and submit the cap', async (v) => {
-    const w = await ready();
-    const head = await publicClient().getBlock();
-    const deadline = head.timestamp + 3600n;
-    const signature = await walletClient().signTypedData({
-      account: w.address,
-      domain: { name: 'IMO Oracle Vault', version: '1', chainId: c.chain_id, verifyingContract: vault },
-      types: { SpendingCap: [{ name: 'client', type: 'address' }, { name: 'cap', type: 'uint256' }, { name: 'deadline', type: 'uint256' }] },
-      primaryType: 'SpendingCap',
-      message: { client: w.address, cap: v, deadline },
-    });
-    await post('/v1/spending-caps', { client: w.address, cap_wei: v.toString(), deadline: Number(deadline), signature }, { auth: true });
-    return `Spending cap of ${amount(v).textContent} signed and submitted; it counts once the vault's event is indexed.`;
-  });
-  const request = form('Withdrawal (ETH)', withdrawIn, `Request it now; withdraw after the vault's delay.`, 'Request withdrawal', async (v) => {
-    const r = await send({ address: vault, abi: paymentVaultAbi, functionName: 'requestWithdrawal', args: [v] });
-    return `Withdrawal of ${amount(v).textContent} requested in transaction ${r.transactionHash}.`;
-  });
+  const deposit = form(
+    'Deposit (ETH)',
+    depositIn,
+    'Sent from your wallet to the PaymentVault; counted once the service has indexed it.',
+    'Deposit',
+    async (v) => {
+      const r = await send({ address: vault, abi: paymentVaultAbi, functionName: 'deposit', value: v });
+      slot.setAttribute('data-last-deposit-tx', r.transactionHash);
+      return `Deposited ${amount(v).textContent} in transaction ${r.transactionHash} (gas ${r.gasUsed}).`;
+    },
+  );
+  const cap = form(
+    'New spending cap (ETH, lifetime total)',
+    capIn,
+    'You sign it (EIP-712, no gas); the operator submits it to the vault.',
+    'Sign and submit the cap',
+    async (v) => {
+      const w = await ready();
+      const head = await publicClient().getBlock();
+      const deadline = head.timestamp + 3600n;
+      const signature = await walletClient().signTypedData({
+        account: w.address,
+        domain: { name: 'IMO Oracle Vault', version: '1', chainId: c.chain_id, verifyingContract: vault },
+        types: {
+          SpendingCap: [
+            { name: 'client', type: 'address' },
+            { name: 'cap', type: 'uint256' },
+            { name: 'deadline', type: 'uint256' },
+          ],
+        },
+        primaryType: 'SpendingCap',
+        message: { client: w.address, cap: v, deadline },
+      });
+      await post('/v1/spending-caps', { client: w.address, cap_wei: v.toString(), deadline: Number(deadline), signature }, { auth: true });
+      return `Spending cap of ${amount(v).textContent} signed and submitted; it counts once the vault's event is indexed.`;
+    },
+  );
+  const request = form(
+    'Withdrawal (ETH)',
+    withdrawIn,
+    `Request it now; withdraw after the vault's delay.`,
+    'Request withdrawal',
+    async (v) => {
+      const r = await send({ address: vault, abi: paymentVaultAbi, functionName: 'requestWithdrawal', args: [v] });
+      return `Withdrawal of ${amount(v).textContent} requested in transaction ${r.transactionHash}.`;
+    },
+  );
   const withdraw = h('button', { type: 'button' }, 'Withdraw what is ready');
-  withdraw.addEventListener('click', () =>
-    void run('Withdraw', async () => {
-      const r = await send({ address: vault, abi: paymentVaultAbi, functionName: 'withdraw' });
-      slot.setAttribute('data-last-withdraw-tx', r.transactionHash);
-      return `Withdrawn in transaction ${r.transactionHash} (gas ${r.gasUsed}).`;
-    }),
+  withdraw.addEventListener(
+    'click',
+    () =>
+      void run('Withdraw', async () => {
+        const r = await send({ address: vault, abi: paymentVaultAbi, functionName: 'withdraw' });
+        slot.setAttribute('data-last-withdraw-tx', r.transactionHash);
+        return `Withdrawn in transaction ${r.transactionHash} (gas ${r.gasUsed}).`;
+      }),
   );
   const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel the withdrawal request');
-  cancel.addEventListener('click', () =>
-    void run('Cancel', async () => {
-      const r = await send({ address: vault, abi: paymentVaultAbi, functionName: 'cancelWithdrawal' });
-      return `Withdrawal request cancelled in transaction ${r.transactionHash}.`;
-    }),
+  cancel.addEventListener(
+    'click',
+    () =>
+      void run('Cancel', async () => {
+        const r = await send({ address: vault, abi: paymentVaultAbi, functionName: 'cancelWithdrawal' });
+        return `Withdrawal request cancelled in transaction ${r.transactionHash}.`;
+      }),
   );
   return h(
     'section',

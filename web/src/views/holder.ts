@@ -23,7 +23,12 @@ interface HistoryRow {
 
 export function holder(contracts: Contracts | null): View {
   if (!contracts) {
-    const el = h('div', { class: 'view' }, h('h1', {}, 'Holder'), h('p', {}, 'The chain loop of this service is off: there are no tokens.'));
+    const el = h(
+      'div',
+      { class: 'view' },
+      h('h1', {}, 'Holder'),
+      h('p', {}, 'The chain loop of this service is off: there are no tokens.'),
+    );
     return { el, refresh: async () => {}, pollMs: 0, dispose() {} };
   }
   const w = wallet();
@@ -51,7 +56,12 @@ export function holder(contracts: Contracts | null): View {
     actionStatus.el,
     h('section', { class: 'card', 'aria-labelledby': 'held-title' }, h('h2', { id: 'held-title' }, 'Tokens held'), heldSlot),
     h('section', { class: 'card', 'aria-labelledby': 'claim-title' }, h('h2', { id: 'claim-title' }, 'Claimable revenue'), claimSlot),
-    h('section', { class: 'card', 'aria-labelledby': 'history-title' }, h('h2', { id: 'history-title' }, 'History of claims and burns'), historySlot),
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'history-title' },
+      h('h2', { id: 'history-title' }, 'History of claims and burns'),
+      historySlot,
+    ),
   );
   let busy = false;
   const names = new Map<string, string>();
@@ -162,7 +172,12 @@ export function holder(contracts: Contracts | null): View {
         rows.push({ ...at(l), symbol: t.symbol, what: `claim, snapshot ${l.args.snapshotId}`, wei: l.args.amount ?? 0n });
       }
       for (const l of burns) {
-        rows.push({ ...at(l), symbol: t.symbol, what: `burn of ${tokenAmount(l.args.amount ?? 0n, t.symbol).textContent}`, wei: l.args.redeemed ?? 0n });
+        rows.push({
+          ...at(l),
+          symbol: t.symbol,
+          what: `burn of ${tokenAmount(l.args.amount ?? 0n, t.symbol).textContent}`,
+          wei: l.args.redeemed ?? 0n,
+        });
       }
     }
     return rows.sort((a, b) => (a.block === b.block ? b.logIndex - a.logIndex : a.block < b.block ? 1 : -1));

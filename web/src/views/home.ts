@@ -20,7 +20,7 @@ export function home(contracts: Contracts | null): View {
       'p',
       { class: 'lede' },
       'Publishers register ONNX models and tokenize them; clients prepay and call them; every call is metered with a signed receipt; ',
-      'each epoch is attested on-chain, can be challenged, and is then finalized, paying the model\'s token holders.',
+      "each epoch is attested on-chain, can be challenged, and is then finalized, paying the model's token holders.",
     ),
     contracts
       ? h(
@@ -48,9 +48,16 @@ export function home(contracts: Contracts | null): View {
             h('dd', {}, `${(contracts.fee_bps / 100).toFixed(2)} %`),
           ),
         )
-      : h('section', { class: 'card' }, h('h2', {}, 'Chain'), h('p', {}, 'The chain loop of this service is off: no tokens, attestations or claims.')),
+      : h(
+          'section',
+          { class: 'card' },
+          h('h2', {}, 'Chain'),
+          h('p', {}, 'The chain loop of this service is off: no tokens, attestations or claims.'),
+        ),
     h('section', { class: 'card', 'aria-labelledby': 'models-title' }, h('h2', { id: 'models-title' }, 'Models'), modelsSlot),
-    contracts ? h('section', { class: 'card', 'aria-labelledby': 'epochs-title' }, h('h2', { id: 'epochs-title' }, 'Epochs'), timeline.el) : null,
+    contracts
+      ? h('section', { class: 'card', 'aria-labelledby': 'epochs-title' }, h('h2', { id: 'epochs-title' }, 'Epochs'), timeline.el)
+      : null,
   );
 
   let lastModels = '';

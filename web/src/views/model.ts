@@ -21,8 +21,22 @@ interface WeightProof {
 }
 
 const DTYPES: Record<number, string> = {
-  1: 'FLOAT', 2: 'UINT8', 3: 'INT8', 4: 'UINT16', 5: 'INT16', 6: 'INT32', 7: 'INT64', 8: 'STRING', 9: 'BOOL',
-  10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64', 14: 'COMPLEX64', 15: 'COMPLEX128', 16: 'BFLOAT16',
+  1: 'FLOAT',
+  2: 'UINT8',
+  3: 'INT8',
+  4: 'UINT16',
+  5: 'INT16',
+  6: 'INT32',
+  7: 'INT64',
+  8: 'STRING',
+  9: 'BOOL',
+  10: 'FLOAT16',
+  11: 'DOUBLE',
+  12: 'UINT32',
+  13: 'UINT64',
+  14: 'COMPLEX64',
+  15: 'COMPLEX128',
+  16: 'BFLOAT16',
 };
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -72,7 +86,9 @@ export function modelPage(id: string, contracts: Contracts | null): View {
         cell.setAttribute('data-verified', String(rootOk));
       }
       if (rootOk && ordered && proofsOk) {
-        status.ok(`All ${list.length} tensors are included under the weights root ${m.weights_root}: recomputed here from their leaves, and the service's inclusion proofs check out.`);
+        status.ok(
+          `All ${list.length} tensors are included under the weights root ${m.weights_root}: recomputed here from their leaves, and the service's inclusion proofs check out.`,
+        );
       } else {
         status.error(
           [
@@ -114,20 +130,51 @@ export function modelPage(id: string, contracts: Contracts | null): View {
         h('dt', {}, 'File'),
         h('dd', {}, `${bytes(m.file_size)}, SHA-256 `, hex(m.file_sha256, 8)),
         h('dt', {}, 'ONNX'),
-        h('dd', {}, `IR ${m.ir_version}, opsets ${m.opsets.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}${m.producer ? `, by ${m.producer}` : ''}`),
+        h(
+          'dd',
+          {},
+          `IR ${m.ir_version}, opsets ${m.opsets.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}${m.producer ? `, by ${m.producer}` : ''}`,
+        ),
         h('dt', {}, 'Registered'),
         h('dd', {}, time(m.created_at_ms)),
       ),
       h(
         'div',
         { class: 'two-col' },
-        table('Inputs', ['Name', 'Datatype', 'Shape'], m.inputs.map((t) => [h('code', {}, t.name), t.datatype, shape(t.shape)]), { class: 'inputs' }),
-        table('Outputs', ['Name', 'Datatype', 'Shape'], m.outputs.map((t) => [h('code', {}, t.name), t.datatype, shape(t.shape)]), { class: 'outputs' }),
+        table(
+          'Inputs',
+          ['Name', 'Datatype', 'Shape'],
+          m.inputs.map((t) => [h('code', {}, t.name), t.datatype, shape(t.shape)]),
+          { class: 'inputs' },
+        ),
+        table(
+          'Outputs',
+          ['Name', 'Datatype', 'Shape'],
+          m.outputs.map((t) => [h('code', {}, t.name), t.datatype, shape(t.shape)]),
+          { class: 'outputs' },
+        ),
       ),
     );
     const status = statusLine();
     const button = h('button', { type: 'button' }, `Verify all ${weights.tensors.length} tensors in the browser`);
     button.addEventListener('click', () => void verifyAll(status, button));
+    const list = table(
+      'Weight tensors in commitment order',
+      ['#', 'Canonical name', 'Type', 'Dims', 'Bytes', 'Data SHA-256', 'Inclusion'],
+      weights.tensors.map((t) => [
+        String(t.index),
+        h('code', {}, t.name || '(unnamed)'),
+        DTYPES[t.data_type] ?? String(t.data_type),
+        shape(t.dims),
+        String(t.byte_len),
+        hex(t.data_sha256),
+        h('span', { 'data-tensor': t.index }, 'not checked'),
+      ]),
+      { class: 'tensors' },
+    );
+    // A long list stays folded (a large model has hundreds of tensors).
+    const tensors =
+      weights.tensors.length > 25 ? h('details', {}, h('summary', {}, `Show the ${weights.tensors.length} weight tensors`), list) : list;
     weightsSlot.replaceChildren(
       h(
         'section',
@@ -142,20 +189,7 @@ export function modelPage(id: string, contracts: Contracts | null): View {
         ),
         button,
         status.el,
-        table(
-          'Weight tensors in commitment order',
-          ['#', 'Canonical name', 'Type', 'Dims', 'Bytes', 'Data SHA-256', 'Inclusion'],
-          weights.tensors.map((t) => [
-            String(t.index),
-            h('code', {}, t.name || '(unnamed)'),
-            DTYPES[t.data_type] ?? String(t.data_type),
-            shape(t.dims),
-            String(t.byte_len),
-            hex(t.data_sha256),
-            h('span', { 'data-tensor': t.index }, 'not checked'),
-          ]),
-          { class: 'tensors' },
-        ),
+        tensors,
       ),
     );
   }
@@ -181,7 +215,12 @@ export function modelPage(id: string, contracts: Contracts | null): View {
               'dl',
               { class: 'facts' },
               h('dt', {}, 'Token'),
-              h('dd', { 'data-token-state': t.state }, `${t.name} (${t.symbol}), ${t.state}`, t.token_address ? [' at ', hex(t.token_address, 8)] : null),
+              h(
+                'dd',
+                { 'data-token-state': t.state },
+                `${t.name} (${t.symbol}), ${t.state}`,
+                t.token_address ? [' at ', hex(t.token_address, 8)] : null,
+              ),
               h('dt', {}, 'Supply'),
               h('dd', {}, tokenAmount(t.supply, t.symbol)),
               h('dt', {}, "Holders' share"),
@@ -199,7 +238,11 @@ export function modelPage(id: string, contracts: Contracts | null): View {
                 rev.paid.map((p) => [String(p.epoch), amount(p.amount_wei), String(p.snapshot_id), hex(p.tx_hash)]),
               ),
               rev.pending.length
-                ? table('Attested, not yet paid', ['Epoch', 'State', 'Gross'], rev.pending.map((p) => [String(p.epoch), p.state, amount(p.gross_wei)]))
+                ? table(
+                    'Attested, not yet paid',
+                    ['Epoch', 'State', 'Gross'],
+                    rev.pending.map((p) => [String(p.epoch), p.state, amount(p.gross_wei)]),
+                  )
                 : null,
             ]
           : null,

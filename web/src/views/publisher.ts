@@ -22,7 +22,10 @@ export function publisher(contracts: Contracts | null): View {
       'div',
       { class: 'view' },
       h('h1', {}, 'Publisher'),
-      signInPanel('publisher', 'Sign in with your publisher API key, or with your wallet, to see your models, their usage and revenue, and to upload and tokenize models.'),
+      signInPanel(
+        'publisher',
+        'Sign in with your publisher API key, or with your wallet, to see your models, their usage and revenue, and to upload and tokenize models.',
+      ),
     );
     return { el, refresh: async () => {}, pollMs: 0, dispose() {} };
   }
@@ -46,7 +49,11 @@ export function publisher(contracts: Contracts | null): View {
   const uploadButton = h('button', { type: 'submit' }, 'Upload and register');
   file.addEventListener('change', () => {
     const f = file.files?.[0];
-    if (f && !name.value) name.value = f.name.replace(/\.onnx$/i, '').replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64);
+    if (f && !name.value)
+      name.value = f.name
+        .replace(/\.onnx$/i, '')
+        .replace(/[^A-Za-z0-9._-]/g, '-')
+        .slice(0, 64);
   });
   const uploadForm = h(
     'form',
@@ -79,7 +86,12 @@ export function publisher(contracts: Contracts | null): View {
     try {
       const res = await upload<Model>(
         '/v1/models',
-        { name: name.value, price_wei: priceWei.toString(), version: version.value || undefined, description: description.value || undefined },
+        {
+          name: name.value,
+          price_wei: priceWei.toString(),
+          version: version.value || undefined,
+          description: description.value || undefined,
+        },
         f,
         (sent, total) => {
           const pct = total > 0 ? Math.floor((sent / total) * 100) : 100;
@@ -111,7 +123,12 @@ export function publisher(contracts: Contracts | null): View {
     h('h1', {}, 'Publisher'),
     h('p', { class: 'lede' }, 'Signed in as ', hex(me.address, 8), ` (${me.role}).`),
     h('section', { class: 'card', 'aria-labelledby': 'mymodels-title' }, h('h2', { id: 'mymodels-title' }, 'Your models'), modelsSlot),
-    h('section', { class: 'card', 'aria-labelledby': 'usage-title' }, h('h2', { id: 'usage-title' }, 'Usage and revenue'), h('div', { class: 'charts' }, daily.el, perEpoch.el)),
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'usage-title' },
+      h('h2', { id: 'usage-title' }, 'Usage and revenue'),
+      h('div', { class: 'charts' }, daily.el, perEpoch.el),
+    ),
     contracts
       ? h('section', { class: 'card', 'aria-labelledby': 'pepochs-title' }, h('h2', { id: 'pepochs-title' }, 'Epochs'), timeline.el)
       : null,
@@ -131,10 +148,22 @@ export function publisher(contracts: Contracts | null): View {
       required: true,
       maxlength: 11,
       pattern: SYMBOL.source,
-      value: m.name.toUpperCase().replace(/[^A-Z0-9-]/g, '').slice(0, 11) || 'TOKEN',
+      value:
+        m.name
+          .toUpperCase()
+          .replace(/[^A-Z0-9-]/g, '')
+          .slice(0, 11) || 'TOKEN',
       autocomplete: 'off',
     });
-    const supply = h('input', { type: 'text', name: 'supply', required: true, inputmode: 'numeric', pattern: '[0-9]{1,30}', value: '1000000', autocomplete: 'off' });
+    const supply = h('input', {
+      type: 'text',
+      name: 'supply',
+      required: true,
+      inputmode: 'numeric',
+      pattern: '[0-9]{1,30}',
+      value: '1000000',
+      autocomplete: 'off',
+    });
     const share = h('input', { type: 'number', name: 'holders-percent', required: true, min: 0, max: 100, step: '0.01', value: '80' });
     const status = statusLine();
     const button = h('button', { type: 'submit' }, `Tokenize ${m.name}`);
@@ -150,7 +179,8 @@ export function publisher(contracts: Contracts | null): View {
     );
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
-      if (!tname.value.trim() || tname.value.trim() !== tname.value) return status.error('Give the token a name, without spaces at either end.');
+      if (!tname.value.trim() || tname.value.trim() !== tname.value)
+        return status.error('Give the token a name, without spaces at either end.');
       if (!SYMBOL.test(symbol.value)) return status.error('The symbol may only hold A-Z, 0-9 and - (1 to 11).');
       if (!/^[1-9][0-9]{0,29}$/.test(supply.value)) return status.error('The supply is a whole number of tokens above 0.');
       const pct = Number(share.value);
@@ -158,12 +188,16 @@ export function publisher(contracts: Contracts | null): View {
       button.disabled = true;
       status.busy('Registering the token on-chain…');
       try {
-        const t = await post<Token>(`/v1/models/${encodeURIComponent(m.id)}/tokenize`, {
-          name: tname.value,
-          symbol: symbol.value,
-          supply_tokens: supply.value,
-          holders_bps: Math.round(pct * 100),
-        }, { auth: true });
+        const t = await post<Token>(
+          `/v1/models/${encodeURIComponent(m.id)}/tokenize`,
+          {
+            name: tname.value,
+            symbol: symbol.value,
+            supply_tokens: supply.value,
+            holders_bps: Math.round(pct * 100),
+          },
+          { auth: true },
+        );
         status.ok(`Tokenization ${t.state}: the token appears here once its registration is final.`);
         tokenizeForms.delete(m.id);
         await refresh();
@@ -259,4 +293,3 @@ export function publisher(contracts: Contracts | null): View {
 function weiToEth(wei: bigint): number {
   return Number(wei) / 1e18;
 }
-
