@@ -432,6 +432,15 @@ try {
   await step('holder burns tokens for the redeem pool', async () => {
     await page.getByText('Burn TMLP', { exact: true }).first().click();
     const form = page.getByRole('form', { name: 'Burn TMLP' });
+    // More than the holder has, or not a number: refused in the page, nothing is sent.
+    const sentBefore = wallet.sent.length;
+    await form.getByLabel('Tokens to burn (TMLP)').fill('999999999');
+    await form.getByRole('button', { name: 'Burn TMLP' }).click();
+    await form.getByText(/^You hold only 300,000 TMLP/).waitFor();
+    await form.getByLabel('Tokens to burn (TMLP)').fill('lots');
+    await form.getByRole('button', { name: 'Burn TMLP' }).click();
+    await form.getByText('Enter an amount of tokens above 0.').first().waitFor();
+    assert.equal(wallet.sent.length, sentBefore, 'no transaction for bad input');
     await form.getByLabel('Tokens to burn (TMLP)').fill('1000');
     const amount = 1000n * 10n ** 18n;
     const redeem = await pc.readContract({
@@ -476,6 +485,14 @@ try {
 
   await step('client deposits from the wallet; the balance updates live', async () => {
     const b0 = BigInt((await api('/v1/balance', { key: env('IMO_CLIENT_API_KEY') })).json.balance_wei);
+    // Not an amount: refused in the page, nothing is sent.
+    const sentBefore = wallet.sent.length;
+    for (const bad of ['abc', '0', '-1']) {
+      await page.getByLabel('Deposit (ETH)', { exact: true }).fill(bad);
+      await page.getByRole('button', { name: 'Deposit', exact: true }).click();
+      await page.getByText('Deposit (ETH): enter an amount of ETH above 0.').waitFor();
+    }
+    assert.equal(wallet.sent.length, sentBefore, 'no transaction for bad input');
     const before = await pc.getBalance({ address: clientAddress });
     await page.getByLabel('Deposit (ETH)', { exact: true }).fill('0.5');
     await page.getByRole('button', { name: 'Deposit', exact: true }).click();

@@ -65,6 +65,8 @@ export function holder(contracts: Contracts | null): View {
   );
   let busy = false;
   const names = new Map<string, string>();
+  // The latest read of each token (forms created earlier check amounts against it).
+  const latest = new Map<string, TokenClaim>();
   const burnForms = new Map<string, HTMLElement>();
 
   async function claim(t: TokenClaim): Promise<void> {
@@ -136,7 +138,8 @@ export function holder(contracts: Contracts | null): View {
       ev.preventDefault();
       const v = parse();
       if (v === null) return status.error('Enter an amount of tokens above 0.');
-      if (v > BigInt(t.balance)) return status.error(`You hold only ${tokenAmount(t.balance, t.symbol).textContent}.`);
+      const now = latest.get(t.token_address) ?? t;
+      if (v > BigInt(now.balance)) return status.error(`You hold only ${tokenAmount(now.balance, now.symbol).textContent}.`);
       button.disabled = true;
       status.busy('Burning: confirm in your wallet…');
       try {
@@ -187,6 +190,7 @@ export function holder(contracts: Contracts | null): View {
   async function refresh(): Promise<void> {
     if (busy) return;
     const c = await get<Claimable>(`/v1/holders/${me}/claimable`);
+    for (const t of c.tokens) latest.set(t.token_address, t);
     const held = c.tokens.filter((t) => BigInt(t.balance) > 0n || BigInt(t.claimable_wei) > 0n);
     await Promise.all(
       c.tokens
