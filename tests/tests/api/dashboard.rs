@@ -92,10 +92,9 @@ async fn app_is_served_from_the_binary() {
     );
     let etag = h[header::ETAG].to_str().unwrap().to_owned();
     let html = r.text().await.unwrap();
-    assert_eq!(
-        html.as_bytes(),
-        std::fs::read(web_dir().join("dist/index.html")).unwrap(),
-        "the binary serves the build in web/dist"
+    assert!(
+        html == std::fs::read_to_string(web_dir().join("dist/index.html")).unwrap(),
+        "the binary serves the build in web/dist (rebuild it after `make web`): {html}"
     );
     // Everything the page loads is a file of this origin (the CSP allows nothing else).
     assert!(!html.contains("<script>"), "no inline script");
@@ -147,9 +146,9 @@ async fn app_is_served_from_the_binary() {
             assert!(ct.starts_with("text/css"), "{ct}");
         }
         let body = r.bytes().await.unwrap();
-        assert_eq!(
-            body.as_ref(),
-            std::fs::read(web_dir().join("dist").join(a)).unwrap()
+        assert!(
+            body.as_ref() == std::fs::read(web_dir().join("dist").join(a)).unwrap(),
+            "{a} is the file in web/dist"
         );
         // Compressed for clients that ask.
         let r = c

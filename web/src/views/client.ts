@@ -55,7 +55,7 @@ export function client(contracts: Contracts | null): View {
     if (!w) {
       el.append(connectPanel('Connect your wallet to deposit, authorise spending, withdraw, and verify receipts against the chain.'));
     } else {
-      if (me && getAddress(me.address) !== w.address) {
+      if (signed && me && getAddress(me.address) !== w.address) {
         el.append(
           h(
             'p',

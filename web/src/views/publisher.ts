@@ -10,7 +10,7 @@ import { field, h, statusLine, table } from '../dom';
 import { bytes, eth } from '../format';
 import { TimelineTable, rootKey, share } from '../timeline';
 import type { Contracts, DailyUsage, Model, ModelList, Timeline, Token } from '../types';
-import { amount, errorText, hex, signInPanel, signedIn, tx } from '../ui';
+import { errorText, hex, signInPanel, signedIn, tx } from '../ui';
 import type { View } from './view';
 
 const NAME = /^[A-Za-z0-9._\-]{1,64}$/;
