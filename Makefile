@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 FORGE := .tools/bin/forge
 
-.PHONY: help tools build run test test-rust test-contracts lint openapi postgres bench clean vectors
+.PHONY: help tools browser web build run test test-web test-rust test-contracts lint openapi postgres bench clean vectors
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -12,7 +12,13 @@ help: ## list targets
 tools: ## install pinned tools into .tools/ (ONNX Runtime, anvil, forge, solc-js, models)
 	@scripts/install-tools.sh
 
-build: tools ## build the imo binary
+browser: ## Debian's chromium for the dashboard's browser tests (apt-get, as root, when missing)
+	@scripts/install-tools.sh chromium
+
+web: ## build the dashboard into web/dist (npm ci from web/package-lock.json, esbuild); cargo embeds it
+	@scripts/build-web.sh
+
+build: tools web ## build the imo binary (with the dashboard at /app/)
 	$(CARGO) build --bin imo
 
 run: build ## start the service on SQLite with a registered sample model
@@ -31,7 +37,10 @@ vectors: ## regenerate the judge's differential vectors (contracts/test/vectors;
 openapi: ## regenerate the committed OpenAPI document
 	$(CARGO) run -q --bin imo -- openapi > api/openapi.json.tmp && mv api/openapi.json.tmp api/openapi.json
 
-test-rust: tools postgres ## Rust unit and end-to-end tests (SQLite and PostgreSQL)
+test-web: web ## the dashboard's type check and unit tests (its browser test is an end-to-end test in test-rust)
+	cd web && npm run --silent format:check && npm run --silent typecheck && npm run --silent test:unit
+
+test-rust: tools browser postgres web ## Rust unit and end-to-end tests (SQLite and PostgreSQL; the dashboard in Chromium)
 	$(CARGO) build --bin imo --features fault-injection
 	$(CARGO) test --workspace --no-fail-fast
 
@@ -40,14 +49,14 @@ test-contracts: tools ## Foundry tests (offline, solc-js), gas snapshot and comm
 	cd contracts && ../$(FORGE) snapshot --check
 	contracts/export-artifacts.sh --check
 
-test: tools postgres lint test-rust test-contracts ## everything CI runs
+test: tools browser postgres web lint test-web test-rust test-contracts ## everything CI runs
 	@echo "make test: all suites passed"
 
-bench: tools postgres ## service vs bare ONNX Runtime, receipts/s on SQLite and PostgreSQL, receipt tree vs bare hashing (release build)
+bench: tools web postgres ## service vs bare ONNX Runtime, receipts/s on SQLite and PostgreSQL, receipt tree vs bare hashing (release build)
 	$(CARGO) build --release --bin imo
 	$(CARGO) bench -p imo-e2e --bench inference
 	$(CARGO) bench -p imo-e2e --bench tree
 
 clean: ## remove build outputs and local data (keeps .tools/)
 	$(CARGO) clean
-	rm -rf data contracts/out contracts/cache
+	rm -rf data contracts/out contracts/cache web/dist/assets web/dist/index.html web/src/generated

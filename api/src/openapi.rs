@@ -26,7 +26,7 @@ use crate::{error, routes};
         routes::metering::credit, routes::metering::usage, routes::metering::operator,
         routes::chain::contracts, routes::chain::transactions, routes::chain::tokenize, routes::chain::token, routes::chain::spending_cap,
         routes::chain::receipt_proof, routes::chain::epoch, routes::chain::revenue,
-        routes::chain::claimable,
+        routes::chain::claimable, routes::chain::timeline,
         routes::v2::server_metadata, routes::v2::live, routes::v2::ready, routes::v2::model_metadata,
         routes::v2::model_version_metadata, routes::v2::model_ready, routes::v2::model_version_ready,
         routes::v2::infer, routes::v2::infer_version,

@@ -81,6 +81,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(routes::chain::epoch)
         .service(routes::chain::revenue)
         .service(routes::chain::claimable)
+        .service(routes::chain::timeline)
         .service(routes::v2::server_metadata)
         .service(routes::v2::live)
         .service(routes::v2::ready)
@@ -99,6 +100,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .finish()
             }),
         );
+    routes::app::configure(cfg);
 }
 
 /// A server that is listening.

@@ -537,3 +537,75 @@ pub struct ErrorDetail {
 pub struct V2ErrorBody {
     pub error: String,
 }
+
+/// `GET /v1/epochs` query: a page of the epochs timeline.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TimelineParams {
+    /// Only epochs below this one (the previous page's `next`).
+    #[param(minimum = 0)]
+    pub before: Option<u64>,
+    /// 1-100, default 20; larger values are refused.
+    #[param(inline)]
+    pub limit: Option<crate::fields::Limit<100>>,
+}
+
+/// One model's part of an epoch.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EpochModelView {
+    pub model_id: String,
+    pub model_name: String,
+    pub weights_root: String,
+    /// Receipts of the model in the epoch's tree.
+    pub calls: u64,
+    /// Attested revenue before the operator's fee, wei.
+    pub total_wei: String,
+    /// Paid to the model's token by finalize (after the fee), wei; absent until finalized.
+    pub paid_wei: Option<String>,
+    /// The token snapshot holding the paid revenue.
+    pub snapshot_id: Option<u64>,
+    pub token_address: Option<String>,
+}
+
+/// A closed epoch with its transactions.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TimelineEntryView {
+    pub epoch: u64,
+    pub round: u32,
+    /// `closed`, `attesting`, `attested`, `finalizing`, `finalized`, `voided`, `unwinding`,
+    /// `attest_failed`.
+    pub state: String,
+    pub root: String,
+    /// Receipts in the epoch's tree.
+    pub count: u64,
+    /// Attested total before the fee, wei.
+    pub total_wei: String,
+    pub fee_bps: u16,
+    /// Chain time (unix s) of the attestation.
+    pub posted_at: Option<u64>,
+    /// Chain time (unix s) from which it can be finalized.
+    pub finalizable_at: Option<u64>,
+    /// Receipts signed in `[starts_at_ms, ends_at_ms)` belong to the epoch.
+    pub starts_at_ms: u64,
+    pub ends_at_ms: u64,
+    /// Number of paying clients.
+    pub clients: u64,
+    /// The attestation of the current round.
+    pub attest: Option<TransactionView>,
+    /// The latest finalize batch of the current round.
+    pub finalize: Option<TransactionView>,
+    pub models: Vec<EpochModelView>,
+}
+
+/// A page of the epochs timeline.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TimelineResponse {
+    pub epoch_secs: u64,
+    /// The open epoch receipts are signed into now.
+    pub current_epoch: u64,
+    pub challenge_window_secs: u64,
+    /// Closed epochs, newest first.
+    pub epochs: Vec<TimelineEntryView>,
+    /// `before` for the next page; absent on the last page.
+    pub next: Option<u64>,
+}

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get, post, web};
 use imo_client::dto::*;
 use imo_oracle::{
     Oracle, OracleError,
-    chain::{ChainLoop, tokens::TokenParams},
+    chain::{ChainLoop, timeline::TimelineQuery, tokens::TokenParams},
     types::Address,
 };
 
@@ -178,6 +178,23 @@ pub async fn epoch(
     let chain = chain(&oracle)?;
     Ok(web::Json(
         chain.reads.epoch(&chain.epochs, *n).await?.into_dto(),
+    ))
+}
+
+/// The closed epochs, newest first: state, receipt count and totals, the operator's attest and
+/// finalize transactions, and each model's calls, attested revenue and payout (public, read
+/// from the database: cheap to poll; the dashboard's live view).
+#[utoipa::path(get, path = "/v1/epochs", tag = "chain", params(TimelineParams),
+    responses((status = 200, body = TimelineResponse), (status = 409, body = ErrorBody)))]
+#[get("/v1/epochs")]
+pub async fn timeline(
+    oracle: web::Data<Oracle>,
+    q: web::Query<TimelineParams>,
+) -> ApiResult<web::Json<TimelineResponse>> {
+    let chain = chain(&oracle)?;
+    let q = TimelineQuery::new(q.before, q.limit.map_or(20, |l| l.0))?;
+    Ok(web::Json(
+        chain.reads.timeline(&chain.epochs, q).await?.into_dto(),
     ))
 }
 

@@ -11,7 +11,7 @@
 //! | `closed` | the attestation failed: the cover fell short | `closed` (next attempt) |
 //! | `closed` | the attestation failed otherwise | `attest_failed` |
 //! | `attested` | the chain says voided (this round) | `voided` |
-//! | `attested` | the chain says finalized | `finalized` |
+//! | `attested` | the chain says finalized and no finalize batch of ours is in flight | `finalized` |
 //! | `voided` | the unwind is final (or the chain shows it done) | `closed` (round + 1, every receipt) |
 //!
 //! What is in flight (an attestation, a finalize batch, an unwind) is an intent of the
@@ -500,6 +500,14 @@ impl EpochMachine {
                         Ok(Some(Transition::To(EpochState::Voided)))
                     }
                     AttestationStatus::Finalized => {
+                        // Our own last batch counts once it has its confirmations (a reorg
+                        // could still undo a finalize that the latest block shows).
+                        if txm
+                            .any_in_flight(&format!("finalize:{epoch}:{round}:"))
+                            .await?
+                        {
+                            return Ok(None);
+                        }
                         report.finalized.push(epoch);
                         info!(epoch, round, "epoch finalized");
                         Ok(Some(Transition::To(EpochState::Finalized)))

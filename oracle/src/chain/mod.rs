@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod reads;
 pub mod service;
 pub mod state;
+pub mod timeline;
 pub mod tokens;
 pub mod tree;
 pub mod txm;

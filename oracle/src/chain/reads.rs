@@ -127,6 +127,10 @@ impl ChainReads {
         Self { ctx }
     }
 
+    pub(super) fn ctx(&self) -> &ChainContext {
+        &self.ctx
+    }
+
     /// A closed epoch (`not_found` before it closes).
     pub async fn epoch(&self, machine: &EpochMachine, epoch: u64) -> Result<EpochView> {
         let rec = machine
@@ -135,6 +139,11 @@ impl ChainReads {
             .ok_or_else(|| OracleError::NotFound {
                 what: format!("closed epoch {epoch}"),
             })?;
+        self.view(machine, rec).await
+    }
+
+    /// How a closed epoch's record looks from outside.
+    pub(super) async fn view(&self, machine: &EpochMachine, rec: EpochRecord) -> Result<EpochView> {
         Ok(EpochView {
             phase: machine.phase(&rec).await?,
             epoch: rec.epoch,

@@ -381,6 +381,19 @@ impl TxManager {
             .is_some())
     }
 
+    /// The intents whose key starts with `prefix` (e.g. every finalize batch of a round),
+    /// oldest first.
+    pub async fn with_prefix(&self, prefix: &str) -> Result<Vec<Intent>> {
+        intents::Entity::find()
+            .filter(intents::Column::Key.starts_with(prefix))
+            .order_by_asc(intents::Column::CreatedAtMs)
+            .all(&self.inner.db)
+            .await?
+            .iter()
+            .map(intent)
+            .collect()
+    }
+
     /// Intents (of one state, or all), for an admin.
     pub async fn list_for(
         &self,

@@ -7,6 +7,7 @@ mod auth;
 mod chain;
 mod crash;
 mod cycle;
+mod dashboard;
 mod dispute;
 mod fuzz;
 mod hostile;
