@@ -6,7 +6,10 @@ use alloy::{
     primitives::{Address as EthAddress, B256, Bytes, U256},
     sol_types::SolCall,
 };
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
+    sea_query::Expr,
+};
 use tracing::{info, instrument, warn};
 
 use std::{
@@ -22,9 +25,9 @@ use super::{
 };
 use crate::{
     auth::Principal,
-    db::model_tokens,
+    db::{model_tokens, models},
     error::{OracleError, Result},
-    registry::ModelRecord,
+    registry::{ModelRecord, ModelState},
     types::Address,
 };
 
@@ -322,8 +325,25 @@ impl Tokenizer {
                 }
                 _ => continue,
             }
-            am.updated_at_ms = Set(self.ctx.clock.now_ms());
-            am.update(db).await?;
+            let now = self.ctx.clock.now_ms();
+            am.updated_at_ms = Set(now);
+            let tokenized = am.state.as_ref() == TokenState::Tokenized.as_str();
+            // The token's state and the model's (`tokenized` once its commitment is on-chain)
+            // change together.
+            let txn = db.begin().await?;
+            am.update(&txn).await?;
+            if tokenized {
+                models::Entity::update_many()
+                    .col_expr(
+                        models::Column::State,
+                        Expr::value(ModelState::Tokenized.as_str()),
+                    )
+                    .col_expr(models::Column::UpdatedAtMs, Expr::value(now))
+                    .filter(models::Column::Id.eq(row.model_id.as_str()))
+                    .exec(&txn)
+                    .await?;
+            }
+            txn.commit().await?;
             done += 1;
         }
         Ok(done)

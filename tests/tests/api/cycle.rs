@@ -216,6 +216,11 @@ impl World {
         .await;
         let t = self.publisher_api.token(&model.id).await.unwrap();
         let token: EthAddress = t.token_address.unwrap().parse().unwrap();
+        // The model's own state says so too (its listing shows the token's state).
+        let listed = self.publisher_api.list_models(&[]).await.unwrap().models;
+        let m = listed.iter().find(|m| m.id == model.id).unwrap();
+        assert_eq!(m.state, "tokenized");
+        assert_eq!(m.token_state.as_deref(), Some("tokenized"));
         let tx = t.transaction.unwrap();
         assert_eq!(tx.state, "final");
         assert!(
