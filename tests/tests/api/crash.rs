@@ -81,22 +81,7 @@ async fn finalize_survives_sigkill(b: Backend) {
             )
             .await;
     }
-    let key = |s: &PrivateKeySigner, role: &str| {
-        run_imo(
-            &env,
-            &[
-                "keys",
-                "create",
-                "--address",
-                &s.address().to_string(),
-                "--role",
-                role,
-                "--quiet",
-            ],
-        )
-        .trim()
-        .to_owned()
-    };
+    let key = |s: &PrivateKeySigner, role: &str| cli_key(&env, s, role);
     let (publisher_key, client_key) = (key(&publisher, "publisher"), key(&client, "client"));
 
     let mut svc = ImoProcess::serve(

@@ -243,15 +243,7 @@ impl World {
     /// The client deposits `amount` and authorises `cap`; waits until metering sees both.
     pub async fn fund_client(&self, amount: u128, cap: u128) {
         let vault = PaymentVault::new(self.chain.deployment().vault.0, self.wallet(&self.client));
-        let r = vault
-            .deposit()
-            .value(U256::from(amount))
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        let r = mined(vault.deposit().value(U256::from(amount))).await;
         assert!(r.status());
         let (_, now) = chain_time(&self.anvil).await;
         let deadline = now + 3600;
@@ -355,14 +347,7 @@ pub async fn commit_to(
         .call()
         .await
         .unwrap();
-    let r = oracle
-        .commit(c)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let r = mined(oracle.commit(c)).await;
     assert!(r.status(), "commitment recorded");
 }
 
@@ -395,14 +380,9 @@ async fn full_cycle(b: Backend) {
     // The publisher gives 30 % of the supply to holder H.
     let supply = U256::from(1_000_000u64) * U256::from(ETH);
     let share = supply * U256::from(3u8) / U256::from(10u8);
-    let r = ModelToken::new(token, w.wallet(&w.publisher))
-        .transfer(w.holder.address(), share)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let r =
+        mined(ModelToken::new(token, w.wallet(&w.publisher)).transfer(w.holder.address(), share))
+            .await;
     assert!(r.status());
 
     // C deposits 1 ETH and authorises spending it.
@@ -506,14 +486,7 @@ async fn full_cycle(b: Backend) {
         .collect();
     assert_eq!(ids.len(), epochs.len());
     let before = eth(&w.anvil, w.holder.address()).await;
-    let r = ModelToken::new(token, w.wallet(&w.holder))
-        .claimBatch(ids)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let r = mined(ModelToken::new(token, w.wallet(&w.holder)).claimBatch(ids)).await;
     assert!(r.status());
     let after = eth(&w.anvil, w.holder.address()).await;
     assert_eq!(
@@ -539,14 +512,7 @@ async fn full_cycle(b: Backend) {
             .unwrap(),
         U256::from(left)
     );
-    let r1 = vault_c
-        .requestWithdrawal(U256::from(left))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let r1 = mined(vault_c.requestWithdrawal(U256::from(left))).await;
     let api = w.client_api.clone();
     w.until("the withdrawal request is indexed", 30, || {
         let api = api.clone();
@@ -564,14 +530,7 @@ async fn full_cycle(b: Backend) {
         "a held balance is not served against: {body}"
     );
     w.anvil.time_travel(WITHDRAWAL_DELAY + 1).await;
-    let r2 = vault_c
-        .withdraw()
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let r2 = mined(vault_c.withdraw()).await;
     assert!(r2.status());
     let client_eth_after = eth(&w.anvil, w.client.address()).await;
     assert_eq!(
@@ -689,7 +648,7 @@ async fn wrong_attestation_loses_its_bond(b: Backend) {
         .into();
     let call = oracle_c.challengeReceipt(epoch, receipt, sig).value(bond);
     commit_to(&oracle_c, w.client.address(), call.calldata()).await;
-    let r = call.send().await.unwrap().get_receipt().await.unwrap();
+    let r = mined(call).await;
     assert!(r.status(), "challenge accepted");
     let challenge_id = U256::ZERO;
     // The service sees the challenge and finds no leaf to answer with.
@@ -703,14 +662,7 @@ async fn wrong_attestation_loses_its_bond(b: Backend) {
     // After the response window the client resolves it and wins.
     w.anvil.time_travel(51).await;
     let client_eth = eth(&w.anvil, w.client.address()).await;
-    let r1 = oracle_c
-        .resolveChallenge(challenge_id)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let r1 = mined(oracle_c.resolveChallenge(challenge_id)).await;
     assert!(r1.status());
     assert_eq!(
         w.oracle()
@@ -728,14 +680,7 @@ async fn wrong_attestation_loses_its_bond(b: Backend) {
         bond + attest_bond / U256::from(2u8),
         "bond back + half the attester's"
     );
-    let r2 = oracle_c
-        .withdrawCredits()
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let r2 = mined(oracle_c.withdrawCredits()).await;
     assert_eq!(
         eth(&w.anvil, w.client.address()).await,
         client_eth - gas_cost(&r1) - gas_cost(&r2) + credit.to::<u128>()
@@ -801,12 +746,12 @@ async fn answerable_challenges_are_answered(b: Backend) {
         .into();
     let call = oracle_c.challengeReceipt(epoch, receipt, sig).value(bond);
     commit_to(&oracle_c, w.client.address(), call.calldata()).await;
-    let r = call.send().await.unwrap().get_receipt().await.unwrap();
+    let r = mined(call).await;
     assert!(r.status(), "receipt challenge accepted");
     let oracle_h = UsageOracle::new(w.chain.deployment().oracle.0, w.wallet(&w.holder));
     let call = oracle_h.challengeLeaf(epoch, a.count - 1).value(bond);
     commit_to(&oracle_h, w.holder.address(), call.calldata()).await;
-    let r = call.send().await.unwrap().get_receipt().await.unwrap();
+    let r = mined(call).await;
     assert!(r.status(), "leaf challenge accepted");
     assert_eq!(
         w.oracle()
@@ -1165,7 +1110,7 @@ async fn challenges_need_confirmations_and_survive_reorgs(b: Backend) {
         .into();
     let call = oracle_c.challengeReceipt(epoch, receipt, sig).value(bond);
     commit_to(&oracle_c, w.client.address(), call.calldata()).await;
-    let r = call.send().await.unwrap().get_receipt().await.unwrap();
+    let r = mined(call).await;
     assert!(r.status(), "challenge accepted");
     // Mined, not confirmed: passes neither record nor answer it.
     w.tick().await;
@@ -1215,15 +1160,7 @@ async fn challenges_need_confirmations_and_survive_reorgs(b: Backend) {
 async fn deposits_need_confirmations_and_survive_reorgs(b: Backend) {
     let w = World::start(b, |cfg| cfg.chain.confirmations = 3).await;
     let vault = PaymentVault::new(w.chain.deployment().vault.0, w.wallet(&w.client));
-    let r = vault
-        .deposit()
-        .value(U256::from(ETH))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let r = mined(vault.deposit().value(U256::from(ETH))).await;
     assert!(r.status());
     // Mined but not confirmed: not credited.
     w.chain.vault.pass().await.unwrap();
@@ -1272,15 +1209,7 @@ async fn deposits_need_confirmations_and_survive_reorgs(b: Backend) {
     // A deposit that stays is credited once it has 3 confirmations, exactly once. (A fresh
     // wallet provider: the old one cached the nonce of the transaction the reorg dropped.)
     let vault = PaymentVault::new(w.chain.deployment().vault.0, w.wallet(&w.client));
-    let r = vault
-        .deposit()
-        .value(U256::from(2 * ETH))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let r = mined(vault.deposit().value(U256::from(2 * ETH))).await;
     assert!(r.status());
     w.anvil.mine(1).await;
     w.chain.vault.pass().await.unwrap();

@@ -407,17 +407,11 @@ async fn dashboard_in_a_real_browser() {
     // calls, attest, window, finalize.
     let (_model_id, token) = w.tokenized_model().await;
     let supply = U256::from(1_000_000u64) * U256::from(ETH);
-    let r = ModelToken::new(token, w.wallet(&w.publisher))
-        .transfer(
-            w.holder.address(),
-            supply * U256::from(3u8) / U256::from(10u8),
-        )
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let r = mined(ModelToken::new(token, w.wallet(&w.publisher)).transfer(
+        w.holder.address(),
+        supply * U256::from(3u8) / U256::from(10u8),
+    ))
+    .await;
     assert!(r.status());
     w.fund_client(ETH, ETH).await;
     let receipts = w.calls(5).await;

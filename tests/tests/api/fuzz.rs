@@ -23,26 +23,8 @@ fn schemathesis() -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_nothing_for_any_role() {
     let dir = tempfile::tempdir().unwrap();
-    let env = binary_env(
-        dir.path(),
-        &format!("sqlite://{}?mode=rwc", dir.path().join("imo.db").display()),
-    );
-    let key = |n: u8, role: &str| {
-        run_imo(
-            &env,
-            &[
-                "keys",
-                "create",
-                "--address",
-                &signer(n).address().to_string(),
-                "--role",
-                role,
-                "--quiet",
-            ],
-        )
-        .trim()
-        .to_owned()
-    };
+    let env = sqlite_env(dir.path());
+    let key = |n: u8, role: &str| cli_key(&env, &signer(n), role);
     let (publisher, client, admin) = (key(1, "publisher"), key(3, "client"), key(200, "admin"));
     let server = ImoProcess::serve(&env, &[]).await;
     let base = imo_client::Client::new(&server.url);

@@ -220,6 +220,14 @@ pub fn binary_env(dir: &Path, db_url: &str) -> Vec<(String, String)> {
     .into()
 }
 
+/// [`binary_env`] over a new SQLite file in `dir`.
+pub fn sqlite_env(dir: &Path) -> Vec<(String, String)> {
+    binary_env(
+        dir,
+        &format!("sqlite://{}?mode=rwc", dir.join("imo.db").display()),
+    )
+}
+
 /// Runs an `imo` subcommand to completion; its stdout.
 pub fn run_imo(env: &[(String, String)], args: &[&str]) -> String {
     let out = std::process::Command::new(imo_binary())
@@ -233,6 +241,21 @@ pub fn run_imo(env: &[(String, String)], args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// `imo keys create --address <signer> --role <role> --quiet`: the new API key.
+pub fn cli_key(env: &[(String, String)], who: &PrivateKeySigner, role: &str) -> String {
+    let address = who.address().to_string();
+    let args = [
+        "keys",
+        "create",
+        "--address",
+        &address,
+        "--role",
+        role,
+        "--quiet",
+    ];
+    run_imo(env, &args).trim().to_owned()
 }
 
 /// A running `imo serve` (the real binary). Its JSON log is read as it comes: the address it
@@ -463,6 +486,17 @@ macro_rules! both_backends {
                async fn $name() { super::$name($crate::helpers::Backend::Postgres).await } )*
         }
     };
+}
+
+/// Sends a contract call and waits for its receipt (mined; the caller checks `status()`).
+pub async fn mined<P, D>(
+    call: alloy::contract::CallBuilder<P, D>,
+) -> alloy::rpc::types::TransactionReceipt
+where
+    P: alloy::providers::Provider,
+    D: alloy::contract::CallDecoder,
+{
+    call.send().await.unwrap().get_receipt().await.unwrap()
 }
 
 /// anvil's first dev key (public): the deployer and admin in chain tests.

@@ -25,26 +25,8 @@ struct Hostile {
 impl Hostile {
     async fn start(extra: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let env = binary_env(
-            dir.path(),
-            &format!("sqlite://{}?mode=rwc", dir.path().join("imo.db").display()),
-        );
-        let key = |n: u8, role: &str| {
-            run_imo(
-                &env,
-                &[
-                    "keys",
-                    "create",
-                    "--address",
-                    &signer(n).address().to_string(),
-                    "--role",
-                    role,
-                    "--quiet",
-                ],
-            )
-            .trim()
-            .to_owned()
-        };
+        let env = sqlite_env(dir.path());
+        let key = |n: u8, role: &str| cli_key(&env, &signer(n), role);
         let (p, c, a) = (key(1, "publisher"), key(3, "client"), key(200, "admin"));
         let server = ImoProcess::serve(&env, extra).await;
         let base = imo_client::Client::new(&server.url);

@@ -30,22 +30,7 @@ async fn sigterm_under_load(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let (db_url, pg_db) = fresh_database(b, dir.path()).await;
     let env = binary_env(dir.path(), &db_url);
-    let key = |n: u8, role: &str| {
-        run_imo(
-            &env,
-            &[
-                "keys",
-                "create",
-                "--address",
-                &signer(n).address().to_string(),
-                "--role",
-                role,
-                "--quiet",
-            ],
-        )
-        .trim()
-        .to_owned()
-    };
+    let key = |n: u8, role: &str| cli_key(&env, &signer(n), role);
     let publisher_key = key(1, "publisher");
     let admin_key = key(200, "admin");
     let client_keys: Vec<(String, String)> = (0..CLIENTS)

@@ -97,25 +97,8 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_streams_a_1gib_upload_in_bounded_memory_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let env = binary_env(
-        dir.path(),
-        &format!("sqlite://{}?mode=rwc", dir.path().join("imo.db").display()),
-    );
-    let address = signer(1).address().to_string();
-    let key = run_imo(
-        &env,
-        &[
-            "keys",
-            "create",
-            "--address",
-            &address,
-            "--role",
-            "publisher",
-            "--quiet",
-        ],
-    )
-    .trim()
-    .to_owned();
+    let env = sqlite_env(dir.path());
+    let key = cli_key(&env, &signer(1), "publisher");
     let server = ImoProcess::serve(&env, &[]).await;
     let pid = server.pid();
     let client = imo_client::Client::new(&server.url).with_key(key);
