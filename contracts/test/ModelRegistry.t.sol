@@ -8,17 +8,6 @@ import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol"
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
 contract ModelRegistryTest is Fixture {
-    event ModelRegistered(
-        bytes32 indexed weightsRoot,
-        address indexed token,
-        address indexed publisher,
-        string name,
-        string symbol,
-        uint256 supply,
-        uint16 holdersBps
-    );
-    event UsageOracleSet(address indexed usageOracle);
-
     function test_constructor_revertsOnZero() public {
         vm.expectRevert(ModelRegistry.ZeroAddress.selector);
         new ModelRegistry(address(0), operator, guardian);
@@ -32,7 +21,7 @@ contract ModelRegistryTest is Fixture {
         bytes32 m = modelId(1);
         address predicted = registry.predictToken(m);
         vm.expectEmit(true, true, true, true, address(registry));
-        emit ModelRegistered(m, predicted, publisher, "Model", "MDL", SUPPLY, HOLDERS_BPS);
+        emit ModelRegistry.ModelRegistered(m, predicted, publisher, "Model", "MDL", SUPPLY, HOLDERS_BPS);
         ModelToken t = register(m);
         vm.assertEq(address(t), predicted);
         vm.assertEq(t.balanceOf(publisher), SUPPLY);
@@ -104,7 +93,7 @@ contract ModelRegistryTest is Fixture {
         vm.expectRevert(ModelRegistry.ZeroAddress.selector);
         fresh.setUsageOracle(address(0));
         vm.expectEmit(true, true, true, true, address(fresh));
-        emit UsageOracleSet(address(1));
+        emit ModelRegistry.UsageOracleSet(address(1));
         fresh.setUsageOracle(address(1));
         vm.expectRevert(ModelRegistry.UsageOracleAlreadySet.selector);
         fresh.setUsageOracle(address(2));

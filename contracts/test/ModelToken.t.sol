@@ -102,16 +102,6 @@ contract FlashAttacker is FlashBorrower {
 }
 
 contract ModelTokenTest is TestBase {
-    event RevenueReceived(address indexed from, uint256 amount);
-    event RevenueSplit(uint256 amount, uint256 toHolders, uint256 toRedeemPool);
-    event SnapshotTaken(uint256 indexed snapshotId, uint256 revenue, uint256 received, uint256 toRedeemPool);
-    event Snapshot(uint256 id);
-    event RevenueClaimed(address indexed account, uint256 indexed snapshotId, uint256 amount);
-    event Redeemed(address indexed account, uint256 amount, uint256 redeemed);
-    event TokenInitialized(
-        string name, string symbol, address indexed publisher, uint256 supply, uint16 claimableBps, address snapshotter
-    );
-
     uint256 constant SUPPLY = 1_000 ether;
     ModelToken impl;
     ModelToken token;
@@ -162,7 +152,7 @@ contract ModelTokenTest is TestBase {
     function test_initialize_setsEverything() public {
         ModelToken t = ModelToken(payable(Clones.clone(address(impl))));
         vm.expectEmit(true, true, true, true, address(t));
-        emit TokenInitialized("Name", "SYM", bob, 5, 1234, carol);
+        emit ModelToken.TokenInitialized("Name", "SYM", bob, 5, 1234, carol);
         t.initialize("Name", "SYM", bob, 5, 1234, carol);
         vm.assertEq(t.name(), "Name");
         vm.assertEq(t.symbol(), "SYM");
@@ -206,7 +196,7 @@ contract ModelTokenTest is TestBase {
     function test_receive_booksAtTheNextSnapshot() public {
         vm.deal(bob, 1 ether);
         vm.expectEmit(true, true, true, true, address(token));
-        emit RevenueReceived(bob, 1 ether);
+        emit ModelToken.RevenueReceived(bob, 1 ether);
         vm.prank(bob);
         (bool ok,) = address(token).call{value: 1 ether}("");
         vm.assertTrue(ok);
@@ -215,9 +205,9 @@ contract ModelTokenTest is TestBase {
         vm.assertEq(token.redeemPool(), 0);
         vm.assertEq(token.redeemableOnBurn(SUPPLY), 0.2 ether); // the unbooked redeem share counts already
         vm.expectEmit(true, true, true, true, address(token));
-        emit Snapshot(1);
+        emit ModelToken.Snapshot(1);
         vm.expectEmit(true, true, true, true, address(token));
-        emit SnapshotTaken(1, 0.8 ether, 1 ether, 0.2 ether);
+        emit ModelToken.SnapshotTaken(1, 0.8 ether, 1 ether, 0.2 ether);
         token.snapshot();
         vm.assertEq(token.unbookedRevenue(), 0);
         vm.assertEq(token.claimPool(), 0.8 ether);
@@ -227,9 +217,9 @@ contract ModelTokenTest is TestBase {
     function test_snapshotWithRevenue_paysAndSnapshotsInOneCall() public {
         _pay(0.5 ether); // a donation is booked by the same snapshot
         vm.expectEmit(true, true, true, true, address(token));
-        emit Snapshot(1);
+        emit ModelToken.Snapshot(1);
         vm.expectEmit(true, true, true, true, address(token));
-        emit SnapshotTaken(1, 1.2 ether, 1.5 ether, 0.3 ether);
+        emit ModelToken.SnapshotTaken(1, 1.2 ether, 1.5 ether, 0.3 ether);
         vm.assertEq(_paySnapshot(1 ether), 1);
         vm.assertEq(token.snapshotRevenue(1), 1.2 ether);
         vm.assertEq(token.claimPool(), 1.2 ether);
@@ -428,7 +418,7 @@ contract ModelTokenTest is TestBase {
         vm.assertEq(token.claimableRevenue(alice, id), 0.6 ether);
         vm.assertEq(token.claimableRevenue(bob, id), 0.2 ether);
         vm.expectEmit(true, true, true, true, address(token));
-        emit RevenueClaimed(bob, id, 0.2 ether);
+        emit ModelToken.RevenueClaimed(bob, id, 0.2 ether);
         vm.prank(bob);
         token.claim(id);
         vm.assertEq(bob.balance, 0.2 ether);
@@ -534,7 +524,7 @@ contract ModelTokenTest is TestBase {
         _paySnapshot(10 ether); // redeem pool 2 ether
         vm.assertEq(token.redeemableOnBurn(SUPPLY / 4), 0.5 ether);
         vm.expectEmit(true, true, true, true, address(token));
-        emit Redeemed(alice, SUPPLY / 4, 0.5 ether);
+        emit ModelToken.Redeemed(alice, SUPPLY / 4, 0.5 ether);
         vm.prank(alice);
         token.burn(SUPPLY / 4);
         vm.assertEq(alice.balance, 0.5 ether);
@@ -549,7 +539,7 @@ contract ModelTokenTest is TestBase {
         _pay(10 ether);
         vm.assertEq(token.redeemableOnBurn(SUPPLY / 4), 0.5 ether);
         vm.expectEmit(true, true, true, true, address(token));
-        emit RevenueSplit(10 ether, 8 ether, 2 ether);
+        emit ModelToken.RevenueSplit(10 ether, 8 ether, 2 ether);
         vm.prank(alice);
         token.burn(SUPPLY / 4);
         vm.assertEq(alice.balance, 0.5 ether);
