@@ -13,9 +13,10 @@ use imo_oracle::{
         vault::CapView,
     },
     engine::TensorSpec,
+    judge::Blocker,
     ledger::{BalanceView, DailyUsage},
     receipts::ReceiptRecord,
-    registry::{ModelRecord, WeightProof, WeightTensorInfo},
+    registry::{DisputeVerdict, ModelRecord, WeightProof, WeightTensorInfo},
     types::Address,
 };
 
@@ -55,6 +56,7 @@ impl IntoDto for ModelRecord {
             outputs: m.outputs.iter().map(IntoDto::into_dto).collect(),
             state: m.state.as_str().to_owned(),
             token_state: None,
+            dispute: m.dispute.into_dto(),
             id: m.id,
             name: m.name,
             description: m.description,
@@ -68,6 +70,43 @@ impl IntoDto for ModelRecord {
             active: m.active,
             created_at_ms: m.created_at_ms,
             updated_at_ms: m.updated_at_ms,
+        }
+    }
+}
+
+impl IntoDto for DisputeVerdict {
+    type Dto = DisputeView;
+    fn into_dto(self) -> DisputeView {
+        let blocker = |b: Blocker| BlockerView {
+            node: b.node,
+            op: b.op,
+            reason: b.reason,
+        };
+        match self {
+            DisputeVerdict::NotAssessed => DisputeView {
+                status: DisputeStatus::NotAssessed,
+                fingerprint: None,
+                program_id: None,
+                blocked_by: None,
+            },
+            DisputeVerdict::Disputable {
+                fingerprint,
+                program_id,
+            } => DisputeView {
+                status: DisputeStatus::Disputable,
+                fingerprint: Some(fingerprint),
+                program_id: Some(program_id),
+                blocked_by: None,
+            },
+            DisputeVerdict::Blocked {
+                fingerprint,
+                blocked_by,
+            } => DisputeView {
+                status: DisputeStatus::Blocked,
+                fingerprint,
+                program_id: None,
+                blocked_by: Some(blocker(blocked_by)),
+            },
         }
     }
 }

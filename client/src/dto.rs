@@ -43,6 +43,46 @@ pub struct ModelView {
     pub active: bool,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// Whether calls to this model can be disputed on-chain (docs/PROTOCOL.md §9.1).
+    pub dispute: DisputeView,
+}
+
+/// Whether a model's calls can be disputed on-chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeStatus {
+    /// Every node is in the judge's op set and ONNX Runtime equalled the reference
+    /// interpreter bit for bit on every sample, under `fingerprint`.
+    Disputable,
+    /// Not disputable; `blocked_by` says which node and operator, or why.
+    Blocked,
+    /// Not assessed yet (registered before assessment existed; assessed on its next load).
+    NotAssessed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DisputeView {
+    pub status: DisputeStatus,
+    /// The execution fingerprint the verdict holds for (when ONNX Runtime ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// The judge program to commit on-chain, `0x…` (when disputable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program_id: Option<String>,
+    /// What blocked it (when blocked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_by: Option<BlockerView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BlockerView {
+    /// The ONNX node's name (`#<index>` when unnamed); absent for model-level reasons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// The node's operator type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<String>,
+    pub reason: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

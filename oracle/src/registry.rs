@@ -23,6 +23,7 @@ use crate::{
     db::{model_tensors, models},
     engine::{Engine, TensorSpec},
     error::{OracleError, Result},
+    judge::{self, Blocker, Disputability},
     onnx::{self, ModelScan, WeightTensor},
     sandbox::{self, ModelWorker, Sandbox},
     storage::{ModelStore, StagedFile},
@@ -67,6 +68,109 @@ pub struct Opset {
     pub version: i64,
 }
 
+/// Models larger than this are not assessed for disputes (the judge decodes the whole file, and
+/// no call of a model this large fits the on-chain game's limits anyway; docs/PROTOCOL.md §9).
+pub const ASSESS_MAX_MODEL_BYTES: u64 = 64 << 20;
+
+/// Whether calls to a model can be disputed on-chain (docs/PROTOCOL.md §9.1): decided at
+/// registration by [`judge::assess`], and again when the model is first served under another
+/// execution fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum DisputeVerdict {
+    /// Not assessed (registered before assessment existed; assessed again on its next load).
+    NotAssessed,
+    /// Every node is in the judge's op set and ONNX Runtime equalled the reference bit for bit
+    /// on every sample under `fingerprint`; `program_id` is the program to commit on-chain.
+    Disputable {
+        fingerprint: String,
+        program_id: String,
+    },
+    /// Not disputable: `blocked_by` names the node and operator (or the model-level reason);
+    /// `fingerprint` is the one ONNX Runtime ran under, if it ran.
+    Blocked {
+        fingerprint: Option<String>,
+        blocked_by: Blocker,
+    },
+}
+
+impl DisputeVerdict {
+    fn of(d: &Disputability) -> Self {
+        match (&d.program, &d.blocked_by) {
+            (Some(p), None) if d.disputable => Self::Disputable {
+                fingerprint: d.fingerprint.clone().unwrap_or_default(),
+                program_id: format!("{:#x}", p.id),
+            },
+            (_, Some(b)) => Self::Blocked {
+                fingerprint: d.fingerprint.clone(),
+                blocked_by: b.clone(),
+            },
+            _ => Self::Blocked {
+                fingerprint: d.fingerprint.clone(),
+                blocked_by: Blocker {
+                    node: None,
+                    op: None,
+                    reason: "the assessment gave no program".into(),
+                },
+            },
+        }
+    }
+
+    /// The fingerprint the verdict holds for, when ONNX Runtime ran.
+    pub fn fingerprint(&self) -> Option<&str> {
+        match self {
+            Self::NotAssessed => None,
+            Self::Disputable { fingerprint, .. } => Some(fingerprint),
+            Self::Blocked { fingerprint, .. } => fingerprint.as_deref(),
+        }
+    }
+
+    pub fn is_disputable(&self) -> bool {
+        matches!(self, Self::Disputable { .. })
+    }
+
+    /// The four `models` columns that store it.
+    fn columns(&self) -> (bool, Option<String>, Option<String>, Option<String>) {
+        match self {
+            Self::NotAssessed => (false, None, None, None),
+            Self::Disputable {
+                fingerprint,
+                program_id,
+            } => (
+                true,
+                None,
+                Some(fingerprint.clone()),
+                Some(program_id.clone()),
+            ),
+            Self::Blocked {
+                fingerprint,
+                blocked_by,
+            } => (false, Some(json(blocked_by)), fingerprint.clone(), None),
+        }
+    }
+
+    fn from_columns(m: &models::Model) -> Result<Self> {
+        Ok(
+            match (&m.dispute_blocked_by, &m.dispute_fingerprint, &m.program_id) {
+                (Some(b), fingerprint, _) => Self::Blocked {
+                    fingerprint: fingerprint.clone(),
+                    blocked_by: serde_json::from_str(b).map_err(|e| {
+                        OracleError::Database(format!(
+                            "corrupt dispute_blocked_by for {}: {e}",
+                            m.id
+                        ))
+                    })?,
+                },
+                (None, Some(fingerprint), Some(program_id)) if m.disputable => Self::Disputable {
+                    fingerprint: fingerprint.clone(),
+                    program_id: program_id.clone(),
+                },
+                _ => Self::NotAssessed,
+            },
+        )
+    }
+}
+
 /// A registered model as the domain sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelRecord {
@@ -89,6 +193,8 @@ pub struct ModelRecord {
     pub active: bool,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// Whether its calls can be disputed on-chain, and why not.
+    pub dispute: DisputeVerdict,
 }
 
 impl TryFrom<models::Model> for ModelRecord {
@@ -105,6 +211,7 @@ impl TryFrom<models::Model> for ModelRecord {
             outputs: serde_json::from_str(&m.outputs)
                 .map_err(|e| json("outputs", &e.to_string()))?,
             state: m.state.parse()?,
+            dispute: DisputeVerdict::from_columns(&m)?,
             file_size: m.file_size as u64,
             tensor_count: m.tensor_count as u64,
             id: m.id,
@@ -298,6 +405,7 @@ impl Registry {
                 "model `{name}` is deactivated by its publisher"
             )));
         }
+        let first_load = cached.is_none();
         let worker = match cached.filter(|m| m.record.id == record.id) {
             Some(m) => m.worker.clone(),
             None => {
@@ -315,6 +423,21 @@ impl Registry {
         let fingerprint_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
             fingerprint.as_bytes(),
         ));
+        let stale = match &record.dispute {
+            DisputeVerdict::NotAssessed => true,
+            v => v.fingerprint().is_some_and(|f| f != fingerprint),
+        };
+        if stale && first_load {
+            // First load under this fingerprint: the verdict is re-established in the
+            // background (the call does not wait for it).
+            let (this, id) = (self.clone(), record.id.clone());
+            let (path, size) = (self.store.path_for(&record.file_sha256), record.file_size);
+            tokio::spawn(async move {
+                if let Err(e) = this.reassess(&id, &path, size).await {
+                    tracing::warn!(model_id = %id, error = %e, "re-assessing disputability failed");
+                }
+            });
+        }
         let model = Arc::new(ServingModel {
             record,
             worker,
@@ -393,6 +516,8 @@ impl Registry {
         }
         let signature = probe.signature;
         let weights_root = hex::encode(scan.weights_root);
+        let verdict = self.assess(upload.path(), upload.len).await;
+        let (disputable, blocked_by, dispute_fingerprint, program_id) = verdict.columns();
 
         if let Some(existing) = self.find_by_weights(&weights_root).await? {
             return self.dedupe(by, existing);
@@ -433,6 +558,10 @@ impl Registry {
             active: Set(true),
             created_at_ms: Set(now),
             updated_at_ms: Set(now),
+            disputable: Set(disputable),
+            dispute_blocked_by: Set(blocked_by),
+            dispute_fingerprint: Set(dispute_fingerprint),
+            program_id: Set(program_id),
         };
 
         let (_, created_file) = self.store.persist(upload).await?;
@@ -455,6 +584,64 @@ impl Registry {
         info!(model_id = %id, weights_root = %weights_root, tensors = scan.tensors.len(), "model registered");
         metrics::counter!("imo_models_registered_total").increment(1);
         Ok(Registration::Created(record))
+    }
+
+    /// Is this model disputable under this process's execution fingerprint? Never fails: an
+    /// assessment that cannot run is a verdict with its reason. ONNX Runtime runs in this
+    /// process here, but only for models whose every node is in the judge's small op set and
+    /// which already ran on the same sample shapes under the memory budget in a worker.
+    async fn assess(&self, path: &std::path::Path, size: u64) -> DisputeVerdict {
+        if size > ASSESS_MAX_MODEL_BYTES {
+            return DisputeVerdict::Blocked {
+                fingerprint: None,
+                blocked_by: Blocker {
+                    node: None,
+                    op: None,
+                    reason: format!(
+                        "the model is larger than {} MiB, the limit for on-chain disputes",
+                        ASSESS_MAX_MODEL_BYTES >> 20
+                    ),
+                },
+            };
+        }
+        let started = Instant::now();
+        let verdict = match judge::assess(path, &self.engine, &[]).await {
+            Ok(d) => DisputeVerdict::of(&d),
+            Err(e) => DisputeVerdict::Blocked {
+                fingerprint: None,
+                blocked_by: Blocker {
+                    node: None,
+                    op: None,
+                    reason: format!("the reference interpreter could not be compared: {e}"),
+                },
+            },
+        };
+        metrics::histogram!("imo_model_assess_seconds").record(started.elapsed().as_secs_f64());
+        verdict
+    }
+
+    /// Assesses a stored model again (a new execution fingerprint, or never assessed) and
+    /// stores the verdict.
+    #[instrument(skip(self, path))]
+    pub async fn reassess(
+        &self,
+        id: &str,
+        path: &std::path::Path,
+        size: u64,
+    ) -> Result<DisputeVerdict> {
+        let verdict = self.assess(path, size).await;
+        let (disputable, blocked_by, fingerprint, program_id) = verdict.columns();
+        let row = models::ActiveModel {
+            id: Set(id.to_owned()),
+            disputable: Set(disputable),
+            dispute_blocked_by: Set(blocked_by),
+            dispute_fingerprint: Set(fingerprint),
+            program_id: Set(program_id),
+            ..Default::default()
+        };
+        models::Entity::update(row).exec(&self.db).await?;
+        info!(model_id = %id, disputable = verdict.is_disputable(), "disputability assessed");
+        Ok(verdict)
     }
 
     fn dedupe(&self, by: &Principal, existing: ModelRecord) -> Result<Registration> {

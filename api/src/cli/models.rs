@@ -136,6 +136,19 @@ pub(crate) async fn run(command: ModelsCommand) -> anyhow::Result<()> {
             for t in &model.outputs {
                 println!("  output {} {} {:?}", t.name, t.datatype, t.shape);
             }
+            let d = &model.dispute;
+            match (&d.program_id, &d.blocked_by) {
+                (Some(p), _) => println!("  disputable on-chain, program {p}"),
+                (None, Some(b)) => println!(
+                    "  not disputable: {}{}",
+                    b.op.as_ref().map_or(String::new(), |op| format!(
+                        "{op} at {}: ",
+                        b.node.as_deref().unwrap_or("-")
+                    )),
+                    b.reason
+                ),
+                (None, None) => println!("  disputability not assessed yet"),
+            }
         }
         ModelsCommand::Tokenize {
             model,

@@ -23,6 +23,10 @@ pub struct Model {
     pub active: bool,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    pub disputable: bool,
+    pub dispute_blocked_by: Option<String>,
+    pub dispute_fingerprint: Option<String>,
+    pub program_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

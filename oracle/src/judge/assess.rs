@@ -4,7 +4,7 @@
 use std::{path::Path, sync::Arc};
 
 use prost::Message;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
 use super::{
@@ -25,7 +25,7 @@ use crate::{
 pub const DEFAULT_SAMPLES: usize = 24;
 
 /// What blocks a model from being disputable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Blocker {
     /// The ONNX node's name (`#<index>` when unnamed); `None` for model-level reasons.
     pub node: Option<String>,

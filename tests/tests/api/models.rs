@@ -258,4 +258,81 @@ async fn ownership(b: Backend) {
     srv.finish().await;
 }
 
-both_backends!(upload_get_list, dedupe, ownership);
+/// Issue 13, point 1: at registration the service runs sample inputs through ONNX Runtime and
+/// the reference interpreter and marks the model disputable only where they agree bit for bit;
+/// otherwise the API names the op that blocked it. A model first served under another
+/// execution fingerprint is assessed again.
+async fn disputability(b: Backend) {
+    use imo_client::dto::DisputeStatus;
+    use sea_orm::ConnectionTrait;
+    let srv = TestServer::start(b).await;
+    let publisher = srv.key(&signer(1), "publisher").await;
+
+    let q = srv
+        .register(&publisher, "quant_mlp.onnx", "quant-mlp", 0)
+        .await;
+    assert_eq!(
+        q.dispute.status,
+        DisputeStatus::Disputable,
+        "{:?}",
+        q.dispute
+    );
+    let program = q.dispute.program_id.clone().expect("a program id");
+    assert!(
+        program.starts_with("0x") && program.len() == 66,
+        "{program}"
+    );
+    let fingerprint = q.dispute.fingerprint.clone().expect("a fingerprint");
+    assert!(fingerprint.starts_with("ort="), "{fingerprint}");
+    assert!(q.dispute.blocked_by.is_none());
+
+    // Float MatMul is outside the judge's op set: blocked, and the node and op are named.
+    let t = srv
+        .register(&publisher, "tiny_mlp.onnx", "tiny-mlp", 0)
+        .await;
+    assert_eq!(t.dispute.status, DisputeStatus::Blocked, "{:?}", t.dispute);
+    let blocker = t.dispute.blocked_by.clone().expect("what blocked it");
+    assert_eq!(blocker.op.as_deref(), Some("MatMul"), "{blocker:?}");
+    assert!(
+        blocker.node.is_some() && !blocker.reason.is_empty(),
+        "{blocker:?}"
+    );
+    assert!(t.dispute.program_id.is_none());
+
+    // As if the verdict had been reached under another ONNX Runtime build: the first load
+    // under this process's fingerprint assesses again and stores the new verdict.
+    let db = &srv.oracle.db;
+    db.execute_unprepared(&format!(
+        "UPDATE models SET dispute_fingerprint = 'ort=0.0.0;ep=cpu' WHERE id = '{}'",
+        q.id
+    ))
+    .await
+    .unwrap();
+    let stale = srv.client().get_model(&q.id).await.unwrap();
+    assert_eq!(
+        stale.dispute.fingerprint.as_deref(),
+        Some("ort=0.0.0;ep=cpu")
+    );
+    let client = srv.key(&signer(2), "client").await;
+    let body = serde_json::json!({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 16], "data": vec![0.5f32; 16]}]});
+    let (status, v) = client.infer_json("quant-mlp", &body).await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let m = srv.client().get_model(&q.id).await.unwrap();
+        if m.dispute.fingerprint.as_deref() == Some(fingerprint.as_str()) {
+            assert_eq!(m.dispute.status, DisputeStatus::Disputable);
+            assert_eq!(m.dispute.program_id.as_deref(), Some(program.as_str()));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not re-assessed: {:?}",
+            m.dispute
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    srv.finish().await;
+}
+
+both_backends!(upload_get_list, dedupe, ownership, disputability);
