@@ -50,6 +50,8 @@ pub struct Inference {
     /// (every receipt must be attestable: the contract takes registered models and non-zero
     /// totals only).
     tokenized: Option<std::sync::Arc<std::sync::RwLock<std::collections::HashSet<String>>>>,
+    #[cfg(feature = "fault-injection")]
+    corrupt_output: bool,
 }
 
 fn shape_str(s: &[i64]) -> String {
@@ -151,6 +153,21 @@ pub fn validate(model: &ServingModel, inputs: &[Tensor], outputs: &[String]) -> 
     Ok(())
 }
 
+/// Flips the first byte of the first output (test-only fraud).
+#[cfg(feature = "fault-injection")]
+fn corrupt_first_output(mut outputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
+    if let Some(first) = outputs.first_mut() {
+        let (name, dt, shape, data) = first.clone().into_parts();
+        if let crate::tensor::TensorData::Fixed(mut b) = data
+            && !b.is_empty()
+        {
+            b[0] ^= 0x01;
+            *first = Tensor::new(name, dt, shape, crate::tensor::TensorData::Fixed(b))?;
+        }
+    }
+    Ok(outputs)
+}
+
 impl Inference {
     pub fn new(
         registry: Registry,
@@ -167,7 +184,18 @@ impl Inference {
             clock,
             ids: Default::default(),
             tokenized: None,
+            #[cfg(feature = "fault-injection")]
+            corrupt_output: false,
         }
+    }
+
+    /// Test-only fraud (`chain.fault_injection = "corrupt-output"`, `fault-injection` feature):
+    /// every call's first output has its first byte flipped before it is hashed, signed and
+    /// returned — one output element changed, as a dishonest operator would serve it.
+    #[cfg(feature = "fault-injection")]
+    pub fn with_corrupt_output(mut self, on: bool) -> Self {
+        self.corrupt_output = on;
+        self
     }
 
     /// Chain mode: meter only the models in `tokenized` (shared with the chain loop).
@@ -238,6 +266,12 @@ impl Inference {
         let input_hash = canonical_hash(&call.inputs);
         let run_started = Instant::now();
         let outputs = model.worker.run(call.inputs, call.outputs).await?;
+        #[cfg(feature = "fault-injection")]
+        let outputs = if self.corrupt_output {
+            corrupt_first_output(outputs)?
+        } else {
+            outputs
+        };
         let run_time = run_started.elapsed();
         let output_hash = canonical_hash(&outputs);
 

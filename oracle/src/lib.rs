@@ -87,7 +87,7 @@ impl Oracle {
         let sandbox = sandbox::Sandbox::new(&config.engine)?;
         let registry = Registry::new(
             db.clone(),
-            store,
+            store.clone(),
             engine.clone(),
             sandbox,
             &config.engine,
@@ -122,10 +122,17 @@ impl Oracle {
                     d,
                     signer.key().clone(),
                     ledger,
+                    store,
                 )
                 .await?;
                 tracing::info!(oracle = %c.deployment().oracle, vault = %c.deployment().vault, registry = %c.deployment().registry, "chain loop ready");
                 inference = inference.with_tokenized(c.tokens.tokenized_models());
+                #[cfg(feature = "fault-injection")]
+                {
+                    inference = inference.with_corrupt_output(
+                        config.chain.fault_injection.as_deref() == Some("corrupt-output"),
+                    );
+                }
                 Some(c)
             }
             None => None,

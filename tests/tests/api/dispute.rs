@@ -1,11 +1,18 @@
-//! The inference dispute game on a real anvil through the Rust side (`imo_oracle::judge` and the
-//! bindings in `chain::dispute`): the suite deployed by `chain::Chain::deploy`, `JudgeVM` and
-//! `InferenceDispute` deployed with alloy, the quantized MLP's program committed, receipts signed
-//! for the deployed UsageOracle, and whole games played move by move with the judge's data — a
-//! lying operator loses and the client is refunded; an honest operator's challenger cannot win the
-//! one-step and loses on its clock.
+//! The inference dispute game on a real anvil (docs/PROTOCOL.md §9).
+//!
+//! * Games between two traces (`game_*`): the suite with its game deployed by
+//!   `chain::Chain::deploy`, a quantized model's program committed, receipts signed for the
+//!   deployed UsageOracle, and both sides played by the domain's one player
+//!   (`chain::game::decide`: the operator's moves sent directly, the challenger's through
+//!   `chain::challenger::Challenger`), move for move what `judge::game::play` simulates — a lying
+//!   operator loses and the client is refunded; an honest operator's challenger cannot win the
+//!   one-step and loses on its clock. The gas and time of each whole game are printed.
+//! * The service playing (`service_*`): the real service with quant_mlp tokenized, a client's
+//!   call metered, and the `disputes` job defending it: a lying challenger loses its bond to the
+//!   operator; with the test-only `corrupt-output` fraud the verifier's game is won, the
+//!   operator's bond slashed and the client refunded, to the wei.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use alloy::{
     network::{EthereumWallet, TransactionBuilder},
@@ -18,22 +25,26 @@ use alloy::{
 use imo_oracle::{
     chain::{
         self,
-        dispute::{self, InferenceDispute, JudgeVM},
+        challenger::{self, Challenger, Turn},
+        dispute::{self, InferenceDispute},
+        game::{Position, Role, decide},
     },
     judge::{Fault, Program, Trace, game, sample_inputs},
-    receipts::{Receipt, domain},
+    receipts::{Receipt, ReceiptRecord, domain},
+    tensor::{DataType, Tensor, TensorData},
 };
 
-use crate::helpers::*;
+use crate::{cycle::World, helpers::*};
 
 /// anvil's second and third dev keys (public): the operator and the challenger.
 const OPERATOR: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 const CHALLENGER: &str = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
 const CLIENT: Address = Address::new([0xC1; 20]);
-const CHALLENGER_BOND: u64 = 10_000_000_000_000_000;
-const OPERATOR_BOND: u64 = 50_000_000_000_000_000;
+const CHALLENGER_BOND: u128 = 10_000_000_000_000_000;
+const OPERATOR_BOND: u128 = 50_000_000_000_000_000;
 const CLOCK: u64 = 600;
-const PRICE: u64 = 1_000_000_000_000_000;
+const PRICE: u128 = 1_000_000_000_000_000;
+const ETH: u128 = 1_000_000_000_000_000_000;
 
 fn key(k: &str) -> PrivateKeySigner {
     k.parse().unwrap()
@@ -54,95 +65,106 @@ struct Setup {
     model: B256,
 }
 
-async fn setup() -> Setup {
+/// The dispute parameters of these tests (a short clock; anvil time-travels past it).
+fn game_params(cfg: &mut imo_oracle::config::ChainConfig) {
+    cfg.dispute_challenger_bond_wei = CHALLENGER_BOND;
+    cfg.dispute_operator_bond_wei = OPERATOR_BOND;
+    cfg.dispute_clock_secs = CLOCK;
+    cfg.dispute_window_secs = 86_400;
+}
+
+async fn setup(model_file: &str) -> Setup {
     let anvil = Anvil::spawn().await;
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("deployer.key");
     std::fs::write(&key_file, format!("{ANVIL_KEY_0}\n")).unwrap();
-    let cfg = imo_oracle::config::ChainConfig {
+    let mut cfg = imo_oracle::config::ChainConfig {
         rpc_url: anvil.url.clone(),
         chain_id: CHAIN_ID,
         deployer_key_file: Some(key_file),
         ..Default::default()
     };
+    game_params(&mut cfg);
     let suite = chain::Chain::connect(&cfg)
         .await
         .unwrap()
         .deploy(imo_oracle::types::Address(key(OPERATOR).address()), 0)
         .await
-        .expect("the suite deploys");
-    let deployer = wallet(&anvil.url, ANVIL_KEY_0);
-    let judge = JudgeVM::deploy(&deployer).await.expect("JudgeVM deploys");
-    let dispute = InferenceDispute::deploy(
-        &deployer,
-        suite.oracle.0,
-        *judge.address(),
-        U256::from(CHALLENGER_BOND),
-        U256::from(OPERATOR_BOND),
-        CLOCK,
-        86_400,
+        .expect("the suite deploys, with its dispute game");
+    let game = suite
+        .dispute
+        .expect("the game is deployed with the suite")
+        .0;
+    let d = InferenceDispute::new(game, anvil.provider());
+    assert_eq!(d.oracle().call().await.unwrap(), suite.oracle.0);
+    assert_eq!(d.judge().call().await.unwrap(), suite.judge.unwrap().0);
+    assert_eq!(d.clock().call().await.unwrap(), CLOCK);
+    assert_eq!(
+        d.unstakeDelay().call().await.unwrap(),
         86_400 + 2 * CLOCK,
-    )
-    .await
-    .expect("InferenceDispute deploys");
+        "unstake delay defaults to the window plus both clocks"
+    );
 
-    let path = model("quant_mlp.onnx");
+    let path = model(model_file);
     let program = Arc::new(Program::from_file(&path).unwrap());
     let model = B256::from(imo_oracle::onnx::scan_model(&path).unwrap().weights_root);
-    let op = InferenceDispute::new(*dispute.address(), wallet(&anvil.url, OPERATOR));
-    op.commitProgram(model, dispute::program(&program.commitment()))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    op.stake()
-        .value(U256::from(10u128.pow(18)))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let op = InferenceDispute::new(game, wallet(&anvil.url, OPERATOR));
+    assert!(
+        mined(op.commitProgram(model, dispute::program(&program.commitment())))
+            .await
+            .status()
+    );
+    assert!(mined(op.stake().value(U256::from(ETH))).await.status());
     Setup {
         oracle: suite.oracle.0,
-        dispute: *dispute.address(),
+        dispute: game,
         anvil,
         program,
         model,
     }
 }
 
-/// Sends one move's calldata from `from`; `Err` carries the revert.
-async fn send(s: &Setup, from: &str, data: Bytes) -> Result<(), String> {
-    let tx = TransactionRequest::default()
-        .with_to(s.dispute)
-        .with_input(data);
-    let pending = wallet(&s.anvil.url, from)
+/// Sends one move's calldata from `from`; its gas, or the revert.
+async fn send(url: &str, to: Address, from: &str, data: Bytes) -> Result<u64, String> {
+    let tx = TransactionRequest::default().with_to(to).with_input(data);
+    let w = wallet(url, from);
+    w.call(tx.clone()).await.map_err(|e| e.to_string())?;
+    let r = w
         .send_transaction(tx)
         .await
+        .map_err(|e| e.to_string())?
+        .get_receipt()
+        .await
         .map_err(|e| e.to_string())?;
-    let r = pending.get_receipt().await.map_err(|e| e.to_string())?;
     if r.status() {
-        Ok(())
+        Ok(r.gas_used)
     } else {
         Err("reverted".into())
     }
 }
 
-/// Opens a game over the operator trace's receipt and plays every move; returns the game id.
-async fn play(s: &Setup, operator: &Trace, challenger: &Trace) -> (B256, game::Script) {
-    let now_ms = s
-        .anvil
-        .provider()
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .unwrap()
-        .unwrap()
-        .header
-        .timestamp
-        * 1000;
+/// What a played game cost.
+#[derive(Debug, Default)]
+struct Played {
+    /// Every move sent, in order (with its gas): the operator's and the challenger's.
+    moves: Vec<(&'static str, u64)>,
+    /// Why the challenger stopped, when it did.
+    stuck: Option<String>,
+    secs: f64,
+}
+
+impl Played {
+    fn gas(&self) -> u64 {
+        self.moves.iter().map(|m| m.1).sum()
+    }
+}
+
+/// Opens a game over the operator trace's receipt and plays it: the operator with `decide`
+/// (sent directly), the challenger with `Challenger::turn`; until it is over or the challenger
+/// has no winning move.
+async fn play(s: &Setup, operator: &Trace, challenger_trace: &Trace) -> (B256, Played) {
+    let started = Instant::now();
+    let (_, now) = crate::cycle::chain_time(&s.anvil).await;
     let receipt = Receipt {
         id: 0x0190_0000_0000_0000_0000_0000_0000_0001,
         epoch: 1,
@@ -152,55 +174,73 @@ async fn play(s: &Setup, operator: &Trace, challenger: &Trace) -> (B256, game::S
         inputHash: operator.input_hash().into(),
         outputHash: operator.output_hash(&[]).into(),
         fingerprint: B256::repeat_byte(0xF1),
-        timestamp: now_ms,
+        timestamp: now * 1000,
     };
     let sig = key(OPERATOR)
         .sign_hash_sync(&receipt.eip712_signing_hash(&domain(CHAIN_ID, s.oracle)))
         .unwrap();
-    let ch = InferenceDispute::new(s.dispute, wallet(&s.anvil.url, CHALLENGER));
-    let open = dispute::open_call(
-        &receipt,
-        &sig.as_bytes(),
-        &operator.open_data(),
-        challenger.output_hash(&[]).into(),
-    );
-    ch.open(open.r, open.signature, open.input, open.claimedOutputHash)
-        .value(U256::from(CHALLENGER_BOND))
-        .send()
-        .await
-        .expect("open")
-        .get_receipt()
+    let ch = Challenger::connect(&s.anvil.url, key(CHALLENGER), s.dispute)
         .await
         .unwrap();
-    let id = dispute::game_id(&receipt, key(CHALLENGER).address());
-    let script = game::play(operator, challenger, &[]);
-    let last = script.moves.len() - 1;
-    for (i, m) in script.moves.iter().enumerate() {
-        let from = if dispute::by_operator(m) {
-            OPERATOR
-        } else {
-            CHALLENGER
-        };
-        let sent = send(s, from, dispute::call(id, m)).await;
-        if i == last && matches!(m, game::Move::Step(_)) && script.winner == game::Winner::Operator
-        {
-            assert!(
-                sent.is_err(),
-                "a step against an honest operator cannot win"
-            );
-        } else {
-            sent.unwrap_or_else(|e| panic!("move {i} ({m:?}) failed: {e}"));
+    assert_eq!(ch.bond(), U256::from(CHALLENGER_BOND));
+    let (id, open_gas) = ch
+        .open(
+            &receipt,
+            &sig.as_bytes(),
+            operator,
+            challenger_trace.output_hash(&[]).into(),
+        )
+        .await
+        .expect("open");
+    let mut played = Played {
+        moves: vec![("open", open_gas)],
+        ..Default::default()
+    };
+    let provider = s.anvil.provider();
+    loop {
+        let pos = Position::read(&provider, s.dispute, id).await.unwrap();
+        if pos.winner().is_some() {
+            break;
+        }
+        match pos.to_move() {
+            Some(Role::Operator) => {
+                let (_, now) = crate::cycle::chain_time(&s.anvil).await;
+                let action = decide(Role::Operator, &pos, operator, &[], now)
+                    .expect("the operator has a move")
+                    .expect("it is the operator's turn");
+                let gas = send(&s.anvil.url, s.dispute, OPERATOR, action.calldata(id))
+                    .await
+                    .unwrap_or_else(|e| panic!("operator move {} failed: {e}", action.name()));
+                played.moves.push((action.name(), gas));
+            }
+            _ => match ch.turn(id, challenger_trace, &[]).await.unwrap() {
+                Turn::Moved { name, gas } => played.moves.push((name, gas)),
+                Turn::Over(_) => break,
+                Turn::Stuck(reason) => {
+                    played.stuck = Some(reason);
+                    break;
+                }
+                Turn::Waiting => unreachable!("the challenger is to move"),
+            },
         }
     }
-    (id, script)
+    played.secs = started.elapsed().as_secs_f64();
+    (id, played)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lying_operator_loses_on_chain_and_the_client_is_refunded() {
-    let s = setup().await;
-    let inputs = sample_inputs(&s.program, 1, 7).remove(0);
+/// The moves of a simulated script, by name (what the on-chain game must have played).
+fn script_names(script: &game::Script) -> Vec<&'static str> {
+    script
+        .moves
+        .iter()
+        .map(|m| imo_oracle::chain::game::Action::Move(m.clone()).name())
+        .collect()
+}
+
+async fn lying_operator_loses(model_file: &str, k: usize, seed: u64) {
+    let s = setup(model_file).await;
+    let inputs = sample_inputs(&s.program, 1, seed).remove(0);
     let honest = Trace::run(s.program.clone(), &inputs).unwrap();
-    let k = 6; // the second QLinearMatMul
     let liar = (0..64)
         .map(|byte| {
             Trace::run_with_fault(
@@ -216,9 +256,16 @@ async fn a_lying_operator_loses_on_chain_and_the_client_is_refunded() {
         })
         .find(|t| t.output_hash(&[]) != honest.output_hash(&[]))
         .expect("a corruption that reaches the output");
-    let (id, script) = play(&s, &liar, &honest).await;
+    let script = game::play(&liar, &honest, &[]);
     assert_eq!(script.node, k);
-    assert!(script.node_rounds <= 4);
+    let (id, played) = play(&s, &liar, &honest).await;
+    assert_eq!(played.stuck, None);
+    let names: Vec<_> = played.moves[1..].iter().map(|m| m.0).collect();
+    assert_eq!(
+        names,
+        script_names(&script),
+        "the chain saw the simulated game"
+    );
     let d = InferenceDispute::new(s.dispute, s.anvil.provider());
     let g = d.getGame(id).call().await.unwrap();
     assert_eq!(
@@ -230,11 +277,30 @@ async fn a_lying_operator_loses_on_chain_and_the_client_is_refunded() {
         U256::from(CHALLENGER_BOND + OPERATOR_BOND)
     );
     assert_eq!(d.credits(CLIENT).call().await.unwrap(), U256::from(PRICE));
+    eprintln!(
+        "NUMBERS {model_file} lying operator (node {k}): {} transactions, {} gas (node rounds {}, tile rounds {}), {:.2} s on anvil: {:?}",
+        played.moves.len(),
+        played.gas(),
+        script.node_rounds,
+        script.tile_rounds,
+        played.secs,
+        played.moves
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_honest_operator_wins_when_the_challengers_clock_runs_out() {
-    let s = setup().await;
+async fn game_a_lying_operator_loses_on_chain_and_the_client_is_refunded() {
+    lying_operator_loses("quant_mlp.onnx", 6, 7).await; // the second QLinearMatMul
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn game_a_lying_operator_of_the_cnn_loses() {
+    lying_operator_loses("quant_cnn.onnx", 1, 3).await; // the QLinearConv
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn game_an_honest_operator_wins_when_the_challengers_clock_runs_out() {
+    let s = setup("quant_mlp.onnx").await;
     let inputs = sample_inputs(&s.program, 1, 8).remove(0);
     let honest = Trace::run(s.program.clone(), &inputs).unwrap();
     let last = s.program.node_count() - 1;
@@ -248,17 +314,26 @@ async fn an_honest_operator_wins_when_the_challengers_clock_runs_out() {
         }),
     )
     .unwrap();
-    let (id, script) = play(&s, &honest, &wrong).await;
-    assert_eq!(script.winner, game::Winner::Operator);
+    let (id, played) = play(&s, &honest, &wrong).await;
+    assert!(
+        played.stuck.is_some(),
+        "a lying challenger has no winning step"
+    );
     let d = InferenceDispute::new(s.dispute, s.anvil.provider());
     assert!(!d.operatorToMove(id).call().await.unwrap());
-    s.anvil.time_travel(CLOCK + 1).await;
-    InferenceDispute::new(s.dispute, wallet(&s.anvil.url, ANVIL_KEY_0))
-        .timeout(id)
-        .send()
+    // Before its clock runs out nobody may claim it; after, the operator's player does.
+    let pos = Position::read(&s.anvil.provider(), s.dispute, id)
         .await
+        .unwrap();
+    let (_, now) = crate::cycle::chain_time(&s.anvil).await;
+    assert_eq!(decide(Role::Operator, &pos, &honest, &[], now), Ok(None));
+    s.anvil.time_travel(CLOCK + 1).await;
+    let (_, now) = crate::cycle::chain_time(&s.anvil).await;
+    let action = decide(Role::Operator, &pos, &honest, &[], now)
         .unwrap()
-        .get_receipt()
+        .expect("the operator claims the timeout");
+    assert_eq!(action.name(), "timeout");
+    send(&s.anvil.url, s.dispute, OPERATOR, action.calldata(id))
         .await
         .unwrap();
     let g = d.getGame(id).call().await.unwrap();
@@ -271,4 +346,358 @@ async fn an_honest_operator_wins_when_the_challengers_clock_runs_out() {
         U256::from(CHALLENGER_BOND)
     );
     assert_eq!(d.credits(CLIENT).call().await.unwrap(), U256::ZERO);
+    eprintln!(
+        "NUMBERS quant_mlp.onnx lying challenger: {} transactions, {} gas, {:.2} s on anvil (then the timeout): {:?}",
+        played.moves.len(),
+        played.gas(),
+        played.secs,
+        played.moves
+    );
+}
+
+/// The verifier's check: a correct receipt is never challenged; a wrong one is, with the
+/// reference's output hash.
+#[test]
+fn check_never_flags_a_correct_receipt() {
+    let program = Arc::new(Program::from_file(&model("quant_mlp.onnx")).unwrap());
+    for (i, inputs) in sample_inputs(&program, 24, 11).into_iter().enumerate() {
+        let t = Trace::run(program.clone(), &inputs).unwrap();
+        let mut r = Receipt {
+            id: i as u128,
+            epoch: 0,
+            model: B256::ZERO,
+            client: CLIENT,
+            price: U256::ZERO,
+            inputHash: t.input_hash().into(),
+            outputHash: t.output_hash(&[]).into(),
+            fingerprint: B256::ZERO,
+            timestamp: 0,
+        };
+        assert!(matches!(
+            challenger::check(program.clone(), &r, &inputs, &[]),
+            challenger::Check::Correct
+        ));
+        r.outputHash = B256::repeat_byte(7);
+        match challenger::check(program.clone(), &r, &inputs, &[]) {
+            challenger::Check::Wrong { claimed, .. } => {
+                assert_eq!(claimed, B256::from(t.output_hash(&[])))
+            }
+            other => panic!("{other:?}"),
+        }
+        r.inputHash = B256::repeat_byte(8);
+        assert!(matches!(
+            challenger::check(program.clone(), &r, &inputs, &[]),
+            challenger::Check::Unjudgeable(_)
+        ));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The service plays.
+
+const CLIENT_DEPOSIT: u128 = ETH;
+
+/// The world with quant_mlp tokenized and the client funded; the dispute job's stake target set.
+async fn service_world(fault: Option<&str>) -> (World, Arc<Program>, String) {
+    let fault = fault.map(str::to_owned);
+    let w = World::start(Backend::Sqlite, move |cfg| {
+        game_params(&mut cfg.chain);
+        cfg.chain.dispute_stake_wei = ETH;
+        cfg.chain.fault_injection = fault;
+    })
+    .await;
+    let m = w
+        .srv
+        .register(&w.publisher_api, "quant_mlp.onnx", "quant-mlp", PRICE)
+        .await;
+    w.publisher_api
+        .tokenize(&m.id, "Quant MLP", "QMLP", "1000000", 8000)
+        .await
+        .expect("tokenize");
+    let api = w.publisher_api.clone();
+    let id = m.id.clone();
+    w.until("quant-mlp is tokenized", 30, || {
+        let (api, id) = (api.clone(), id.clone());
+        async move { api.token(&id).await.unwrap().state == "tokenized" }
+    })
+    .await;
+    w.fund_client(CLIENT_DEPOSIT, CLIENT_DEPOSIT).await;
+    let program = Arc::new(Program::from_file(&model("quant_mlp.onnx")).unwrap());
+    (w, program, m.weights_root)
+}
+
+/// Passes of the `transactions` and `disputes` jobs until `cond` holds.
+async fn until_disputes<F, Fut>(w: &World, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        w.chain.disputes.pass().await.expect("disputes pass");
+        w.chain.ctx.txm.pump().await.expect("transactions pass");
+        if cond().await {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+    }
+}
+
+/// One call to quant-mlp with deterministic finite inputs; the inputs and the receipt.
+async fn call(w: &World, seed: u32) -> (Vec<Tensor>, ReceiptRecord) {
+    let x: Vec<f32> = (0..16)
+        .map(|i| {
+            ((i as u32)
+                .wrapping_mul(2_654_435_761)
+                .wrapping_add(seed * 97)
+                % 2000) as f32
+                / 500.0
+                - 2.0
+        })
+        .collect();
+    let body =
+        serde_json::json!({"inputs":[{"name":"x","datatype":"FP32","shape":[1,16],"data":x}]});
+    let (status, resp) = w.client_api.infer_json("quant-mlp", &body).await.unwrap();
+    assert_eq!(status.as_u16(), 200, "{resp}");
+    let r: ReceiptRecord =
+        serde_json::from_str(resp["parameters"]["imo_receipt"].as_str().unwrap()).unwrap();
+    let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let t = Tensor::new("x", DataType::Fp32, vec![1, 16], TensorData::Fixed(bytes)).unwrap();
+    (vec![t], r)
+}
+
+fn signature(r: &ReceiptRecord) -> Vec<u8> {
+    hex::decode(r.signature.trim_start_matches("0x")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_defends_its_receipts_and_a_lying_challenger_loses() {
+    let (w, program, _) = service_world(None).await;
+    let game_addr = w.chain.deployment().dispute.unwrap().0;
+    let d = InferenceDispute::new(game_addr, w.anvil.provider());
+    let operator = w.chain.ctx.txm.sender();
+    // The job commits the served model's program and stakes.
+    until_disputes(&w, "the program is committed and the stake is in", || {
+        let d = d.clone();
+        async move { d.stakeOf(operator).call().await.unwrap().free == U256::from(ETH) }
+    })
+    .await;
+    let (inputs, record) = call(&w, 1).await;
+    let receipt = record.typed().unwrap();
+    let committed = d.programOf(receipt.model).call().await.unwrap();
+    let expected = dispute::program(&program.commitment());
+    assert_eq!(
+        (committed.nodesRoot, committed.initRoot, committed.nodeCount),
+        (expected.nodesRoot, expected.initRoot, expected.nodeCount)
+    );
+    let honest = Trace::run(program.clone(), &inputs).unwrap();
+    assert_eq!(B256::from(honest.output_hash(&[])), receipt.outputHash);
+    match challenger::check(program.clone(), &receipt, &inputs, &[]) {
+        challenger::Check::Correct => {}
+        other => panic!("the service's output is the reference's: {other:?}"),
+    }
+    // A lying challenger (a trace with the last node corrupted) opens anyway.
+    let last = program.node_count() - 1;
+    let liar = Trace::run_with_fault(
+        program.clone(),
+        &inputs,
+        Some(Fault::Byte {
+            node: last,
+            byte: 0,
+            xor: 0x01,
+        }),
+    )
+    .unwrap();
+    let bad = signer(40);
+    w.anvil
+        .rpc(
+            "anvil_setBalance",
+            serde_json::json!([bad.address(), format!("{:#x}", U256::from(ETH))]),
+        )
+        .await;
+    let ch = Challenger::connect(&w.anvil.url, bad.clone(), game_addr)
+        .await
+        .unwrap();
+    let (id, _) = ch
+        .open(
+            &receipt,
+            &signature(&record),
+            &liar,
+            liar.output_hash(&[]).into(),
+        )
+        .await
+        .expect("open");
+    // The service defends every move; the challenger plays its (wrong) trace until stuck.
+    let mut stuck = None;
+    let deadline = Instant::now() + std::time::Duration::from_secs(90);
+    while stuck.is_none() {
+        assert!(Instant::now() < deadline, "the game did not progress");
+        w.chain.disputes.pass().await.expect("disputes pass");
+        w.chain.ctx.txm.pump().await.expect("transactions pass");
+        match ch.turn(id, &liar, &[]).await.unwrap() {
+            Turn::Stuck(r) => stuck = Some(r),
+            Turn::Over(winner) => panic!("over early: {winner:?}"),
+            Turn::Moved { .. } | Turn::Waiting => {}
+        }
+    }
+    let games = w.chain.disputes.games().await.unwrap();
+    assert_eq!(games.len(), 1);
+    assert_eq!(games[0].state, "open");
+    // The challenger stops; once its clock is out the service claims the win.
+    w.anvil.time_travel(CLOCK + 1).await;
+    w.anvil.mine(1).await;
+    until_disputes(&w, "the service claims the timeout", || {
+        let d = d.clone();
+        async move { d.getGame(id).call().await.unwrap().phase == 5 }
+    })
+    .await;
+    until_disputes(&w, "the game is recorded won", || {
+        let defender = w.chain.disputes.clone();
+        async move { defender.games().await.unwrap()[0].state == "won" }
+    })
+    .await;
+    assert_eq!(
+        d.credits(operator).call().await.unwrap(),
+        U256::from(CHALLENGER_BOND)
+    );
+    assert_eq!(d.credits(bad.address()).call().await.unwrap(), U256::ZERO);
+    assert_eq!(
+        d.credits(w.client.address()).call().await.unwrap(),
+        U256::ZERO
+    );
+    let s = d.stakeOf(operator).call().await.unwrap();
+    assert_eq!((s.free, s.locked), (U256::from(ETH), U256::ZERO));
+    // Every move the service sent went through the transaction manager.
+    let sent = w.chain.ctx.txm.with_prefix("dispute:").await.unwrap();
+    assert!(sent.len() >= 6, "{sent:?}");
+    assert!(sent.iter().all(|i| i.state.as_str() == "final"), "{sent:?}");
+    let metrics = reqwest::get(format!("{}/metrics", w.srv.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("imo_disputes_resolved_total"), "{metrics}");
+    w.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_fraud_corrupt_output_is_caught_slashed_and_refunded() {
+    let (w, program, _) = service_world(Some("corrupt-output")).await;
+    let game_addr = w.chain.deployment().dispute.unwrap().0;
+    let d = InferenceDispute::new(game_addr, w.anvil.provider());
+    let operator = w.chain.ctx.txm.sender();
+    until_disputes(&w, "the stake is in", || {
+        let d = d.clone();
+        async move { d.stakeOf(operator).call().await.unwrap().free == U256::from(ETH) }
+    })
+    .await;
+    // Two clients' worth of calls: only the disputed one is refunded.
+    let (inputs, record) = call(&w, 2).await;
+    let (_, other) = call(&w, 3).await;
+    let receipt = record.typed().unwrap();
+    let (trace, wanted, claimed) = match challenger::check(program.clone(), &receipt, &inputs, &[])
+    {
+        challenger::Check::Wrong {
+            trace,
+            wanted,
+            claimed,
+        } => (trace, wanted, claimed),
+        other => panic!("the corrupted output is caught: {other:?}"),
+    };
+    let client_eth = w
+        .anvil
+        .provider()
+        .get_balance(w.client.address())
+        .await
+        .unwrap();
+    let ch = Challenger::connect(&w.anvil.url, w.client.clone(), game_addr)
+        .await
+        .unwrap();
+    let (id, _) = ch
+        .open(&receipt, &signature(&record), &trace, claimed)
+        .await
+        .expect("the client opens");
+    // The (fraudulent) service defends its corrupted output consistently; the client's
+    // verifier plays every turn until the one-step shows the corrupted element.
+    let started = Instant::now();
+    let mut moves = vec![];
+    let deadline = Instant::now() + std::time::Duration::from_secs(120);
+    let winner = loop {
+        assert!(Instant::now() < deadline, "the game did not end");
+        w.chain.disputes.pass().await.expect("disputes pass");
+        w.chain.ctx.txm.pump().await.expect("transactions pass");
+        match ch.turn(id, &trace, &wanted).await.unwrap() {
+            Turn::Over(winner) => break winner,
+            Turn::Moved { name, gas } => moves.push((name, gas)),
+            Turn::Stuck(r) => panic!("the verifier is never stuck against a wrong output: {r}"),
+            Turn::Waiting => {}
+        }
+    };
+    assert_eq!(winner, game::Winner::Challenger);
+    assert_eq!(moves.last().map(|m| m.0), Some("step"), "{moves:?}");
+    let defended = w.chain.ctx.txm.with_prefix("dispute:").await.unwrap();
+    assert!(
+        defended.iter().any(|i| i.key.contains(":defend:")),
+        "the service defended: {defended:?}"
+    );
+    eprintln!(
+        "NUMBERS service quant_mlp corrupt-output game: {:.2} s, the verifier's moves {:?}, the operator's {:?}",
+        started.elapsed().as_secs_f64(),
+        moves,
+        defended
+            .iter()
+            .map(|i| (
+                i.key.split(':').nth(2).unwrap_or("?").to_owned(),
+                i.gas_used
+            ))
+            .collect::<Vec<_>>()
+    );
+    until_disputes(&w, "the game is recorded lost", || {
+        let defender = w.chain.disputes.clone();
+        async move { defender.games().await.unwrap()[0].state == "lost" }
+    })
+    .await;
+    // To the wei: the client (who challenged) gets its bond, the operator's bond and the price;
+    // the operator's stake loses exactly its bond; nobody else is credited; the other receipt
+    // is untouched.
+    assert_eq!(
+        d.credits(w.client.address()).call().await.unwrap(),
+        U256::from(CHALLENGER_BOND + OPERATOR_BOND + PRICE)
+    );
+    assert_eq!(d.credits(operator).call().await.unwrap(), U256::ZERO);
+    // The stake lost exactly the bond and the price: the job staked exactly that again.
+    let stakes = w.chain.ctx.txm.with_prefix("stake:").await.unwrap();
+    let staked: Vec<U256> = stakes.iter().map(|i| i.value).collect();
+    assert_eq!(
+        staked,
+        vec![U256::from(ETH), U256::from(OPERATOR_BOND + PRICE)]
+    );
+    let s = d.stakeOf(operator).call().await.unwrap();
+    assert_eq!((s.free, s.locked), (U256::from(ETH), U256::ZERO));
+    assert_eq!(
+        d.totalCredits().call().await.unwrap(),
+        U256::from(CHALLENGER_BOND + OPERATOR_BOND + PRICE)
+    );
+    let other_hash = other.typed().unwrap().eip712_hash_struct();
+    assert!(!d.refunded(other_hash).call().await.unwrap());
+    assert!(
+        d.refunded(receipt.eip712_hash_struct())
+            .call()
+            .await
+            .unwrap()
+    );
+    let withdrawn = ch.withdraw().await.unwrap();
+    assert_eq!(
+        withdrawn,
+        U256::from(CHALLENGER_BOND + OPERATOR_BOND + PRICE)
+    );
+    let after = w
+        .anvil
+        .provider()
+        .get_balance(w.client.address())
+        .await
+        .unwrap();
+    assert!(after > client_eth, "the client ends up ahead (less gas)");
+    w.finish().await;
 }
