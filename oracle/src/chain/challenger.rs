@@ -168,6 +168,12 @@ impl Challenger {
         Ok((id, gas))
     }
 
+    /// Sends a move of game `id` chosen by the caller (a test's deliberately wrong challenger,
+    /// a manual player); simulated first like every move. The gas it used.
+    pub async fn send_move(&self, id: B256, m: &crate::judge::game::Move) -> Result<u64> {
+        self.send(dispute::call(id, m), U256::ZERO).await
+    }
+
     /// Simulates, sends and waits for one transaction to the game; the gas it used.
     async fn send(&self, data: alloy::primitives::Bytes, value: U256) -> Result<u64> {
         let tx = TransactionRequest::default()
@@ -179,6 +185,14 @@ impl Challenger {
             .call(tx.clone())
             .await
             .map_err(|e| chain_err("the move reverts in simulation", decode_revert(&e)))?;
+        // A move charges the mover's clock: in a later block than the estimate's it writes
+        // slots the estimate left unchanged, so the limit has the transaction manager's margin.
+        let gas = self
+            .provider
+            .estimate_gas(tx.clone())
+            .await
+            .map_err(|e| chain_err("estimating a move's gas", decode_revert(&e)))?;
+        let tx = tx.with_gas_limit(gas.saturating_mul(12) / 10 + 10_000);
         let pending = self
             .provider
             .send_transaction(tx)
@@ -189,9 +203,16 @@ impl Challenger {
             .await
             .map_err(|e| chain_err("waiting for a move", e))?;
         if !r.status() {
+            let limit = self
+                .provider
+                .get_transaction_by_hash(r.transaction_hash)
+                .await
+                .ok()
+                .flatten()
+                .map(|t| alloy::consensus::Transaction::gas_limit(&t));
             return Err(OracleError::Chain(format!(
-                "the move reverted on-chain (tx {})",
-                r.transaction_hash
+                "the move reverted on-chain (tx {}, gas used {} of {limit:?})",
+                r.transaction_hash, r.gas_used
             )));
         }
         Ok(r.gas_used)

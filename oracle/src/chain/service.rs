@@ -98,6 +98,7 @@ impl ChainLoop {
     /// Starts the chain loop for `deployment` (read the latest with [`super::deployment`]),
     /// sending as `operator`. Reads the oracle's immutable parameters once (`chain_unavailable`
     /// if the RPC cannot be reached) and re-closes in the ledger the newest closed epoch.
+    #[allow(clippy::too_many_arguments)] // each is one of the loop's distinct dependencies
     pub async fn start(
         db: DatabaseConnection,
         cfg: ChainConfig,

@@ -129,6 +129,12 @@ async fn send(url: &str, to: Address, from: &str, data: Bytes) -> Result<u64, St
     let tx = TransactionRequest::default().with_to(to).with_input(data);
     let w = wallet(url, from);
     w.call(tx.clone()).await.map_err(|e| e.to_string())?;
+    // The transaction manager's margin: a move in a later block charges the clock.
+    let gas = w
+        .estimate_gas(tx.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let tx = tx.with_gas_limit(gas * 12 / 10 + 10_000);
     let r = w
         .send_transaction(tx)
         .await
@@ -139,7 +145,16 @@ async fn send(url: &str, to: Address, from: &str, data: Bytes) -> Result<u64, St
     if r.status() {
         Ok(r.gas_used)
     } else {
-        Err("reverted".into())
+        let sent = w
+            .get_transaction_by_hash(r.transaction_hash)
+            .await
+            .ok()
+            .flatten()
+            .map(|t| alloy::consensus::Transaction::gas_limit(&t));
+        Err(format!(
+            "reverted (gas used {} of {sent:?}, block {:?})",
+            r.gas_used, r.block_number
+        ))
     }
 }
 
@@ -352,6 +367,175 @@ async fn game_an_honest_operator_wins_when_the_challengers_clock_runs_out() {
         played.gas(),
         played.secs,
         played.moves
+    );
+}
+
+/// How a lying challenger plays against an honest operator.
+#[derive(Debug, Clone, Copy)]
+enum Liar {
+    /// Claims a wrong output and plays its own (wrong) trace honestly.
+    WrongClaim,
+    /// Claims a wrong output and then chooses and picks at random.
+    RandomMoves,
+    /// Opens and never moves again.
+    Silent,
+}
+
+/// Over many random calls an honest operator (the domain's player) wins every game against
+/// every kind of lying challenger, each time on the challenger's clock (claimed by the
+/// operator's player): zero honest slashes, to the wei.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn game_an_honest_operator_never_loses_to_a_lying_challenger() {
+    use rand::{Rng, SeedableRng};
+    let s = setup("quant_mlp.onnx").await;
+    let d = InferenceDispute::new(s.dispute, s.anvil.provider());
+    let mut rng = rand::rngs::StdRng::seed_from_u64(14);
+    let ch = Challenger::connect(&s.anvil.url, key(CHALLENGER), s.dispute)
+        .await
+        .unwrap();
+    let provider = s.anvil.provider();
+    let games = 9;
+    for round in 0..games {
+        let liar_kind = [Liar::WrongClaim, Liar::RandomMoves, Liar::Silent][round % 3];
+        let inputs = sample_inputs(&s.program, 1, 1_000 + round as u64).remove(0);
+        let honest = Trace::run(s.program.clone(), &inputs).unwrap();
+        let node = rng.random_range(0..s.program.node_count());
+        let wrong = (0..64)
+            .map(|byte| {
+                Trace::run_with_fault(
+                    s.program.clone(),
+                    &inputs,
+                    Some(Fault::Byte {
+                        node,
+                        byte,
+                        xor: 1 << (byte % 8),
+                    }),
+                )
+                .unwrap()
+            })
+            .find(|t| t.output_hash(&[]) != honest.output_hash(&[]))
+            .unwrap_or_else(|| {
+                // No corruption of this node reaches the output: lie about the output itself.
+                let last = s.program.node_count() - 1;
+                Trace::run_with_fault(
+                    s.program.clone(),
+                    &inputs,
+                    Some(Fault::Byte {
+                        node: last,
+                        byte: 0,
+                        xor: 1,
+                    }),
+                )
+                .unwrap()
+            });
+        let (_, now) = crate::cycle::chain_time(&s.anvil).await;
+        let receipt = Receipt {
+            id: 0x0190_0000_0000_0000_0000_0000_0000_1000 + round as u128,
+            epoch: 1,
+            model: s.model,
+            client: CLIENT,
+            price: U256::from(PRICE),
+            inputHash: honest.input_hash().into(),
+            outputHash: honest.output_hash(&[]).into(),
+            fingerprint: B256::repeat_byte(0xF1),
+            timestamp: now * 1000,
+        };
+        let sig = key(OPERATOR)
+            .sign_hash_sync(&receipt.eip712_signing_hash(&domain(CHAIN_ID, s.oracle)))
+            .unwrap();
+        let (id, _) = ch
+            .open(
+                &receipt,
+                &sig.as_bytes(),
+                &honest,
+                wrong.output_hash(&[]).into(),
+            )
+            .await
+            .expect("open");
+        loop {
+            let pos = Position::read(&provider, s.dispute, id).await.unwrap();
+            assert!(
+                pos.winner().is_none(),
+                "{liar_kind:?}: over before the clock"
+            );
+            let (_, now) = crate::cycle::chain_time(&s.anvil).await;
+            if pos.to_move() == Some(Role::Operator) {
+                let action = decide(Role::Operator, &pos, &honest, &[], now)
+                    .unwrap()
+                    .unwrap();
+                send(&s.anvil.url, s.dispute, OPERATOR, action.calldata(id))
+                    .await
+                    .unwrap_or_else(|e| panic!("{liar_kind:?}: {} failed: {e}", action.name()));
+                continue;
+            }
+            let mv = match (liar_kind, decide(Role::Challenger, &pos, &wrong, &[], now)) {
+                (Liar::Silent, _) | (_, Err(_)) => None,
+                (Liar::RandomMoves, Ok(Some(imo_oracle::chain::game::Action::Move(m)))) => {
+                    Some(match m {
+                        game::Move::Choose(_) => game::Move::Choose(rng.random()),
+                        game::Move::Pick(_) => game::Move::Pick(rng.random()),
+                        other => other,
+                    })
+                }
+                (_, Ok(Some(imo_oracle::chain::game::Action::Move(m)))) => Some(m),
+                (_, Ok(_)) => None,
+            };
+            let Some(m) = mv else { break };
+            let is_step = matches!(m, game::Move::Step(_));
+            let sent = ch.send_move(id, &m).await;
+            if is_step {
+                assert!(
+                    sent.is_err(),
+                    "{liar_kind:?}: a step against the truth cannot win"
+                );
+                break;
+            }
+            sent.unwrap_or_else(|e| panic!("{liar_kind:?}: {m:?} failed: {e}"));
+        }
+        // The challenger stops; past its clock the operator's player claims the game.
+        s.anvil.time_travel(CLOCK + 1).await;
+        let pos = Position::read(&provider, s.dispute, id).await.unwrap();
+        let (_, now) = crate::cycle::chain_time(&s.anvil).await;
+        let action = decide(Role::Operator, &pos, &honest, &[], now)
+            .unwrap()
+            .expect("a move");
+        if action.name() != "timeout" {
+            // A silent challenger left the operator to defend first.
+            send(&s.anvil.url, s.dispute, OPERATOR, action.calldata(id))
+                .await
+                .unwrap();
+            s.anvil.time_travel(CLOCK + 1).await;
+        }
+        let pos = Position::read(&provider, s.dispute, id).await.unwrap();
+        let (_, now) = crate::cycle::chain_time(&s.anvil).await;
+        let action = decide(Role::Operator, &pos, &honest, &[], now)
+            .unwrap()
+            .expect("the timeout");
+        assert_eq!(action.name(), "timeout", "{liar_kind:?}");
+        send(&s.anvil.url, s.dispute, OPERATOR, action.calldata(id))
+            .await
+            .unwrap();
+        let g = d.getGame(id).call().await.unwrap();
+        assert_eq!(
+            dispute::Phase::from_abi(g.phase),
+            Some(dispute::Phase::OperatorWon),
+            "{liar_kind:?} (node {node})"
+        );
+    }
+    assert_eq!(
+        d.credits(key(OPERATOR).address()).call().await.unwrap(),
+        U256::from(CHALLENGER_BOND * games as u128)
+    );
+    assert_eq!(
+        d.credits(key(CHALLENGER).address()).call().await.unwrap(),
+        U256::ZERO
+    );
+    assert_eq!(d.credits(CLIENT).call().await.unwrap(), U256::ZERO);
+    let st = d.stakeOf(key(OPERATOR).address()).call().await.unwrap();
+    assert_eq!(
+        (st.free, st.locked),
+        (U256::from(ETH), U256::ZERO),
+        "no honest slash"
     );
 }
 
@@ -700,4 +884,186 @@ async fn service_fraud_corrupt_output_is_caught_slashed_and_refunded() {
         .unwrap();
     assert!(after > client_eth, "the client ends up ahead (less gas)");
     w.finish().await;
+}
+
+/// The real binary with its scheduler: SIGKILLed right after it broadcasts its first move of a
+/// game (`kill-after-send:dispute:`), restarted on the same database, it resumes the game from
+/// the chain and its intents, answers every move of a lying challenger and claims the win.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_sigkilled_mid_game_resumes_and_wins() {
+    use std::os::unix::process::ExitStatusExt;
+    let anvil = Anvil::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (db_url, _) = fresh_database(Backend::Sqlite, dir.path()).await;
+    let mut env = crate::crash::service_env(dir.path(), &db_url, &anvil.url);
+    env.extend(
+        [
+            ("IMO_CHAIN_DISPUTE_CLOCK_SECS", CLOCK.to_string()),
+            ("IMO_CHAIN_DISPUTE_STAKE_WEI", ETH.to_string()),
+            ("IMO_CHAIN_DISPUTES_SCHEDULE", "* * * * * *".into()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    let deployed = run_imo(&env, &["contracts", "deploy"]);
+    assert!(deployed.contains("InferenceDispute"), "{deployed}");
+    let (publisher, client, liar_key) = (signer(51), signer(52), signer(53));
+    for s in [&publisher, &client, &liar_key] {
+        anvil
+            .rpc(
+                "anvil_setBalance",
+                serde_json::json!([s.address(), format!("{:#x}", U256::from(100 * ETH))]),
+            )
+            .await;
+    }
+    let publisher_key = cli_key(&env, &publisher, "publisher");
+    let client_key = cli_key(&env, &client, "client");
+    let mut svc = ImoProcess::serve(
+        &env,
+        &[("IMO_CHAIN_FAULT_INJECTION", "kill-after-send:dispute:")],
+    )
+    .await;
+    let pub_api = imo_client::Client::new(&svc.url).with_key(publisher_key);
+    let client_api = imo_client::Client::new(&svc.url).with_key(client_key.clone());
+    let meta = imo_client::Upload {
+        name: "quant-mlp".into(),
+        price_wei: Some(PRICE.to_string()),
+        ..Default::default()
+    };
+    let (_, m) = pub_api
+        .upload_model(&meta, model_bytes("quant_mlp.onnx"))
+        .await
+        .unwrap();
+    pub_api
+        .tokenize(&m.id, "Quant MLP", "QMLP", "1000000", 8000)
+        .await
+        .unwrap();
+    svc.until("the model is tokenized", 30, || {
+        let (api, id) = (pub_api.clone(), m.id.clone());
+        async move { api.token(&id).await.is_ok_and(|t| t.state == "tokenized") }
+    })
+    .await;
+    let contracts = client_api.contracts().await.unwrap();
+    let game_addr: Address = contracts.inference_dispute.unwrap().parse().unwrap();
+    let operator: Address = contracts.operator.parse().unwrap();
+    let d = InferenceDispute::new(game_addr, anvil.provider());
+    svc.until("the operator staked", 30, || {
+        let d = d.clone();
+        async move {
+            d.stakeOf(operator)
+                .call()
+                .await
+                .is_ok_and(|s| s.free == U256::from(ETH))
+        }
+    })
+    .await;
+    // The client's deposit and cap with its own wallet (the CLI), then one call.
+    let key_file = dir.path().join("client.wallet.key");
+    std::fs::write(&key_file, format!("0x{}\n", hex::encode(client.to_bytes()))).unwrap();
+    let mut wenv = env.clone();
+    wenv.push(("IMO_URL".into(), svc.url.clone()));
+    wenv.push(("IMO_API_KEY".into(), client_key));
+    let kf = key_file.display().to_string();
+    run_imo(
+        &wenv,
+        &["wallet", "--key-file", &kf, "deposit", &ETH.to_string()],
+    );
+    run_imo(
+        &wenv,
+        &["wallet", "--key-file", &kf, "authorize", &ETH.to_string()],
+    );
+    svc.until("the deposit is indexed", 30, || {
+        let api = client_api.clone();
+        async move {
+            api.balance()
+                .await
+                .is_ok_and(|b| b.available_wei == ETH.to_string())
+        }
+    })
+    .await;
+    let x: Vec<f32> = (0..16).map(|i| i as f32 / 4.0 - 2.0).collect();
+    let body =
+        serde_json::json!({"inputs":[{"name":"x","datatype":"FP32","shape":[1,16],"data":x}]});
+    let (status, resp) = client_api.infer_json("quant-mlp", &body).await.unwrap();
+    assert_eq!(status.as_u16(), 200, "{resp}");
+    let record: ReceiptRecord =
+        serde_json::from_str(resp["parameters"]["imo_receipt"].as_str().unwrap()).unwrap();
+    let receipt = record.typed().unwrap();
+    let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let inputs =
+        vec![Tensor::new("x", DataType::Fp32, vec![1, 16], TensorData::Fixed(bytes)).unwrap()];
+    let program = Arc::new(Program::from_file(&model("quant_mlp.onnx")).unwrap());
+    let last = program.node_count() - 1;
+    let liar = Trace::run_with_fault(
+        program,
+        &inputs,
+        Some(Fault::Byte {
+            node: last,
+            byte: 0,
+            xor: 0x01,
+        }),
+    )
+    .unwrap();
+    let ch = Challenger::connect(&anvil.url, liar_key.clone(), game_addr)
+        .await
+        .unwrap();
+    let (id, _) = ch
+        .open(
+            &receipt,
+            &signature(&record),
+            &liar,
+            liar.output_hash(&[]).into(),
+        )
+        .await
+        .unwrap();
+    // The service sends its defence and dies right after the broadcast.
+    let status = tokio::time::timeout(std::time::Duration::from_secs(60), svc.wait())
+        .await
+        .unwrap_or_else(|_| panic!("not killed after its first move:\n{}", svc.log_tail()))
+        .unwrap();
+    assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status}");
+    // Restarted without the fault, it goes on; the liar plays until it has no move.
+    let mut svc = ImoProcess::serve(&env, &[]).await;
+    let deadline = Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the game did not progress after the restart:\n{}",
+            svc.log_tail()
+        );
+        match ch.turn(id, &liar, &[]).await.unwrap() {
+            Turn::Stuck(_) => break,
+            Turn::Over(w) => panic!("over early: {w:?}"),
+            Turn::Moved { .. } => {}
+            Turn::Waiting => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+        }
+    }
+    anvil.time_travel(CLOCK + 1).await;
+    anvil.mine(1).await;
+    svc.until("the service claims the win", 60, || {
+        let d = d.clone();
+        async move { d.getGame(id).call().await.is_ok_and(|g| g.phase == 5) }
+    })
+    .await;
+    assert_eq!(
+        d.credits(operator).call().await.unwrap(),
+        U256::from(CHALLENGER_BOND)
+    );
+    let st = d.stakeOf(operator).call().await.unwrap();
+    assert_eq!((st.free, st.locked), (U256::from(ETH), U256::ZERO));
+    // Exactly one defence was sent (the one broadcast before the kill).
+    let db = imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
+        url: db_url.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let defends = imo_oracle::chain::intent_entity::Entity::find()
+        .filter(imo_oracle::chain::intent_entity::Column::Key.contains(":defend:"))
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(defends.len(), 1, "{defends:#?}");
+    db.close().await.ok();
+    svc.stop().await;
 }
