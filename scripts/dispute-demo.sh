@@ -27,7 +27,7 @@ export IMO_CHAIN_CHAIN_ID=31337
 export IMO_CHAIN_DEPLOYER_KEY_FILE="$D/deployer.key"
 export IMO_CHAIN_ENABLED=true
 export IMO_CHAIN_DISPUTE_CLOCK_SECS=3600
-export IMO_CHAIN_DISPUTE_STAKE_WEI=1000000000000000000
+export IMO_CHAIN_DISPUTE_STAKE_WEI=200000000000000000
 export IMO_CHAIN_DISPUTES_SCHEDULE="* * * * * *"
 export IMO_CHAIN_INDEX_SCHEDULE="* * * * * *"
 export IMO_CHAIN_FAULT_INJECTION=corrupt-output
@@ -84,6 +84,11 @@ for _ in $(seq 1 60); do
   [ "$(curl -fsS -H "Authorization: Bearer $CLIENT_KEY" "$URL/v1/balance" | python3 -c 'import sys, json; print(json.load(sys.stdin)["available_wei"])')" != "0" ] && break
   sleep 0.5
 done
+for _ in $(seq 1 60); do
+  IMO_URL="$URL" IMO_API_KEY="$ADMIN_KEY" "$IMO" transactions 2>/dev/null | grep -qE '^stake:[0-9]+ +final' && break
+  sleep 0.5
+done
+say "the operator has staked 0.2 ETH in InferenceDispute (its disputes job): its receipts can be disputed"
 say "one call, recorded for verification (imo infer --record $D/calls)"
 python3 -c 'import json; print(json.dumps({"inputs":[{"name":"x","datatype":"FP32","shape":[1,16],"data":[round((i*37 % 29)/7 - 2, 3) for i in range(16)]}]}))' > "$D/request.json"
 IMO_URL="$URL" IMO_API_KEY="$CLIENT_KEY" "$IMO" infer quant-mlp --body "$D/request.json" --record "$D/calls" > "$D/response.json"
@@ -93,5 +98,5 @@ IMO_URL="$URL" "$IMO" verify --record "$D/calls" --model quant-mlp=.tools/models
   --key-file "$D/client.wallet.key" --poll-ms 300 --game-secs 600
 say "the game took $(python3 -c "print(round($(date +%s.%N) - $T0, 1))") s. The operator's side (its disputes job, through the transaction manager):"
 IMO_URL="$URL" IMO_API_KEY="$ADMIN_KEY" "$IMO" transactions | grep -E 'dispute:|program:|stake:|KEY|key' || true
-grep -E 'dispute' "$D/service.log" | sed 's/^/  service: /' | tail -n 30
+grep -E 'chain::disputes' "$D/service.log" | sed -E 's/^[^ ]+ +INFO pass: imo_oracle::chain::disputes: /  service: /' | tail -n 20
 say "done: the operator ($OPERATOR) lost its bond; the client ($CLIENT) was refunded the call's price and won the bond."

@@ -314,9 +314,13 @@ pub(crate) async fn verify(
             _ => {}
         }
         println!(
-            "{id}: game {} — {}",
+            "{id}: game {} — {}{}",
             v.game.as_deref().unwrap_or("-"),
-            v.outcome
+            v.outcome,
+            v.detail
+                .as_deref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
         );
         if v.outcome != "undecided" {
             std::fs::write(&verdict_path, serde_json::to_vec_pretty(&v)?)?;

@@ -229,8 +229,19 @@ impl Defender {
             return Ok(0);
         }
         let value = target - stake.free - stake.locked;
-        // One key per top-up: the number of earlier ones.
-        let key = format!("stake:{}", self.ctx.txm.with_prefix("stake:").await?.len());
+        // One key per top-up: the number of earlier ones. After a failed one (e.g. the
+        // operator lacks the ETH) wait a minute before the next.
+        let earlier = self.ctx.txm.with_prefix("stake:").await?;
+        if let Some(last) = earlier.last()
+            && matches!(
+                self.ctx.txm.outcome(&last.key).await?,
+                Some(Outcome::Failed(_))
+            )
+            && self.ctx.clock.now_ms() - last.created_at_ms < 60_000
+        {
+            return Ok(0);
+        }
+        let key = format!("stake:{}", earlier.len());
         let data = InferenceDispute::stakeCall {}.abi_encode();
         self.ctx
             .txm
