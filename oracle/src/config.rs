@@ -390,6 +390,9 @@ pub struct ChainConfig {
     pub dispute_stake_wei: u128,
     /// Cron schedule (6 fields) of the `disputes` job.
     pub disputes_schedule: String,
+    /// Seconds the inputs of calls are kept for the defender (`<models_dir>/inputs`); default
+    /// `dispute_window_secs + 2 × dispute_clock_secs` (the last game over a call can end then).
+    pub dispute_retention_secs: Option<u64>,
 }
 
 impl Default for ChainConfig {
@@ -436,6 +439,7 @@ impl Default for ChainConfig {
             dispute_unstake_delay_secs: None,
             dispute_stake_wei: 0,
             disputes_schedule: "*/2 * * * * *".into(),
+            dispute_retention_secs: None,
         }
     }
 }
@@ -496,6 +500,7 @@ impl fmt::Debug for ChainConfig {
             )
             .field("dispute_stake_wei", &self.dispute_stake_wei)
             .field("disputes_schedule", &self.disputes_schedule)
+            .field("dispute_retention_secs", &self.dispute_retention_secs)
             .finish()
     }
 }

@@ -52,6 +52,8 @@ pub struct Inference {
     tokenized: Option<std::sync::Arc<std::sync::RwLock<std::collections::HashSet<String>>>>,
     #[cfg(feature = "fault-injection")]
     corrupt_output: bool,
+    /// Chain mode with a dispute game: every call's input is kept for the dispute window.
+    retention: Option<crate::retention::InputRetention>,
 }
 
 fn shape_str(s: &[i64]) -> String {
@@ -186,7 +188,14 @@ impl Inference {
             tokenized: None,
             #[cfg(feature = "fault-injection")]
             corrupt_output: false,
+            retention: None,
         }
+    }
+
+    /// Keeps every call's input in `retention` before its receipt is committed.
+    pub fn with_retention(mut self, retention: crate::retention::InputRetention) -> Self {
+        self.retention = Some(retention);
+        self
     }
 
     /// Test-only fraud (`chain.fault_injection = "corrupt-output"`, `fault-injection` feature):
@@ -264,6 +273,10 @@ impl Inference {
             .reserve(caller.address, model.record.price_wei)
             .await?;
         let input_hash = canonical_hash(&call.inputs);
+        let kept_input = self
+            .retention
+            .as_ref()
+            .map(|_| crate::judge::game::canonical_encoding(&call.inputs));
         let run_started = Instant::now();
         let outputs = model.worker.run(call.inputs, call.outputs).await?;
         #[cfg(feature = "fault-injection")]
@@ -277,6 +290,11 @@ impl Inference {
 
         let id = self.next_id()?;
         let timestamp_ms = self.clock.now_ms().max(0) as u64;
+        if let (Some(r), Some(encoding)) = (&self.retention, &kept_input) {
+            // Durable before the receipt: a receipt is never signed for an input we cannot
+            // re-execute in a dispute (a failure here is 503, uncharged).
+            r.keep(timestamp_ms as i64, &input_hash, encoding).await?;
+        }
         let mut receipt = ReceiptRecord {
             id: id.to_string(),
             epoch: self.epochs.epoch_of(timestamp_ms as i64),

@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod onnx;
 pub mod receipts;
 pub mod registry;
+pub mod retention;
 pub mod sandbox;
 pub mod serving;
 pub mod storage;
@@ -127,6 +128,9 @@ impl Oracle {
                 .await?;
                 tracing::info!(oracle = %c.deployment().oracle, vault = %c.deployment().vault, registry = %c.deployment().registry, "chain loop ready");
                 inference = inference.with_tokenized(c.tokens.tokenized_models());
+                if c.deployment().dispute.is_some() {
+                    inference = inference.with_retention(c.disputes.retention().clone());
+                }
                 #[cfg(feature = "fault-injection")]
                 {
                     inference = inference.with_corrupt_output(

@@ -13,7 +13,8 @@
 //!
 //! The call's input comes from the `open` transaction itself: `open` carries the canonical
 //! encoding of the input, which the contract checked against the receipt's `inputHash`, and the
-//! receipt (whose output hash says which outputs the call returned). Nothing is kept in memory
+//! receipt (whose output hash says which outputs the call returned). A game opened through a
+//! contract is answered from the input kept by [`InputRetention`] and our own receipt. Nothing is kept in memory
 //! that the chain and the `disputes` table do not hold: after a restart the next pass reads the
 //! positions again and re-executes the calls (a trace is cached per game while the process
 //! lives).
@@ -44,6 +45,7 @@ use crate::{
     db::{disputes, model_tokens, models},
     error::{OracleError, Result},
     judge::{Program, Trace, game::decode_canonical},
+    retention::InputRetention,
     storage::ModelStore,
 };
 
@@ -105,6 +107,9 @@ struct Prepared {
 pub struct Defender {
     ctx: Arc<ChainContext>,
     store: ModelStore,
+    retention: InputRetention,
+    /// When the kept inputs were last pruned (clock ms).
+    pruned_at: std::sync::atomic::AtomicI64,
     /// Compiled programs by weights root (`None`: the model is not disputable).
     programs: std::sync::Mutex<HashMap<B256, Option<Arc<Program>>>>,
     /// Re-executed calls by game id (`Err`: why the operator cannot defend it).
@@ -113,14 +118,45 @@ pub struct Defender {
 }
 
 impl Defender {
-    pub fn new(ctx: Arc<ChainContext>, store: ModelStore) -> Self {
+    pub fn new(ctx: Arc<ChainContext>, retention: InputRetention, store: ModelStore) -> Self {
         Self {
             ctx,
             store,
+            retention,
+            pruned_at: std::sync::atomic::AtomicI64::new(i64::MIN),
             programs: Default::default(),
             traces: Default::default(),
             pass: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Where calls' inputs are kept for the dispute window.
+    pub fn retention(&self) -> &InputRetention {
+        &self.retention
+    }
+
+    /// Removes the kept inputs older than `chain.dispute_retention_secs` (at most once a minute).
+    async fn prune(&self) -> Result<()> {
+        let now = self.ctx.clock.now_ms();
+        let last = self.pruned_at.load(std::sync::atomic::Ordering::Relaxed);
+        if now.saturating_sub(last) < 60_000 {
+            return Ok(());
+        }
+        self.pruned_at
+            .store(now, std::sync::atomic::Ordering::Relaxed);
+        let cfg = &self.ctx.cfg;
+        let keep = cfg.dispute_retention_secs.unwrap_or(
+            cfg.dispute_window_secs
+                .saturating_add(cfg.dispute_clock_secs.saturating_mul(2)),
+        );
+        let (files, bytes) = self.retention.prune(now, keep).await?;
+        if files > 0 {
+            info!(
+                files,
+                bytes, "dispute: pruned inputs past the dispute window"
+            );
+        }
+        Ok(())
     }
 
     /// Waits for a pass in progress to end (ordered shutdown).
@@ -140,6 +176,7 @@ impl Defender {
         let Some(game_address) = self.address() else {
             return Ok(report);
         };
+        self.prune().await?;
         report.setup += self.commit_programs(game_address).await?;
         report.setup += self.keep_stake(game_address).await?;
         let stream = Stream {
@@ -342,11 +379,15 @@ impl Defender {
             .ok_or_else(|| OracleError::Chain(format!("open transaction {open_tx} not found")))?;
         let input = alloy::consensus::Transaction::input(&tx).clone();
         let prepared = match InferenceDispute::openCall::abi_decode(&input) {
-            Err(_) => Err(
-                "the game was not opened by a direct `open` call (its input cannot be read from the transaction)"
-                    .to_string(),
-            ),
-            Ok(open) => self.replay(open).await?,
+            Ok(open) => self.replay(open.r, open.input.encoding.to_vec()).await?,
+            // Opened through a contract: the receipt from our table, the input from what we kept.
+            Err(_) => match self.kept_call(id).await? {
+                Some((r, encoding)) => self.replay(r, encoding).await?,
+                None => Err(
+                    "the game was not opened by a direct `open` call and the call's input is not kept"
+                        .to_string(),
+                ),
+            },
         };
         if let Err(reason) = &prepared {
             warn!(game = %id, reason, "dispute: we cannot defend this game");
@@ -360,12 +401,45 @@ impl Defender {
         Ok(prepared)
     }
 
+    /// The receipt of game `id` (found among ours by the game's output hash and client, then by
+    /// its EIP-712 hash) and the call's input as kept by [`InputRetention`].
+    pub async fn kept_call(
+        &self,
+        id: B256,
+    ) -> Result<Option<(InferenceDispute::Receipt, Vec<u8>)>> {
+        use alloy::sol_types::SolStruct;
+        let Some(game_address) = self.address() else {
+            return Ok(None);
+        };
+        let pos = Position::read(&self.ctx.provider, game_address, id).await?;
+        let candidates = crate::db::receipts::Entity::find()
+            .filter(crate::db::receipts::Column::OutputHash.eq(hex::encode(pos.output_hash)))
+            .all(&self.ctx.db)
+            .await?;
+        for row in candidates {
+            let Ok(r) = crate::ledger::receipt_from_row(row).and_then(|rec| rec.typed()) else {
+                continue;
+            };
+            if r.eip712_hash_struct() != pos.receipt_hash {
+                continue;
+            }
+            let Some(encoding) = self
+                .retention
+                .find(r.timestamp as i64, &r.inputHash.0)
+                .await?
+            else {
+                return Ok(None);
+            };
+            return Ok(Some((dispute::receipt(&r), encoding)));
+        }
+        Ok(None)
+    }
+
     async fn replay(
         &self,
-        open: InferenceDispute::openCall,
+        r: InferenceDispute::Receipt,
+        encoding: Vec<u8>,
     ) -> Result<std::result::Result<Prepared, String>> {
-        let r = open.r;
-        let encoding = open.input.encoding.to_vec();
         if B256::from_slice(&Sha256::digest(&encoding)) != r.inputHash {
             return Ok(Err("the open's input is not the receipt's".into()));
         }

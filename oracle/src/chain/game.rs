@@ -53,6 +53,8 @@ pub struct Position {
     pub client: Address,
     pub model: B256,
     pub receipt_hash: B256,
+    /// The receipt's output hash (what the operator signed).
+    pub output_hash: B256,
     /// The operator's `S_mid` while a midpoint is pending.
     pub pending_root: B256,
     /// The disputed node's output shape word (after the reveal).
@@ -84,6 +86,7 @@ impl Position {
             client: g.client,
             model: g.model,
             receipt_hash: g.receiptHash,
+            output_hash: g.outputHash,
             pending_root: g.pendingRoot,
             out_shape: B256::from(g.outShape.to_be_bytes::<32>()),
             tile: g.tile,

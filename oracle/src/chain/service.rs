@@ -148,7 +148,11 @@ impl ChainLoop {
             vault: Arc::new(VaultIndexer::new(ctx.clone(), ledger.clone())),
             epochs: Arc::new(EpochMachine::new(ctx.clone(), ledger.clone())),
             reads: Arc::new(ChainReads::new(ctx.clone())),
-            disputes: Arc::new(Defender::new(ctx.clone(), store)),
+            disputes: Arc::new(Defender::new(
+                ctx.clone(),
+                crate::retention::InputRetention::open(store.dir().join("inputs"))?,
+                store,
+            )),
             tokens,
             ctx,
         };

@@ -711,6 +711,20 @@ async fn service_defends_its_receipts_and_a_lying_challenger_loses() {
         )
         .await
         .expect("open");
+    // The service kept the call's input for the dispute window, and finds the game's call from
+    // it and its own receipts alone (what it does for a game opened through a contract).
+    let kept = w.chain.disputes.retention().bytes();
+    let encoding = imo_oracle::judge::game::canonical_encoding(&inputs);
+    assert_eq!(kept, encoding.len() as u64);
+    let (kept_receipt, kept_input) = w
+        .chain
+        .disputes
+        .kept_call(id)
+        .await
+        .unwrap()
+        .expect("the call is found from what the service kept");
+    assert_eq!(kept_input, encoding);
+    assert_eq!(kept_receipt.id, receipt.id);
     // The service defends every move; the challenger plays its (wrong) trace until stuck.
     let mut stuck = None;
     let deadline = Instant::now() + std::time::Duration::from_secs(90);
@@ -762,6 +776,15 @@ async fn service_defends_its_receipts_and_a_lying_challenger_loses() {
         .await
         .unwrap();
     assert!(metrics.contains("imo_disputes_resolved_total"), "{metrics}");
+    // (A process-wide gauge: other tests' services in this process set it too.)
+    assert!(metrics.contains("imo_retained_input_bytes"), "{metrics}");
+    // Past the retention (window + both clocks) the job prunes the input.
+    w.srv
+        .clock
+        .advance_ms((86_400 + 2 * CLOCK as i64 + 3_600) * 1000);
+    w.chain.disputes.pass().await.unwrap();
+    assert_eq!(w.chain.disputes.retention().bytes(), 0);
+    assert!(w.chain.disputes.kept_call(id).await.unwrap().is_none());
     w.finish().await;
 }
 
