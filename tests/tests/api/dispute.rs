@@ -370,6 +370,136 @@ async fn game_an_honest_operator_wins_when_the_challengers_clock_runs_out() {
     );
 }
 
+/// Structural frauds (the operator's own trace): a layer skipped, tampered weights (what serving
+/// another model with the same graph amounts to in the game). The honest verifier wins each:
+/// at the one-step for the skipped layer; for tampered weights the operator cannot even reveal
+/// (its states do not extend the committed initial state) and loses on its clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn game_structural_frauds_lose() {
+    let s = setup("quant_mlp.onnx").await;
+    let provider = s.anvil.provider();
+    let ch = Challenger::connect(&s.anvil.url, key(CHALLENGER), s.dispute)
+        .await
+        .unwrap();
+    let d = InferenceDispute::new(s.dispute, s.anvil.provider());
+    // The first layer whose absence shows at the output (quant_mlp's Relus are redundant
+    // before a uint8 QuantizeLinear with zero point 0; its bias Adds are not).
+    let skipped = (0..s.program.node_count())
+        .find(|&k| {
+            let inputs = sample_inputs(&s.program, 1, 500).remove(0);
+            let honest = Trace::run(s.program.clone(), &inputs).unwrap();
+            Trace::run_with_fault(s.program.clone(), &inputs, Some(Fault::Skip { node: k }))
+                .is_ok_and(|t| t.output_hash(&[]) != honest.output_hash(&[]))
+        })
+        .expect("a layer of quant_mlp matters");
+    let frauds = [
+        ("skipped layer", Fault::Skip { node: skipped }, "step"),
+        (
+            "tampered weights",
+            Fault::Weight {
+                weight: 1,
+                byte: 3,
+                xor: 0x10,
+            },
+            "timeout",
+        ),
+    ];
+    for (round, (what, fault, last_move)) in frauds.into_iter().enumerate() {
+        // An input on which the fraud changes the output.
+        let (inputs, honest, liar) = (0..64u64)
+            .find_map(|seed| {
+                let inputs = sample_inputs(&s.program, 1, 500 + seed).remove(0);
+                let honest = Trace::run(s.program.clone(), &inputs).unwrap();
+                let liar =
+                    Trace::run_with_fault(s.program.clone(), &inputs, Some(fault.clone())).ok()?;
+                (liar.output_hash(&[]) != honest.output_hash(&[])).then_some((inputs, honest, liar))
+            })
+            .unwrap_or_else(|| panic!("{what}: no input shows the fraud"));
+        drop(inputs);
+        let (_, now) = crate::cycle::chain_time(&s.anvil).await;
+        let receipt = Receipt {
+            id: 0x0190_0000_0000_0000_0000_0000_0000_2000 + round as u128,
+            epoch: 1,
+            model: s.model,
+            client: CLIENT,
+            price: U256::from(PRICE),
+            inputHash: liar.input_hash().into(),
+            outputHash: liar.output_hash(&[]).into(),
+            fingerprint: B256::repeat_byte(0xF1),
+            timestamp: now * 1000,
+        };
+        let sig = key(OPERATOR)
+            .sign_hash_sync(&receipt.eip712_signing_hash(&domain(CHAIN_ID, s.oracle)))
+            .unwrap();
+        let (id, _) = ch
+            .open(
+                &receipt,
+                &sig.as_bytes(),
+                &honest,
+                honest.output_hash(&[]).into(),
+            )
+            .await
+            .expect("open");
+        let mut moves = vec![];
+        let mut operator_stuck = false;
+        loop {
+            let pos = Position::read(&provider, s.dispute, id).await.unwrap();
+            if pos.winner().is_some() {
+                break;
+            }
+            if pos.to_move() == Some(Role::Operator) && !operator_stuck {
+                let (_, now) = crate::cycle::chain_time(&s.anvil).await;
+                let action = decide(Role::Operator, &pos, &liar, &[], now)
+                    .unwrap()
+                    .unwrap();
+                match send(&s.anvil.url, s.dispute, OPERATOR, action.calldata(id)).await {
+                    Ok(_) => moves.push(action.name()),
+                    Err(_) => {
+                        // The lie cannot be carried on: the operator stops; past its clock the
+                        // verifier claims the game.
+                        moves.push("(operator stuck)");
+                        operator_stuck = true;
+                        s.anvil.time_travel(CLOCK + 1).await;
+                    }
+                }
+                continue;
+            }
+            match ch.turn(id, &honest, &[]).await.unwrap() {
+                Turn::Moved { name, .. } => moves.push(name),
+                Turn::Over(_) => break,
+                Turn::Stuck(r) => panic!("{what}: the verifier is never stuck: {r}"),
+                Turn::Waiting => {}
+            }
+        }
+        let g = d.getGame(id).call().await.unwrap();
+        assert_eq!(
+            dispute::Phase::from_abi(g.phase),
+            Some(dispute::Phase::ChallengerWon),
+            "{what}: {moves:?}"
+        );
+        assert_eq!(moves.last(), Some(&last_move), "{what}: {moves:?}");
+        assert!(
+            d.refunded(receipt.eip712_hash_struct())
+                .call()
+                .await
+                .unwrap()
+        );
+    }
+    assert_eq!(
+        d.credits(CLIENT).call().await.unwrap(),
+        U256::from(2 * PRICE)
+    );
+    assert_eq!(
+        d.credits(key(CHALLENGER).address()).call().await.unwrap(),
+        U256::from(2 * (CHALLENGER_BOND + OPERATOR_BOND))
+    );
+    let st = d.stakeOf(key(OPERATOR).address()).call().await.unwrap();
+    assert_eq!(
+        (st.free, st.locked),
+        (U256::from(ETH - 2 * (OPERATOR_BOND + PRICE)), U256::ZERO)
+    );
+}
+
 /// How a lying challenger plays against an honest operator.
 #[derive(Debug, Clone, Copy)]
 enum Liar {
@@ -543,8 +673,44 @@ async fn game_an_honest_operator_never_loses_to_a_lying_challenger() {
 /// reference's output hash.
 #[test]
 fn check_never_flags_a_correct_receipt() {
-    let program = Arc::new(Program::from_file(&model("quant_mlp.onnx")).unwrap());
-    for (i, inputs) in sample_inputs(&program, 24, 11).into_iter().enumerate() {
+    for m in ["quant_mlp.onnx", "quant_cnn.onnx"] {
+        check_model(m);
+    }
+}
+
+fn check_model(file: &str) {
+    let program = Arc::new(Program::from_file(&model(file)).unwrap());
+    // The verifier's cost per call: one check (hash, re-execution, output hash).
+    let samples = sample_inputs(&program, 24, 11);
+    let receipts: Vec<Receipt> = samples
+        .iter()
+        .map(|inputs| {
+            let t = Trace::run(program.clone(), inputs).unwrap();
+            Receipt {
+                id: 0,
+                epoch: 0,
+                model: B256::ZERO,
+                client: CLIENT,
+                price: U256::ZERO,
+                inputHash: t.input_hash().into(),
+                outputHash: t.output_hash(&[]).into(),
+                fingerprint: B256::ZERO,
+                timestamp: 0,
+            }
+        })
+        .collect();
+    let started = Instant::now();
+    for (inputs, r) in samples.iter().zip(&receipts) {
+        assert!(matches!(
+            challenger::check(program.clone(), r, inputs, &[]),
+            challenger::Check::Correct
+        ));
+    }
+    eprintln!(
+        "NUMBERS {file}: the verifier's check (input hash, re-execution, output hash) {:.2} ms per call",
+        started.elapsed().as_secs_f64() * 1e3 / samples.len() as f64
+    );
+    for (i, inputs) in samples.into_iter().enumerate() {
         let t = Trace::run(program.clone(), &inputs).unwrap();
         let mut r = Receipt {
             id: i as u128,
