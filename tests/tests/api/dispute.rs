@@ -1075,100 +1075,157 @@ async fn service_fraud_corrupt_output_is_caught_slashed_and_refunded() {
     w.finish().await;
 }
 
+/// The real binaries: anvil, `imo contracts deploy`, `imo serve` with the scheduler (the
+/// `disputes` job every second, a stake of 1 ETH, `fault` injected), quant-mlp tokenized, the
+/// operator staked, and a client funded with its own wallet through the CLI.
+struct BinaryWorld {
+    anvil: Anvil,
+    dir: tempfile::TempDir,
+    db_url: String,
+    env: Vec<(String, String)>,
+    svc: ImoProcess,
+    client: PrivateKeySigner,
+    client_api: imo_client::Client,
+    /// `env` with the server's URL and the client's API key.
+    client_env: Vec<(String, String)>,
+    game: Address,
+    operator: Address,
+}
+
+impl BinaryWorld {
+    async fn start(fault: Option<&str>) -> Self {
+        let anvil = Anvil::spawn().await;
+        let dir = tempfile::tempdir().unwrap();
+        let (db_url, _) = fresh_database(Backend::Sqlite, dir.path()).await;
+        let mut env = crate::crash::service_env(dir.path(), &db_url, &anvil.url);
+        env.extend(
+            [
+                ("IMO_CHAIN_DISPUTE_CLOCK_SECS", CLOCK.to_string()),
+                ("IMO_CHAIN_DISPUTE_STAKE_WEI", ETH.to_string()),
+                ("IMO_CHAIN_DISPUTES_SCHEDULE", "* * * * * *".into()),
+            ]
+            .map(|(k, v)| (k.to_owned(), v)),
+        );
+        let deployed = run_imo(&env, &["contracts", "deploy"]);
+        assert!(deployed.contains("InferenceDispute"), "{deployed}");
+        let (publisher, client) = (signer(51), signer(52));
+        for s in [&publisher, &client] {
+            anvil
+                .rpc(
+                    "anvil_setBalance",
+                    serde_json::json!([s.address(), format!("{:#x}", U256::from(100 * ETH))]),
+                )
+                .await;
+        }
+        let publisher_key = cli_key(&env, &publisher, "publisher");
+        let client_key = cli_key(&env, &client, "client");
+        let extra: Vec<(&str, &str)> = fault
+            .map(|f| vec![("IMO_CHAIN_FAULT_INJECTION", f)])
+            .unwrap_or_default();
+        let mut svc = ImoProcess::serve(&env, &extra).await;
+        let pub_api = imo_client::Client::new(&svc.url).with_key(publisher_key);
+        let client_api = imo_client::Client::new(&svc.url).with_key(client_key.clone());
+        let meta = imo_client::Upload {
+            name: "quant-mlp".into(),
+            price_wei: Some(PRICE.to_string()),
+            ..Default::default()
+        };
+        let (_, m) = pub_api
+            .upload_model(&meta, model_bytes("quant_mlp.onnx"))
+            .await
+            .unwrap();
+        pub_api
+            .tokenize(&m.id, "Quant MLP", "QMLP", "1000000", 8000)
+            .await
+            .unwrap();
+        svc.until("the model is tokenized", 30, || {
+            let (api, id) = (pub_api.clone(), m.id.clone());
+            async move { api.token(&id).await.is_ok_and(|t| t.state == "tokenized") }
+        })
+        .await;
+        let contracts = client_api.contracts().await.unwrap();
+        let game_addr: Address = contracts.inference_dispute.unwrap().parse().unwrap();
+        let operator: Address = contracts.operator.parse().unwrap();
+        let d = InferenceDispute::new(game_addr, anvil.provider());
+        let root: B256 = m.weights_root.parse().unwrap();
+        svc.until("the operator staked and committed the program", 30, || {
+            let d = d.clone();
+            async move {
+                d.stakeOf(operator)
+                    .call()
+                    .await
+                    .is_ok_and(|s| s.free == U256::from(ETH))
+                    && d.programOf(root)
+                        .call()
+                        .await
+                        .is_ok_and(|p| p.nodeCount > 0)
+            }
+        })
+        .await;
+        // The client's deposit and cap with its own wallet (the CLI).
+        let key_file = dir.path().join("client.wallet.key");
+        std::fs::write(&key_file, format!("0x{}\n", hex::encode(client.to_bytes()))).unwrap();
+        let mut wenv = env.clone();
+        wenv.push(("IMO_URL".into(), svc.url.clone()));
+        wenv.push(("IMO_API_KEY".into(), client_key));
+        let kf = key_file.display().to_string();
+        run_imo(
+            &wenv,
+            &["wallet", "--key-file", &kf, "deposit", &ETH.to_string()],
+        );
+        run_imo(
+            &wenv,
+            &["wallet", "--key-file", &kf, "authorize", &ETH.to_string()],
+        );
+        svc.until("the deposit is indexed", 30, || {
+            let api = client_api.clone();
+            async move {
+                api.balance()
+                    .await
+                    .is_ok_and(|b| b.available_wei == ETH.to_string())
+            }
+        })
+        .await;
+        Self {
+            anvil,
+            dir,
+            db_url,
+            env,
+            svc,
+            client,
+            client_api,
+            client_env: wenv,
+            game: game_addr,
+            operator,
+        }
+    }
+}
+
 /// The real binary with its scheduler: SIGKILLed right after it broadcasts its first move of a
 /// game (`kill-after-send:dispute:`), restarted on the same database, it resumes the game from
 /// the chain and its intents, answers every move of a lying challenger and claims the win.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_sigkilled_mid_game_resumes_and_wins() {
     use std::os::unix::process::ExitStatusExt;
-    let anvil = Anvil::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (db_url, _) = fresh_database(Backend::Sqlite, dir.path()).await;
-    let mut env = crate::crash::service_env(dir.path(), &db_url, &anvil.url);
-    env.extend(
-        [
-            ("IMO_CHAIN_DISPUTE_CLOCK_SECS", CLOCK.to_string()),
-            ("IMO_CHAIN_DISPUTE_STAKE_WEI", ETH.to_string()),
-            ("IMO_CHAIN_DISPUTES_SCHEDULE", "* * * * * *".into()),
-        ]
-        .map(|(k, v)| (k.to_owned(), v)),
-    );
-    let deployed = run_imo(&env, &["contracts", "deploy"]);
-    assert!(deployed.contains("InferenceDispute"), "{deployed}");
-    let (publisher, client, liar_key) = (signer(51), signer(52), signer(53));
-    for s in [&publisher, &client, &liar_key] {
-        anvil
-            .rpc(
-                "anvil_setBalance",
-                serde_json::json!([s.address(), format!("{:#x}", U256::from(100 * ETH))]),
-            )
-            .await;
-    }
-    let publisher_key = cli_key(&env, &publisher, "publisher");
-    let client_key = cli_key(&env, &client, "client");
-    let mut svc = ImoProcess::serve(
-        &env,
-        &[("IMO_CHAIN_FAULT_INJECTION", "kill-after-send:dispute:")],
-    )
-    .await;
-    let pub_api = imo_client::Client::new(&svc.url).with_key(publisher_key);
-    let client_api = imo_client::Client::new(&svc.url).with_key(client_key.clone());
-    let meta = imo_client::Upload {
-        name: "quant-mlp".into(),
-        price_wei: Some(PRICE.to_string()),
-        ..Default::default()
-    };
-    let (_, m) = pub_api
-        .upload_model(&meta, model_bytes("quant_mlp.onnx"))
-        .await
-        .unwrap();
-    pub_api
-        .tokenize(&m.id, "Quant MLP", "QMLP", "1000000", 8000)
-        .await
-        .unwrap();
-    svc.until("the model is tokenized", 30, || {
-        let (api, id) = (pub_api.clone(), m.id.clone());
-        async move { api.token(&id).await.is_ok_and(|t| t.state == "tokenized") }
-    })
-    .await;
-    let contracts = client_api.contracts().await.unwrap();
-    let game_addr: Address = contracts.inference_dispute.unwrap().parse().unwrap();
-    let operator: Address = contracts.operator.parse().unwrap();
+    let BinaryWorld {
+        anvil,
+        dir: _dir,
+        db_url,
+        env,
+        mut svc,
+        client_api,
+        game: game_addr,
+        operator,
+        ..
+    } = BinaryWorld::start(Some("kill-after-send:dispute:")).await;
     let d = InferenceDispute::new(game_addr, anvil.provider());
-    svc.until("the operator staked", 30, || {
-        let d = d.clone();
-        async move {
-            d.stakeOf(operator)
-                .call()
-                .await
-                .is_ok_and(|s| s.free == U256::from(ETH))
-        }
-    })
-    .await;
-    // The client's deposit and cap with its own wallet (the CLI), then one call.
-    let key_file = dir.path().join("client.wallet.key");
-    std::fs::write(&key_file, format!("0x{}\n", hex::encode(client.to_bytes()))).unwrap();
-    let mut wenv = env.clone();
-    wenv.push(("IMO_URL".into(), svc.url.clone()));
-    wenv.push(("IMO_API_KEY".into(), client_key));
-    let kf = key_file.display().to_string();
-    run_imo(
-        &wenv,
-        &["wallet", "--key-file", &kf, "deposit", &ETH.to_string()],
-    );
-    run_imo(
-        &wenv,
-        &["wallet", "--key-file", &kf, "authorize", &ETH.to_string()],
-    );
-    svc.until("the deposit is indexed", 30, || {
-        let api = client_api.clone();
-        async move {
-            api.balance()
-                .await
-                .is_ok_and(|b| b.available_wei == ETH.to_string())
-        }
-    })
-    .await;
+    let liar_key = signer(53);
+    anvil
+        .rpc(
+            "anvil_setBalance",
+            serde_json::json!([liar_key.address(), format!("{:#x}", U256::from(100 * ETH))]),
+        )
+        .await;
     let x: Vec<f32> = (0..16).map(|i| i as f32 / 4.0 - 2.0).collect();
     let body =
         serde_json::json!({"inputs":[{"name":"x","datatype":"FP32","shape":[1,16],"data":x}]});
@@ -1255,4 +1312,92 @@ async fn service_sigkilled_mid_game_resumes_and_wins() {
     assert_eq!(defends.len(), 1, "{defends:#?}");
     db.close().await.ok();
     svc.stop().await;
+}
+
+/// `imo infer --record` and `imo verify` (the real binaries) against the service serving the
+/// test-only `corrupt-output` fraud: the verifier re-executes both recorded calls, opens two games
+/// with the client's key, plays them at once against the service's defender, wins both and
+/// withdraws exactly the bonds and refunds; a second run finds nothing left to check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_imo_verify_catches_the_fraud_with_the_cli() {
+    let w = BinaryWorld::start(Some("corrupt-output")).await;
+    let record = w.dir.path().join("calls");
+    let body = w.dir.path().join("request.json");
+    let rec = record.display().to_string();
+    for seed in 0..2 {
+        let x: Vec<f32> = (0..16).map(|i| (i + seed) as f32 / 3.0 - 2.5).collect();
+        std::fs::write(
+            &body,
+            serde_json::json!({"inputs":[{"name":"x","datatype":"FP32","shape":[1,16],"data":x}]})
+                .to_string(),
+        )
+        .unwrap();
+        let out = run_imo(
+            &w.client_env,
+            &[
+                "infer",
+                "quant-mlp",
+                "--body",
+                &body.display().to_string(),
+                "--record",
+                &rec,
+            ],
+        );
+        assert!(out.contains("imo_receipt"), "{out}");
+    }
+    let model_arg = format!("quant-mlp={}", model("quant_mlp.onnx").display());
+    let kf = w.dir.path().join("client.wallet.key").display().to_string();
+    let args = [
+        "verify",
+        "--record",
+        &rec,
+        "--model",
+        &model_arg,
+        "--key-file",
+        &kf,
+        "--rpc-url",
+        &w.anvil.url,
+        "--poll-ms",
+        "200",
+        "--game-secs",
+        "120",
+        "--concurrency",
+        "2",
+    ];
+    let out = run_imo(&w.client_env, &args);
+    let each = CHALLENGER_BOND + OPERATOR_BOND + PRICE;
+    assert!(
+        out.contains(&format!(
+            "checked 2 call(s): 0 correct; games won 2, lost 0; withdrew {} wei of credits",
+            2 * each
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.contains(" step ")).count(),
+        2,
+        "{out}"
+    );
+    // A second run checks nothing again (the verdicts are recorded).
+    let again = run_imo(&w.client_env, &args);
+    assert!(again.contains("checked 0 call(s)"), "{again}");
+    let verdicts = std::fs::read_dir(&record)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".verdict.json")
+        })
+        .count();
+    assert_eq!(verdicts, 2);
+    let d = InferenceDispute::new(w.game, w.anvil.provider());
+    assert_eq!(
+        d.credits(w.client.address()).call().await.unwrap(),
+        U256::ZERO,
+        "withdrawn"
+    );
+    assert_eq!(d.credits(w.operator).call().await.unwrap(), U256::ZERO);
+    w.svc.stop().await;
 }
