@@ -34,7 +34,7 @@ use imo_oracle::{
     tensor::{DataType, Tensor, TensorData},
 };
 
-use crate::{cycle::World, helpers::*};
+use crate::{both_backends, cycle::World, helpers::*};
 
 /// anvil's second and third dev keys (public): the operator and the challenger.
 const OPERATOR: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
@@ -748,9 +748,9 @@ fn check_model(file: &str) {
 const CLIENT_DEPOSIT: u128 = ETH;
 
 /// The world with quant_mlp tokenized and the client funded; the dispute job's stake target set.
-async fn service_world(fault: Option<&str>) -> (World, Arc<Program>, String) {
+async fn service_world(b: Backend, fault: Option<&str>) -> (World, Arc<Program>, String) {
     let fault = fault.map(str::to_owned);
-    let w = World::start(Backend::Sqlite, move |cfg| {
+    let w = World::start(b, move |cfg| {
         game_params(&mut cfg.chain);
         cfg.chain.dispute_stake_wei = ETH;
         cfg.chain.fault_injection = fault;
@@ -820,9 +820,11 @@ fn signature(r: &ReceiptRecord) -> Vec<u8> {
     hex::decode(r.signature.trim_start_matches("0x")).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn service_defends_its_receipts_and_a_lying_challenger_loses() {
-    let (w, program, _) = service_world(None).await;
+// On both databases: the `disputes` table, the intents and the retained inputs' lookup.
+both_backends!(service_defends_its_receipts_and_a_lying_challenger_loses);
+
+async fn service_defends_its_receipts_and_a_lying_challenger_loses(b: Backend) {
+    let (w, program, _) = service_world(b, None).await;
     let game_addr = w.chain.deployment().dispute.unwrap().0;
     let d = InferenceDispute::new(game_addr, w.anvil.provider());
     let operator = w.chain.ctx.txm.sender();
@@ -956,7 +958,7 @@ async fn service_defends_its_receipts_and_a_lying_challenger_loses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_fraud_corrupt_output_is_caught_slashed_and_refunded() {
-    let (w, program, _) = service_world(Some("corrupt-output")).await;
+    let (w, program, _) = service_world(Backend::Sqlite, Some("corrupt-output")).await;
     let game_addr = w.chain.deployment().dispute.unwrap().0;
     let d = InferenceDispute::new(game_addr, w.anvil.provider());
     let operator = w.chain.ctx.txm.sender();
