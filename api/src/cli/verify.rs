@@ -121,6 +121,10 @@ pub(crate) struct VerifyArgs {
     /// Milliseconds between reads of a game while the operator moves.
     #[arg(long, default_value_t = 1000)]
     poll_ms: u64,
+    /// Write the run's Prometheus metrics here at the end (text format, e.g. for node_exporter's
+    /// textfile collector): games opened/won/lost, bonds at stake, moves, re-execution time.
+    #[arg(long, value_name = "FILE")]
+    metrics_file: Option<PathBuf>,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -154,6 +158,10 @@ pub(crate) async fn verify(
         bail!("--sample-rate must be between 0 and 1");
     }
     let budget: U256 = super::wallet::wei_arg(&args.bond_budget_wei, "--bond-budget-wei")?;
+    let metrics = args
+        .metrics_file
+        .as_ref()
+        .map(|_| crate::server::metrics_handle());
     let mut programs: Vec<(String, B256, Arc<Program>)> = Vec::new();
     for m in &args.models {
         let (name, file) = m
@@ -276,6 +284,9 @@ pub(crate) async fn verify(
                     continue;
                 }
                 at_stake += ch.bond();
+                metrics::gauge!("imo_verify_bonds_at_stake_wei")
+                    .set(at_stake.to_string().parse::<f64>().unwrap_or(f64::MAX));
+                metrics::gauge!("imo_verify_games_open").increment(1.0);
                 println!(
                     "{}: WRONG output (receipt {}, reference {claimed}): opening a game",
                     rec.receipt.id, receipt.outputHash
@@ -313,6 +324,8 @@ pub(crate) async fn verify(
             "lost" => lost += 1,
             _ => {}
         }
+        metrics::gauge!("imo_verify_games_open").decrement(1.0);
+        metrics::counter!("imo_verify_games_total", "outcome" => v.outcome).increment(1);
         println!(
             "{id}: game {} — {}{}",
             v.game.as_deref().unwrap_or("-"),
@@ -327,9 +340,15 @@ pub(crate) async fn verify(
         }
     }
     let withdrawn = ch.withdraw().await?;
+    metrics::gauge!("imo_verify_bonds_at_stake_wei").set(0.0);
+    metrics::counter!("imo_verify_calls_checked_total").increment(checked as u64);
     println!(
         "checked {checked} call(s): {correct} correct; games won {won}, lost {lost}; withdrew {withdrawn} wei of credits"
     );
+    if let (Some(path), Some(handle)) = (&args.metrics_file, metrics) {
+        std::fs::write(path, handle.render())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(())
 }
 
@@ -374,7 +393,6 @@ async fn play_one(
             "  game {id}: won — the operator's bond is slashed and the client {} is refunded {} wei",
             receipt.client, receipt.price
         );
-        metrics::counter!("imo_verify_games_total", "outcome" => "won").increment(1);
     }
     Ok(Verdict {
         receipt: String::new(),

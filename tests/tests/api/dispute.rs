@@ -1349,6 +1349,7 @@ async fn service_imo_verify_catches_the_fraud_with_the_cli() {
     }
     let model_arg = format!("quant-mlp={}", model("quant_mlp.onnx").display());
     let kf = w.dir.path().join("client.wallet.key").display().to_string();
+    let metrics_file = w.dir.path().join("verify.prom").display().to_string();
     let args = [
         "verify",
         "--record",
@@ -1365,6 +1366,8 @@ async fn service_imo_verify_catches_the_fraud_with_the_cli() {
         "120",
         "--concurrency",
         "2",
+        "--metrics-file",
+        &metrics_file,
     ];
     let out = run_imo(&w.client_env, &args);
     let each = CHALLENGER_BOND + OPERATOR_BOND + PRICE;
@@ -1380,6 +1383,16 @@ async fn service_imo_verify_catches_the_fraud_with_the_cli() {
         2,
         "{out}"
     );
+    let prom = std::fs::read_to_string(&metrics_file).unwrap();
+    for line in [
+        "imo_verify_games_total{outcome=\"won\"} 2",
+        "imo_verify_games_opened_total 2",
+        "imo_verify_bonds_at_stake_wei 0",
+        "imo_verify_games_open 0",
+        "imo_verify_calls_checked_total 2",
+    ] {
+        assert!(prom.lines().any(|l| l == line), "{line} in:\n{prom}");
+    }
     // A second run checks nothing again (the verdicts are recorded).
     let again = run_imo(&w.client_env, &args);
     assert!(again.contains("checked 0 call(s)"), "{again}");
