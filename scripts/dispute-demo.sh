@@ -96,6 +96,7 @@ say "imo verify re-executes it, finds the wrong output and plays the game (each 
 T0=$(date +%s.%N)
 IMO_URL="$URL" "$IMO" verify --record "$D/calls" --model quant-mlp=.tools/models/quant_mlp.onnx \
   --key-file "$D/client.wallet.key" --poll-ms 300 --game-secs 600
+for _ in $(seq 1 20); do grep -q 'dispute: game over' "$D/service.log" && break; sleep 0.5; done
 say "the game took $(python3 -c "print(round($(date +%s.%N) - $T0, 1))") s. The operator's side (its disputes job, through the transaction manager):"
 IMO_URL="$URL" IMO_API_KEY="$ADMIN_KEY" "$IMO" transactions | grep -E 'dispute:|program:|stake:|KEY|key' || true
 grep -E 'chain::disputes' "$D/service.log" | sed -E 's/^[^ ]+ +INFO pass: imo_oracle::chain::disputes: /  service: /' | tail -n 20
