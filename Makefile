@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 FORGE := .tools/bin/forge
 
-.PHONY: help tools browser web build run test test-web test-rust test-contracts lint openapi postgres bench clean vectors
+.PHONY: help tools browser web build run dispute-demo test test-web test-rust test-contracts lint openapi postgres bench clean vectors
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -23,6 +23,10 @@ build: tools web ## build the imo binary (with the dashboard at /app/)
 
 run: build ## start the service on SQLite with a registered sample model
 	@scripts/run.sh
+
+dispute-demo: tools ## a wrong output served, `imo verify` catches it, the game is played on a local chain (TEST-ONLY fraud build)
+	$(CARGO) build --bin imo --features fault-injection
+	@scripts/dispute-demo.sh
 
 postgres: ## make sure the local PostgreSQL answers (starts an installed cluster)
 	@scripts/ensure-postgres.sh

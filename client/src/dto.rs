@@ -274,6 +274,11 @@ pub struct ContractsResponse {
     pub payment_vault: String,
     /// Verifies receipts (their EIP-712 domain: "IMO Oracle", "1") and takes attestations.
     pub usage_oracle: String,
+    /// The inference dispute game (docs/PROTOCOL.md §9), where a call's output is challenged;
+    /// absent in a deployment made before the game was deployed with the suite.
+    pub inference_dispute: Option<String>,
+    /// The game's one-step interpreter.
+    pub judge_vm: Option<String>,
     /// The block from which the suite is complete.
     pub deployed_at_block: u64,
     /// The operator, which signs receipts and sends attestations.

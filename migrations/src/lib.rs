@@ -16,6 +16,7 @@ mod m20261122_000010_create_chain_state;
 mod m20261201_000011_nonce_address;
 mod m20261201_000012_chain_states;
 mod m20261202_000020_model_disputability;
+mod m20261202_000013_create_disputes;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_nonce_address::Migration),
             Box::new(m20261201_000012_chain_states::Migration),
             Box::new(m20261202_000020_model_disputability::Migration),
+            Box::new(m20261202_000013_create_disputes::Migration),
         ]
     }
 }

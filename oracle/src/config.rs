@@ -340,7 +340,8 @@ pub struct ChainConfig {
     pub enabled: bool,
     /// The scheduled jobs this process runs, of `index` (vault events → balances),
     /// `transactions` (the transaction manager), `epochs` (close, attest, answer challenges,
-    /// finalize). Run each job in one process per database; an empty list runs none.
+    /// finalize), `disputes` (defend inference dispute games, docs/PROTOCOL.md §9.7). Run each
+    /// job in one process per database; an empty list runs none.
     pub jobs: Vec<String>,
     /// Cron schedules (6 fields, with seconds) of the jobs.
     pub index_schedule: String,
@@ -361,13 +362,37 @@ pub struct ChainConfig {
     pub index_batch_blocks: u64,
     /// Test-only fault injection, compiled in only with the `fault-injection` cargo feature
     /// (release builds and `make run` have no such field): `omit-last-receipt` (attest a tree
-    /// without the epoch's last receipt) or `kill-after-send:<intent key prefix>` (SIGKILL this
-    /// process right after broadcasting a matching transaction, before recording anything).
+    /// without the epoch's last receipt), `kill-after-send:<intent key prefix>` (SIGKILL this
+    /// process right after broadcasting a matching transaction, before recording anything) or
+    /// `corrupt-output` (every call's first output byte flipped before it is signed: the fraud
+    /// the dispute game catches).
     #[cfg(feature = "fault-injection")]
     pub fault_injection: Option<String>,
     /// Models paid per finalize transaction (the contract finalizes large epochs in batches;
     /// 300 fresh tokens stay near 21.5M gas).
     pub finalize_batch_models: usize,
+    /// InferenceDispute (docs/PROTOCOL.md §9.4): the challenger's bond per game, in wei.
+    #[serde(with = "wei_amount")]
+    pub dispute_challenger_bond_wei: u128,
+    /// InferenceDispute: the operator's bond per game (locked from its stake), in wei.
+    #[serde(with = "wei_amount")]
+    pub dispute_operator_bond_wei: u128,
+    /// InferenceDispute: each side's chess clock for all its moves of a game, in seconds.
+    pub dispute_clock_secs: u64,
+    /// InferenceDispute: seconds after a receipt's timestamp during which it can be disputed.
+    pub dispute_window_secs: u64,
+    /// InferenceDispute: seconds between requesting and withdrawing stake; at least
+    /// `dispute_window_secs + 2 × dispute_clock_secs` (the default).
+    pub dispute_unstake_delay_secs: Option<u64>,
+    /// The `disputes` job keeps the operator's free stake in InferenceDispute at least this
+    /// high (wei), staking the difference; 0 stakes nothing.
+    #[serde(with = "wei_amount")]
+    pub dispute_stake_wei: u128,
+    /// Cron schedule (6 fields) of the `disputes` job.
+    pub disputes_schedule: String,
+    /// Seconds the inputs of calls are kept for the defender (`<models_dir>/inputs`); default
+    /// `dispute_window_secs + 2 × dispute_clock_secs` (the last game over a call can end then).
+    pub dispute_retention_secs: Option<u64>,
 }
 
 impl Default for ChainConfig {
@@ -389,7 +414,12 @@ impl Default for ChainConfig {
             operator_funding_wei: 1_000_000_000_000_000_000,
             rpc_timeout_secs: 10,
             enabled: false,
-            jobs: vec!["index".into(), "transactions".into(), "epochs".into()],
+            jobs: vec![
+                "index".into(),
+                "transactions".into(),
+                "epochs".into(),
+                "disputes".into(),
+            ],
             index_schedule: "*/2 * * * * *".into(),
             transactions_schedule: "* * * * * *".into(),
             epochs_schedule: "*/2 * * * * *".into(),
@@ -402,6 +432,14 @@ impl Default for ChainConfig {
             #[cfg(feature = "fault-injection")]
             fault_injection: None,
             finalize_batch_models: 300,
+            dispute_challenger_bond_wei: 10_000_000_000_000_000,
+            dispute_operator_bond_wei: 50_000_000_000_000_000,
+            dispute_clock_secs: 86_400,
+            dispute_window_secs: 604_800,
+            dispute_unstake_delay_secs: None,
+            dispute_stake_wei: 0,
+            disputes_schedule: "*/2 * * * * *".into(),
+            dispute_retention_secs: None,
         }
     }
 }
@@ -449,6 +487,20 @@ impl fmt::Debug for ChainConfig {
             .field("max_fee_per_gas_wei", &self.max_fee_per_gas_wei)
             .field("index_batch_blocks", &self.index_batch_blocks)
             .field("finalize_batch_models", &self.finalize_batch_models)
+            .field(
+                "dispute_challenger_bond_wei",
+                &self.dispute_challenger_bond_wei,
+            )
+            .field("dispute_operator_bond_wei", &self.dispute_operator_bond_wei)
+            .field("dispute_clock_secs", &self.dispute_clock_secs)
+            .field("dispute_window_secs", &self.dispute_window_secs)
+            .field(
+                "dispute_unstake_delay_secs",
+                &self.dispute_unstake_delay_secs,
+            )
+            .field("dispute_stake_wei", &self.dispute_stake_wei)
+            .field("disputes_schedule", &self.disputes_schedule)
+            .field("dispute_retention_secs", &self.dispute_retention_secs)
             .finish()
     }
 }

@@ -50,6 +50,10 @@ pub struct Inference {
     /// (every receipt must be attestable: the contract takes registered models and non-zero
     /// totals only).
     tokenized: Option<std::sync::Arc<std::sync::RwLock<std::collections::HashSet<String>>>>,
+    #[cfg(feature = "fault-injection")]
+    corrupt_output: bool,
+    /// Chain mode with a dispute game: every call's input is kept for the dispute window.
+    retention: Option<crate::retention::InputRetention>,
 }
 
 fn shape_str(s: &[i64]) -> String {
@@ -151,6 +155,21 @@ pub fn validate(model: &ServingModel, inputs: &[Tensor], outputs: &[String]) -> 
     Ok(())
 }
 
+/// Flips the first byte of the first output (test-only fraud).
+#[cfg(feature = "fault-injection")]
+fn corrupt_first_output(mut outputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
+    if let Some(first) = outputs.first_mut() {
+        let (name, dt, shape, data) = first.clone().into_parts();
+        if let crate::tensor::TensorData::Fixed(mut b) = data
+            && !b.is_empty()
+        {
+            b[0] ^= 0x01;
+            *first = Tensor::new(name, dt, shape, crate::tensor::TensorData::Fixed(b))?;
+        }
+    }
+    Ok(outputs)
+}
+
 impl Inference {
     pub fn new(
         registry: Registry,
@@ -167,7 +186,25 @@ impl Inference {
             clock,
             ids: Default::default(),
             tokenized: None,
+            #[cfg(feature = "fault-injection")]
+            corrupt_output: false,
+            retention: None,
         }
+    }
+
+    /// Keeps every call's input in `retention` before its receipt is committed.
+    pub fn with_retention(mut self, retention: crate::retention::InputRetention) -> Self {
+        self.retention = Some(retention);
+        self
+    }
+
+    /// Test-only fraud (`chain.fault_injection = "corrupt-output"`, `fault-injection` feature):
+    /// every call's first output has its first byte flipped before it is hashed, signed and
+    /// returned — one output element changed, as a dishonest operator would serve it.
+    #[cfg(feature = "fault-injection")]
+    pub fn with_corrupt_output(mut self, on: bool) -> Self {
+        self.corrupt_output = on;
+        self
     }
 
     /// Chain mode: meter only the models in `tokenized` (shared with the chain loop).
@@ -236,13 +273,28 @@ impl Inference {
             .reserve(caller.address, model.record.price_wei)
             .await?;
         let input_hash = canonical_hash(&call.inputs);
+        let kept_input = self
+            .retention
+            .as_ref()
+            .map(|_| crate::judge::game::canonical_encoding(&call.inputs));
         let run_started = Instant::now();
         let outputs = model.worker.run(call.inputs, call.outputs).await?;
+        #[cfg(feature = "fault-injection")]
+        let outputs = if self.corrupt_output {
+            corrupt_first_output(outputs)?
+        } else {
+            outputs
+        };
         let run_time = run_started.elapsed();
         let output_hash = canonical_hash(&outputs);
 
         let id = self.next_id()?;
         let timestamp_ms = self.clock.now_ms().max(0) as u64;
+        if let (Some(r), Some(encoding)) = (&self.retention, &kept_input) {
+            // Durable before the receipt: a receipt is never signed for an input we cannot
+            // re-execute in a dispute (a failure here is 503, uncharged).
+            r.keep(timestamp_ms as i64, &input_hash, encoding).await?;
+        }
         let mut receipt = ReceiptRecord {
             id: id.to_string(),
             epoch: self.epochs.epoch_of(timestamp_ms as i64),

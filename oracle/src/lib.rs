@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod onnx;
 pub mod receipts;
 pub mod registry;
+pub mod retention;
 pub mod sandbox;
 pub mod serving;
 pub mod storage;
@@ -87,7 +88,7 @@ impl Oracle {
         let sandbox = sandbox::Sandbox::new(&config.engine)?;
         let registry = Registry::new(
             db.clone(),
-            store,
+            store.clone(),
             engine.clone(),
             sandbox,
             &config.engine,
@@ -122,10 +123,20 @@ impl Oracle {
                     d,
                     signer.key().clone(),
                     ledger,
+                    store,
                 )
                 .await?;
                 tracing::info!(oracle = %c.deployment().oracle, vault = %c.deployment().vault, registry = %c.deployment().registry, "chain loop ready");
                 inference = inference.with_tokenized(c.tokens.tokenized_models());
+                if c.deployment().dispute.is_some() {
+                    inference = inference.with_retention(c.disputes.retention().clone());
+                }
+                #[cfg(feature = "fault-injection")]
+                {
+                    inference = inference.with_corrupt_output(
+                        config.chain.fault_injection.as_deref() == Some("corrupt-output"),
+                    );
+                }
                 Some(c)
             }
             None => None,

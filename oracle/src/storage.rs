@@ -27,6 +27,12 @@ impl ModelStore {
         Ok(Self { dir })
     }
 
+    /// The store's folder (model files, `tmp/`, and `inputs/`: calls' inputs kept for the
+    /// dispute window, `crate::retention`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Where the file with this SHA-256 (hex) lives.
     pub fn path_for(&self, sha256_hex: &str) -> PathBuf {
         self.dir

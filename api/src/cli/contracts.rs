@@ -77,6 +77,10 @@ pub(crate) fn print_deployment(d: &imo_oracle::chain::Deployment) {
     );
     println!("  PaymentVault   {}", d.vault);
     println!("  UsageOracle    {}", d.oracle);
+    if let (Some(judge), Some(game)) = (d.judge, d.dispute) {
+        println!("  JudgeVM        {judge}");
+        println!("  InferenceDispute {game}");
+    }
     for t in &d.transactions {
         if t.contract == imo_oracle::chain::MODEL_TOKEN {
             continue; // deployed by the registry's constructor, same transaction

@@ -4,6 +4,7 @@ mod admin;
 mod balances;
 mod contracts;
 mod models;
+mod verify;
 mod wallet;
 
 use std::path::PathBuf;
@@ -78,6 +79,12 @@ enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// One metered inference call (a client key); `--record DIR` keeps the request and its
+    /// receipt for `imo verify`.
+    Infer(verify::InferArgs),
+    /// Re-execute recorded calls with the reference interpreter and challenge every wrong output
+    /// in the inference dispute game, playing each game to its end (docs/PROTOCOL.md §9.7).
+    Verify(verify::VerifyArgs),
     /// Print the OpenAPI document.
     Openapi,
 }
@@ -128,6 +135,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Contracts { command } => contracts::run(command, &config).await?,
         Command::Transactions { state, server } => admin::transactions(state, server).await?,
         Command::Wallet { wallet, command } => wallet::run(wallet, command, &config).await?,
+        Command::Infer(args) => verify::infer(args).await?,
+        Command::Verify(args) => verify::verify(args, &config).await?,
         Command::Openapi => print!("{}", crate::openapi::render()),
     }
     Ok(())

@@ -33,6 +33,8 @@ pub async fn contracts(oracle: web::Data<Oracle>) -> ApiResult<web::Json<Contrac
         model_token_implementation: d.token_implementation.to_string(),
         payment_vault: d.vault.to_string(),
         usage_oracle: d.oracle.to_string(),
+        inference_dispute: d.dispute.map(|a| a.to_string()),
+        judge_vm: d.judge.map(|a| a.to_string()),
         deployed_at_block: d.block_number(),
         operator: oracle.inference.signer().operator().to_string(),
         attest_bond_wei: chain.attest_bond().to_string(),

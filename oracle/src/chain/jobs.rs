@@ -1,5 +1,5 @@
 //! The scheduler: tokio-cron-scheduler runs the chain loop's jobs on the schedules of
-//! `[chain]` (`index_schedule`, `transactions_schedule`, `epochs_schedule`), each only if it is
+//! `[chain]` (`index_schedule`, `transactions_schedule`, `epochs_schedule`, `disputes_schedule`), each only if it is
 //! listed in `chain.jobs`, so that exactly one replica runs each job. A job is one pass of the
 //! same service function the API and the tests call; passes never overlap (each job holds its
 //! own lock) and a failed pass is logged and retried at the next tick.
@@ -11,7 +11,7 @@ use super::service::ChainLoop;
 use crate::error::{OracleError, Result};
 
 /// The job names `chain.jobs` may list.
-pub const JOBS: [&str; 3] = ["index", "transactions", "epochs"];
+pub const JOBS: [&str; 4] = ["index", "transactions", "epochs", "disputes"];
 
 /// A running scheduler; `shutdown` stops it.
 pub struct Scheduler {
@@ -28,6 +28,7 @@ impl Scheduler {
         }
         self.chain.epochs.quiesce().await;
         self.chain.vault.quiesce().await;
+        self.chain.disputes.quiesce().await;
         self.chain.ctx.txm.quiesce().await;
         info!("chain jobs stopped");
     }
@@ -53,6 +54,7 @@ pub async fn start(chain: ChainLoop) -> Result<Scheduler> {
         let schedule = match name.as_str() {
             "index" => cfg.index_schedule.clone(),
             "transactions" => cfg.transactions_schedule.clone(),
+            "disputes" => cfg.disputes_schedule.clone(),
             _ => cfg.epochs_schedule.clone(),
         };
         let name: &'static str = JOBS.iter().find(|j| *j == name).expect("checked");
@@ -95,6 +97,11 @@ pub async fn run_once(chain: &ChainLoop, name: &str) {
             }
             .await
         }
+        "disputes" => chain.disputes.pass().await.map(|r| {
+            if r != Default::default() {
+                info!(job = name, ?r, "pass");
+            }
+        }),
         _ => chain.epochs.pass().await.map(|r| {
             if r != Default::default() {
                 info!(job = name, ?r, "pass");

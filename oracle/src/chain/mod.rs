@@ -10,10 +10,13 @@
 //! guardian and treasury default to it; the operator is the receipt-signing key.
 
 pub mod bindings;
+pub mod challenger;
 pub mod dispute;
+pub mod disputes;
 pub mod entity;
 pub mod epochs;
 pub mod follower;
+pub mod game;
 pub mod intent_entity;
 pub mod jobs;
 pub mod reads;
@@ -56,6 +59,8 @@ pub const PAYMENT_VAULT: &str = "PaymentVault";
 pub const USAGE_ORACLE: &str = "UsageOracle";
 pub const SET_USAGE_ORACLE: &str = "ModelRegistry.setUsageOracle";
 pub const SET_ORACLE: &str = "PaymentVault.setOracle";
+pub const JUDGE_VM: &str = "JudgeVM";
+pub const INFERENCE_DISPUTE: &str = "InferenceDispute";
 
 /// One transaction of a deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -80,6 +85,10 @@ pub struct Deployment {
     pub token_implementation: Address,
     pub vault: Address,
     pub oracle: Address,
+    /// The dispute game's one-step interpreter and the game (docs/PROTOCOL.md §9); `None` in a
+    /// deployment recorded before the game was deployed with the suite.
+    pub judge: Option<Address>,
+    pub dispute: Option<Address>,
     /// In the order they were sent.
     pub transactions: Vec<DeploymentTx>,
     pub created_at_ms: i64,
@@ -318,7 +327,7 @@ impl Chain {
         let guardian = optional_address(&cfg.guardian, "guardian", admin)?;
         let treasury = optional_address(&cfg.treasury, "treasury", admin)?;
         let p = &self.provider;
-        let mut txs = Vec::with_capacity(6);
+        let mut txs = Vec::with_capacity(8);
 
         let send = |what: &'static str, e: alloy::contract::Error| {
             self.err(&format!("{what}: sending the transaction failed"), e)
@@ -388,6 +397,36 @@ impl Chain {
         let r = self.confirm(SET_ORACLE, pending).await?;
         txs.push(Self::tx(SET_ORACLE, vault, &r));
 
+        // The dispute game (Deploy.s.sol's order): JudgeVM, then InferenceDispute reading
+        // receipt signatures through the UsageOracle.
+        let pending = dispute::JudgeVM::deploy_builder(p)
+            .send()
+            .await
+            .map_err(|e| send(JUDGE_VM, e))?;
+        let r = self.confirm(JUDGE_VM, pending).await?;
+        let judge = self.created(JUDGE_VM, &r)?;
+        txs.push(Self::tx(JUDGE_VM, judge, &r));
+        let unstake_delay = cfg.dispute_unstake_delay_secs.unwrap_or(
+            cfg.dispute_window_secs
+                .saturating_add(cfg.dispute_clock_secs.saturating_mul(2)),
+        );
+        let pending = dispute::InferenceDispute::deploy_builder(
+            p,
+            oracle,
+            judge,
+            U256::from(cfg.dispute_challenger_bond_wei),
+            U256::from(cfg.dispute_operator_bond_wei),
+            cfg.dispute_clock_secs,
+            cfg.dispute_window_secs,
+            unstake_delay,
+        )
+        .send()
+        .await
+        .map_err(|e| send(INFERENCE_DISPUTE, e))?;
+        let r = self.confirm(INFERENCE_DISPUTE, pending).await?;
+        let game = self.created(INFERENCE_DISPUTE, &r)?;
+        txs.push(Self::tx(INFERENCE_DISPUTE, game, &r));
+
         Ok(Deployment {
             id: ulid::Ulid::new().to_string(),
             chain_id: cfg.chain_id,
@@ -395,6 +434,8 @@ impl Chain {
             token_implementation: Address(token_implementation),
             vault: Address(vault),
             oracle: Address(oracle),
+            judge: Some(Address(judge)),
+            dispute: Some(Address(game)),
             transactions: txs,
             created_at_ms: now_ms,
         })
@@ -523,6 +564,8 @@ pub async fn deployment(db: &DatabaseConnection, chain_id: u64) -> Result<Option
         token_implementation: find(MODEL_TOKEN)?,
         vault: find(PAYMENT_VAULT)?,
         oracle: find(USAGE_ORACLE)?,
+        judge: find(JUDGE_VM).ok(),
+        dispute: find(INFERENCE_DISPUTE).ok(),
         created_at_ms: latest.created_at_ms,
         transactions,
     }))

@@ -6,7 +6,8 @@
 //! * [`Tokenizer`] — models become ERC-7641 tokens (`tokens.rs`);
 //! * [`VaultIndexer`] — vault events become balances; signed spending caps (`vault.rs`);
 //! * [`EpochMachine`] — close, attest, finalize, answer challenges, unwind (`epochs.rs`);
-//! * [`ChainReads`] — receipt proofs, epochs, revenue, claimable revenue (`reads.rs`).
+//! * [`ChainReads`] — receipt proofs, epochs, revenue, claimable revenue (`reads.rs`);
+//! * [`Defender`] — the operator's side of inference dispute games (`disputes.rs`).
 //!
 //! The scheduled jobs (`jobs.rs`) and the HTTP handlers call these components; every step is
 //! idempotent and restart-safe (state lives in the database; each pass re-derives what to do).
@@ -19,6 +20,7 @@ use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
 use super::{
     Deployment,
     bindings::{ModelRegistry, PaymentVault, UsageOracle},
+    disputes::Defender,
     epochs::EpochMachine,
     follower::LogFollower,
     reads::ChainReads,
@@ -79,6 +81,7 @@ pub struct ChainLoop {
     pub vault: Arc<VaultIndexer>,
     pub epochs: Arc<EpochMachine>,
     pub reads: Arc<ChainReads>,
+    pub disputes: Arc<Defender>,
 }
 
 impl std::fmt::Debug for ChainLoop {
@@ -95,6 +98,7 @@ impl ChainLoop {
     /// Starts the chain loop for `deployment` (read the latest with [`super::deployment`]),
     /// sending as `operator`. Reads the oracle's immutable parameters once (`chain_unavailable`
     /// if the RPC cannot be reached) and re-closes in the ledger the newest closed epoch.
+    #[allow(clippy::too_many_arguments)] // each is one of the loop's distinct dependencies
     pub async fn start(
         db: DatabaseConnection,
         cfg: ChainConfig,
@@ -103,6 +107,7 @@ impl ChainLoop {
         deployment: Deployment,
         operator: PrivateKeySigner,
         ledger: Ledger,
+        store: crate::storage::ModelStore,
     ) -> Result<Self> {
         let provider = super::provider_for(&cfg)?;
         let oracle = UsageOracle::new(deployment.oracle.0, &provider);
@@ -143,6 +148,11 @@ impl ChainLoop {
             vault: Arc::new(VaultIndexer::new(ctx.clone(), ledger.clone())),
             epochs: Arc::new(EpochMachine::new(ctx.clone(), ledger.clone())),
             reads: Arc::new(ChainReads::new(ctx.clone())),
+            disputes: Arc::new(Defender::new(
+                ctx.clone(),
+                crate::retention::InputRetention::open(store.dir().join("inputs"))?,
+                store,
+            )),
             tokens,
             ctx,
         };

@@ -7,6 +7,7 @@ pub mod chain_cursors;
 pub mod chain_events;
 pub mod challenges;
 pub mod credits;
+pub mod disputes;
 pub mod epochs;
 pub mod model_tensors;
 pub mod model_tokens;

@@ -57,6 +57,60 @@ pub fn canonical_encoding(tensors: &[Tensor]) -> Vec<u8> {
     out
 }
 
+/// The tensors of a canonical encoding (the inverse of [`canonical_encoding`]; fixed-size
+/// types only, as the judge takes): how a player gets a call's inputs back from an `open`.
+/// Refuses anything that is not exactly one well-formed encoding.
+pub fn decode_canonical(bytes: &[u8]) -> Result<Vec<Tensor>, String> {
+    fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
+        if b.len() < n {
+            return Err("the encoding ends early".into());
+        }
+        let (h, t) = b.split_at(n);
+        *b = t;
+        Ok(h)
+    }
+    fn u32_at(b: &mut &[u8]) -> Result<usize, String> {
+        Ok(u32::from_be_bytes(take(b, 4)?.try_into().expect("4 bytes")) as usize)
+    }
+    fn u64_at(b: &mut &[u8]) -> Result<u64, String> {
+        Ok(u64::from_be_bytes(take(b, 8)?.try_into().expect("8 bytes")))
+    }
+    let mut b = bytes;
+    let count = u32_at(&mut b)?;
+    let mut out = Vec::with_capacity(count.min(64));
+    for _ in 0..count {
+        let len = u32_at(&mut b)?;
+        let name = std::str::from_utf8(take(&mut b, len)?)
+            .map_err(|_| "a tensor name is not UTF-8".to_string())?
+            .to_owned();
+        let len = u32_at(&mut b)?;
+        let dt = std::str::from_utf8(take(&mut b, len)?).unwrap_or("?");
+        let datatype = crate::tensor::DataType::parse(dt)
+            .filter(|d| d.size().is_some())
+            .ok_or_else(|| format!("tensor `{name}`: datatype `{dt}` is not a fixed-size type"))?;
+        let rank = u32_at(&mut b)?;
+        if rank > 8 {
+            return Err(format!("tensor `{name}`: rank {rank}"));
+        }
+        let shape = (0..rank)
+            .map(|_| u64_at(&mut b))
+            .collect::<Result<Vec<_>, _>>()?;
+        let len = u64_at(&mut b)?;
+        let data = take(
+            &mut b,
+            usize::try_from(len).map_err(|_| "too long".to_string())?,
+        )?;
+        out.push(
+            Tensor::new(name, datatype, shape, TensorData::Fixed(data.to_vec()))
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    if !b.is_empty() {
+        return Err(format!("{} bytes after the last tensor", b.len()));
+    }
+    Ok(out)
+}
+
 /// `open`: the call's inputs and the proofs that put them into the program's initial state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenData {

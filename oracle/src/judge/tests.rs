@@ -705,3 +705,33 @@ fn weights_are_provable_chunk_by_chunk() {
     );
     assert_eq!(c.weights[j], (w.name.clone(), t));
 }
+
+#[test]
+fn the_canonical_encoding_decodes_back_and_nothing_else_does() {
+    use crate::tensor::{DataType, Tensor, TensorData};
+    let a = Tensor::new(
+        "b",
+        DataType::Fp32,
+        vec![1, 2],
+        TensorData::Fixed(vec![0, 0, 128, 63, 0, 0, 0, 64]),
+    )
+    .unwrap();
+    let b = Tensor::new(
+        "a",
+        DataType::Int8,
+        vec![3],
+        TensorData::Fixed(vec![1, 2, 255]),
+    )
+    .unwrap();
+    let enc = super::game::canonical_encoding(&[a.clone(), b.clone()]);
+    let back = super::game::decode_canonical(&enc).unwrap();
+    assert_eq!(back, vec![b, a], "sorted by name, as encoded");
+    assert_eq!(
+        crate::tensor::canonical_hash(&back),
+        <[u8; 32]>::from(<sha2::Sha256 as sha2::Digest>::digest(&enc))
+    );
+    let mut longer = enc.clone();
+    longer.push(0);
+    assert!(super::game::decode_canonical(&longer).is_err());
+    assert!(super::game::decode_canonical(&enc[..enc.len() - 1]).is_err());
+}

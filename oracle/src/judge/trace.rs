@@ -22,12 +22,19 @@ pub enum Fault {
     Byte { node: usize, byte: usize, xor: u8 },
     /// Node `node`'s output gets another shape with the same number of elements.
     Shape { node: usize, shape: Vec<usize> },
+    /// Node `node` is skipped: its output is its first operand, unchanged (a layer left out;
+    /// the operand must have the output's type and shape, e.g. a Relu).
+    Skip { node: usize },
+    /// Weight `weight` has byte `byte` (modulo its length) XORed with `xor` before the run:
+    /// tampered weights, or another model with the same graph served instead.
+    Weight { weight: usize, byte: usize, xor: u8 },
 }
 
 impl Fault {
     pub fn node(&self) -> usize {
         match self {
-            Self::Byte { node, .. } | Self::Shape { node, .. } => *node,
+            Self::Byte { node, .. } | Self::Shape { node, .. } | Self::Skip { node } => *node,
+            Self::Weight { .. } => 0,
         }
     }
 }
@@ -101,6 +108,16 @@ impl Trace {
             values.push(Arc::new(v));
         }
         values.extend(program.weights.iter().map(|w| w.value.clone()));
+        if let Some(Fault::Weight { weight, byte, xor }) = &fault
+            && let Some(v) = values.get_mut(program.inputs.len() + weight)
+        {
+            let mut tampered = (**v).clone();
+            let i = byte % tampered.data.len().max(1);
+            if let Some(b) = tampered.data.get_mut(i) {
+                *b ^= xor;
+            }
+            *v = Arc::new(tampered);
+        }
         let base = values.len();
         let mut commitments: Vec<B256> = values.iter().map(|v| commit_value(v)).collect();
         let mut leaves = commitments.clone();
@@ -124,6 +141,14 @@ impl Trace {
                     let i = byte % out.data.len().max(1);
                     if let Some(b) = out.data.get_mut(i) {
                         *b ^= xor;
+                    }
+                }
+                Some(Fault::Skip { node }) if *node == k => {
+                    if let Some(first) = operands.first().copied().flatten()
+                        && first.dtype == out.dtype
+                        && first.shape == out.shape
+                    {
+                        out = first.clone();
                     }
                 }
                 Some(Fault::Shape { node, shape }) if *node == k => {

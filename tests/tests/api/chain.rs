@@ -79,7 +79,9 @@ async fn deploys_wires_and_records(b: Backend) {
             "PaymentVault",
             "UsageOracle",
             "ModelRegistry.setUsageOracle",
-            "PaymentVault.setOracle"
+            "PaymentVault.setOracle",
+            "JudgeVM",
+            "InferenceDispute"
         ]
     );
     for t in &d.transactions {
@@ -93,7 +95,7 @@ async fn deploys_wires_and_records(b: Backend) {
         .unwrap()
         .expect("recorded");
     assert_eq!(recorded, d);
-    assert_eq!(srv.row_count("deployments").await, 6);
+    assert_eq!(srv.row_count("deployments").await, 8);
     assert_eq!(
         chain::deployment(&srv.oracle.db, 1).await.unwrap(),
         None,
@@ -112,9 +114,27 @@ async fn deploys_wires_and_records(b: Backend) {
         assert_eq!(r.gas_used, t.gas_used);
         assert_eq!(r.block_number, Some(t.block_number));
     }
-    for a in [d.registry, d.token_implementation, d.vault, d.oracle] {
+    for a in [
+        d.registry,
+        d.token_implementation,
+        d.vault,
+        d.oracle,
+        d.judge.unwrap(),
+        d.dispute.unwrap(),
+    ] {
         assert!(!p.get_code_at(a.0).await.unwrap().is_empty(), "code at {a}");
     }
+    let game = imo_oracle::chain::dispute::InferenceDispute::new(d.dispute.unwrap().0, &p);
+    assert_eq!(game.oracle().call().await.unwrap(), d.oracle.0);
+    assert_eq!(game.judge().call().await.unwrap(), d.judge.unwrap().0);
+    assert_eq!(
+        game.challengerBond().call().await.unwrap(),
+        U256::from(cfg.dispute_challenger_bond_wei)
+    );
+    assert_eq!(
+        game.unstakeDelay().call().await.unwrap(),
+        cfg.dispute_window_secs + 2 * cfg.dispute_clock_secs
+    );
 
     // Wiring and roles, read back with eth_call.
     let registry = ModelRegistry::new(d.registry.0, &p);

@@ -29,7 +29,7 @@ const FEE_BPS: u128 = 500;
 
 /// The environment of one service process with the chain loop on (the config is env-only,
 /// as in production).
-fn service_env(dir: &std::path::Path, db_url: &str, rpc: &str) -> Vec<(String, String)> {
+pub(crate) fn service_env(dir: &std::path::Path, db_url: &str, rpc: &str) -> Vec<(String, String)> {
     let key_file = dir.join("deployer.key");
     std::fs::write(&key_file, format!("{ANVIL_KEY_0}\n")).unwrap();
     let mut env = binary_env(dir, db_url);
