@@ -56,10 +56,11 @@ test-deploy: tools ## deploy/ validated: yamllint, hadolint, kubernetes-validate
 test: tools browser postgres web lint test-web test-rust test-contracts test-deploy ## everything CI runs
 	@echo "make test: all suites passed"
 
-bench: tools web postgres ## service vs bare ONNX Runtime, receipts/s on SQLite and PostgreSQL, receipt tree vs bare hashing (release build)
+bench: tools web postgres ## service vs bare ONNX Runtime, receipts/s on SQLite and PostgreSQL, receipt tree vs bare hashing, 1-3 replicas on PostgreSQL (release build)
 	$(CARGO) build --release --bin imo
 	$(CARGO) bench -p imo-e2e --bench inference
 	$(CARGO) bench -p imo-e2e --bench tree
+	$(CARGO) bench -p imo-e2e --bench cluster
 
 clean: ## remove build outputs and local data (keeps .tools/)
 	$(CARGO) clean

@@ -7,7 +7,8 @@
 //!   leader is SIGKILLed right after broadcasting a transaction (mid-broadcast), and again
 //!   mid-epoch; each time another replica takes over within one lease, the killed broadcast is
 //!   tracked to final (not sent again), every epoch is attested and finalized exactly once, no
-//!   nonce is used twice, and followers refuse metered calls (`503 not_leader`).
+//!   nonce is used twice, and followers refuse metered calls (`503 not_leader`); a leader
+//!   stopped with SIGTERM hands the lease back, so another takes over in under a lease.
 
 use std::{
     os::unix::process::ExitStatusExt,
@@ -450,6 +451,17 @@ async fn leader_failover() {
         "every operator transaction is one recorded intent"
     );
     assert!(intents.iter().all(|i| i.state == "final"), "{intents:#?}");
+    // SIGTERM hands the lease back: another replica leads at its next try, not a lease later.
+    c.replicas[third].take().unwrap().stop().await;
+    let (_, t4, took) = c
+        .new_leader(Some(third), Duration::from_secs(LEASE_SECS))
+        .await;
+    assert!(t4 > t3);
+    assert!(
+        took < Duration::from_millis(LEASE_SECS * 1000),
+        "handed back on SIGTERM: taken over in {took:?}, under one lease"
+    );
+    eprintln!("failover after SIGTERM: {took:?}");
     for i in 0..3 {
         if let Some(p) = c.replicas[i].take() {
             p.stop().await;
