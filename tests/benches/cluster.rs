@@ -76,7 +76,10 @@ fn env(dir: &Path, db_url: &str) -> Vec<(String, String)> {
         ("IMO_LOG_FORMAT", "json".into()),
         ("IMO_LOG_FILTER", "info,sqlx=warn,sea_orm=warn".into()),
         ("IMO_METERING_OPERATOR_KEY", OPERATOR_KEY.into()),
-        ("IMO_AUTH_ADMIN_ADDRESSES", signer(3).address().to_string()),
+        (
+            "IMO_AUTH_ADMIN_ADDRESSES",
+            format!("[\"{}\"]", signer(3).address()),
+        ),
         ("IMO_CLUSTER_ENABLED", "true".into()),
         ("IMO_CLUSTER_LEASE_SECS", "10".into()),
         ("IMO_CLUSTER_RENEW_MS", "2000".into()),
@@ -208,7 +211,11 @@ async fn run(admin: &str, replicas: usize) -> Row {
         .envs(env.iter().cloned())
         .output()
         .unwrap();
-    assert!(migrated.status.success());
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
     let (pkey, ckey, akey) = (
         key(&env, &signer(1), "publisher"),
         key(&env, &signer(2), "client"),
