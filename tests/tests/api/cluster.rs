@@ -9,6 +9,9 @@
 //!   tracked to final (not sent again), every epoch is attested and finalized exactly once, no
 //!   nonce is used twice, and followers refuse metered calls (`503 not_leader`); a leader
 //!   stopped with SIGTERM hands the lease back, so another takes over in under a lease.
+//! * `exactly_k_across_replicas` (PostgreSQL, real processes, chain off): a balance for exactly
+//!   K calls, 32 clients spread over three replicas: exactly K 200s, receipts == debits; then the
+//!   leader is SIGKILLed mid-load: every 200 has its receipt, nothing is charged twice.
 
 use std::{
     os::unix::process::ExitStatusExt,
@@ -462,6 +465,189 @@ async fn leader_failover() {
         "handed back on SIGTERM: taken over in {took:?}, under one lease"
     );
     eprintln!("failover after SIGTERM: {took:?}");
+    for i in 0..3 {
+        if let Some(p) = c.replicas[i].take() {
+            p.stop().await;
+        }
+    }
+    c.db.close().await.ok();
+    if let Some(name) = pg_db {
+        drop_database(&name).await;
+    }
+}
+
+/// Calls until the ledger refuses (402): round-robin over `urls`, a 503 (`not_leader`) or a
+/// connection error moves to the next replica. `(200s with their receipt ids, 402s)`.
+async fn call_until_refused(urls: Vec<String>, key: String, start: usize) -> (Vec<String>, usize) {
+    let mut ok = vec![];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut i = start;
+    loop {
+        assert!(Instant::now() < deadline, "calls kept failing for 60 s");
+        let api = Client::new(&urls[i % urls.len()]).with_key(key.clone());
+        i += 1;
+        match api.infer_json("tiny-mlp", &infer_body()).await {
+            Ok((s, body)) if s.as_u16() == 200 => {
+                let r: imo_oracle::receipts::ReceiptRecord =
+                    serde_json::from_str(body["parameters"]["imo_receipt"].as_str().unwrap())
+                        .unwrap();
+                ok.push(r.id);
+            }
+            Ok((s, _)) if s.as_u16() == 402 => return (ok, 1),
+            Ok((s, body)) if s.as_u16() == 503 => {
+                assert!(
+                    body.to_string().contains("leader") || body.to_string().contains("shutting"),
+                    "{body}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Ok((s, body)) => panic!("unexpected {s}: {body}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+/// Metering across three replicas (chain off, admin credits): a balance for exactly K calls
+/// gives exactly K 200s among 32 concurrent clients spread over the replicas, receipts ==
+/// debits to the wei; then the leader is SIGKILLed while 32 clients call: another replica
+/// meters on, every 200 has its receipt, nothing is charged twice, and the balance is its
+/// credits less its receipts to the wei.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_k_across_replicas() {
+    const K: usize = 60;
+    const P: u128 = 1_000;
+    let dir = tempfile::tempdir().unwrap();
+    let (db_url, pg_db) = fresh_database(Backend::Postgres, dir.path()).await;
+    let mut env = binary_env(dir.path(), &db_url);
+    env.extend(
+        [
+            (
+                "IMO_AUTH_ADMIN_ADDRESSES",
+                format!("[\"{}\"]", admin_signer().address()),
+            ),
+            ("IMO_CLUSTER_ENABLED", "true".into()),
+            ("IMO_CLUSTER_LEASE_SECS", LEASE_SECS.to_string()),
+            ("IMO_CLUSTER_RENEW_MS", RENEW_MS.to_string()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    run_imo(&env, &["migrate"]);
+    let (publisher, client) = (signer(41), signer(42));
+    let pkey = cli_key(&env, &publisher, "publisher");
+    let ckey = cli_key(&env, &client, "client");
+    let akey = cli_key(&env, &admin_signer(), "admin");
+    let mut c = Cluster {
+        env: env.clone(),
+        replicas: vec![None, None, None],
+        db: connect(&db_url).await,
+    };
+    for i in 0..3 {
+        c.start_replica(i, &[]).await;
+    }
+    let (leader, _, _) = c
+        .new_leader(None, Duration::from_secs(LEASE_SECS + 5))
+        .await;
+    let urls: Vec<String> = (0..3).map(|i| c.url(i)).collect();
+    let meta = imo_client::Upload {
+        name: "tiny-mlp".into(),
+        price_wei: Some(P.to_string()),
+        ..Default::default()
+    };
+    Client::new(&urls[c.any_other(leader)])
+        .with_key(pkey)
+        .upload_model(&meta, model_bytes("tiny_mlp.onnx"))
+        .await
+        .unwrap();
+    let admin = Client::new(&urls[leader]).with_key(akey.clone());
+    let addr = client.address().to_string();
+    let follower_admin = Client::new(&urls[c.any_other(leader)]).with_key(akey.clone());
+    assert!(
+        follower_admin.credit(&addr, "1").await.is_err(),
+        "a follower refuses balance writes"
+    );
+    admin
+        .credit(&addr, &(K as u128 * P).to_string())
+        .await
+        .unwrap();
+
+    let round = |urls: Vec<String>| {
+        let ckey = ckey.clone();
+        async move {
+            let tasks: Vec<_> = (0..32)
+                .map(|t| tokio::spawn(call_until_refused(urls.clone(), ckey.clone(), t)))
+                .collect();
+            let mut ids = vec![];
+            for t in tasks {
+                ids.extend(t.await.unwrap().0);
+            }
+            ids
+        }
+    };
+    let ids = round(urls.clone()).await;
+    assert_eq!(ids.len(), K, "exactly K calls succeed across the replicas");
+    let count = |db: DatabaseConnection| async move {
+        imo_oracle::db::receipts::Entity::find()
+            .all(&db)
+            .await
+            .unwrap()
+    };
+    let rows = count(c.db.clone()).await;
+    assert_eq!(rows.len(), K, "receipts == 200s");
+    let b = Client::new(&urls[leader])
+        .with_key(ckey.clone())
+        .balance()
+        .await
+        .unwrap();
+    assert_eq!(b.balance_wei, "0");
+    assert_eq!(
+        b.spent_wei,
+        (K as u128 * P).to_string(),
+        "debits == receipts, to the wei"
+    );
+
+    // The leader dies while 32 clients call: another replica meters on.
+    admin
+        .credit(&addr, &(K as u128 * P).to_string())
+        .await
+        .unwrap();
+    let calls = tokio::spawn(round(urls.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.sigkill(leader).await;
+    let (new, _, took) = c
+        .new_leader(Some(leader), Duration::from_secs(LEASE_SECS + 3))
+        .await;
+    eprintln!("metering failover: {took:?}");
+    let ids2 = calls.await.unwrap();
+    let rows = count(c.db.clone()).await;
+    let stored: std::collections::HashSet<String> = rows.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(stored.len(), rows.len());
+    for id in ids.iter().chain(&ids2) {
+        assert!(stored.contains(id), "every 200 has its receipt ({id})");
+    }
+    // Calls whose response the kill cut may have committed: charged once, never twice.
+    assert!(
+        rows.len() >= K + ids2.len() && rows.len() <= 2 * K,
+        "{} receipts",
+        rows.len()
+    );
+    let b = Client::new(&c.url(new))
+        .with_key(ckey)
+        .balance()
+        .await
+        .unwrap();
+    let spent = rows.len() as u128 * P;
+    assert_eq!(
+        b.spent_wei,
+        spent.to_string(),
+        "debits == receipts, to the wei"
+    );
+    assert_eq!(b.balance_wei, (2 * K as u128 * P - spent).to_string());
+    eprintln!(
+        "after the kill: {} 200s seen, {} receipts, balance {} wei",
+        ids2.len(),
+        rows.len() - K,
+        b.balance_wei
+    );
     for i in 0..3 {
         if let Some(p) = c.replicas[i].take() {
             p.stop().await;
