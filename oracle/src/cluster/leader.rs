@@ -52,6 +52,20 @@ struct Led {
 }
 
 impl Led {
+    /// A new term: what other replicas changed while this one followed is read again (the
+    /// tokenized models the metering path serves), then the ledger and the transaction manager
+    /// get the term's fence, then the chain jobs start.
+    async fn lead(&self, fence: Fence) -> Result<Option<jobs::Scheduler>> {
+        if let Some(c) = &self.chain {
+            c.tokens.load().await?;
+        }
+        self.fence(Some(fence));
+        match &self.chain {
+            Some(c) if !c.config().jobs.is_empty() => jobs::start(c.clone()).await.map(Some),
+            _ => Ok(None),
+        }
+    }
+
     fn fence(&self, fence: Option<Fence>) {
         self.ledger.set_fence(fence.clone());
         if let Some(c) = &self.chain {
@@ -139,13 +153,7 @@ async fn run(led: Led, lease: Lease, renew: Duration, mut stopped: watch::Receiv
                         if let Some(old) = term.take() {
                             step_down(&led, old).await;
                         }
-                        led.fence(Some(won.fence.clone()));
-                        let started = match &led.chain {
-                            Some(c) if !c.config().jobs.is_empty() => {
-                                jobs::start(c.clone()).await.map(Some)
-                            }
-                            _ => Ok(None),
-                        };
+                        let started = led.lead(won.fence.clone()).await;
                         match started {
                             Ok(scheduler) => {
                                 info!(
