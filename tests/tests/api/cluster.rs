@@ -452,6 +452,17 @@ async fn leader_failover() {
     }
     let paid = logs(UsageOracle::ModelPaid::SIGNATURE_HASH).await;
     assert_eq!(paid.len(), epochs.len(), "one payment per epoch");
+    let fee_bps = u128::from(imo_oracle::config::ChainConfig::default().fee_bps);
+    for l in &paid {
+        let e = UsageOracle::ModelPaid::decode_log(&l.inner).unwrap();
+        let gross = u128::from(calls[&e.epoch]) * PRICE;
+        assert_eq!(
+            e.amount,
+            U256::from(gross - gross * fee_bps / 10_000),
+            "epoch {}: paid its calls less the fee, to the wei",
+            e.epoch
+        );
+    }
     // No nonce twice: the recorded nonces are distinct and are exactly the operator's
     // transactions on-chain.
     let intents = intent_entity::Entity::find().all(&c.db).await.unwrap();
