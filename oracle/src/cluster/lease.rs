@@ -20,6 +20,8 @@ pub struct Fence {
     pub name: String,
     pub holder: String,
     pub token: i64,
+    /// The lease period (ms): the longest a transaction holding the lease row may stall.
+    pub ttl_ms: i64,
 }
 
 /// The answer of a successful [`Lease::acquire`].
@@ -160,6 +162,7 @@ impl Lease {
                 name: self.name.clone(),
                 holder: self.holder.clone(),
                 token: row.try_get("", "token")?,
+                ttl_ms: self.ttl_ms,
             },
             expires_at_ms: row.try_get("", "expires_at_ms")?,
             db_now_ms: row.try_get("", "db_now_ms")?,
@@ -267,9 +270,19 @@ impl FenceCell {
 
 /// Inside a writer's transaction: checks that `fence`'s term is current and locks the lease row
 /// until the transaction ends (so the lease cannot change hands while it commits; on SQLite the
-/// write lock does the same). `NotLeader` if the term is over.
+/// write lock does the same). `NotLeader` if the term is over. On PostgreSQL the transaction is
+/// also limited to stalling (idle in transaction: a process paused, a lost client) for one lease
+/// period: the server then ends the session, so a frozen leader holds up no failover for longer,
+/// and its batch fails when it wakes.
 pub async fn hold_in<C: ConnectionTrait>(txn: &C, fence: &Fence) -> Result<()> {
     let backend = txn.get_database_backend();
+    if backend == DatabaseBackend::Postgres {
+        txn.execute_unprepared(&format!(
+            "SET LOCAL idle_in_transaction_session_timeout = {}",
+            Ord::max(fence.ttl_ms, 1)
+        ))
+        .await?;
+    }
     let sql = format!(
         "UPDATE cluster_leases SET token = token \
          WHERE name = ? AND holder = ? AND token = ? AND expires_at_ms > {}",

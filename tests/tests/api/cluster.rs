@@ -11,7 +11,9 @@
 //!   stopped with SIGTERM hands the lease back, so another takes over in under a lease.
 //! * `exactly_k_across_replicas` (PostgreSQL, real processes, chain off): a balance for exactly
 //!   K calls, 32 clients spread over three replicas: exactly K 200s, receipts == debits; then the
-//!   leader is SIGKILLed mid-load: every 200 has its receipt, nothing is charged twice.
+//!   leader is SIGKILLed mid-load, and then another is frozen (SIGSTOP) mid-load: another replica
+//!   meters on, the woken one writes nothing and steps down, every 200 has its receipt, nothing
+//!   is charged twice.
 
 use std::{
     os::unix::process::ExitStatusExt,
@@ -504,8 +506,8 @@ async fn leader_failover() {
     }
 }
 
-/// Calls until the ledger refuses (402): round-robin over `urls`, a 503 (`not_leader`) or a
-/// connection error moves to the next replica. `(200s with their receipt ids, 402s)`.
+/// Calls until the ledger refuses (402): round-robin over `urls`, a 503 (uncharged: not the
+/// leader, or a deposed leader's refused batch) or a connection error moves to the next replica. `(200s with their receipt ids, 402s)`.
 async fn call_until_refused(urls: Vec<String>, key: String, start: usize) -> (Vec<String>, usize) {
     let mut ok = vec![];
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -522,11 +524,9 @@ async fn call_until_refused(urls: Vec<String>, key: String, start: usize) -> (Ve
                 ok.push(r.id);
             }
             Ok((s, _)) if s.as_u16() == 402 => return (ok, 1),
-            Ok((s, body)) if s.as_u16() == 503 => {
-                assert!(
-                    body.to_string().contains("leader") || body.to_string().contains("shutting"),
-                    "{body}"
-                );
+            // Not the leader, or a deposed leader's batch refused (its term over, or its stalled
+            // transaction ended by the database): uncharged, try the next replica.
+            Ok((s, _)) if s.as_u16() == 503 => {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             Ok((s, body)) => panic!("unexpected {s}: {body}"),
@@ -659,7 +659,7 @@ async fn exactly_k_across_replicas() {
         rows.len()
     );
     let b = Client::new(&c.url(new))
-        .with_key(ckey)
+        .with_key(ckey.clone())
         .balance()
         .await
         .unwrap();
@@ -674,6 +674,85 @@ async fn exactly_k_across_replicas() {
         "after the kill: {} 200s seen, {} receipts, balance {} wei",
         ids2.len(),
         rows.len() - K,
+        b.balance_wei
+    );
+
+    // The leader is frozen (SIGSTOP) under load, possibly inside a ledger transaction that
+    // holds the lease row: the database ends that transaction after one lease, another replica
+    // takes over and meters; woken (SIGCONT), the old leader writes nothing and steps down.
+    let before = rows.len();
+    let admin = Client::new(&c.url(new)).with_key(akey.clone());
+    admin
+        .credit(&addr, &(K as u128 * P).to_string())
+        .await
+        .unwrap();
+    let urls: Vec<String> = (0..3)
+        .map(|i| {
+            c.replicas[i]
+                .as_ref()
+                .map_or_else(|| "http://127.0.0.1:9".to_owned(), |p| p.url.clone())
+        })
+        .collect();
+    let calls = tokio::spawn(round(urls));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let frozen = c.replicas[new].as_ref().unwrap().pid().to_string();
+    let signal = |sig: &str| {
+        assert!(
+            std::process::Command::new("kill")
+                .args([sig, &frozen])
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    signal("-STOP");
+    let (next, _, took) = c
+        .new_leader(Some(new), Duration::from_secs(3 * LEASE_SECS + 2))
+        .await;
+    eprintln!("failover from a frozen leader: {took:?}");
+    signal("-CONT");
+    let ids3 = calls.await.unwrap();
+    let started = Instant::now();
+    let metrics = format!("{}/metrics", c.url(new));
+    loop {
+        let text = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+        if text.contains("imo_cluster_leader{lease=\"chain\"} 0") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the woken leader steps down: {}",
+            c.replicas[new].as_ref().unwrap().log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        c.leader().await.map(|l| l.0),
+        Some(next),
+        "the lease stays with {next}"
+    );
+    let rows = count(c.db.clone()).await;
+    let stored: std::collections::HashSet<String> = rows.iter().map(|r| r.id.clone()).collect();
+    for id in &ids3 {
+        assert!(stored.contains(id), "every 200 has its receipt ({id})");
+    }
+    assert!(rows.len() >= before + ids3.len() && rows.len() <= before + K);
+    let b = Client::new(&c.url(next))
+        .with_key(ckey.clone())
+        .balance()
+        .await
+        .unwrap();
+    let spent = rows.len() as u128 * P;
+    assert_eq!(
+        b.spent_wei,
+        spent.to_string(),
+        "debits == receipts, to the wei"
+    );
+    assert_eq!(b.balance_wei, (3 * K as u128 * P - spent).to_string());
+    eprintln!(
+        "frozen leader: {} 200s seen, {} receipts, balance {} wei",
+        ids3.len(),
+        rows.len() - before,
         b.balance_wei
     );
     for i in 0..3 {
