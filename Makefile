@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 FORGE := .tools/bin/forge
 
-.PHONY: help tools browser web build run dispute-demo test test-web test-rust test-contracts lint openapi postgres bench clean vectors
+.PHONY: help tools browser web build run dispute-demo test test-web test-rust test-contracts test-deploy lint openapi postgres bench clean vectors
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -53,13 +53,18 @@ test-contracts: tools ## Foundry tests (offline, solc-js), gas snapshot and comm
 	cd contracts && ../$(FORGE) snapshot --check
 	contracts/export-artifacts.sh --check
 
-test: tools browser postgres web lint test-web test-rust test-contracts ## everything CI runs
+test-deploy: tools ## deploy/ validated: yamllint, hadolint, kubernetes-validate --strict, cross-checks with `imo config`
+	$(CARGO) build --bin imo --features fault-injection
+	scripts/check-deploy.sh
+
+test: tools browser postgres web lint test-web test-rust test-contracts test-deploy ## everything CI runs
 	@echo "make test: all suites passed"
 
-bench: tools web postgres ## service vs bare ONNX Runtime, receipts/s on SQLite and PostgreSQL, receipt tree vs bare hashing (release build)
+bench: tools web postgres ## service vs bare ONNX Runtime, receipts/s on SQLite and PostgreSQL, receipt tree vs bare hashing, 1-3 replicas on PostgreSQL (release build)
 	$(CARGO) build --release --bin imo
 	$(CARGO) bench -p imo-e2e --bench inference
 	$(CARGO) bench -p imo-e2e --bench tree
+	$(CARGO) bench -p imo-e2e --bench cluster
 
 clean: ## remove build outputs and local data (keeps .tools/)
 	$(CARGO) clean

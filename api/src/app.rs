@@ -8,7 +8,9 @@
 
 use std::net::SocketAddr;
 
-use imo_oracle::{Oracle, Result, chain::jobs::Scheduler, clock::SharedClock, config::Config};
+use imo_oracle::{
+    Oracle, Result, chain::jobs::Scheduler, clock::SharedClock, cluster::Leadership, config::Config,
+};
 use tracing::info;
 
 use crate::server::{self, RunningServer};
@@ -19,6 +21,8 @@ pub struct App {
     pub addr: SocketAddr,
     server: Option<RunningServer>,
     scheduler: Option<Scheduler>,
+    /// Cluster mode: the election that runs the chain jobs on one replica at a time.
+    leadership: Option<Leadership>,
 }
 
 impl App {
@@ -26,12 +30,21 @@ impl App {
     /// chain jobs of `chain.jobs` (with the chain loop on), and the HTTP server.
     pub async fn build(config: Config, clock: SharedClock) -> Result<Self> {
         let oracle = Oracle::start(config, clock).await?;
-        let scheduler = match &oracle.chain {
-            Some(chain) if !chain.config().jobs.is_empty() => {
-                Some(imo_oracle::chain::jobs::start(chain.clone()).await?)
-            }
-            _ => None,
-        };
+        let (mut scheduler, mut leadership) = (None, None);
+        if oracle.config.cluster.enabled {
+            let replica = imo_oracle::cluster::replica_id(&oracle.config.cluster.replica_id);
+            leadership = Some(Leadership::start(
+                oracle.db.clone(),
+                oracle.chain.clone(),
+                oracle.inference.ledger().clone(),
+                &oracle.config.cluster,
+                replica,
+            )?);
+        } else if let Some(chain) = &oracle.chain
+            && !chain.config().jobs.is_empty()
+        {
+            scheduler = Some(imo_oracle::chain::jobs::start(chain.clone()).await?);
+        }
         let server = server::start(oracle.clone())
             .map_err(|e| imo_oracle::OracleError::InvalidInput(format!("cannot listen: {e}")))?;
         let addr = server.addr;
@@ -41,6 +54,7 @@ impl App {
             addr,
             server: Some(server),
             scheduler,
+            leadership,
         })
     }
 
@@ -68,6 +82,9 @@ impl App {
         }
         if let Some(s) = self.scheduler.take() {
             s.shutdown().await;
+        }
+        if let Some(l) = self.leadership.take() {
+            l.shutdown().await;
         }
         self.oracle.shutdown().await;
         info!("stopped");

@@ -10,8 +10,8 @@ use figment::{
 };
 use imo_oracle::config::Config;
 
-const SECTIONS: [&str; 8] = [
-    "server", "database", "storage", "engine", "auth", "metering", "chain", "log",
+const SECTIONS: [&str; 9] = [
+    "server", "database", "storage", "engine", "auth", "metering", "chain", "cluster", "log",
 ];
 
 /// Maps `IMO_DATABASE_URL` to `database.url`; variables naming no section are not config.

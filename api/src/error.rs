@@ -80,7 +80,8 @@ impl ResponseError for ApiError {
                 OracleError::Database(_)
                 | OracleError::Engine(_)
                 | OracleError::Chain(_)
-                | OracleError::EpochClosed(_) => StatusCode::SERVICE_UNAVAILABLE,
+                | OracleError::EpochClosed(_)
+                | OracleError::NotLeader(_) => StatusCode::SERVICE_UNAVAILABLE,
                 OracleError::Storage(_) | OracleError::Inference(_) => {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }

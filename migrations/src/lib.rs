@@ -17,6 +17,7 @@ mod m20261201_000011_nonce_address;
 mod m20261201_000012_chain_states;
 mod m20261202_000020_model_disputability;
 mod m20261202_000013_create_disputes;
+mod m20261202_000013_cluster_leases;
 
 pub struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_chain_states::Migration),
             Box::new(m20261202_000020_model_disputability::Migration),
             Box::new(m20261202_000013_create_disputes::Migration),
+            Box::new(m20261202_000013_cluster_leases::Migration),
         ]
     }
 }

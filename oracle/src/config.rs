@@ -16,6 +16,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub metering: MeteringConfig,
     pub chain: ChainConfig,
+    pub cluster: ClusterConfig,
     pub log: LogConfig,
 }
 
@@ -29,6 +30,7 @@ impl fmt::Debug for Config {
             .field("auth", &self.auth)
             .field("metering", &self.metering)
             .field("chain", &self.chain)
+            .field("cluster", &self.cluster)
             .field("log", &self.log)
             .finish()
     }
@@ -502,6 +504,35 @@ impl fmt::Debug for ChainConfig {
             .field("disputes_schedule", &self.disputes_schedule)
             .field("dispute_retention_secs", &self.dispute_retention_secs)
             .finish()
+    }
+}
+
+/// Several `imo serve` replicas on one PostgreSQL database (docs/DEPLOY.md). Off: this process
+/// runs the jobs of `chain.jobs` itself (one process per database). On: every replica may run
+/// them, and the one holding the `chain` lease in the database does (`crate::cluster`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    pub enabled: bool,
+    /// This replica's name in the lease table (unique among the replicas; a pod's name). Empty:
+    /// `<hostname>-<pid>-<random>`.
+    pub replica_id: String,
+    /// How long a lease lasts without renewal, in seconds (database time): the longest the chain
+    /// jobs stop when their leader dies.
+    pub lease_secs: u64,
+    /// How often the lease is renewed (and a follower tries to take it), in milliseconds; at
+    /// most half of `lease_secs` (a larger value is refused at start).
+    pub renew_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            replica_id: String::new(),
+            lease_secs: 10,
+            renew_ms: 2_000,
+        }
     }
 }
 

@@ -73,6 +73,10 @@ pub enum OracleError {
         needed: crate::types::Wei,
         available: crate::types::Wei,
     },
+    /// This replica does not hold the cluster lease a write needs (`cluster.enabled`): another
+    /// replica runs the chain jobs, or this one lost the lease and was fenced off.
+    #[error("not the leader: {0}")]
+    NotLeader(String),
     /// The chain loop is off in this process (`chain.enabled = false`).
     #[error(
         "the chain loop is off: set chain.enabled (IMO_CHAIN_ENABLED=true) after `imo contracts deploy`"
@@ -112,6 +116,7 @@ impl OracleError {
             Self::EpochClosed(_) => "epoch_closed",
             Self::RateLimited { .. } => "rate_limited",
             Self::ChainDisabled => "chain_disabled",
+            Self::NotLeader(_) => "not_leader",
         }
     }
 

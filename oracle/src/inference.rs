@@ -170,6 +170,23 @@ fn corrupt_first_output(mut outputs: Vec<Tensor>) -> Result<Vec<Tensor>> {
     Ok(outputs)
 }
 
+/// `imo_inference_in_flight`: metered calls inside [`Inference::infer`] now, in this process (the
+/// load signal the Kubernetes HPA scales replicas on; docs/DEPLOY.md).
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> Self {
+        metrics::gauge!("imo_inference_in_flight").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("imo_inference_in_flight").decrement(1.0);
+    }
+}
+
 impl Inference {
     pub fn new(
         registry: Registry,
@@ -237,6 +254,7 @@ impl Inference {
     #[instrument(skip_all, fields(model = %call.model, client = %caller.address))]
     pub async fn infer(&self, caller: &Principal, call: InferCall) -> Result<InferOutcome> {
         let started = Instant::now();
+        let _in_flight = InFlight::enter();
         let model = self.registry.serving(&call.model).await?;
         if model.record.name != call.model {
             return Err(OracleError::not_found(format!("model `{}`", call.model)));

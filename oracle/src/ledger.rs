@@ -10,7 +10,11 @@
 //! A call that fails releases its reservation: failed inferences are not charged.
 //!
 //! All writes to balances go through this writer, so one process is the single writer of
-//! balances (run one metering replica per database; see docs/ARCHITECTURE.md).
+//! balances (run one metering replica per database; see docs/ARCHITECTURE.md). With
+//! `cluster.enabled` that process is the holder of the cluster lease ([`Ledger::set_fence`]):
+//! other replicas refuse metered calls and balance writes (`not_leader`), and every batch's
+//! transaction first checks, in the database, that the lease term it was served under is still
+//! current (and keeps the lease row locked until it commits), so a deposed leader writes nothing.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -167,6 +171,8 @@ struct Inner {
     tx: mpsc::Sender<Job>,
     /// Chain mode: spending needs a cap, balances come from deposits only.
     chain_mode: bool,
+    /// Cluster mode: the lease term balance writes need (see [`Ledger::set_fence`]).
+    fence: crate::cluster::lease::FenceCell,
 }
 
 #[derive(Clone)]
@@ -207,13 +213,29 @@ impl Ledger {
             accounts: Default::default(),
             tx,
             chain_mode,
+            fence: Default::default(),
         });
         let ledger = Self { inner };
         tokio::spawn(writer(ledger.clone(), rx, max_batch.max(1)));
         ledger
     }
 
+    /// Cluster mode: balance writes need the lease term `fence` (`None`: refused with
+    /// `not_leader`). The cached accounts without reservations are forgotten, so a new leader
+    /// serves from what the database holds, not from what it read while it followed.
+    pub fn set_fence(&self, fence: Option<crate::cluster::Fence>) {
+        self.inner.fence.set(fence);
+        self.inner.accounts().retain(|_, a| a.reserved > 0);
+    }
+
     async fn load(&self, address: Address) -> Result<()> {
+        if matches!(
+            self.inner.fence.get(),
+            crate::cluster::lease::FenceState::Fenced(None)
+        ) {
+            // A follower: another replica writes balances, so never serve a cached copy.
+            self.inner.accounts().remove(&address);
+        }
         if self.inner.accounts().contains_key(&address) {
             return Ok(());
         }
@@ -245,6 +267,7 @@ impl Ledger {
 
     /// Reserves `price` of `address`'s balance, or fails with `InsufficientBalance`.
     pub async fn reserve(&self, address: Address, price: Wei) -> Result<Reservation> {
+        self.inner.fence.require(METERING)?;
         self.load(address).await?;
         let mut accounts = self.inner.accounts();
         let acct = accounts.entry(address).or_default();
@@ -313,6 +336,7 @@ impl Ledger {
                 "the chain loop is on (chain.enabled): balances come only from deposits to the PaymentVault".into(),
             ));
         }
+        self.inner.fence.require(METERING)?;
         self.load(address).await?;
         if let Some(a) = self.inner.accounts().get(&address)
             && (a.balance.checked_add(amount.0).is_none()
@@ -367,6 +391,7 @@ impl Ledger {
     /// Applies a vault event (chain mode), durably and exactly once: an event whose id is
     /// already recorded is skipped (`Ok(false)`).
     pub async fn apply_chain_event(&self, event: ChainEvent) -> Result<bool> {
+        self.inner.fence.require(METERING)?;
         if chain_events::Entity::find_by_id(event.id.clone())
             .one(&self.inner.db)
             .await?
@@ -463,6 +488,9 @@ async fn writer(ledger: Ledger, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     }
 }
 
+/// What only the lease holder does (cluster mode), for `not_leader` errors.
+const METERING: &str = "metered calls and balance writes";
+
 fn stopped() -> OracleError {
     OracleError::Database("the ledger writer has stopped (the service is shutting down)".into())
 }
@@ -504,6 +532,7 @@ async fn commit_batch(ledger: &Ledger, batch: &mut Vec<Job>) {
     for (job, _) in kept {
         let outcome = match &result {
             Ok(()) => Ok(()),
+            Err(OracleError::NotLeader(m)) => Err(OracleError::NotLeader(m.clone())),
             Err(e) => Err(OracleError::Database(e.to_string())),
         };
         if let (Err(_), Write::Receipt(r)) = (&outcome, &job.write) {
@@ -618,6 +647,9 @@ async fn write_batch(
 ) -> Result<()> {
     let now = ledger.inner.clock.now_ms();
     let txn = ledger.inner.db.begin().await?;
+    if let Some(fence) = ledger.inner.fence.require(METERING)? {
+        crate::cluster::lease::hold_in(&txn, &fence).await?;
+    }
     let receipt_rows: Vec<receipts::ActiveModel> = batch
         .iter()
         .filter_map(|(j, _)| match &j.write {

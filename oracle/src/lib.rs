@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod chain;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod engine;

@@ -87,6 +87,16 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Print the OpenAPI document.
     Openapi,
+    /// Ask the local service whether it is ready (`GET /readyz` on `server.bind`, 0.0.0.0 as
+    /// 127.0.0.1): exit 0 when ready, 1 otherwise. The container image's health check.
+    Health {
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 3)]
+        timeout_secs: u64,
+    },
+    /// Load the configuration (defaults, --config, IMO_*), print it with secrets redacted, and
+    /// exit: 1 with the reason when it does not load.
+    Config,
 }
 
 /// Where the server is and the key to use.
@@ -108,6 +118,26 @@ impl ServerArgs {
         };
         Ok(imo_client::Client::new(&self.url).with_key(key.clone()))
     }
+}
+
+/// `imo health`: the local service's readiness.
+async fn health(config: &imo_oracle::config::Config, timeout_secs: u64) -> anyhow::Result<()> {
+    let mut addr = config.server.bind;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let url = format!("http://{addr}");
+    let client = imo_client::Client::new(&url);
+    let ready = tokio::time::timeout(std::time::Duration::from_secs(timeout_secs), client.ready())
+        .await
+        .map_err(|_| anyhow::anyhow!("{url}/readyz did not answer within {timeout_secs} s"))?
+        .with_context(|| format!("{url}/readyz"))?;
+    println!("{url}: {}", ready.status);
+    Ok(())
 }
 
 /// Runs a parsed command line.
@@ -138,6 +168,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Infer(args) => verify::infer(args).await?,
         Command::Verify(args) => verify::verify(args, &config).await?,
         Command::Openapi => print!("{}", crate::openapi::render()),
+        Command::Health { timeout_secs } => health(&config, timeout_secs).await?,
+        Command::Config => println!("{config:#?}"),
     }
     Ok(())
 }

@@ -29,6 +29,13 @@
 //!   outside the manager), with none of its hashes mined, goes back to `pending` once that is
 //!   buried under `confirmations`, and is sent again with a fresh nonce.
 //!
+//! - With `cluster.enabled` (several replicas on one database) only the holder of the `chain`
+//!   lease pumps: [`TxManager::set_fence`] hands the manager its lease term, a pass without one
+//!   is refused (`not_leader`), the nonce counter is re-synced at each new term, and the two
+//!   writes that record a nonce and a signed transaction (a first send, a fee bump) carry the
+//!   term's fencing condition in their own `WHERE` (`cluster::lease::fence_condition`): once the
+//!   term is over the database refuses them, so a deposed leader never broadcasts a transaction.
+//!
 //! The table records no sender: one database serves one operator key.
 
 use std::{fmt, str::FromStr, sync::Arc};
@@ -57,6 +64,10 @@ use super::{
 };
 use crate::{
     clock::SharedClock,
+    cluster::{
+        Fence, Lease,
+        lease::{FenceCell, fence_condition},
+    },
     config::ChainConfig,
     error::{OracleError, Result},
 };
@@ -196,6 +207,8 @@ struct Inner {
     kill_after_send: Option<String>,
     /// Serialises passes; holds the nonce counter.
     pass: tokio::sync::Mutex<PassState>,
+    /// Who may send (cluster mode): see [`TxManager::set_fence`].
+    fence: FenceCell,
 }
 
 #[derive(Default)]
@@ -204,6 +217,8 @@ struct PassState {
     next_nonce: Option<u64>,
     /// The RPC's chain id has been checked against `chain.chain_id`.
     chain_checked: bool,
+    /// The lease term the counter was synced in (cluster mode): a new term re-syncs it.
+    term: Option<i64>,
 }
 
 impl fmt::Debug for TxManager {
@@ -267,8 +282,17 @@ impl TxManager {
                 #[cfg(feature = "fault-injection")]
                 kill_after_send,
                 pass: tokio::sync::Mutex::new(PassState::default()),
+                fence: FenceCell::default(),
             }),
         }
+    }
+
+    /// Cluster mode: from now on only a replica holding the `chain` lease sends. `Some(term)`:
+    /// this replica's current term (its fencing token goes into every write that records a
+    /// signed transaction); `None`: not the leader, passes are refused (`not_leader`) and so is
+    /// any send already under way. Recording intents ([`submit`](Self::submit)) is not fenced.
+    pub fn set_fence(&self, fence: Option<Fence>) {
+        self.inner.fence.set(fence);
     }
 
     /// The address every intent is sent from.
@@ -474,6 +498,13 @@ impl TxManager {
     pub async fn pump(&self) -> Result<PumpReport> {
         let mut st = self.inner.pass.lock().await;
         let mut report = PumpReport::default();
+        if let Some(f) = self.inner.fence.require(SENDS)?
+            && st.term != Some(f.token)
+        {
+            // Another leader may have sent since this replica last counted.
+            st.next_nonce = None;
+            st.term = Some(f.token);
+        }
         // Every step is idempotent given the table, so a pass cut short (a hung RPC) is safe;
         // the nonce counter is re-synced in case a write's outcome is unknown.
         let limit = self.inner.pass_timeout;
@@ -809,7 +840,10 @@ impl TxManager {
             updated_at_ms: Set(self.inner.clock.now_ms()),
             ..Default::default()
         };
-        if !self.transition(&i.key, IntentState::Sent, upd).await? {
+        if !self
+            .transition_fenced(&i.key, IntentState::Sent, upd)
+            .await?
+        {
             return Ok(());
         }
         info!(key = %i.key, nonce, %hash, old_max_fee = old_max, max_fee, tip, attempts = row.attempts + 1, "fees bumped");
@@ -920,7 +954,10 @@ impl TxManager {
             updated_at_ms: Set(self.inner.clock.now_ms()),
             ..Default::default()
         };
-        match self.transition(&i.key, IntentState::Pending, upd).await {
+        match self
+            .transition_fenced(&i.key, IntentState::Pending, upd)
+            .await
+        {
             Ok(true) => st.next_nonce = Some(nonce + 1),
             Ok(false) => return Ok(()),
             Err(e) => {
@@ -1038,6 +1075,50 @@ impl TxManager {
         Ok(res.rows_affected == 1)
     }
 
+    /// [`transition`](Self::transition) for the writes that record a nonce and a signed
+    /// transaction: in cluster mode the same statement requires this replica's lease term to be
+    /// current, and `NotLeader` is returned when the database refused it for that reason.
+    async fn transition_fenced(
+        &self,
+        key: &str,
+        from: IntentState,
+        upd: intents::ActiveModel,
+    ) -> Result<bool> {
+        let Some(fence) = self.inner.fence.require(SENDS)? else {
+            return self.transition(key, from, upd).await;
+        };
+        let backend = sea_orm::ConnectionTrait::get_database_backend(&self.inner.db);
+        let res = intents::Entity::update_many()
+            .set(upd)
+            .filter(intents::Column::Key.eq(key))
+            .filter(intents::Column::State.eq(from.as_str()))
+            .filter(fence_condition(backend, &fence))
+            .exec(&self.inner.db)
+            .await
+            .map_err(|e| match e.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_)) => OracleError::Conflict(format!(
+                    "intent `{key}`: its nonce is already recorded for another intent"
+                )),
+                _ => e.into(),
+            })?;
+        if res.rows_affected == 1 {
+            return Ok(true);
+        }
+        if !Lease::holds(&self.inner.db, &fence).await? {
+            metrics::counter!("imo_cluster_fenced_writes_total").increment(1);
+            warn!(
+                key,
+                token = fence.token,
+                "a send was fenced off: this replica's lease term is over"
+            );
+            return Err(OracleError::NotLeader(format!(
+                "the `{}` lease term {} of {} is over; the write was refused",
+                fence.name, fence.token, fence.holder
+            )));
+        }
+        Ok(false)
+    }
+
     async fn record_gauges(&self) -> Result<()> {
         let states: Vec<String> = intents::Entity::find()
             .select_only()
@@ -1115,6 +1196,9 @@ fn included(
         ..Default::default()
     }
 }
+
+/// What only the leader does, for `not_leader` errors.
+const SENDS: &str = "operator transactions are sent";
 
 fn count_outcome(kind: &str, outcome: &'static str) {
     metrics::counter!("imo_chain_tx_total", "kind" => kind.to_owned(), "outcome" => outcome)

@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod chain;
+mod cluster;
 mod crash;
 mod cycle;
 mod dashboard;

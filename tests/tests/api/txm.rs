@@ -745,8 +745,66 @@ async fn rpc_down_loses_nothing(b: Backend) {
     srv.finish().await;
 }
 
+/// Cluster mode: a manager whose lease term is over (another replica took the lease) cannot
+/// record, and so cannot broadcast, a transaction — the database refuses the fenced write even
+/// though the deposed manager still believes it leads; the new leader sends it, once. A manager
+/// told it is not the leader refuses to pump at all.
+async fn deposed_leader_never_sends(b: Backend) {
+    use imo_oracle::cluster::{Lease, lease};
+    let anvil = Anvil::spawn().await;
+    let srv = TestServer::start(b).await;
+    let cfg = chain_cfg(&srv, &anvil.url);
+    let d = deploy(&cfg).await;
+    let p = anvil.provider();
+    let (old, new) = (manager(&srv, &cfg), manager(&srv, &cfg));
+    let n0 = nonce(&p).await;
+    let db = srv.oracle.db.clone();
+    let a = Lease::new(db.clone(), "chain", "a", 500);
+    let term_a = a.acquire().await.unwrap().expect("free").fence;
+    old.set_fence(Some(term_a.clone()));
+    new.set_fence(None);
+    let e = new.pump().await.unwrap_err();
+    assert_eq!(e.code(), "not_leader", "{e}");
+
+    old.submit("deposit:1", "deposit", d.vault.0, deposit(), wei(1000))
+        .await
+        .unwrap();
+    // a's term lapses (database time) and b takes the lease; `old` is not told.
+    let started = std::time::Instant::now();
+    while lease::read(&db, "chain").await.unwrap().unwrap().is_live() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let term_b = Lease::new(db.clone(), "chain", "b", 60_000)
+        .acquire()
+        .await
+        .unwrap()
+        .expect("lapsed: b takes it")
+        .fence;
+    assert!(term_b.token > term_a.token);
+    let e = old.pump().await.unwrap_err();
+    assert_eq!(e.code(), "not_leader", "{e}");
+    let i = old.get("deposit:1").await.unwrap().unwrap();
+    assert_eq!(i.state, IntentState::Pending, "nothing recorded");
+    assert_eq!((i.nonce, i.tx_hash), (None, None));
+    assert_eq!(nonce(&p).await, n0, "nothing broadcast");
+
+    new.set_fence(Some(term_b));
+    let r = new.pump().await.unwrap();
+    assert_eq!(r.sent, 1, "{r:?}");
+    let [done] = pump_until(&new, &anvil, &["deposit:1"], IntentState::Final, false)
+        .await
+        .try_into()
+        .unwrap();
+    assert_eq!(done.nonce, Some(n0));
+    assert_eq!(done.attempts, 1);
+    assert_eq!(nonce(&p).await, n0 + 1, "sent once, by the leader");
+    srv.finish().await;
+}
+
 both_backends!(
     sends_once_and_finalizes,
+    deposed_leader_never_sends,
     reverts_fail_without_a_nonce,
     restart_never_sends_twice,
     bumps_fees_when_stuck,

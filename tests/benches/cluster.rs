@@ -1,0 +1,337 @@
+//! `make bench` (cluster): metered calls per second and their median latency with 1, 2 and 3
+//! `imo serve` replicas on one PostgreSQL database (`cluster.enabled`), 32 concurrent clients
+//! spread round-robin over the replicas (a `503 not_leader` answer is retried on the next
+//! replica, as a load balancer's retry would), and the database transactions per 1,000 calls
+//! (`pg_stat_database.xact_commit + xact_rollback` of the bench database, lease renewals
+//! included). Real processes (the release `imo`, or `IMO_BENCH_BINARY`), real ONNX Runtime
+//! (tiny_mlp), real PostgreSQL.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use alloy::signers::local::PrivateKeySigner;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use tokio::io::AsyncBufReadExt;
+
+const OPERATOR_KEY: &str = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
+const CLIENTS: usize = 32;
+const CALLS: usize = 3_000;
+const WARMUP: usize = 100;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn imo_binary() -> PathBuf {
+    if let Some(b) = std::env::var_os("IMO_BENCH_BINARY") {
+        return b.into();
+    }
+    let exe = std::env::current_exe().expect("bench path");
+    let bin = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target dir")
+        .join("imo");
+    assert!(
+        bin.exists(),
+        "{} is missing: `make bench` builds it",
+        bin.display()
+    );
+    bin
+}
+
+fn signer(n: u8) -> PrivateKeySigner {
+    let mut k = [0x22u8; 32];
+    k[31] = n;
+    PrivateKeySigner::from_slice(&k).unwrap()
+}
+
+fn env(dir: &Path, db_url: &str) -> Vec<(String, String)> {
+    [
+        ("IMO_DATABASE_URL", db_url.to_owned()),
+        (
+            "IMO_STORAGE_MODELS_DIR",
+            dir.join("models").display().to_string(),
+        ),
+        ("IMO_SERVER_BIND", "127.0.0.1:0".into()),
+        ("IMO_SERVER_WORKERS", "1".into()),
+        ("IMO_ENGINE_SESSIONS_PER_MODEL", "1".into()),
+        (
+            "IMO_ENGINE_ORT_LIBRARY",
+            root()
+                .join(".tools/onnxruntime/libonnxruntime.so")
+                .display()
+                .to_string(),
+        ),
+        ("IMO_LOG_FORMAT", "json".into()),
+        ("IMO_LOG_FILTER", "info,sqlx=warn,sea_orm=warn".into()),
+        ("IMO_METERING_OPERATOR_KEY", OPERATOR_KEY.into()),
+        (
+            "IMO_AUTH_ADMIN_ADDRESSES",
+            format!("[\"{}\"]", signer(3).address()),
+        ),
+        ("IMO_CLUSTER_ENABLED", "true".into()),
+        ("IMO_CLUSTER_LEASE_SECS", "10".into()),
+        ("IMO_CLUSTER_RENEW_MS", "2000".into()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v))
+    .into()
+}
+
+fn key(env: &[(String, String)], who: &PrivateKeySigner, role: &str) -> String {
+    let address = who.address().to_string();
+    let out = std::process::Command::new(imo_binary())
+        .args([
+            "keys",
+            "create",
+            "--address",
+            &address,
+            "--role",
+            role,
+            "--quiet",
+        ])
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+struct Replica {
+    child: tokio::process::Child,
+    url: String,
+}
+
+async fn serve(env: &[(String, String)], id: usize) -> Replica {
+    let mut child = tokio::process::Command::new(imo_binary())
+        .arg("serve")
+        .envs(env.iter().cloned())
+        .env("IMO_CLUSTER_REPLICA_ID", format!("r{id}"))
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(a) = serde_json::from_str::<serde_json::Value>(&line)
+                .ok()
+                .and_then(|v| v["addr"].as_str().map(str::to_owned))
+            {
+                return a;
+            }
+        }
+        panic!("replica {id} exited before listening");
+    })
+    .await
+    .expect("a replica listens within 60 s");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Replica {
+        child,
+        url: format!("http://{addr}"),
+    }
+}
+
+async fn xacts(db: &DatabaseConnection, name: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            format!(
+                "SELECT CAST(xact_commit + xact_rollback AS BIGINT) AS n FROM pg_stat_database WHERE datname = '{name}'"
+            ),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get("", "n").unwrap()
+}
+
+/// One metered call, retried on the next replica while it answers 503 (not the leader);
+/// the number of extra hops.
+async fn call(
+    http: &reqwest::Client,
+    urls: &[String],
+    start: usize,
+    key: &str,
+    body: &serde_json::Value,
+) -> usize {
+    for hop in 0..urls.len() * 4 {
+        let url = &urls[(start + hop) % urls.len()];
+        let r = http
+            .post(format!("{url}/v2/models/tiny-mlp/infer"))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        match r.status().as_u16() {
+            200 => return hop,
+            503 => continue,
+            s => panic!("unexpected {s}: {}", r.text().await.unwrap_or_default()),
+        }
+    }
+    panic!("no replica metered the call");
+}
+
+struct Row {
+    replicas: usize,
+    calls_per_s: f64,
+    p50_ms: f64,
+    xacts_per_1000: f64,
+    hops_per_1000: f64,
+}
+
+async fn run(admin: &str, replicas: usize) -> Row {
+    let name = format!("imo_bench_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let admin_db = Database::connect(admin).await.unwrap();
+    admin_db
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let dir = tempfile::tempdir().unwrap();
+    let env = env(dir.path(), &url);
+    let migrated = std::process::Command::new(imo_binary())
+        .arg("migrate")
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let (pkey, ckey, akey) = (
+        key(&env, &signer(1), "publisher"),
+        key(&env, &signer(2), "client"),
+        key(&env, &signer(3), "admin"),
+    );
+    let mut procs = vec![];
+    for i in 0..replicas {
+        procs.push(serve(&env, i).await);
+    }
+    let urls: Vec<String> = procs.iter().map(|p| p.url.clone()).collect();
+    let bench_db = Database::connect(&url).await.unwrap();
+    // The leader is elected at start; metadata writes go to any replica.
+    let publisher = imo_client::Client::new(&urls[0]).with_key(pkey);
+    let meta = imo_client::Upload {
+        name: "tiny-mlp".into(),
+        price_wei: Some("1".into()),
+        ..Default::default()
+    };
+    let bytes = std::fs::read(root().join(".tools/models/tiny_mlp.onnx")).unwrap();
+    publisher.upload_model(&meta, bytes).await.unwrap();
+    let client_addr = signer(2).address().to_string();
+    let credited = async {
+        for _ in 0..100 {
+            for u in &urls {
+                let a = imo_client::Client::new(u).with_key(akey.clone());
+                if a.credit(&client_addr, &(u64::MAX as u128).to_string())
+                    .await
+                    .is_ok()
+                {
+                    return true;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    };
+    assert!(credited.await, "a leader credits the client");
+    let body = serde_json::json!({"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,2,3,4]}]});
+    let http = reqwest::Client::new();
+    for i in 0..WARMUP {
+        call(&http, &urls, i, &ckey, &body).await;
+    }
+    let before = xacts(&bench_db, &name).await;
+    let next = Arc::new(AtomicUsize::new(0));
+    let hops = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (http, urls, ckey, body, next, hops) = (
+                http.clone(),
+                urls.clone(),
+                ckey.clone(),
+                body.clone(),
+                next.clone(),
+                hops.clone(),
+            );
+            tokio::spawn(async move {
+                let mut lat = vec![];
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= CALLS {
+                        return lat;
+                    }
+                    let t = Instant::now();
+                    hops.fetch_add(call(&http, &urls, i, &ckey, &body).await, Ordering::Relaxed);
+                    lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+            })
+        })
+        .collect();
+    let mut lat = vec![];
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    let wall = started.elapsed();
+    let after = xacts(&bench_db, &name).await;
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    for mut p in procs {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &p.child.id().unwrap().to_string()])
+            .status();
+        let _ = tokio::time::timeout(Duration::from_secs(20), p.child.wait()).await;
+    }
+    bench_db.close().await.ok();
+    let _ = admin_db
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await;
+    Row {
+        replicas,
+        calls_per_s: CALLS as f64 / wall.as_secs_f64(),
+        p50_ms: lat[lat.len() / 2],
+        xacts_per_1000: (after - before) as f64 * 1000.0 / CALLS as f64,
+        hops_per_1000: hops.load(Ordering::Relaxed) as f64 * 1000.0 / CALLS as f64,
+    }
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let admin = std::env::var("IMO_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        println!(
+            "\n## Replicas on one PostgreSQL (cluster.enabled; {CLIENTS} clients, {CALLS} metered calls of tiny_mlp, round-robin, 503 retried on the next replica)\n"
+        );
+        println!("| replicas | calls/s | p50 ms | DB transactions / 1,000 calls | extra hops / 1,000 calls |");
+        println!("|---|---|---|---|---|");
+        for n in [1, 2, 3] {
+            let r = run(&admin, n).await;
+            println!(
+                "| {} | {:.0} | {:.2} | {:.0} | {:.0} |",
+                r.replicas, r.calls_per_s, r.p50_ms, r.xacts_per_1000, r.hops_per_1000
+            );
+        }
+    });
+}

@@ -1,0 +1,767 @@
+//! Several `imo serve` replicas on one database (`cluster.enabled`; docs/DEPLOY.md).
+//!
+//! * `lease_terms_and_fencing`: the lease table itself — one holder at a time among racing
+//!   replicas, renewals keep the term, a lapsed lease goes to another replica with a new fencing
+//!   token, and a write fenced by an old term is refused by the database.
+//! * `leader_failover` (PostgreSQL, real processes, anvil): three replicas elect one leader; the
+//!   leader is SIGKILLed right after broadcasting a transaction (mid-broadcast), and again
+//!   mid-epoch; each time another replica takes over within one lease, the killed broadcast is
+//!   tracked to final (not sent again), every epoch is attested and finalized exactly once, no
+//!   nonce is used twice, and followers refuse metered calls (`503 not_leader`); a leader
+//!   stopped with SIGTERM hands the lease back, so another takes over in under a lease.
+//! * `exactly_k_across_replicas` (PostgreSQL, real processes, chain off): a balance for exactly
+//!   K calls, 32 clients spread over three replicas: exactly K 200s, receipts == debits; then the
+//!   leader is SIGKILLed mid-load, and then another is frozen (SIGSTOP) mid-load: another replica
+//!   meters on, the woken one writes nothing and steps down, every 200 has its receipt, nothing
+//!   is charged twice.
+
+use std::{
+    os::unix::process::ExitStatusExt,
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    primitives::U256, providers::Provider, rpc::types::Filter, signers::local::PrivateKeySigner,
+    sol_types::SolEvent,
+};
+use imo_client::Client;
+use imo_oracle::{
+    chain::{bindings::UsageOracle, intent_entity},
+    cluster::{
+        Lease,
+        lease::{self, hold_in},
+    },
+};
+use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
+
+use crate::{both_backends, cycle::infer_body, helpers::*};
+
+const PRICE: u128 = 1_000_000_000_000_000;
+const ETH: u128 = 1_000_000_000_000_000_000;
+const WINDOW: u64 = 100;
+const LEASE_SECS: u64 = 2;
+const RENEW_MS: u64 = 400;
+
+async fn connect(url: &str) -> DatabaseConnection {
+    let db = imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
+        url: url.to_owned(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    imo_oracle::db::migrate(&db).await.unwrap();
+    db
+}
+
+async fn lease_terms_and_fencing(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, pg) = fresh_database(b, dir.path()).await;
+    let db = connect(&url).await;
+
+    // Racing replicas: exactly one takes a free lease.
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let l = Lease::new(db.clone(), "race", &format!("r{i}"), 60_000);
+            tokio::spawn(async move { l.acquire().await.unwrap() })
+        })
+        .collect();
+    let mut won = vec![];
+    for r in racers {
+        won.extend(r.await.unwrap());
+    }
+    assert_eq!(won.len(), 1, "one winner: {won:?}");
+    assert_eq!(won[0].fence.token, 1);
+
+    let ttl = 600;
+    let a = Lease::new(db.clone(), "t", "a", ttl);
+    let b2 = Lease::new(db.clone(), "t", "b", ttl);
+    let first = a.acquire().await.unwrap().expect("a free lease is taken");
+    assert_eq!(first.fence.token, 1);
+    assert_eq!(first.expires_at_ms - first.db_now_ms, ttl);
+    assert!(b2.acquire().await.unwrap().is_none(), "held by a");
+    let renewed = a.acquire().await.unwrap().expect("the holder renews");
+    assert_eq!(renewed.fence, first.fence, "a renewal keeps the term");
+    assert!(renewed.expires_at_ms >= first.expires_at_ms);
+    // A write fenced by the current term goes through.
+    let txn = db.begin().await.unwrap();
+    hold_in(&txn, &first.fence).await.unwrap();
+    txn.commit().await.unwrap();
+    assert!(Lease::holds(&db, &first.fence).await.unwrap());
+
+    // The lease lapses (database time); b takes it with a new token.
+    let started = Instant::now();
+    while lease::read(&db, "t").await.unwrap().unwrap().is_live() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the lease lapses"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let second = b2
+        .acquire()
+        .await
+        .unwrap()
+        .expect("a lapsed lease is taken");
+    assert_eq!(second.fence.token, 2);
+    assert!(a.acquire().await.unwrap().is_none(), "a lost it");
+    assert!(!Lease::holds(&db, &first.fence).await.unwrap());
+    let txn = db.begin().await.unwrap();
+    let refused = hold_in(&txn, &first.fence).await.unwrap_err();
+    assert_eq!(refused.code(), "not_leader", "{refused}");
+    txn.rollback().await.unwrap();
+    assert!(
+        !a.release(&first.fence).await.unwrap(),
+        "an old term hands back nothing"
+    );
+
+    // Handed back, it is free at once; its next holder gets a new token.
+    assert!(b2.release(&second.fence).await.unwrap());
+    let third = a.acquire().await.unwrap().expect("released: free at once");
+    assert_eq!(third.fence.token, 3);
+    db.close().await.ok();
+    if let Some(name) = pg {
+        drop_database(&name).await;
+    }
+}
+
+both_backends!(lease_terms_and_fencing);
+
+/// The environment of the replicas: one database, one model store, one chain.
+fn replica_env(dir: &std::path::Path, db_url: &str, rpc: &str) -> Vec<(String, String)> {
+    let key_file = dir.join("deployer.key");
+    std::fs::write(&key_file, format!("{ANVIL_KEY_0}\n")).unwrap();
+    let mut env = binary_env(dir, db_url);
+    env.extend(
+        [
+            ("IMO_METERING_EPOCH_SECS", "2".to_owned()),
+            ("IMO_CHAIN_RPC_URL", rpc.to_owned()),
+            ("IMO_CHAIN_CHAIN_ID", CHAIN_ID.to_string()),
+            (
+                "IMO_CHAIN_DEPLOYER_KEY_FILE",
+                key_file.display().to_string(),
+            ),
+            ("IMO_CHAIN_CHALLENGE_WINDOW_SECS", WINDOW.to_string()),
+            ("IMO_CHAIN_ENABLED", "true".into()),
+            ("IMO_CHAIN_EPOCH_GRACE_SECS", "1".into()),
+            ("IMO_CHAIN_INDEX_SCHEDULE", "* * * * * *".into()),
+            ("IMO_CHAIN_TRANSACTIONS_SCHEDULE", "* * * * * *".into()),
+            ("IMO_CHAIN_EPOCHS_SCHEDULE", "* * * * * *".into()),
+            ("IMO_CLUSTER_ENABLED", "true".into()),
+            ("IMO_CLUSTER_LEASE_SECS", LEASE_SECS.to_string()),
+            ("IMO_CLUSTER_RENEW_MS", RENEW_MS.to_string()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    env
+}
+
+struct Cluster {
+    env: Vec<(String, String)>,
+    replicas: Vec<Option<ImoProcess>>,
+    db: DatabaseConnection,
+}
+
+impl Cluster {
+    async fn start_replica(&mut self, i: usize, extra: &[(&str, &str)]) {
+        let id = format!("r{i}");
+        let mut all = vec![("IMO_CLUSTER_REPLICA_ID", id.as_str())];
+        all.extend_from_slice(extra);
+        self.replicas[i] = Some(ImoProcess::serve(&self.env, &all).await);
+    }
+
+    /// The replica holding a live lease now, if any.
+    async fn leader(&self) -> Option<(usize, i64)> {
+        let row = lease::read(&self.db, "chain").await.unwrap()?;
+        if !row.is_live() {
+            return None;
+        }
+        let i: usize = row.holder.strip_prefix('r')?.parse().ok()?;
+        Some((i, row.token))
+    }
+
+    /// Waits (polling the table) until a replica other than `not` leads; the time it took.
+    async fn new_leader(&self, not: Option<usize>, within: Duration) -> (usize, i64, Duration) {
+        let started = Instant::now();
+        loop {
+            if let Some((i, token)) = self.leader().await
+                && Some(i) != not
+                && self.replicas[i].is_some()
+            {
+                return (i, token, started.elapsed());
+            }
+            assert!(
+                started.elapsed() < within,
+                "no replica took the lease over within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    fn url(&self, i: usize) -> String {
+        self.replicas[i].as_ref().unwrap().url.clone()
+    }
+
+    fn any_other(&self, not: usize) -> usize {
+        (0..self.replicas.len())
+            .find(|&j| j != not && self.replicas[j].is_some())
+            .unwrap()
+    }
+
+    async fn until<F, Fut>(&mut self, i: usize, what: &str, secs: u64, cond: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        self.replicas[i]
+            .as_mut()
+            .unwrap()
+            .until(what, secs, cond)
+            .await;
+    }
+
+    async fn sigkill(&mut self, i: usize) {
+        let mut p = self.replicas[i].take().unwrap();
+        std::process::Command::new("kill")
+            .args(["-KILL", &p.pid().to_string()])
+            .status()
+            .unwrap();
+        let st = p.wait().await.unwrap();
+        assert_eq!(st.signal(), Some(9));
+    }
+}
+
+async fn epochs_in(api: &Client, epochs: &[u64], state: &str) -> bool {
+    for e in epochs {
+        match api.epoch(*e).await {
+            Ok(v) if v.state == state => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_failover() {
+    let anvil = Anvil::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (db_url, pg_db) = fresh_database(Backend::Postgres, dir.path()).await;
+    let env = replica_env(dir.path(), &db_url, &anvil.url);
+    let deployed = run_imo(&env, &["contracts", "deploy"]);
+    assert!(deployed.contains("UsageOracle"), "{deployed}");
+    let (publisher, client) = (signer(41), signer(42));
+    for s in [&publisher, &client] {
+        anvil
+            .rpc(
+                "anvil_setBalance",
+                serde_json::json!([s.address(), format!("{:#x}", U256::from(100 * ETH))]),
+            )
+            .await;
+    }
+    let key = |s: &PrivateKeySigner, role: &str| cli_key(&env, s, role);
+    let (publisher_key, client_key) = (key(&publisher, "publisher"), key(&client, "client"));
+    let mut c = Cluster {
+        env: env.clone(),
+        replicas: vec![None, None, None],
+        db: connect(&db_url).await,
+    };
+    // Every replica SIGKILLs itself right after broadcasting a `register` transaction.
+    let fault = [("IMO_CHAIN_FAULT_INJECTION", "kill-after-send:register:")];
+    for i in 0..3 {
+        c.start_replica(i, &fault).await;
+    }
+    let (first, t1, _) = c
+        .new_leader(None, Duration::from_secs(LEASE_SECS + 5))
+        .await;
+
+    // A follower refuses metered calls and balance writes; it serves everything else.
+    let follower = c.any_other(first);
+    let pub_api = Client::new(&c.url(follower)).with_key(publisher_key.clone());
+    let meta = imo_client::Upload {
+        name: "tiny-mlp".into(),
+        price_wei: Some(PRICE.to_string()),
+        ..Default::default()
+    };
+    let (_, model) = pub_api
+        .upload_model(&meta, model_bytes("tiny_mlp.onnx"))
+        .await
+        .unwrap();
+    pub_api
+        .tokenize(&model.id, "Tiny MLP", "TMLP", "1000000", 8000)
+        .await
+        .unwrap();
+
+    // Mid-broadcast: the leader sends `register` and is killed before recording anything more.
+    let leader = c.replicas[first].as_mut().unwrap();
+    let status = match tokio::time::timeout(Duration::from_secs(30), leader.wait()).await {
+        Ok(s) => s.unwrap(),
+        Err(_) => panic!(
+            "the leader was not killed after sending register:\n{}",
+            leader.log_tail()
+        ),
+    };
+    assert_eq!(status.signal(), Some(9));
+    c.replicas[first] = None;
+    let (second, t2, took) = c
+        .new_leader(Some(first), Duration::from_secs(LEASE_SECS + 3))
+        .await;
+    assert!(t2 > t1, "a new term, a new fencing token ({t1} -> {t2})");
+    assert!(
+        took <= Duration::from_millis(LEASE_SECS * 1000 + 2 * RENEW_MS + 500),
+        "took over within one lease (+ a renewal): {took:?}"
+    );
+    eprintln!("failover after SIGKILL mid-broadcast: {took:?}");
+    let leader_pub = Client::new(&c.url(second)).with_key(publisher_key.clone());
+    let id = model.id.clone();
+    c.until(
+        second,
+        "the model is tokenized by the new leader",
+        30,
+        || {
+            let (api, id) = (leader_pub.clone(), id.clone());
+            async move { api.token(&id).await.is_ok_and(|t| t.state == "tokenized") }
+        },
+    )
+    .await;
+    let registers: Vec<intent_entity::Model> = intent_entity::Entity::find()
+        .all(&c.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.kind == "register")
+        .collect();
+    assert_eq!(registers.len(), 1);
+    assert_eq!(
+        registers[0].attempts, 1,
+        "the killed broadcast was tracked, not re-sent"
+    );
+    assert_eq!(registers[0].hashes.split(',').count(), 1);
+    // The killed replica comes back as a follower (without the fault).
+    c.start_replica(first, &[]).await;
+
+    // The client funds and authorises spending; the new leader indexes it.
+    let client_api = Client::new(&c.url(second)).with_key(client_key.clone());
+    let key_file = dir.path().join("client.wallet.key");
+    std::fs::write(&key_file, format!("0x{}\n", hex::encode(client.to_bytes()))).unwrap();
+    let mut wenv = env.clone();
+    wenv.push(("IMO_URL".into(), c.url(second)));
+    wenv.push(("IMO_API_KEY".into(), client_key.clone()));
+    let kf = key_file.display().to_string();
+    run_imo(
+        &wenv,
+        &["wallet", "--key-file", &kf, "deposit", &ETH.to_string()],
+    );
+    run_imo(
+        &wenv,
+        &["wallet", "--key-file", &kf, "authorize", &ETH.to_string()],
+    );
+    let api = client_api.clone();
+    c.until(second, "the deposit and the cap are indexed", 30, || {
+        let api = api.clone();
+        async move {
+            api.balance()
+                .await
+                .is_ok_and(|b| b.available_wei == ETH.to_string())
+        }
+    })
+    .await;
+    let follower_client = Client::new(&c.url(first)).with_key(client_key.clone());
+    let (status, body) = follower_client
+        .infer_json("tiny-mlp", &infer_body())
+        .await
+        .unwrap();
+    assert_eq!(status.as_u16(), 503, "{body}");
+
+    // Calls on the leader, then it is killed mid-epoch (its receipts committed, the epoch open).
+    let mut calls = std::collections::BTreeMap::<u64, u32>::new();
+    for _ in 0..4 {
+        let (status, body) = client_api
+            .infer_json("tiny-mlp", &infer_body())
+            .await
+            .unwrap();
+        assert_eq!(status.as_u16(), 200, "{body}");
+        let r: imo_oracle::receipts::ReceiptRecord =
+            serde_json::from_str(body["parameters"]["imo_receipt"].as_str().unwrap()).unwrap();
+        *calls.entry(r.epoch).or_default() += 1;
+    }
+    c.sigkill(second).await;
+    let (third, t3, took) = c
+        .new_leader(Some(second), Duration::from_secs(LEASE_SECS + 3))
+        .await;
+    assert!(t3 > t2);
+    assert!(
+        took <= Duration::from_millis(LEASE_SECS * 1000 + 2 * RENEW_MS + 500),
+        "took over within one lease (+ a renewal): {took:?}"
+    );
+    eprintln!("failover after SIGKILL mid-epoch: {took:?}");
+    // The new leader meters at once, whatever it learnt while it followed (the tokenized model).
+    let api = Client::new(&c.url(third)).with_key(client_key.clone());
+    let started = Instant::now();
+    loop {
+        let (status, body) = api.infer_json("tiny-mlp", &infer_body()).await.unwrap();
+        if status.as_u16() == 200 {
+            let r: imo_oracle::receipts::ReceiptRecord =
+                serde_json::from_str(body["parameters"]["imo_receipt"].as_str().unwrap()).unwrap();
+            *calls.entry(r.epoch).or_default() += 1;
+            break;
+        }
+        assert_eq!(status.as_u16(), 503, "{body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the new leader does not meter: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let epochs: Vec<u64> = calls.keys().copied().collect();
+    let e2 = epochs.clone();
+    c.until(third, &format!("epochs {epochs:?} attested"), 40, || {
+        let (api, e2) = (api.clone(), e2.clone());
+        async move { epochs_in(&api, &e2, "attested").await }
+    })
+    .await;
+    anvil.time_travel(WINDOW + 1).await;
+    c.until(third, &format!("epochs {epochs:?} finalized"), 60, || {
+        let (api, e2) = (api.clone(), e2.clone());
+        async move { epochs_in(&api, &e2, "finalized").await }
+    })
+    .await;
+
+    // Exactly once on-chain: one attestation and one payment per epoch; every receipt counted.
+    let oracle: alloy::primitives::Address =
+        api.contracts().await.unwrap().usage_oracle.parse().unwrap();
+    let logs = |sig| {
+        let p = anvil.provider();
+        async move {
+            p.get_logs(
+                &Filter::new()
+                    .address(oracle)
+                    .event_signature(sig)
+                    .from_block(0),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let attested = logs(UsageOracle::Attested::SIGNATURE_HASH).await;
+    assert_eq!(attested.len(), epochs.len(), "one attestation per epoch");
+    for l in &attested {
+        let e = UsageOracle::Attested::decode_log(&l.inner).unwrap();
+        assert_eq!(
+            e.count,
+            u64::from(calls[&e.epoch]),
+            "epoch {}: every receipt the killed leader committed is in the tree",
+            e.epoch
+        );
+    }
+    let paid = logs(UsageOracle::ModelPaid::SIGNATURE_HASH).await;
+    assert_eq!(paid.len(), epochs.len(), "one payment per epoch");
+    let fee_bps = u128::from(imo_oracle::config::ChainConfig::default().fee_bps);
+    for l in &paid {
+        let e = UsageOracle::ModelPaid::decode_log(&l.inner).unwrap();
+        let gross = u128::from(calls[&e.epoch]) * PRICE;
+        assert_eq!(
+            e.amount,
+            U256::from(gross - gross * fee_bps / 10_000),
+            "epoch {}: paid its calls less the fee, to the wei",
+            e.epoch
+        );
+    }
+    // No nonce twice: the recorded nonces are distinct and are exactly the operator's
+    // transactions on-chain.
+    let intents = intent_entity::Entity::find().all(&c.db).await.unwrap();
+    let mut nonces: Vec<i64> = intents.iter().filter_map(|i| i.nonce).collect();
+    let n = nonces.len();
+    nonces.sort_unstable();
+    nonces.dedup();
+    assert_eq!(nonces.len(), n, "a nonce recorded twice: {intents:#?}");
+    let operator = OPERATOR_KEY.parse::<PrivateKeySigner>().unwrap().address();
+    let sent = anvil
+        .provider()
+        .get_transaction_count(operator)
+        .await
+        .unwrap();
+    assert_eq!(
+        sent as usize, n,
+        "every operator transaction is one recorded intent"
+    );
+    assert!(intents.iter().all(|i| i.state == "final"), "{intents:#?}");
+    // SIGTERM hands the lease back: another replica leads at its next try, not a lease later.
+    c.replicas[third].take().unwrap().stop().await;
+    let (_, t4, took) = c
+        .new_leader(Some(third), Duration::from_secs(LEASE_SECS))
+        .await;
+    assert!(t4 > t3);
+    assert!(
+        took < Duration::from_millis(LEASE_SECS * 1000),
+        "handed back on SIGTERM: taken over in {took:?}, under one lease"
+    );
+    eprintln!("failover after SIGTERM: {took:?}");
+    for i in 0..3 {
+        if let Some(p) = c.replicas[i].take() {
+            p.stop().await;
+        }
+    }
+    c.db.close().await.ok();
+    if let Some(name) = pg_db {
+        drop_database(&name).await;
+    }
+}
+
+/// Calls until the ledger refuses (402): round-robin over `urls`, a 503 (uncharged: not the
+/// leader, or a deposed leader's refused batch) or a connection error moves to the next replica. `(200s with their receipt ids, 402s)`.
+async fn call_until_refused(urls: Vec<String>, key: String, start: usize) -> (Vec<String>, usize) {
+    let mut ok = vec![];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut i = start;
+    loop {
+        assert!(Instant::now() < deadline, "calls kept failing for 60 s");
+        let api = Client::new(&urls[i % urls.len()]).with_key(key.clone());
+        i += 1;
+        match api.infer_json("tiny-mlp", &infer_body()).await {
+            Ok((s, body)) if s.as_u16() == 200 => {
+                let r: imo_oracle::receipts::ReceiptRecord =
+                    serde_json::from_str(body["parameters"]["imo_receipt"].as_str().unwrap())
+                        .unwrap();
+                ok.push(r.id);
+            }
+            Ok((s, _)) if s.as_u16() == 402 => return (ok, 1),
+            // Not the leader, or a deposed leader's batch refused (its term over, or its stalled
+            // transaction ended by the database): uncharged, try the next replica.
+            Ok((s, _)) if s.as_u16() == 503 => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Ok((s, body)) => panic!("unexpected {s}: {body}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+/// Metering across three replicas (chain off, admin credits): a balance for exactly K calls
+/// gives exactly K 200s among 32 concurrent clients spread over the replicas, receipts ==
+/// debits to the wei; then the leader is SIGKILLed while 32 clients call: another replica
+/// meters on, every 200 has its receipt, nothing is charged twice, and the balance is its
+/// credits less its receipts to the wei.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_k_across_replicas() {
+    const K: usize = 60;
+    const P: u128 = 1_000;
+    let dir = tempfile::tempdir().unwrap();
+    let (db_url, pg_db) = fresh_database(Backend::Postgres, dir.path()).await;
+    let mut env = binary_env(dir.path(), &db_url);
+    env.extend(
+        [
+            (
+                "IMO_AUTH_ADMIN_ADDRESSES",
+                format!("[\"{}\"]", admin_signer().address()),
+            ),
+            ("IMO_CLUSTER_ENABLED", "true".into()),
+            ("IMO_CLUSTER_LEASE_SECS", LEASE_SECS.to_string()),
+            ("IMO_CLUSTER_RENEW_MS", RENEW_MS.to_string()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    run_imo(&env, &["migrate"]);
+    let (publisher, client) = (signer(41), signer(42));
+    let pkey = cli_key(&env, &publisher, "publisher");
+    let ckey = cli_key(&env, &client, "client");
+    let akey = cli_key(&env, &admin_signer(), "admin");
+    let mut c = Cluster {
+        env: env.clone(),
+        replicas: vec![None, None, None],
+        db: connect(&db_url).await,
+    };
+    for i in 0..3 {
+        c.start_replica(i, &[]).await;
+    }
+    let (leader, _, _) = c
+        .new_leader(None, Duration::from_secs(LEASE_SECS + 5))
+        .await;
+    let urls: Vec<String> = (0..3).map(|i| c.url(i)).collect();
+    let meta = imo_client::Upload {
+        name: "tiny-mlp".into(),
+        price_wei: Some(P.to_string()),
+        ..Default::default()
+    };
+    Client::new(&urls[c.any_other(leader)])
+        .with_key(pkey)
+        .upload_model(&meta, model_bytes("tiny_mlp.onnx"))
+        .await
+        .unwrap();
+    let admin = Client::new(&urls[leader]).with_key(akey.clone());
+    let addr = client.address().to_string();
+    let follower_admin = Client::new(&urls[c.any_other(leader)]).with_key(akey.clone());
+    assert!(
+        follower_admin.credit(&addr, "1").await.is_err(),
+        "a follower refuses balance writes"
+    );
+    admin
+        .credit(&addr, &(K as u128 * P).to_string())
+        .await
+        .unwrap();
+
+    let round = |urls: Vec<String>| {
+        let ckey = ckey.clone();
+        async move {
+            let tasks: Vec<_> = (0..32)
+                .map(|t| tokio::spawn(call_until_refused(urls.clone(), ckey.clone(), t)))
+                .collect();
+            let mut ids = vec![];
+            for t in tasks {
+                ids.extend(t.await.unwrap().0);
+            }
+            ids
+        }
+    };
+    let ids = round(urls.clone()).await;
+    assert_eq!(ids.len(), K, "exactly K calls succeed across the replicas");
+    let count = |db: DatabaseConnection| async move {
+        imo_oracle::db::receipts::Entity::find()
+            .all(&db)
+            .await
+            .unwrap()
+    };
+    let rows = count(c.db.clone()).await;
+    assert_eq!(rows.len(), K, "receipts == 200s");
+    let b = Client::new(&urls[leader])
+        .with_key(ckey.clone())
+        .balance()
+        .await
+        .unwrap();
+    assert_eq!(b.balance_wei, "0");
+    assert_eq!(
+        b.spent_wei,
+        (K as u128 * P).to_string(),
+        "debits == receipts, to the wei"
+    );
+
+    // The leader dies while 32 clients call: another replica meters on.
+    admin
+        .credit(&addr, &(K as u128 * P).to_string())
+        .await
+        .unwrap();
+    let calls = tokio::spawn(round(urls.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.sigkill(leader).await;
+    let (new, _, took) = c
+        .new_leader(Some(leader), Duration::from_secs(LEASE_SECS + 3))
+        .await;
+    eprintln!("metering failover: {took:?}");
+    let ids2 = calls.await.unwrap();
+    let rows = count(c.db.clone()).await;
+    let stored: std::collections::HashSet<String> = rows.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(stored.len(), rows.len());
+    for id in ids.iter().chain(&ids2) {
+        assert!(stored.contains(id), "every 200 has its receipt ({id})");
+    }
+    // Calls whose response the kill cut may have committed: charged once, never twice.
+    assert!(
+        rows.len() >= K + ids2.len() && rows.len() <= 2 * K,
+        "{} receipts",
+        rows.len()
+    );
+    let b = Client::new(&c.url(new))
+        .with_key(ckey.clone())
+        .balance()
+        .await
+        .unwrap();
+    let spent = rows.len() as u128 * P;
+    assert_eq!(
+        b.spent_wei,
+        spent.to_string(),
+        "debits == receipts, to the wei"
+    );
+    assert_eq!(b.balance_wei, (2 * K as u128 * P - spent).to_string());
+    eprintln!(
+        "after the kill: {} 200s seen, {} receipts, balance {} wei",
+        ids2.len(),
+        rows.len() - K,
+        b.balance_wei
+    );
+
+    // The leader is frozen (SIGSTOP) under load, possibly inside a ledger transaction that
+    // holds the lease row: the database ends that transaction after one lease, another replica
+    // takes over and meters; woken (SIGCONT), the old leader writes nothing and steps down.
+    let before = rows.len();
+    let admin = Client::new(&c.url(new)).with_key(akey.clone());
+    admin
+        .credit(&addr, &(K as u128 * P).to_string())
+        .await
+        .unwrap();
+    let urls: Vec<String> = (0..3)
+        .map(|i| {
+            c.replicas[i]
+                .as_ref()
+                .map_or_else(|| "http://127.0.0.1:9".to_owned(), |p| p.url.clone())
+        })
+        .collect();
+    let calls = tokio::spawn(round(urls));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let frozen = c.replicas[new].as_ref().unwrap().pid().to_string();
+    let signal = |sig: &str| {
+        assert!(
+            std::process::Command::new("kill")
+                .args([sig, &frozen])
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    signal("-STOP");
+    let (next, _, took) = c
+        .new_leader(Some(new), Duration::from_secs(3 * LEASE_SECS + 2))
+        .await;
+    eprintln!("failover from a frozen leader: {took:?}");
+    signal("-CONT");
+    let ids3 = calls.await.unwrap();
+    let started = Instant::now();
+    let metrics = format!("{}/metrics", c.url(new));
+    loop {
+        let text = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+        if text.contains("imo_cluster_leader{lease=\"chain\"} 0") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the woken leader steps down: {}",
+            c.replicas[new].as_ref().unwrap().log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        c.leader().await.map(|l| l.0),
+        Some(next),
+        "the lease stays with {next}"
+    );
+    let rows = count(c.db.clone()).await;
+    let stored: std::collections::HashSet<String> = rows.iter().map(|r| r.id.clone()).collect();
+    for id in &ids3 {
+        assert!(stored.contains(id), "every 200 has its receipt ({id})");
+    }
+    assert!(rows.len() >= before + ids3.len() && rows.len() <= before + K);
+    let b = Client::new(&c.url(next))
+        .with_key(ckey.clone())
+        .balance()
+        .await
+        .unwrap();
+    let spent = rows.len() as u128 * P;
+    assert_eq!(
+        b.spent_wei,
+        spent.to_string(),
+        "debits == receipts, to the wei"
+    );
+    assert_eq!(b.balance_wei, (3 * K as u128 * P - spent).to_string());
+    eprintln!(
+        "frozen leader: {} 200s seen, {} receipts, balance {} wei",
+        ids3.len(),
+        rows.len() - before,
+        b.balance_wei
+    );
+    for i in 0..3 {
+        if let Some(p) = c.replicas[i].take() {
+            p.stop().await;
+        }
+    }
+    c.db.close().await.ok();
+    if let Some(name) = pg_db {
+        drop_database(&name).await;
+    }
+}
