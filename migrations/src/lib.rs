@@ -15,6 +15,7 @@ mod m20261122_000009_create_tx_intents;
 mod m20261122_000010_create_chain_state;
 mod m20261201_000011_nonce_address;
 mod m20261201_000012_chain_states;
+mod m20261202_000013_acknowledgements;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000010_create_chain_state::Migration),
             Box::new(m20261201_000011_nonce_address::Migration),
             Box::new(m20261201_000012_chain_states::Migration),
+            Box::new(m20261202_000013_acknowledgements::Migration),
         ]
     }
 }

@@ -1,0 +1,313 @@
+//! Client-acknowledged billing (issue 15) against the real server: the `ack` mode chosen by
+//! the client's signature, the credit window and its 402, acknowledgements in the header of
+//! the next call and by `POST /v1/acknowledgements` (verified, durable, replays and foreign
+//! ones refused), the client's own receipt checks and verify report, and `cap` clients
+//! unaffected.
+
+use alloy::signers::local::PrivateKeySigner;
+use imo_client::acks::{AckBook, SignedAcknowledgement, sign_ack_mode, sign_acknowledgement};
+use imo_e2e::f32_bytes;
+use imo_oracle::{
+    chain::vault::vault_domain,
+    clock::Clock,
+    tensor::{DataType, Tensor, TensorData, canonical_hash},
+    types::Wei,
+};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::{both_backends, helpers::*};
+
+const PRICE: u128 = 1_000;
+const X: [f32; 4] = [1.0, 2.0, 3.0, 4.0];
+
+struct Call {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    json: serde_json::Value,
+}
+
+async fn infer(srv: &TestServer, key: &str, ack: Option<&SignedAcknowledgement>) -> Call {
+    let body = json!({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": X}]});
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/v2/models/tiny/infer", srv.url))
+        .bearer_auth(key)
+        .json(&body);
+    if let Some(a) = ack {
+        req = req.header("imo-acknowledgement", a.header());
+    }
+    let resp = req.send().await.unwrap();
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let json = resp.json().await.unwrap();
+    Call {
+        status,
+        headers,
+        json,
+    }
+}
+
+fn tensor(name: &str, shape: Vec<u64>, data: &[f32]) -> Tensor {
+    Tensor::new(
+        name,
+        DataType::Fp32,
+        shape,
+        TensorData::Fixed(f32_bytes(data)),
+    )
+    .unwrap()
+}
+
+/// Checks the receipt of a 200 with the client's book: the input hash against what was sent,
+/// the output hash against what came back.
+fn check(book: &mut AckBook, call: &Call) -> Result<(), imo_client::acks::ReceiptProblem> {
+    assert_eq!(call.status, StatusCode::OK, "{}", call.json);
+    let receipt: imo_oracle::receipts::ReceiptRecord =
+        serde_json::from_str(call.json["parameters"]["imo_receipt"].as_str().unwrap()).unwrap();
+    let out = &call.json["outputs"][0];
+    let shape: Vec<u64> = out["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap())
+        .collect();
+    let data: Vec<f32> = out["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    let input = hex::encode(canonical_hash(&[tensor("x", vec![1, 4], &X)]));
+    let output = hex::encode(canonical_hash(&[tensor(
+        out["name"].as_str().unwrap(),
+        shape,
+        &data,
+    )]));
+    book.check(&receipt, &input, &output, Wei(PRICE))
+}
+
+fn header<'a>(c: &'a Call, name: &str) -> &'a str {
+    c.headers.get(name).unwrap().to_str().unwrap()
+}
+
+async fn key_of(srv: &TestServer, who: &PrivateKeySigner) -> String {
+    srv.oracle
+        .auth
+        .create_key(
+            who.address().to_string().parse().unwrap(),
+            "client".parse().unwrap(),
+            imo_oracle::types::BoundedText::parse("label", "acks", 50).unwrap(),
+        )
+        .await
+        .unwrap()
+        .secret
+}
+
+async fn ack_mode_window_and_acknowledgements(b: Backend) {
+    let srv = TestServer::start_with(b, |c| c.metering.credit_window_wei = 2 * PRICE).await;
+    let publisher = srv.key(&signer(1), "publisher").await;
+    srv.register(&publisher, "tiny_mlp.onnx", "tiny", PRICE)
+        .await;
+    let (alice, bob) = (signer(3), signer(4)); // alice: ack mode; bob: cap mode
+    let (ka, kb) = (key_of(&srv, &alice).await, key_of(&srv, &bob).await);
+    let (ca, cb) = (srv.client().with_key(&ka), srv.client().with_key(&kb));
+    srv.credit(&alice, 100 * PRICE).await;
+    srv.credit(&bob, 100 * PRICE).await;
+
+    // Everyone starts in cap mode: bob calls as any Open Inference Protocol client.
+    let view = cb.billing().await.unwrap();
+    assert_eq!((view.mode.as_str(), view.from_epoch), ("cap", None));
+    for _ in 0..4 {
+        assert_eq!(infer(&srv, &kb, None).await.status, StatusCode::OK);
+    }
+
+    // Alice chooses ack mode with her signature (never the operator).
+    let domain = vault_domain(view.chain_id, view.vault.parse().unwrap());
+    let epoch = srv.oracle.epochs.epoch_of(srv.clock.now_ms());
+    let deadline = (srv.clock.now_ms() / 1000) as u64 + 600;
+    let foreign = sign_ack_mode(&bob, &domain, epoch, deadline).unwrap();
+    let e = ca
+        .billing_mode(epoch, deadline, &foreign)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.status().unwrap().as_u16(), e.code()),
+        (400, Some("invalid_input")),
+        "{e}"
+    );
+    let past = sign_ack_mode(&alice, &domain, epoch - 1, deadline).unwrap();
+    let e = ca
+        .billing_mode(epoch - 1, deadline, &past)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("in the past"), "{e}");
+    let sig = sign_ack_mode(&alice, &domain, epoch, deadline).unwrap();
+    let view = ca.billing_mode(epoch, deadline, &sig).await.unwrap();
+    assert_eq!((view.mode.as_str(), view.from_epoch), ("ack", Some(epoch)));
+    assert_eq!(view.credit_window_wei, (2 * PRICE).to_string());
+    let e = ca.billing_mode(epoch, deadline, &sig).await.unwrap_err();
+    assert_eq!(e.status().unwrap().as_u16(), 409, "{e}");
+
+    // The client's own book: it checks every receipt before acknowledging anything.
+    let operator: PrivateKeySigner = OPERATOR_KEY.parse().unwrap();
+    let mut book = AckBook::new(
+        alice.clone(),
+        imo_oracle::types::Address(operator.address()),
+        srv.oracle.inference.signer().domain().clone(),
+        view.chain_id,
+        view.vault.parse().unwrap(),
+    );
+
+    // Served up to the credit window (2 calls) without acknowledging, then 402 with the amount.
+    for _ in 0..2 {
+        let c = infer(&srv, &ka, None).await;
+        check(&mut book, &c).unwrap();
+    }
+    let refused = infer(&srv, &ka, None).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::PAYMENT_REQUIRED,
+        "{}",
+        refused.json
+    );
+    assert_eq!(
+        header(&refused, "imo-error-code"),
+        "acknowledgement_required"
+    );
+    assert_eq!(header(&refused, "imo-ack-epoch"), epoch.to_string());
+    assert_eq!(header(&refused, "imo-ack-amount"), (2 * PRICE).to_string());
+    assert_eq!(header(&refused, "imo-ack-calls"), "2");
+    assert!(
+        refused.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("acknowledgement required"),
+        "{}",
+        refused.json
+    );
+    assert_eq!(
+        ca.balance().await.unwrap().spent_wei,
+        (2 * PRICE).to_string(),
+        "nothing ran"
+    );
+
+    // A tampered receipt (another price) fails the client's check and is never acknowledged.
+    let mut c = infer(&srv, &kb, None).await; // bob's receipt: not alice's
+    assert!(matches!(
+        check(&mut book, &c),
+        Err(imo_client::acks::ReceiptProblem::Client { .. })
+    ));
+    let mut r: serde_json::Value =
+        serde_json::from_str(c.json["parameters"]["imo_receipt"].as_str().unwrap()).unwrap();
+    r["price_wei"] = json!("1");
+    c.json["parameters"]["imo_receipt"] = json!(r.to_string());
+    assert!(matches!(
+        check(&mut book, &c),
+        Err(imo_client::acks::ReceiptProblem::Signer { .. })
+    ));
+
+    // The acknowledgement rides on the next call, and counts before it.
+    let ack2 = book.acknowledgement(epoch).unwrap().unwrap();
+    assert_eq!((ack2.amount_wei, ack2.calls), (2 * PRICE, 2));
+    let c = infer(&srv, &ka, Some(&ack2)).await;
+    check(&mut book, &c).unwrap();
+    let c = infer(&srv, &ka, None).await;
+    check(&mut book, &c).unwrap();
+    let refused = infer(&srv, &ka, None).await;
+    assert_eq!(refused.status, StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(header(&refused, "imo-ack-amount"), (4 * PRICE).to_string());
+    assert_eq!(header(&refused, "imo-ack-calls"), "4");
+
+    // ... or by POST /v1/acknowledgements.
+    let ack4 = book.acknowledgement(epoch).unwrap().unwrap();
+    let view = ca.acknowledge(&ack4).await.unwrap();
+    let row = view.epochs.iter().find(|e| e.epoch == epoch).unwrap();
+    assert_eq!(
+        (
+            row.served_wei.as_str(),
+            row.served_calls,
+            row.acked_wei.as_str(),
+            row.acked_calls
+        ),
+        ("4000", 4, "4000", 4)
+    );
+    assert_eq!(view.outstanding_wei, "0");
+    // The same one again is accepted unchanged; an older one (a replay) is refused, in the
+    // header too (and that call is not run).
+    ca.acknowledge(&ack4).await.unwrap();
+    let e = ca.acknowledge(&ack2).await.unwrap_err();
+    assert_eq!(
+        (e.status().unwrap().as_u16(), e.code()),
+        (409, Some("acknowledgement_stale")),
+        "{e}"
+    );
+    let c = infer(&srv, &ka, Some(&ack2)).await;
+    assert_eq!(c.status, StatusCode::CONFLICT, "{}", c.json);
+    assert_eq!(
+        ca.balance().await.unwrap().spent_wei,
+        (4 * PRICE).to_string()
+    );
+    // Foreign: bob signs for alice's calls, alice's signature sent with bob's key (bob is in
+    // cap mode, and the signature is not his), another domain: all refused.
+    let by_bob = sign_acknowledgement(&bob, &domain, epoch, 4 * PRICE, 4).unwrap();
+    let e = ca.acknowledge(&by_bob).await.unwrap_err();
+    assert_eq!(e.status().unwrap().as_u16(), 400, "{e}");
+    let e = cb.acknowledge(&ack4).await.unwrap_err();
+    assert_eq!(e.status().unwrap().as_u16(), 400, "{e}");
+    let other_domain = vault_domain(view.chain_id + 1, view.vault.parse().unwrap());
+    let wrong = sign_acknowledgement(&alice, &other_domain, epoch, 4 * PRICE, 4).unwrap();
+    assert_eq!(
+        ca.acknowledge(&wrong)
+            .await
+            .unwrap_err()
+            .status()
+            .unwrap()
+            .as_u16(),
+        400
+    );
+    // More than was served, or an epoch with nothing served: refused.
+    let more = sign_acknowledgement(&alice, &domain, epoch, 5 * PRICE, 5).unwrap();
+    let e = ca.acknowledge(&more).await.unwrap_err();
+    assert!(e.to_string().contains("were served"), "{e}");
+    let later = sign_acknowledgement(&alice, &domain, epoch + 3, PRICE, 1).unwrap();
+    assert_eq!(
+        ca.acknowledge(&later)
+            .await
+            .unwrap_err()
+            .status()
+            .unwrap()
+            .as_u16(),
+        400
+    );
+    let bobs = sign_acknowledgement(&bob, &domain, epoch, PRICE, 1).unwrap();
+    let e = cb.acknowledge(&bobs).await.unwrap_err();
+    assert_eq!(e.status().unwrap().as_u16(), 409, "cap mode: {e}");
+
+    // Stored durably: the row, and a fresh read of the database, say 4 calls / 4000 wei.
+    assert_eq!(srv.row_count("acknowledgements").await, 1);
+    let stored = imo_oracle::db::acknowledgements::Entity::find_by_id(format!(
+        "{:#x}:{epoch}",
+        alice.address()
+    ));
+    use sea_orm::EntityTrait;
+    let stored = stored.one(&srv.oracle.db).await.unwrap().unwrap();
+    assert_eq!((stored.amount_wei.as_str(), stored.calls), ("4000", 4));
+
+    // The client's verify report.
+    let report = book.report();
+    assert_eq!(
+        (
+            report.calls,
+            report.receipts_checked,
+            report.receipts_refused,
+            report.amount_checked_wei,
+            report.amount_acknowledged_wei
+        ),
+        (6, 4, 2, 4 * PRICE, 4 * PRICE)
+    );
+    // Cap mode was never affected: bob's 5 calls all went through, no acknowledgement asked.
+    let bal = cb.balance().await.unwrap();
+    assert_eq!(bal.spent_wei, (5 * PRICE).to_string());
+    assert_eq!(cb.billing().await.unwrap().mode, "cap");
+    srv.finish().await;
+}
+
+both_backends!(ack_mode_window_and_acknowledgements);
