@@ -670,4 +670,6 @@ pub struct BillingView {
     /// EIP-712 domain of `AckMode` and `Acknowledgement`: chain id and PaymentVault.
     pub chain_id: u64,
     pub vault: String,
+    /// The epoch the service's clock is in now (the earliest `from_epoch` accepted).
+    pub current_epoch: u64,
 }

@@ -38,6 +38,7 @@ fn view(oracle: &Oracle, s: BillingStatus) -> BillingView {
             .collect(),
         chain_id: m.chain_id,
         vault: m.vault_contract.clone(),
+        current_epoch: oracle.epochs.epoch_of(oracle.clock.now_ms()),
     }
 }
 

@@ -303,6 +303,32 @@ async fn ack_mode_window_and_acknowledgements(b: Backend) {
         ),
         (6, 4, 2, 4 * PRICE, 4 * PRICE)
     );
+    // Costs per call (debug build): the client's signing, the service's verification (its
+    // histogram at /metrics).
+    let started = std::time::Instant::now();
+    for i in 0..100 {
+        sign_acknowledgement(&alice, &domain, epoch, PRICE * (i + 1), i as u64 + 1).unwrap();
+    }
+    let sign_us = started.elapsed().as_micros() / 100;
+    let metrics = reqwest::get(format!("{}/metrics", srv.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let stat = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+    };
+    let verify_us = stat("imo_acknowledgement_verify_seconds_sum") * 1e6
+        / stat("imo_acknowledgement_verify_seconds_count");
+    eprintln!(
+        "acknowledgements (debug build): Rust client signs in {sign_us} us, the service verifies in {verify_us:.0} us"
+    );
     // Cap mode was never affected: bob's 5 calls all went through, no acknowledgement asked.
     let bal = cb.balance().await.unwrap();
     assert_eq!(bal.spent_wei, (5 * PRICE).to_string());
@@ -311,3 +337,79 @@ async fn ack_mode_window_and_acknowledgements(b: Backend) {
 }
 
 both_backends!(ack_mode_window_and_acknowledgements);
+
+/// The Python package (clients/python/imo_client) plugged into the unmodified
+/// tritonclient.http: it chooses ack mode, checks every receipt and acknowledges as it goes;
+/// once it stops signing it is cut off after the credit window.
+async fn python_plugin_with_unmodified_tritonclient(b: Backend) {
+    let srv = TestServer::start_with(b, |c| c.metering.credit_window_wei = 3 * PRICE).await;
+    let publisher = srv.key(&signer(1), "publisher").await;
+    srv.register(&publisher, "tiny_mlp.onnx", "tiny", PRICE)
+        .await;
+    let carol = signer(5);
+    let key = key_of(&srv, &carol).await;
+    srv.credit(&carol, 100 * PRICE).await;
+    let python = repo_root().join(".tools/venv/bin/python");
+    let out = tokio::process::Command::new(&python)
+        .arg(repo_root().join("tests/python/ack_check.py"))
+        .args(["--url", &srv.url, "--key", &key, "--calls", "10", "--stop"])
+        .args(["--price", &PRICE.to_string()])
+        .args([
+            "--private-key",
+            &format!("0x{}", hex::encode(carol.to_bytes())),
+        ])
+        .env("PYTHONPATH", repo_root().join("clients/python"))
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success(),
+        "ack_check.py failed:\n{stdout}\n{stderr}"
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let r = &v["report"];
+    // 10 acknowledged calls, then 3 served unacknowledged (the window), then cut off.
+    assert_eq!(v["unacked_calls"], 3, "{v}");
+    assert_eq!(
+        (
+            r["calls"].as_u64(),
+            r["receipts_checked"].as_u64(),
+            r["receipts_refused"].as_u64()
+        ),
+        (Some(13), Some(13), Some(0)),
+        "{v}"
+    );
+    assert_eq!(r["amount_acknowledged_wei"], (10 * PRICE).to_string());
+    let view = srv.client().with_key(&key).billing().await.unwrap();
+    assert_eq!(view.mode, "ack");
+    let served: u128 = view
+        .epochs
+        .iter()
+        .map(|e| e.served_wei.parse::<u128>().unwrap())
+        .sum();
+    let acked: u128 = view
+        .epochs
+        .iter()
+        .map(|e| e.acked_wei.parse::<u128>().unwrap())
+        .sum();
+    assert_eq!((served, acked), (13 * PRICE, 10 * PRICE));
+    assert_eq!(view.outstanding_wei, (3 * PRICE).to_string());
+    let bal = srv.client().with_key(&key).balance().await.unwrap();
+    assert_eq!(bal.spent_wei, (13 * PRICE).to_string());
+    eprintln!(
+        "acknowledged billing, per call: client signs in {} ms, verifies a receipt in {} ms (eth-account, median)",
+        v["sign_ms"], v["verify_ms"]
+    );
+    srv.finish().await;
+}
+
+mod python {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn plugin_with_unmodified_tritonclient() {
+        super::python_plugin_with_unmodified_tritonclient(crate::helpers::Backend::Sqlite).await
+    }
+}
