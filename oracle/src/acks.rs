@@ -444,6 +444,13 @@ impl Billing {
             ));
         }
         let _write = self.writes.lock().await;
+        if crate::db::epochs::Entity::find_by_id(ack.epoch as i64)
+            .one(&self.db)
+            .await?
+            .is_some()
+        {
+            return Err(closed(ack.epoch));
+        }
         self.load(ack.client).await?;
         let repeat = {
             let clients = self.clients();
@@ -602,6 +609,67 @@ impl Billing {
                 .map_or(0, |a| a.0)))),
         }
     }
+}
+
+/// An acknowledgement of an epoch that is closed (its tree is fixed) is refused.
+pub(crate) fn closed(epoch: u64) -> OracleError {
+    OracleError::Conflict(format!(
+        "epoch {epoch} is closed and its settlement fixed: acknowledgements count only before an epoch closes (chain.epoch_grace_secs after its end)"
+    ))
+}
+
+/// Settlement of one epoch (docs/PROTOCOL.md §4.1): of `records` (the epoch's receipts in id
+/// order) every receipt of a `cap` client is billed; of an `ack` client, receipts in id order
+/// while their running sum stays within its latest acknowledgement of the epoch, the rest is
+/// left out (the operator's loss, at most the credit window). Returns the billed receipts and,
+/// per `ack` client with receipts left out, the wei left out.
+pub async fn settle<C: ConnectionTrait>(
+    db: &C,
+    epoch: u64,
+    records: Vec<crate::receipts::ReceiptRecord>,
+) -> Result<(Vec<crate::receipts::ReceiptRecord>, Vec<(Address, u128)>)> {
+    let ack_clients: std::collections::HashSet<String> = billing_modes::Entity::find()
+        .filter(billing_modes::Column::FromEpoch.lte(epoch as i64))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| m.client)
+        .collect();
+    if ack_clients.is_empty() {
+        return Ok((records, vec![]));
+    }
+    let mut room: HashMap<String, u128> = HashMap::new();
+    for a in acknowledgements::Entity::find()
+        .filter(acknowledgements::Column::Epoch.eq(epoch as i64))
+        .all(db)
+        .await?
+    {
+        let amount: u128 = a.amount_wei.parse().map_err(|_| {
+            OracleError::Database(format!(
+                "corrupt amount `{}` in acknowledgements",
+                a.amount_wei
+            ))
+        })?;
+        room.insert(a.client, amount);
+    }
+    let mut left_out: BTreeMap<Address, u128> = BTreeMap::new();
+    let mut billed = Vec::with_capacity(records.len());
+    for r in records {
+        let key = r.client.storage_key();
+        if !ack_clients.contains(&key) {
+            billed.push(r);
+            continue;
+        }
+        let left = room.entry(key).or_default();
+        if r.price_wei.0 <= *left {
+            *left -= r.price_wei.0;
+            billed.push(r);
+        } else {
+            *left = 0; // in id order: nothing after an unacknowledged receipt is billed
+            *left_out.entry(r.client).or_default() += r.price_wei.0;
+        }
+    }
+    Ok((billed, left_out.into_iter().collect()))
 }
 
 #[cfg(test)]

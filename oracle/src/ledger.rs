@@ -448,6 +448,10 @@ async fn writer(ledger: Ledger, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
                     frozen = Some(frozen.map_or(epoch, |f| f.max(epoch)));
                     let _ = job.done.send(Ok(()));
                 }
+                // An acknowledgement of a closed epoch would change nothing settled: refused.
+                Write::Ack(ref a) if frozen.is_some_and(|f| a.epoch <= f) => {
+                    let _ = job.done.send(Err(crate::acks::closed(a.epoch)));
+                }
                 Write::Receipt(ref r) if frozen.is_some_and(|f| r.epoch <= f) => {
                     ledger.release(r.client, r.price_wei.0);
                     metrics::counter!("imo_receipts_epoch_closed_total").increment(1);

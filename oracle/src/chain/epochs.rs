@@ -288,7 +288,12 @@ impl EpochMachine {
 
     /// The tree of `epoch` over its receipts (without the last one when `omit_last`).
     async fn build_tree(&self, epoch: u64, omit_last: bool) -> Result<(ReceiptTree, u32)> {
-        let records = self.epoch_receipts(epoch).await?;
+        // Acknowledged billing: an `ack` client is billed what it acknowledged.
+        let (records, left_out) =
+            crate::acks::settle(&self.ctx.db, epoch, self.epoch_receipts(epoch).await?).await?;
+        for (client, wei) in left_out {
+            warn!(epoch, %client, unbilled_wei = %wei, "unacknowledged receipts left out of the epoch's tree (the operator's loss)");
+        }
         let mut typed = records
             .iter()
             .map(ReceiptRecord::typed)
@@ -371,6 +376,17 @@ impl EpochMachine {
         for epoch in due {
             let epoch = epoch as u64;
             self.ledger.freeze(epoch).await?;
+            let (billed, _) =
+                crate::acks::settle(&self.ctx.db, epoch, self.epoch_receipts(epoch).await?).await?;
+            if billed.is_empty() {
+                // Only `ack` clients that acknowledged nothing: nothing to attest, and nothing
+                // else waits for this epoch.
+                info!(
+                    epoch,
+                    "epoch has no billed receipt (nothing acknowledged): not attested"
+                );
+                continue;
+            }
             let (tree, omitted) = self.build_tree(epoch, self.omit_last_receipt()).await?;
             epochs::ActiveModel {
                 epoch: Set(epoch as i64),

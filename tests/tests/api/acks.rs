@@ -413,3 +413,211 @@ mod python {
         super::python_plugin_with_unmodified_tritonclient(crate::helpers::Backend::Sqlite).await
     }
 }
+
+/// Settlement on a real anvil: an `ack` client that acknowledged 5 of its 7 calls is billed
+/// exactly the 5 (to the wei: attested, escrowed, finalized, paid to the model), the 2 it did
+/// not acknowledge are the operator's loss, and a `cap` client in the same epoch is settled
+/// in full alongside it.
+async fn ack_client_settled_to_the_wei_on_anvil() {
+    use alloy::{
+        network::EthereumWallet,
+        primitives::U256,
+        providers::{Provider, ProviderBuilder},
+    };
+    use imo_oracle::chain::bindings::PaymentVault;
+    const P: u128 = 1_000_000_000_000_000; // cycle.rs's price
+    const ETH: u128 = 1_000_000_000_000_000_000;
+    let w = crate::cycle::World::start(Backend::Sqlite, |c| {
+        c.metering.credit_window_wei = 2 * P;
+        c.metering.epoch_secs = 3600; // every call in one epoch
+    })
+    .await;
+    let (model_id, _token) = w.tokenized_model().await;
+    w.fund_client(ETH, ETH).await;
+
+    // Dave, a cap-mode client, deposits and signs a cap too.
+    let dave = signer(35);
+    w.anvil
+        .rpc(
+            "anvil_setBalance",
+            json!([dave.address(), format!("{:#x}", U256::from(10 * ETH))]),
+        )
+        .await;
+    let dave_wallet = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(dave.clone()))
+        .connect_http(w.anvil.url.parse().unwrap())
+        .erased();
+    let vault_addr = w.chain.deployment().vault.0;
+    let r = mined(
+        PaymentVault::new(vault_addr, dave_wallet)
+            .deposit()
+            .value(U256::from(ETH)),
+    )
+    .await;
+    assert!(r.status());
+    let dave_api = w.srv.key(&dave, "client").await;
+    let (_, now) = crate::cycle::chain_time(&w.anvil).await;
+    let cap = imo_client::wallet::sign_spending_cap(
+        &dave,
+        CHAIN_ID,
+        vault_addr,
+        U256::from(ETH),
+        now + 3600,
+    )
+    .unwrap();
+    dave_api
+        .spending_cap(
+            &dave.address().to_string(),
+            &ETH.to_string(),
+            now + 3600,
+            &cap.signature,
+        )
+        .await
+        .unwrap();
+    let api = dave_api.clone();
+    w.until("dave's deposit and cap are indexed", 30, || {
+        let api = api.clone();
+        async move { api.balance().await.unwrap().cap_wei == ETH.to_string() }
+    })
+    .await;
+
+    // Alice (the World's client) chooses ack mode for the current epoch.
+    let view = w.client_api.billing().await.unwrap();
+    assert_eq!(
+        view.vault,
+        w.chain.deployment().vault.to_string(),
+        "the vault's domain"
+    );
+    let domain = vault_domain(CHAIN_ID, vault_addr);
+    let epoch = view.current_epoch;
+    let (_, now) = crate::cycle::chain_time(&w.anvil).await;
+    let sig = sign_ack_mode(&w.client, &domain, epoch, now + 3600).unwrap();
+    w.client_api
+        .billing_mode(epoch, now + 3600, &sig)
+        .await
+        .unwrap();
+    let operator: PrivateKeySigner = OPERATOR_KEY.parse().unwrap();
+    let mut book = AckBook::new(
+        w.client.clone(),
+        imo_oracle::types::Address(operator.address()),
+        w.srv.oracle.inference.signer().domain().clone(),
+        CHAIN_ID,
+        vault_addr,
+    );
+    let call = |api: imo_client::Client| async move {
+        let (status, json) = api
+            .infer_json("tiny-mlp", &crate::cycle::infer_body())
+            .await
+            .unwrap();
+        Call {
+            status,
+            headers: Default::default(),
+            json,
+        }
+    };
+    // 5 calls, each checked and acknowledged; then 2 more she never acknowledges, and a third
+    // is refused (window 2 calls).
+    for _ in 0..5 {
+        let c = call(w.client_api.clone()).await;
+        check_priced(&mut book, &c, P).unwrap();
+        let ack = book.acknowledgement(epoch).unwrap().unwrap();
+        w.client_api.acknowledge(&ack).await.unwrap();
+    }
+    for _ in 0..2 {
+        let c = call(w.client_api.clone()).await;
+        check_priced(&mut book, &c, P).unwrap();
+    }
+    let c = call(w.client_api.clone()).await;
+    assert_eq!(c.status, StatusCode::PAYMENT_REQUIRED, "{}", c.json);
+    // Dave, in cap mode, is served all along.
+    for _ in 0..3 {
+        assert_eq!(call(dave_api.clone()).await.status, StatusCode::OK);
+    }
+
+    // The epoch closes on what was acknowledged: 5 of alice's calls and dave's 3.
+    w.until_closable(epoch);
+    for state in ["attested", "finalized"] {
+        w.until(&format!("epoch {epoch} {state}"), 60, || {
+            let api = w.client_api.clone();
+            async move {
+                api.epoch(epoch)
+                    .await
+                    .map(|e| e.state == state)
+                    .unwrap_or(false)
+            }
+        })
+        .await;
+        if state == "attested" {
+            // anvil time-travels past the challenge window (cycle.rs's WINDOW).
+            w.anvil.time_travel(101).await;
+        }
+    }
+    // An acknowledgement of the closed epoch changes nothing any more.
+    let late = sign_acknowledgement(&w.client, &domain, epoch, 7 * P, 7).unwrap();
+    let e = w.client_api.acknowledge(&late).await.unwrap_err();
+    assert_eq!(e.status().unwrap().as_u16(), 409, "{e}");
+    let a = w.oracle().getAttestation(epoch).call().await.unwrap();
+    assert_eq!(
+        a.total,
+        U256::from(8 * P),
+        "5 acknowledged + 3 cap-mode calls"
+    );
+    assert_eq!(a.count, 8);
+    let vault = w.vault();
+    assert_eq!(
+        vault.spentOf(w.client.address()).call().await.unwrap(),
+        U256::from(5 * P)
+    );
+    assert_eq!(
+        vault.balanceOf(w.client.address()).call().await.unwrap(),
+        U256::from(ETH - 5 * P)
+    );
+    assert_eq!(
+        vault.spentOf(dave.address()).call().await.unwrap(),
+        U256::from(3 * P)
+    );
+    let fee = 8 * P * 500 / 10_000;
+    let rev = w.publisher_api.revenue(&model_id).await.unwrap();
+    assert_eq!(rev.total_paid_wei, (8 * P - fee).to_string());
+    // The client's own report agrees: 7 checked, 5 acknowledged.
+    let r = book.report();
+    assert_eq!((r.receipts_checked, r.amount_acknowledged_wei), (7, 5 * P));
+    w.finish().await;
+}
+
+fn check_priced(
+    book: &mut AckBook,
+    call: &Call,
+    price: u128,
+) -> Result<(), imo_client::acks::ReceiptProblem> {
+    assert_eq!(call.status, StatusCode::OK, "{}", call.json);
+    let receipt: imo_oracle::receipts::ReceiptRecord =
+        serde_json::from_str(call.json["parameters"]["imo_receipt"].as_str().unwrap()).unwrap();
+    let out = &call.json["outputs"][0];
+    let shape: Vec<u64> = out["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap())
+        .collect();
+    let data: Vec<f32> = out["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    let input = hex::encode(canonical_hash(&[tensor("x", vec![1, 4], &X)]));
+    let output = hex::encode(canonical_hash(&[tensor(
+        out["name"].as_str().unwrap(),
+        shape,
+        &data,
+    )]));
+    book.check(&receipt, &input, &output, Wei(price))
+}
+
+mod anvil {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ack_client_settled_to_the_wei() {
+        super::ack_client_settled_to_the_wei_on_anvil().await
+    }
+}
