@@ -621,3 +621,126 @@ mod anvil {
         super::ack_client_settled_to_the_wei_on_anvil().await
     }
 }
+
+/// The real binary SIGKILLed while clients call and acknowledge: after a restart on the same
+/// database, every acknowledgement a client was answered 200 for is there.
+async fn sigkill_loses_no_accepted_acknowledgement() {
+    use std::sync::{Arc, Mutex};
+    const CLIENTS: u8 = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let env = sqlite_env(dir.path());
+    let publisher_key = cli_key(&env, &signer(1), "publisher");
+    let admin_key = cli_key(&env, &signer(200), "admin");
+    let clients: Vec<(PrivateKeySigner, String)> = (0..CLIENTS)
+        .map(|i| (signer(40 + i), cli_key(&env, &signer(40 + i), "client")))
+        .collect();
+    let window = [("IMO_METERING_CREDIT_WINDOW_WEI", "1000000000000000000000")];
+    let mut server = ImoProcess::serve(&env, &window).await;
+    let base = imo_client::Client::new(&server.url);
+    let meta = imo_client::Upload {
+        name: "tiny".into(),
+        price_wei: Some(PRICE.to_string()),
+        ..Default::default()
+    };
+    base.with_key(publisher_key)
+        .upload_model(&meta, model_bytes("tiny_mlp.onnx"))
+        .await
+        .unwrap();
+    for (s, key) in &clients {
+        base.with_key(admin_key.clone())
+            .credit(&s.address().to_string(), &(1_000_000 * PRICE).to_string())
+            .await
+            .unwrap();
+        let api = base.with_key(key.clone());
+        let v = api.billing().await.unwrap();
+        let domain = vault_domain(v.chain_id, v.vault.parse().unwrap());
+        let sig = sign_ack_mode(s, &domain, v.current_epoch, u64::MAX / 2).unwrap();
+        api.billing_mode(v.current_epoch, u64::MAX / 2, &sig)
+            .await
+            .unwrap();
+    }
+    // Each client: call, then acknowledge everything so far; remember what was accepted.
+    let accepted: Arc<Mutex<Vec<(String, u64, u128)>>> = Default::default();
+    let (count_tx, mut count_rx) = tokio::sync::watch::channel(0usize);
+    let count_tx = Arc::new(count_tx);
+    let body = json!({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": X}]});
+    let mut tasks = vec![];
+    for (s, key) in clients.clone() {
+        let api = base.with_key(key);
+        let (accepted, count_tx, body) = (accepted.clone(), count_tx.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let v = api.billing().await.unwrap();
+            let domain = vault_domain(v.chain_id, v.vault.parse().unwrap());
+            let mut served: std::collections::BTreeMap<u64, (u128, u64)> = Default::default();
+            loop {
+                let Ok((status, json)) = api.infer_json("tiny", &body).await else {
+                    return;
+                };
+                if status != StatusCode::OK {
+                    return;
+                }
+                let r: imo_oracle::receipts::ReceiptRecord =
+                    serde_json::from_str(json["parameters"]["imo_receipt"].as_str().unwrap())
+                        .unwrap();
+                let e = served.entry(r.epoch).or_default();
+                e.0 += r.price_wei.0;
+                e.1 += 1;
+                let ack = sign_acknowledgement(&s, &domain, r.epoch, e.0, e.1).unwrap();
+                match api.acknowledge(&ack).await {
+                    Ok(_) => {
+                        accepted
+                            .lock()
+                            .unwrap()
+                            .push((s.address().to_string(), r.epoch, e.0));
+                        count_tx.send_modify(|n| *n += 1);
+                    }
+                    Err(_) => return, // the service is gone
+                }
+            }
+        }));
+    }
+    count_rx.wait_for(|n| *n >= 40).await.unwrap();
+    let kill = std::process::Command::new("kill")
+        .args(["-KILL", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let _ = server.wait().await;
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let accepted = accepted.lock().unwrap().clone();
+    assert!(accepted.len() >= 40);
+
+    // Restarted on the same database: each client's stored acknowledgement is at least the
+    // highest it was told was accepted (and the stored rows never exceed what was served).
+    let server = ImoProcess::serve(&env, &window).await;
+    let base = imo_client::Client::new(&server.url);
+    for (s, key) in &clients {
+        let view = base.with_key(key.clone()).billing().await.unwrap();
+        let address = s.address().to_string();
+        for row in &view.epochs {
+            let told = accepted
+                .iter()
+                .filter(|(a, e, _)| a == &address && *e == row.epoch)
+                .map(|(_, _, w)| *w)
+                .max()
+                .unwrap_or(0);
+            let stored: u128 = row.acked_wei.parse().unwrap();
+            assert!(
+                stored >= told,
+                "{address} epoch {}: told {told} accepted, {stored} stored",
+                row.epoch
+            );
+            assert!(stored <= row.served_wei.parse::<u128>().unwrap());
+        }
+    }
+    server.stop().await;
+}
+
+mod binary {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sigkill_loses_no_accepted_acknowledgement() {
+        super::sigkill_loses_no_accepted_acknowledgement().await
+    }
+}
