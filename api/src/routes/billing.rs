@@ -68,10 +68,15 @@ pub async fn billing_mode(
     caller: Caller,
     body: JsonBody<BillingModeRequest>,
 ) -> ApiResult<web::Json<BillingView>> {
-    oracle
+    let mode = oracle
         .billing
         .choose_ack(&caller.0, body.from_epoch, body.deadline, &body.signature)
         .await?;
+    // Chain mode: the operator registers the client's choice on the vault (an intent: sent,
+    // rebroadcast and confirmed by the transactions job).
+    if let Some(chain) = &oracle.chain {
+        chain.vault.register_ack_mode(&mode).await?;
+    }
     let s = oracle.billing.status(caller.0.address).await?;
     Ok(web::Json(view(&oracle, s)))
 }

@@ -39,7 +39,7 @@ use serde::Serialize;
 use tracing::{error, info, instrument, warn};
 
 use super::{
-    bindings::UsageOracle,
+    bindings::{AckReferee, UsageOracle},
     follower::Stream,
     service::ChainContext,
     state::{AttestationStatus, ChallengeState, EpochPhase, EpochState},
@@ -56,6 +56,8 @@ use crate::{
 
 /// The cursor of challenge events.
 pub const CHALLENGES_STREAM: &str = "oracle";
+/// The cursor of `AckReferee` challenge events.
+pub const ACK_CHALLENGES_STREAM: &str = "ack-challenges";
 /// The cursor of `ModelPaid` events.
 pub const PAYOUTS_STREAM: &str = "payouts";
 
@@ -253,6 +255,7 @@ impl EpochMachine {
         // Closing needs only the database (receipts are frozen even while the RPC is down).
         self.close_due(&mut report).await?;
         self.follow_challenges(&mut report).await?;
+        self.answer_ack_challenges().await?;
         self.follow_payouts(&mut report).await?;
         let rows = epochs::Entity::find()
             .filter(epochs::Column::State.is_in([
@@ -705,6 +708,68 @@ impl EpochMachine {
         report
             .challenges_seen
             .extend(seen.into_inner().unwrap_or_else(|e| e.into_inner()));
+        Ok(())
+    }
+
+    /// Answers every acknowledgement challenge (`AckReferee.AcknowledgementChallenged` of
+    /// confirmed blocks) with the client's stored acknowledgement of that epoch when it covers
+    /// the attested total (`respond`, an intent keyed by the challenge); one that no stored
+    /// acknowledgement covers cannot be answered and is logged (it will be upheld).
+    async fn answer_ack_challenges(&self) -> Result<()> {
+        let Some(referee) = self.ctx.deployment.ack_referee else {
+            return Ok(());
+        };
+        let stream = Stream {
+            name: ACK_CHALLENGES_STREAM,
+            address: referee.0,
+            events: vec![AckReferee::AcknowledgementChallenged::SIGNATURE_HASH],
+            start_block: self.ctx.deployment.block_number(),
+        };
+        let (db, txm) = (&self.ctx.db, &self.ctx.txm);
+        self.ctx
+            .follower
+            .catch_up(&stream, |log: Log| async move {
+                let Ok(e) = AckReferee::AcknowledgementChallenged::decode_log(&log.inner) else {
+                    return Ok(false);
+                };
+                let client = Address(e.client);
+                warn!(challenge = %e.challengeId, epoch = e.epoch, %client, total = %e.total, "acknowledgement challenge opened");
+                let stored = crate::db::acknowledgements::Entity::find_by_id(format!(
+                    "{}:{}",
+                    client.storage_key(),
+                    e.epoch
+                ))
+                .one(db)
+                .await?;
+                let Some(ack) = stored.filter(|a| {
+                    a.amount_wei
+                        .parse::<U256>()
+                        .is_ok_and(|amount| amount >= e.total)
+                }) else {
+                    error!(challenge = %e.challengeId, epoch = e.epoch, %client, "no stored acknowledgement covers the attested total: the challenge cannot be answered");
+                    return Ok(true);
+                };
+                let call = AckReferee::respondCall {
+                    id: e.challengeId,
+                    amount: ack.amount_wei.parse::<U256>().expect("checked"),
+                    calls: ack.calls as u64,
+                    signature: Bytes::from(
+                        hex::decode(ack.signature.trim_start_matches("0x")).map_err(|_| {
+                            OracleError::Database("corrupt acknowledgement signature".into())
+                        })?,
+                    ),
+                };
+                txm.submit(
+                    &format!("ack-respond:{}", e.challengeId),
+                    "ack-respond",
+                    referee.0,
+                    Bytes::from(call.abi_encode()),
+                    U256::ZERO,
+                )
+                .await?;
+                Ok(true)
+            })
+            .await?;
         Ok(())
     }
 

@@ -56,6 +56,8 @@ pub const PAYMENT_VAULT: &str = "PaymentVault";
 pub const USAGE_ORACLE: &str = "UsageOracle";
 pub const SET_USAGE_ORACLE: &str = "ModelRegistry.setUsageOracle";
 pub const SET_ORACLE: &str = "PaymentVault.setOracle";
+pub const ACK_REFEREE: &str = "AckReferee";
+pub const GRANT_REFEREE: &str = "UsageOracle.grantRole(REFEREE_ROLE)";
 
 /// One transaction of a deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -80,6 +82,8 @@ pub struct Deployment {
     pub token_implementation: Address,
     pub vault: Address,
     pub oracle: Address,
+    /// The acknowledgement referee (issue 15); absent in deployments made before it.
+    pub ack_referee: Option<Address>,
     /// In the order they were sent.
     pub transactions: Vec<DeploymentTx>,
     pub created_at_ms: i64,
@@ -388,6 +392,33 @@ impl Chain {
         let r = self.confirm(SET_ORACLE, pending).await?;
         txs.push(Self::tx(SET_ORACLE, vault, &r));
 
+        // The referee of client acknowledgements, with the oracle's challenge bond and
+        // response window, granted REFEREE_ROLE by the admin (docs/CONTRACTS.md).
+        let pending = bindings::AckReferee::deploy_builder(
+            p,
+            oracle,
+            U256::from(cfg.challenge_bond_wei),
+            cfg.response_window_secs,
+        )
+        .send()
+        .await
+        .map_err(|e| send(ACK_REFEREE, e))?;
+        let r = self.confirm(ACK_REFEREE, pending).await?;
+        let referee = self.created(ACK_REFEREE, &r)?;
+        txs.push(Self::tx(ACK_REFEREE, referee, &r));
+        let role = UsageOracle::new(oracle, p)
+            .REFEREE_ROLE()
+            .call()
+            .await
+            .map_err(|e| self.err("reading UsageOracle.REFEREE_ROLE", e))?;
+        let pending = UsageOracle::new(oracle, p)
+            .grantRole(role, referee)
+            .send()
+            .await
+            .map_err(|e| send(GRANT_REFEREE, e))?;
+        let r = self.confirm(GRANT_REFEREE, pending).await?;
+        txs.push(Self::tx(GRANT_REFEREE, oracle, &r));
+
         Ok(Deployment {
             id: ulid::Ulid::new().to_string(),
             chain_id: cfg.chain_id,
@@ -395,6 +426,7 @@ impl Chain {
             token_implementation: Address(token_implementation),
             vault: Address(vault),
             oracle: Address(oracle),
+            ack_referee: Some(Address(referee)),
             transactions: txs,
             created_at_ms: now_ms,
         })
@@ -523,6 +555,10 @@ pub async fn deployment(db: &DatabaseConnection, chain_id: u64) -> Result<Option
         token_implementation: find(MODEL_TOKEN)?,
         vault: find(PAYMENT_VAULT)?,
         oracle: find(USAGE_ORACLE)?,
+        ack_referee: transactions
+            .iter()
+            .find(|t| t.contract == ACK_REFEREE)
+            .map(|t| t.address),
         created_at_ms: latest.created_at_ms,
         transactions,
     }))

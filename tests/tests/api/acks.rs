@@ -424,7 +424,7 @@ async fn ack_client_settled_to_the_wei_on_anvil() {
         primitives::U256,
         providers::{Provider, ProviderBuilder},
     };
-    use imo_oracle::chain::bindings::PaymentVault;
+    use imo_oracle::chain::bindings::{AckReferee, PaymentVault};
     const P: u128 = 1_000_000_000_000_000; // cycle.rs's price
     const ETH: u128 = 1_000_000_000_000_000_000;
     let w = crate::cycle::World::start(Backend::Sqlite, |c| {
@@ -496,6 +496,14 @@ async fn ack_client_settled_to_the_wei_on_anvil() {
         .billing_mode(epoch, now + 3600, &sig)
         .await
         .unwrap();
+    // The operator registers her choice on the vault.
+    let alice = w.client.address();
+    w.until("alice's ack mode is registered on-chain", 30, || {
+        let v = w.vault();
+        async move { v.ackModeAt(alice, epoch).call().await.unwrap() }
+    })
+    .await;
+    assert!(!w.vault().ackModeAt(alice, epoch - 1).call().await.unwrap());
     let operator: PrivateKeySigner = OPERATOR_KEY.parse().unwrap();
     let mut book = AckBook::new(
         w.client.clone(),
@@ -548,6 +556,40 @@ async fn ack_client_settled_to_the_wei_on_anvil() {
         })
         .await;
         if state == "attested" {
+            // Alice challenges her attested total on the AckReferee; the service answers with
+            // her stored acknowledgement (it covers the total), so the challenge is rejected.
+            let view = w.client_api.epoch(epoch).await.unwrap();
+            let clients: Vec<AckReferee::ClientTotal> = view
+                .clients
+                .iter()
+                .map(|c| AckReferee::ClientTotal {
+                    client: c.key.parse().unwrap(),
+                    total: c.total_wei.parse().unwrap(),
+                    last: c.last,
+                })
+                .collect();
+            let entry = clients.iter().position(|c| c.client == alice).unwrap();
+            assert_eq!(clients[entry].total, U256::from(5 * P));
+            let referee_addr = w.chain.deployment().ack_referee.unwrap().0;
+            let referee = AckReferee::new(referee_addr, w.wallet(&w.client));
+            let bond = referee.bond().call().await.unwrap();
+            let r = mined(
+                referee
+                    .challenge(epoch, clients, U256::from(entry))
+                    .value(bond),
+            )
+            .await;
+            assert!(r.status(), "challenge opened");
+            let ro = AckReferee::new(referee_addr, w.anvil.provider());
+            w.until(
+                "the service answers the acknowledgement challenge",
+                30,
+                || {
+                    let ro = ro.clone();
+                    async move { ro.getChallenge(U256::ZERO).call().await.unwrap().status == 2 }
+                },
+            )
+            .await;
             // anvil time-travels past the challenge window (cycle.rs's WINDOW).
             w.anvil.time_travel(101).await;
         }

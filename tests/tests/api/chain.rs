@@ -79,7 +79,9 @@ async fn deploys_wires_and_records(b: Backend) {
             "PaymentVault",
             "UsageOracle",
             "ModelRegistry.setUsageOracle",
-            "PaymentVault.setOracle"
+            "PaymentVault.setOracle",
+            "AckReferee",
+            "UsageOracle.grantRole(REFEREE_ROLE)"
         ]
     );
     for t in &d.transactions {
@@ -93,7 +95,7 @@ async fn deploys_wires_and_records(b: Backend) {
         .unwrap()
         .expect("recorded");
     assert_eq!(recorded, d);
-    assert_eq!(srv.row_count("deployments").await, 6);
+    assert_eq!(srv.row_count("deployments").await, 8);
     assert_eq!(
         chain::deployment(&srv.oracle.db, 1).await.unwrap(),
         None,
