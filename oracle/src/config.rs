@@ -372,7 +372,8 @@ pub struct ChainConfig {
     pub index_batch_blocks: u64,
     /// Test-only fault injection, compiled in only with the `fault-injection` cargo feature
     /// (release builds and `make run` have no such field): `omit-last-receipt` (attest a tree
-    /// without the epoch's last receipt) or `kill-after-send:<intent key prefix>` (SIGKILL this
+    /// without the epoch's last receipt), `bill-unacknowledged` (the same, billing every receipt
+    /// regardless of acknowledgements) or `kill-after-send:<intent key prefix>` (SIGKILL this
     /// process right after broadcasting a matching transaction, before recording anything).
     #[cfg(feature = "fault-injection")]
     pub fault_injection: Option<String>,

@@ -232,9 +232,19 @@ impl EpochMachine {
     }
 
     fn omit_last_receipt(&self) -> bool {
+        self.fault_is("omit-last-receipt")
+    }
+
+    /// Test-only fault (`bill-unacknowledged`): the first round of an epoch bills every
+    /// receipt, ignoring acknowledgements (an operator charging beyond them).
+    fn bill_unacknowledged(&self) -> bool {
+        self.fault_is("bill-unacknowledged")
+    }
+
+    fn fault_is(&self, _fault: &str) -> bool {
         #[cfg(feature = "fault-injection")]
         {
-            self.ctx.cfg.fault_injection.as_deref() == Some("omit-last-receipt")
+            self.ctx.cfg.fault_injection.as_deref() == Some(_fault)
         }
         #[cfg(not(feature = "fault-injection"))]
         {
@@ -290,10 +300,16 @@ impl EpochMachine {
     }
 
     /// The tree of `epoch` over its receipts (without the last one when `omit_last`).
-    async fn build_tree(&self, epoch: u64, omit_last: bool) -> Result<(ReceiptTree, u32)> {
+    async fn build_tree(&self, epoch: u64, fault: bool) -> Result<(ReceiptTree, u32)> {
+        let omit_last = fault && self.omit_last_receipt();
+        let bill_all = fault && self.bill_unacknowledged();
         // Acknowledged billing: an `ack` client is billed what it acknowledged.
-        let (records, left_out) =
-            crate::acks::settle(&self.ctx.db, epoch, self.epoch_receipts(epoch).await?).await?;
+        let all = self.epoch_receipts(epoch).await?;
+        let (records, left_out) = if bill_all {
+            (all, vec![])
+        } else {
+            crate::acks::settle(&self.ctx.db, epoch, all).await?
+        };
         for (client, wei) in left_out {
             warn!(epoch, %client, unbilled_wei = %wei, "unacknowledged receipts left out of the epoch's tree (the operator's loss)");
         }
@@ -305,6 +321,9 @@ impl EpochMachine {
         if omit_last && typed.len() > 1 {
             typed.pop();
             omitted = 1;
+        }
+        if bill_all {
+            omitted = 1; // marks the fault, so that rebuilds of this round repeat it
         }
         Ok((ReceiptTree::build(typed)?, omitted))
     }
@@ -390,7 +409,12 @@ impl EpochMachine {
                 );
                 continue;
             }
-            let (tree, omitted) = self.build_tree(epoch, self.omit_last_receipt()).await?;
+            let (tree, omitted) = self
+                .build_tree(
+                    epoch,
+                    self.omit_last_receipt() || self.bill_unacknowledged(),
+                )
+                .await?;
             epochs::ActiveModel {
                 epoch: Set(epoch as i64),
                 round: Set(1),
@@ -413,7 +437,7 @@ impl EpochMachine {
             if omitted > 0 {
                 warn!(
                     epoch,
-                    "TEST-ONLY FAULT: the epoch's last receipt is left out of its tree"
+                    "TEST-ONLY FAULT: the epoch's tree is wrong on purpose (last receipt left out, or unacknowledged receipts billed)"
                 );
             }
             info!(epoch, root = %tree.root(), receipts = tree.len(), total_wei = %tree.total(), models = tree.models().len(), clients = tree.clients().len(), "epoch closed");

@@ -786,3 +786,146 @@ mod binary {
         super::sigkill_loses_no_accepted_acknowledgement().await
     }
 }
+
+/// An operator that bills beyond the acknowledgements (fault injection: the first round bills
+/// every receipt) cannot answer the client's challenge: the attestation is voided, the client
+/// gets half the attest bond, and the corrected round bills what was acknowledged.
+async fn overbilling_operator_loses_its_bond() {
+    use alloy::primitives::U256;
+    use imo_oracle::chain::bindings::AckReferee;
+    const P: u128 = 1_000_000_000_000_000;
+    const ETH: u128 = 1_000_000_000_000_000_000;
+    let w = crate::cycle::World::start(Backend::Sqlite, |c| {
+        c.metering.credit_window_wei = 2 * P;
+        c.metering.epoch_secs = 3600;
+        c.chain.fault_injection = Some("bill-unacknowledged".into());
+    })
+    .await;
+    w.tokenized_model().await;
+    w.fund_client(ETH, ETH).await;
+    let vault_addr = w.chain.deployment().vault.0;
+    let domain = vault_domain(CHAIN_ID, vault_addr);
+    let epoch = w.client_api.billing().await.unwrap().current_epoch;
+    let (_, now) = crate::cycle::chain_time(&w.anvil).await;
+    let sig = sign_ack_mode(&w.client, &domain, epoch, now + 3600).unwrap();
+    w.client_api
+        .billing_mode(epoch, now + 3600, &sig)
+        .await
+        .unwrap();
+    let alice = w.client.address();
+    w.until("alice's ack mode is registered on-chain", 30, || {
+        let v = w.vault();
+        async move { v.ackModeAt(alice, epoch).call().await.unwrap() }
+    })
+    .await;
+    // 3 calls acknowledged, 2 not.
+    let mut n = 0;
+    for i in 0..5 {
+        let (status, _) = w
+            .client_api
+            .infer_json("tiny-mlp", &crate::cycle::infer_body())
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::OK);
+        n += 1;
+        if i < 3 {
+            let ack = sign_acknowledgement(&w.client, &domain, epoch, n * P, n as u64).unwrap();
+            w.client_api.acknowledge(&ack).await.unwrap();
+        }
+    }
+    w.until_closable(epoch);
+    let api = w.client_api.clone();
+    w.until("the over-billed epoch is attested", 60, || {
+        let api = api.clone();
+        async move {
+            api.epoch(epoch)
+                .await
+                .map(|e| e.state == "attested")
+                .unwrap_or(false)
+        }
+    })
+    .await;
+    let a = w.oracle().getAttestation(epoch).call().await.unwrap();
+    assert_eq!(a.total, U256::from(5 * P), "the fault billed every receipt");
+    // Alice challenges; the service has no acknowledgement covering 5 x price.
+    let view = w.client_api.epoch(epoch).await.unwrap();
+    let clients: Vec<AckReferee::ClientTotal> = view
+        .clients
+        .iter()
+        .map(|c| AckReferee::ClientTotal {
+            client: c.key.parse().unwrap(),
+            total: c.total_wei.parse().unwrap(),
+            last: c.last,
+        })
+        .collect();
+    let entry = clients.iter().position(|c| c.client == alice).unwrap();
+    let referee_addr = w.chain.deployment().ack_referee.unwrap().0;
+    let referee = AckReferee::new(referee_addr, w.wallet(&w.client));
+    let bond = referee.bond().call().await.unwrap();
+    assert!(
+        mined(
+            referee
+                .challenge(epoch, clients, U256::from(entry))
+                .value(bond)
+        )
+        .await
+        .status()
+    );
+    for _ in 0..3 {
+        w.tick().await; // the service sees the challenge and cannot answer it
+    }
+    assert_eq!(
+        referee
+            .getChallenge(U256::ZERO)
+            .call()
+            .await
+            .unwrap()
+            .status,
+        1,
+        "still open"
+    );
+    w.anvil.time_travel(51).await;
+    assert!(mined(referee.resolve(U256::ZERO)).await.status());
+    let a = w.oracle().getAttestation(epoch).call().await.unwrap();
+    assert_eq!(a.status, 2, "voided");
+    let attest_bond = w.oracle().attestBond().call().await.unwrap();
+    assert_eq!(
+        w.oracle().credits(alice).call().await.unwrap(),
+        attest_bond / U256::from(2),
+        "half the operator's bond to the client"
+    );
+    assert_eq!(
+        referee.credits(alice).call().await.unwrap(),
+        bond,
+        "her bond back"
+    );
+    // The service unwinds and re-attests what was acknowledged; it finalizes at 3 x price.
+    w.until("the corrected round is attested", 60, || {
+        let o = w.oracle();
+        async move {
+            let a = o.getAttestation(epoch).call().await.unwrap();
+            a.status == 1 && a.round == 2
+        }
+    })
+    .await;
+    let a = w.oracle().getAttestation(epoch).call().await.unwrap();
+    assert_eq!(a.total, U256::from(3 * P));
+    w.anvil.time_travel(101).await;
+    w.until("the corrected round is finalized", 60, || {
+        let o = w.oracle();
+        async move { o.getAttestation(epoch).call().await.unwrap().status == 3 }
+    })
+    .await;
+    assert_eq!(
+        w.vault().spentOf(alice).call().await.unwrap(),
+        U256::from(3 * P)
+    );
+    w.finish().await;
+}
+
+mod fault {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn overbilling_operator_loses_its_bond() {
+        super::overbilling_operator_loses_its_bond().await
+    }
+}
