@@ -12,7 +12,7 @@ FORGE="${FORGE:-../.tools/bin/forge}"
 DEST=artifacts
 if [ "${1:-}" = "--check" ]; then DEST="$(mktemp -d)"; trap 'rm -rf "$DEST"' EXIT; fi
 mkdir -p "$DEST"
-for c in ModelToken ModelRegistry PaymentVault UsageOracle JudgeVM InferenceDispute; do
+for c in ModelToken ModelRegistry PaymentVault UsageOracle JudgeVM InferenceDispute AckReferee; do
   node -e '
     const fs = require("fs");
     const a = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));

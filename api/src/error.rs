@@ -72,7 +72,9 @@ impl ResponseError for ApiError {
                 }
                 OracleError::Forbidden(_) => StatusCode::FORBIDDEN,
                 OracleError::NotFound { .. } => StatusCode::NOT_FOUND,
-                OracleError::Conflict(_) | OracleError::ChainDisabled => StatusCode::CONFLICT,
+                OracleError::Conflict(_)
+                | OracleError::ChainDisabled
+                | OracleError::AcknowledgementStale { .. } => StatusCode::CONFLICT,
                 OracleError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 OracleError::InvalidModel(_) | OracleError::ResourceLimit(_) => {
                     StatusCode::UNPROCESSABLE_ENTITY
@@ -86,7 +88,8 @@ impl ResponseError for ApiError {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
                 OracleError::InsufficientBalance { .. }
-                | OracleError::SpendingCapExceeded { .. } => StatusCode::PAYMENT_REQUIRED,
+                | OracleError::SpendingCapExceeded { .. }
+                | OracleError::AcknowledgementRequired { .. } => StatusCode::PAYMENT_REQUIRED,
                 OracleError::ModelUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 OracleError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
                 OracleError::ModelDeactivated(_) => StatusCode::GONE,
@@ -114,6 +117,7 @@ impl ResponseError for ApiError {
         {
             resp.insert_header(("Retry-After", retry_after_secs.to_string()));
         }
+        ack_headers(self, &mut resp);
         resp.json(ErrorBody {
             error: ErrorDetail {
                 code: self.code().into(),
@@ -148,10 +152,27 @@ impl ResponseError for V2Error {
         if status.is_server_error() {
             tracing::error!(code = self.0.code(), error = %self, "inference request failed");
         }
-        HttpResponse::build(status)
-            .insert_header(("imo-error-code", self.0.code()))
-            .json(V2ErrorBody {
-                error: self.to_string(),
-            })
+        let mut resp = HttpResponse::build(status);
+        resp.insert_header(("imo-error-code", self.0.code()));
+        ack_headers(&self.0, &mut resp);
+        resp.json(V2ErrorBody {
+            error: self.to_string(),
+        })
+    }
+}
+
+/// A 402 `acknowledgement_required` names what to acknowledge in headers too (`imo-ack-epoch`,
+/// `imo-ack-amount`, `imo-ack-calls`), for clients that see only the protocol's error string.
+fn ack_headers(e: &ApiError, resp: &mut actix_web::HttpResponseBuilder) {
+    if let ApiError::Domain(OracleError::AcknowledgementRequired {
+        epoch,
+        amount,
+        calls,
+        ..
+    }) = e
+    {
+        resp.insert_header(("imo-ack-epoch", epoch.to_string()))
+            .insert_header(("imo-ack-amount", amount.0.to_string()))
+            .insert_header(("imo-ack-calls", calls.to_string()));
     }
 }

@@ -24,6 +24,7 @@ use crate::{error, routes};
         routes::auth::whoami,
         routes::metering::receipt, routes::metering::receipts, routes::metering::balance,
         routes::metering::credit, routes::metering::usage, routes::metering::operator,
+        routes::billing::billing, routes::billing::billing_mode, routes::billing::acknowledge,
         routes::chain::contracts, routes::chain::transactions, routes::chain::tokenize, routes::chain::token, routes::chain::spending_cap,
         routes::chain::receipt_proof, routes::chain::epoch, routes::chain::revenue,
         routes::chain::claimable, routes::chain::timeline,

@@ -654,3 +654,67 @@ pub struct TimelineResponse {
     /// `before` for the next page; absent on the last page.
     pub next: Option<u64>,
 }
+
+/// `POST /v1/billing-mode`: the caller chooses acknowledged billing (`ack`) with its signed
+/// `AckMode`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BillingModeRequest {
+    /// First epoch billed by acknowledgement (the current epoch or later).
+    #[serde(deserialize_with = "crate::fields::integral")]
+    pub from_epoch: u64,
+    /// Last unix time (seconds) at which the signature may be submitted.
+    #[serde(deserialize_with = "crate::fields::integral")]
+    pub deadline: u64,
+    /// 65-byte EIP-712 signature (0x-hex) of `AckMode(client, fromEpoch, deadline)` under the
+    /// vault's domain ("IMO Oracle Vault", "1", chain id, PaymentVault).
+    #[schema(pattern = "^0x[0-9a-fA-F]{130}$")]
+    pub signature: String,
+}
+
+/// `POST /v1/acknowledgements`: the caller's signed acknowledgement.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgementRequest {
+    #[serde(deserialize_with = "crate::fields::integral")]
+    pub epoch: u64,
+    /// Total wei of the acknowledged calls of `epoch` (decimal string, above 0).
+    pub amount_wei: crate::fields::PositiveWeiField,
+    /// Number of acknowledged calls of `epoch`.
+    #[serde(deserialize_with = "crate::fields::integral")]
+    pub calls: u64,
+    /// 65-byte EIP-712 signature (0x-hex) of `Acknowledgement(client, epoch, amount, calls)`
+    /// under the vault's domain.
+    #[schema(pattern = "^0x[0-9a-fA-F]{130}$")]
+    pub signature: String,
+}
+
+/// Served and acknowledged amounts of one epoch of an `ack` client.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct EpochBillingView {
+    pub epoch: u64,
+    pub served_wei: String,
+    pub served_calls: u64,
+    pub acked_wei: String,
+    pub acked_calls: u64,
+}
+
+/// A client's billing mode and, in `ack` mode, what it was served and acknowledged.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct BillingView {
+    pub client: String,
+    /// `cap` or `ack`.
+    pub mode: String,
+    /// `ack` mode: the first epoch billed by acknowledgement.
+    pub from_epoch: Option<u64>,
+    /// The most served beyond the acknowledgements.
+    pub credit_window_wei: String,
+    /// Served and not acknowledged (calls in flight included).
+    pub outstanding_wei: String,
+    pub epochs: Vec<EpochBillingView>,
+    /// EIP-712 domain of `AckMode` and `Acknowledgement`: chain id and PaymentVault.
+    pub chain_id: u64,
+    pub vault: String,
+    /// The epoch the service's clock is in now (the earliest `from_epoch` accepted).
+    pub current_epoch: u64,
+}

@@ -345,6 +345,36 @@ impl Client {
             .await
     }
 
+    /// `GET /v1/billing`: the caller's billing mode, credit window, served and acknowledged.
+    pub async fn billing(&self) -> Result<crate::dto::BillingView, ClientError> {
+        self.send_json(reqwest::Method::GET, "/v1/billing", None)
+            .await
+    }
+
+    /// `POST /v1/billing-mode`: choose acknowledged billing with a signed `AckMode`.
+    pub async fn billing_mode(
+        &self,
+        from_epoch: u64,
+        deadline: u64,
+        signature: &str,
+    ) -> Result<crate::dto::BillingView, ClientError> {
+        let body = serde_json::json!({ "from_epoch": from_epoch, "deadline": deadline,
+            "signature": signature });
+        self.send_json(reqwest::Method::POST, "/v1/billing-mode", Some(&body))
+            .await
+    }
+
+    /// `POST /v1/acknowledgements`.
+    pub async fn acknowledge(
+        &self,
+        ack: &crate::acks::SignedAcknowledgement,
+    ) -> Result<crate::dto::BillingView, ClientError> {
+        let body = serde_json::json!({ "epoch": ack.epoch, "amount_wei": ack.amount_wei.to_string(),
+            "calls": ack.calls, "signature": ack.signature });
+        self.send_json(reqwest::Method::POST, "/v1/acknowledgements", Some(&body))
+            .await
+    }
+
     /// `GET /v1/receipts/{id}/proof`.
     pub async fn receipt_proof(
         &self,

@@ -6,6 +6,7 @@ import {PaymentVault} from "../src/PaymentVault.sol";
 import {UsageOracle} from "../src/UsageOracle.sol";
 import {InferenceDispute, IReceiptOracle} from "../src/InferenceDispute.sol";
 import {JudgeVM} from "../src/judge/JudgeVM.sol";
+import {AckReferee} from "../src/AckReferee.sol";
 
 interface ScriptVm {
     function envUint(string calldata name) external view returns (uint256);
@@ -17,7 +18,9 @@ interface ScriptVm {
 }
 
 /// @notice Deploys and wires the four contracts (docs/CONTRACTS.md, "Deployment and roles"), then the inference
-///         dispute game (JudgeVM and InferenceDispute, which reads receipt signatures through the UsageOracle).
+///         dispute game (JudgeVM and InferenceDispute, which reads receipt signatures through the UsageOracle),
+///         and the acknowledgement referee (AckReferee, granted the oracle's REFEREE_ROLE; its bond and response
+///         window are the oracle's challenge bond and response window).
 /// @dev `DEPLOYER_KEY=0x.. forge script script/Deploy.s.sol --rpc-url http://127.0.0.1:8545 --broadcast`
 ///      The deployer becomes admin; OPERATOR, GUARDIAN, TREASURY default to the deployer. Parameters
 ///      (env, defaults in brackets): ATTEST_BOND [0.1 ether], CHALLENGE_BOND [0.01 ether],
@@ -35,7 +38,8 @@ contract Deploy {
             PaymentVault vault,
             UsageOracle oracle,
             JudgeVM judge,
-            InferenceDispute dispute
+            InferenceDispute dispute,
+            AckReferee referee
         )
     {
         uint256 key = vm.envUint("DEPLOYER_KEY");
@@ -61,6 +65,8 @@ contract Deploy {
         );
         registry.setUsageOracle(address(oracle));
         vault.setOracle(address(oracle));
+        referee = new AckReferee(oracle, oracle.challengeBond(), oracle.responseWindow());
+        oracle.grantRole(oracle.REFEREE_ROLE(), address(referee));
         judge = new JudgeVM();
         uint64 clock = uint64(vm.envOr("DISPUTE_CLOCK", uint256(86_400)));
         uint64 window = uint64(vm.envOr("DISPUTE_WINDOW", uint256(604_800)));

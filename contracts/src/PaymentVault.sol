@@ -8,6 +8,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {ClientTotal} from "./Types.sol";
 
 /// @title PaymentVault: clients' prepaid ETH, spending caps, escrow of attested spend, delayed withdrawals.
@@ -24,6 +25,14 @@ contract PaymentVault is AccessControl, Pausable, ReentrancyGuardTransient, EIP7
     /// @notice EIP-712 type of the client's cumulative spending authorisation.
     bytes32 public constant SPENDING_CAP_TYPEHASH =
         keccak256("SpendingCap(address client,uint256 cap,uint256 deadline)");
+    /// @notice EIP-712 type of the client's choice of acknowledged billing from epoch `fromEpoch` on.
+    bytes32 public constant ACK_MODE_TYPEHASH = keccak256("AckMode(address client,uint64 fromEpoch,uint256 deadline)");
+    /// @notice EIP-712 type of a client's acknowledgement: it received and checked `calls` receipts of `epoch`
+    ///         costing `amount` wei in all (cumulative within the epoch; the latest one counts).
+    bytes32 public constant ACKNOWLEDGEMENT_TYPEHASH =
+        keccak256("Acknowledgement(address client,uint64 epoch,uint256 amount,uint64 calls)");
+    /// @dev The UsageOracle's operator role (who may register a client's acknowledged billing).
+    bytes32 private constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
 
     /// @notice Per-client book: balance available to spend or withdraw, and cumulative spend ever escrowed.
     struct Account {
@@ -56,6 +65,8 @@ contract PaymentVault is AccessControl, Pausable, ReentrancyGuardTransient, EIP7
     mapping(address client => Withdrawal) private _withdrawals;
     /// @dev Attested spend that could not be escrowed, per attestation key and client.
     mapping(bytes32 key => mapping(address client => uint256)) private _shortfalls;
+    /// @notice 1 + the first epoch from which `client` is billed by acknowledgement (0: cap mode).
+    mapping(address client => uint64) public ackModeFrom;
 
     event OracleSet(address indexed oracle);
     event TreasurySet(address indexed treasury);
@@ -78,6 +89,8 @@ contract PaymentVault is AccessControl, Pausable, ReentrancyGuardTransient, EIP7
     /// @notice Escrowed spend paid to `to` (the oracle, which forwards it to the model tokens).
     event Paid(address indexed to, uint256 amount);
     event FeesAccrued(uint256 amount);
+    /// @notice `client` is billed by acknowledgement from `fromEpoch` on (its signed `AckMode`).
+    event AckModeSet(address indexed client, uint64 fromEpoch);
     event FeesClaimed(address indexed treasury, uint256 amount);
 
     error ZeroAddress();
@@ -91,6 +104,8 @@ contract PaymentVault is AccessControl, Pausable, ReentrancyGuardTransient, EIP7
     error WithdrawalNotReady(uint256 readyAt);
     error NothingToWithdraw();
     error EscrowUnderflow();
+    error NotOperator();
+    error AckModeAlreadySet(uint64 fromEpoch);
 
     modifier onlyOracle() {
         if (msg.sender != oracle) revert NotOracle();
@@ -169,6 +184,24 @@ contract PaymentVault is AccessControl, Pausable, ReentrancyGuardTransient, EIP7
     }
 
     /// @notice Ask to withdraw `amount` after `withdrawalDelay`; replaces any earlier request.
+    /// @notice Register `client`'s choice of acknowledged billing from `fromEpoch` on, with the client's EIP-712
+    ///         `AckMode` signature (ECDSA or ERC-1271). Only an operator of the oracle submits it: the service
+    ///         must know the mode before it serves an epoch in it (a client registering alone could otherwise
+    ///         claim acknowledgements for an epoch it was served in cap mode). Once set it stays (one-way).
+    ///         From `fromEpoch` on, the client's attested spend must be covered by its latest
+    ///         `Acknowledgement` (the client may challenge it, `UsageOracle.challengeAcknowledgement`), and the
+    ///         operator's receipts of the client are no longer omission evidence (the acknowledgements are).
+    function submitAckMode(address client, uint64 fromEpoch, uint256 deadline, bytes calldata signature) external {
+        if (!IAccessControl(oracle).hasRole(OPERATOR_ROLE, msg.sender)) revert NotOperator();
+        if (block.timestamp > deadline) revert SignatureExpired(deadline);
+        uint64 current = ackModeFrom[client];
+        if (current != 0) revert AckModeAlreadySet(current - 1);
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(ACK_MODE_TYPEHASH, client, fromEpoch, deadline)));
+        if (!SignatureChecker.isValidSignatureNow(client, digest, signature)) revert InvalidSignature();
+        ackModeFrom[client] = fromEpoch + 1;
+        emit AckModeSet(client, fromEpoch);
+    }
+
     function requestWithdrawal(uint256 amount) external {
         if (amount == 0) revert ZeroAmount();
         uint256 readyAt = block.timestamp + withdrawalDelay;
@@ -333,6 +366,37 @@ contract PaymentVault is AccessControl, Pausable, ReentrancyGuardTransient, EIP7
     /// @notice EIP-712 digest a client signs for `SpendingCap(client, cap, deadline)`.
     function spendingCapDigest(address client, uint256 cap, uint256 deadline) external view returns (bytes32) {
         return _hashTypedDataV4(keccak256(abi.encode(SPENDING_CAP_TYPEHASH, client, cap, deadline)));
+    }
+
+    /// @notice EIP-712 digest a client signs for `AckMode(client, fromEpoch, deadline)`.
+    function ackModeDigest(address client, uint64 fromEpoch, uint256 deadline) external view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(ACK_MODE_TYPEHASH, client, fromEpoch, deadline)));
+    }
+
+    /// @notice Whether `client` is billed by acknowledgement in `epoch`.
+    function ackModeAt(address client, uint64 epoch) external view returns (bool) {
+        uint64 from = ackModeFrom[client];
+        return from != 0 && uint256(epoch) + 1 >= from;
+    }
+
+    /// @notice EIP-712 digest a client signs for `Acknowledgement(client, epoch, amount, calls)`.
+    function acknowledgementDigest(address client, uint64 epoch, uint256 amount, uint64 calls)
+        public
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(ACKNOWLEDGEMENT_TYPEHASH, client, epoch, amount, calls)));
+    }
+
+    /// @notice Whether `signature` is `client`'s acknowledgement of `amount` wei over `calls` calls in `epoch`.
+    function isAcknowledged(address client, uint64 epoch, uint256 amount, uint64 calls, bytes calldata signature)
+        external
+        view
+        returns (bool)
+    {
+        return SignatureChecker.isValidSignatureNow(
+            client, acknowledgementDigest(client, epoch, amount, calls), signature
+        );
     }
 
     /// @notice EIP-712 domain separator of this vault.

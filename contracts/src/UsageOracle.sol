@@ -59,6 +59,9 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
     /// @notice May pause attest and finalize (challenges, responses and withdrawals are never paused).
     bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
+    /// @notice Contracts that run challenges of their own against attestations (`AckReferee`): they may hold
+    ///         an attestation open (`refereeOpen`) and void it (`refereeClose`). Granted by the admin.
+    bytes32 public constant REFEREE_ROLE = keccak256("REFEREE_ROLE");
     /// @notice EIP-712 type of a receipt (see Types.sol).
     bytes32 public constant RECEIPT_TYPEHASH = keccak256(
         "Receipt(uint128 id,uint64 epoch,bytes32 model,address client,uint256 price,bytes32 inputHash,bytes32 outputHash,bytes32 fingerprint,uint64 timestamp)"
@@ -255,6 +258,7 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
     error AlreadyCommitted(bytes32 commitment);
     error NotCommitted(bytes32 commitment);
     error CommitmentTooRecent(bytes32 commitment, uint256 committedAt);
+    error AckModeReceipt(address client);
 
     /// @param admin Holder of DEFAULT_ADMIN_ROLE.
     /// @param operator Holder of OPERATOR_ROLE (attester and receipt signer).
@@ -657,6 +661,27 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         _void(c.epoch, a, c.challenger);
     }
 
+    // ------------------------------------------------------------------ referees
+
+    /// @notice A referee opens a challenge of its own against `epoch`'s attestation (in its window): finalize
+    ///         waits until the referee closes it. Returns the attestation's round.
+    function refereeOpen(uint64 epoch) external onlyRole(REFEREE_ROLE) returns (uint32 round) {
+        Attestation storage a = _requireChallengeable(epoch);
+        ++a.openChallenges;
+        return a.round;
+    }
+
+    /// @notice A referee closes its challenge against round `round` of `epoch`: if `winner` is not zero the
+    ///         attestation is voided with `winner` as the challenger (half the bond). Returns false, changing
+    ///         nothing, when that attestation is no longer live (voided or replaced: the challenge is moot).
+    function refereeClose(uint64 epoch, uint32 round, address winner) external onlyRole(REFEREE_ROLE) returns (bool) {
+        Attestation storage a = _attestations[epoch];
+        if (a.status != Status.Posted || a.round != round) return false;
+        --a.openChallenges;
+        if (winner != address(0)) _void(epoch, a, winner);
+        return true;
+    }
+
     // ------------------------------------------------------------------ commitments
 
     /// @notice Commit to a challenge or fraud proof before sending it: `commitment` = `commitmentOf(prover,
@@ -958,6 +983,7 @@ contract UsageOracle is AccessControl, Pausable, ReentrancyGuardTransient, EIP71
         rh = receiptHash(receipt);
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(_hashTypedDataV4(rh), signature);
         if (err != ECDSA.RecoverError.NoError || !isReceiptSigner[signer]) revert InvalidReceiptSignature();
+        if (vault.ackModeAt(receipt.client, epoch)) revert AckModeReceipt(receipt.client);
         uint64 revokedAt = receiptSignerRevokedAt[signer];
         if (revokedAt != 0 && a.postedAt >= revokedAt) revert RevokedSigner(signer, revokedAt);
     }

@@ -18,6 +18,7 @@ mod m20261201_000012_chain_states;
 mod m20261202_000020_model_disputability;
 mod m20261202_000013_create_disputes;
 mod m20261202_000013_cluster_leases;
+mod m20261202_000013_acknowledgements;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000020_model_disputability::Migration),
             Box::new(m20261202_000013_create_disputes::Migration),
             Box::new(m20261202_000013_cluster_leases::Migration),
+            Box::new(m20261202_000013_acknowledgements::Migration),
         ]
     }
 }

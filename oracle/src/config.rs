@@ -262,6 +262,13 @@ pub struct MeteringConfig {
     pub max_batch: usize,
     /// Largest inference request body, in bytes.
     pub max_request_bytes: usize,
+    /// Acknowledged billing: the most an `ack`-mode client is served beyond its
+    /// acknowledgements (wei; at least one call is served when all is acknowledged).
+    #[serde(with = "wei_amount")]
+    pub credit_window_wei: u128,
+    /// EIP-712 domain of acknowledgements: the PaymentVault (set from the deployment in chain
+    /// mode).
+    pub vault_contract: String,
 }
 
 impl Default for MeteringConfig {
@@ -274,6 +281,8 @@ impl Default for MeteringConfig {
             epoch_secs: 3600,
             max_batch: 512,
             max_request_bytes: 64 * 1024 * 1024,
+            credit_window_wei: 10_000_000_000_000_000,
+            vault_contract: "0x0000000000000000000000000000000000000000".into(),
         }
     }
 }
@@ -288,6 +297,8 @@ impl fmt::Debug for MeteringConfig {
             .field("epoch_secs", &self.epoch_secs)
             .field("max_batch", &self.max_batch)
             .field("max_request_bytes", &self.max_request_bytes)
+            .field("credit_window_wei", &self.credit_window_wei)
+            .field("vault_contract", &self.vault_contract)
             .finish()
     }
 }
@@ -364,7 +375,8 @@ pub struct ChainConfig {
     pub index_batch_blocks: u64,
     /// Test-only fault injection, compiled in only with the `fault-injection` cargo feature
     /// (release builds and `make run` have no such field): `omit-last-receipt` (attest a tree
-    /// without the epoch's last receipt), `kill-after-send:<intent key prefix>` (SIGKILL this
+    /// without the epoch's last receipt), `bill-unacknowledged` (the same, billing every receipt
+    /// regardless of acknowledgements), `kill-after-send:<intent key prefix>` (SIGKILL this
     /// process right after broadcasting a matching transaction, before recording anything) or
     /// `corrupt-output` (every call's first output byte flipped before it is signed: the fraud
     /// the dispute game catches).

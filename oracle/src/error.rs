@@ -85,6 +85,26 @@ pub enum OracleError {
     /// Too many requests of one kind from one peer or for one address.
     #[error("too many requests: {what}; retry in {retry_after_secs} s")]
     RateLimited { what: String, retry_after_secs: u64 },
+    /// An `ack`-mode client's unacknowledged spend would pass the credit window: it must
+    /// acknowledge `amount` wei over `calls` calls of `epoch` first (docs/PROTOCOL.md §4.1).
+    #[error(
+        "acknowledgement required: {outstanding} wei served are not acknowledged (credit window {window} wei); sign Acknowledgement(client, epoch {epoch}, amount {amount}, calls {calls}) and send it in the imo-acknowledgement header or POST /v1/acknowledgements"
+    )]
+    AcknowledgementRequired {
+        epoch: u64,
+        amount: crate::types::Wei,
+        calls: u64,
+        outstanding: crate::types::Wei,
+        window: crate::types::Wei,
+    },
+    /// An acknowledgement not newer than the one stored (a replay of an older one).
+    #[error(
+        "acknowledgement refused: epoch {epoch} is acknowledged up to {acknowledged} wei already; a newer acknowledgement must cover more"
+    )]
+    AcknowledgementStale {
+        epoch: u64,
+        acknowledged: crate::types::Wei,
+    },
     /// The receipt's epoch was closed while the call ran; it was not charged (retry).
     #[error("epoch {0} closed while the call ran; it was not charged: retry")]
     EpochClosed(u64),
@@ -114,6 +134,8 @@ impl OracleError {
             Self::Chain(_) => "chain_unavailable",
             Self::SpendingCapExceeded { .. } => "spending_cap_exceeded",
             Self::EpochClosed(_) => "epoch_closed",
+            Self::AcknowledgementRequired { .. } => "acknowledgement_required",
+            Self::AcknowledgementStale { .. } => "acknowledgement_stale",
             Self::RateLimited { .. } => "rate_limited",
             Self::ChainDisabled => "chain_disabled",
             Self::NotLeader(_) => "not_leader",

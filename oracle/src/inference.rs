@@ -6,6 +6,7 @@ use std::{sync::Mutex, time::Instant};
 use tracing::instrument;
 
 use crate::{
+    acks::Billing,
     auth::Principal,
     clock::{EpochRule, SharedClock},
     engine::TensorSpec,
@@ -42,6 +43,7 @@ pub struct InferOutcome {
 pub struct Inference {
     registry: Registry,
     ledger: Ledger,
+    billing: Billing,
     signer: ReceiptSigner,
     epochs: EpochRule,
     clock: SharedClock,
@@ -194,10 +196,12 @@ impl Inference {
         signer: ReceiptSigner,
         epochs: EpochRule,
         clock: SharedClock,
+        billing: Billing,
     ) -> Self {
         Self {
             registry,
             ledger,
+            billing,
             signer,
             epochs,
             clock,
@@ -286,6 +290,11 @@ impl Inference {
                 )));
             }
         }
+        // Acknowledged billing first: a client past its credit window reserves nothing.
+        let ticket = self
+            .billing
+            .admit(caller.address, model.record.price_wei)
+            .await?;
         let reservation = self
             .ledger
             .reserve(caller.address, model.record.price_wei)
@@ -330,6 +339,9 @@ impl Inference {
         };
         self.signer.sign(&mut receipt)?;
         reservation.commit(receipt.clone()).await?;
+        if let Some(t) = ticket {
+            t.served(receipt.epoch);
+        }
 
         let total = started.elapsed();
         metrics::counter!("imo_inference_calls_total", "model" => model.record.name.clone())

@@ -103,6 +103,9 @@ enum Write {
         source: String,
     },
     Chain(ChainEvent),
+    /// A client's signed acknowledgement (acknowledged billing, `crate::acks`): durable before
+    /// it counts.
+    Ack(crate::acks::SignedAck),
     /// A barrier: every receipt committed before it is durable when it answers, and no receipt
     /// of an epoch up to this one commits after it.
     Freeze(u64),
@@ -422,6 +425,12 @@ impl Ledger {
         }
     }
 
+    /// Writes a client's verified acknowledgement durably (in the writer's next transaction,
+    /// with the receipts around it); it counts once this returns.
+    pub(crate) async fn record_ack(&self, ack: crate::acks::SignedAck) -> Result<()> {
+        self.submit(Write::Ack(ack)).await
+    }
+
     /// Closes the ledger to receipts of `epoch` and earlier: when this returns, every such
     /// receipt is committed, and any that arrives later fails with `EpochClosed` (uncharged).
     pub async fn freeze(&self, epoch: u64) -> Result<()> {
@@ -463,6 +472,10 @@ async fn writer(ledger: Ledger, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
                     commit_batch(&ledger, &mut batch).await;
                     frozen = Some(frozen.map_or(epoch, |f| f.max(epoch)));
                     let _ = job.done.send(Ok(()));
+                }
+                // An acknowledgement of a closed epoch would change nothing settled: refused.
+                Write::Ack(ref a) if frozen.is_some_and(|f| a.epoch <= f) => {
+                    let _ = job.done.send(Err(crate::acks::closed(a.epoch)));
                 }
                 Write::Receipt(ref r) if frozen.is_some_and(|f| r.epoch <= f) => {
                     ledger.release(r.client, r.price_wei.0);
@@ -563,7 +576,7 @@ fn plan(ledger: &Ledger, batch: &[Job]) -> (HashMap<Address, Account>, Vec<Verdi
             Write::Receipt(r) => r.client,
             Write::Credit { address, .. } => *address,
             Write::Chain(e) => e.account,
-            Write::Freeze(_) | Write::Stop => {
+            Write::Ack(_) | Write::Freeze(_) | Write::Stop => {
                 verdicts.push(Verdict::Apply);
                 continue;
             }
@@ -626,7 +639,7 @@ fn plan(ledger: &Ledger, batch: &[Job]) -> (HashMap<Address, Account>, Vec<Verdi
                     Verdict::Apply
                 }
             },
-            Write::Freeze(_) | Write::Stop => Verdict::Apply,
+            Write::Ack(_) | Write::Freeze(_) | Write::Stop => Verdict::Apply,
         };
         if matches!(verdict, Verdict::Apply) {
             *a = b;
@@ -740,6 +753,16 @@ async fn write_batch(
             .exec_without_returning(&txn)
             .await?;
     }
+    let ack_rows: Vec<_> = batch
+        .iter()
+        .filter_map(|(j, _)| match &j.write {
+            Write::Ack(a) => Some(a.row(now)),
+            _ => None,
+        })
+        .collect();
+    for row in ack_rows {
+        crate::acks::upsert(&txn, row).await?;
+    }
     let balance_rows: Vec<balances::ActiveModel> = next
         .iter()
         .map(|(addr, a)| balances::ActiveModel {
@@ -750,19 +773,21 @@ async fn write_batch(
             updated_at_ms: Set(now),
         })
         .collect();
-    balances::Entity::insert_many(balance_rows)
-        .on_conflict(
-            OnConflict::column(balances::Column::Address)
-                .update_columns([
-                    balances::Column::BalanceWei,
-                    balances::Column::SpentWei,
-                    balances::Column::CreditedWei,
-                    balances::Column::UpdatedAtMs,
-                ])
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await?;
+    if !balance_rows.is_empty() {
+        balances::Entity::insert_many(balance_rows)
+            .on_conflict(
+                OnConflict::column(balances::Column::Address)
+                    .update_columns([
+                        balances::Column::BalanceWei,
+                        balances::Column::SpentWei,
+                        balances::Column::CreditedWei,
+                        balances::Column::UpdatedAtMs,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+    }
     txn.commit().await?;
 
     let mut accounts = ledger.inner.accounts();

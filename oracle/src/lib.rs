@@ -3,6 +3,7 @@
 //! [`Oracle`] wires the services together; the HTTP layer (`imo-api`) and scheduled jobs call
 //! the same service functions.
 
+pub mod acks;
 pub mod auth;
 pub mod chain;
 pub mod clock;
@@ -53,6 +54,8 @@ pub struct Oracle {
     pub auth: Auth,
     pub registry: Registry,
     pub inference: Inference,
+    /// Billing modes and client acknowledgements.
+    pub billing: acks::Billing,
     pub receipts: ReceiptQueries,
     /// The chain loop, when `chain.enabled`.
     pub chain: Option<chain::ChainLoop>,
@@ -80,6 +83,7 @@ impl Oracle {
                 })?;
             config.metering.chain_id = config.chain.chain_id;
             config.metering.verifying_contract = d.oracle.to_string();
+            config.metering.vault_contract = d.vault.to_string();
             Some(d)
         } else {
             None
@@ -107,12 +111,21 @@ impl Oracle {
             tracing::info!(models = n, "preloaded active models");
         }
         tracing::info!(operator = %signer.operator(), fingerprint = %engine.fingerprint("cpu"), "metering ready");
+        let billing = acks::Billing::new(
+            db.clone(),
+            ledger.clone(),
+            clock.clone(),
+            epochs,
+            acks::Billing::domain_for(config.metering.chain_id, &config.metering.vault_contract)?,
+            types::Wei(config.metering.credit_window_wei),
+        );
         let mut inference = Inference::new(
             registry.clone(),
             ledger.clone(),
             signer.clone(),
             epochs,
             clock.clone(),
+            billing.clone(),
         );
         let chain = match deployment {
             Some(d) => {
@@ -149,6 +162,7 @@ impl Oracle {
             clock,
             epochs,
             inference,
+            billing,
             registry,
             config: Arc::new(config),
             db,

@@ -1,5 +1,6 @@
 pub mod app;
 pub mod auth;
+pub mod billing;
 pub mod chain;
 pub mod metering;
 pub mod models;

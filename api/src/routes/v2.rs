@@ -149,6 +149,9 @@ async fn read_body(oracle: &Oracle, mut body: web::Payload) -> V2Result<web::Byt
     Ok(buf)
 }
 
+/// The request header carrying an acknowledgement (`<epoch>:<amount>:<calls>:<0x signature>`).
+pub const ACK_HEADER: &str = "imo-acknowledgement";
+
 /// Handles one inference; answers with a `Server-Timing` header (`infer` = ONNX Runtime,
 /// `total` = the whole handler) so clients and benchmarks can see the service's overhead.
 async fn infer_impl(
@@ -179,6 +182,14 @@ async fn infer_impl(
                 })?,
         ),
     };
+    // Acknowledged billing: an acknowledgement riding on the call counts (durably) before it.
+    if let Some(v) = req.headers().get(ACK_HEADER) {
+        let v = v
+            .to_str()
+            .map_err(|_| ApiError::BadRequest(format!("header {ACK_HEADER} is not ASCII")))?;
+        let ack = imo_oracle::acks::SignedAck::from_header(caller.0.address, v)?;
+        oracle.billing.acknowledge(&caller.0, ack).await?;
+    }
     let body = read_body(oracle, body).await?;
     let mut parsed = oip::parse_infer_request(&body, header_len)
         .map_err(|e| ApiError::BadRequest(e.message()))?;
@@ -245,9 +256,9 @@ async fn infer_impl(
         (status = 200, description = "outputs, with the signed receipt in `parameters`", body = oip::InferResponseDoc),
         (status = 400, description = "bad request: names the offending tensor; or the model refused the input at run time (`inference_rejected`): nothing charged", body = V2ErrorBody),
         (status = 401, body = V2ErrorBody),
-        (status = 402, description = "insufficient balance or spending cap: no inference ran", body = V2ErrorBody),
+        (status = 402, description = "insufficient balance or spending cap, or (`acknowledgement_required`, acknowledged billing) the client's unacknowledged spend would pass the credit window: headers `imo-ack-epoch`, `imo-ack-amount`, `imo-ack-calls` say what to acknowledge; no inference ran", body = V2ErrorBody),
         (status = 404, body = V2ErrorBody),
-        (status = 409, description = "chain mode: the model is not tokenized or has no price", body = V2ErrorBody),
+        (status = 409, description = "chain mode: the model is not tokenized or has no price; or the `imo-acknowledgement` header holds an acknowledgement older than the stored one (`acknowledgement_stale`)", body = V2ErrorBody),
         (status = 410, description = "the model is deactivated", body = V2ErrorBody),
         (status = 413, body = V2ErrorBody),
         (status = 422, description = "the call needs more than the model's memory budget or time limit (`resource_limit_exceeded`): nothing charged", body = V2ErrorBody),

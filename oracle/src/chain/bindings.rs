@@ -31,3 +31,10 @@ alloy::sol!(
     UsageOracle,
     "../contracts/artifacts/UsageOracle.json"
 );
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    AckReferee,
+    "../contracts/artifacts/AckReferee.json"
+);

@@ -39,7 +39,7 @@ use serde::Serialize;
 use tracing::{error, info, instrument, warn};
 
 use super::{
-    bindings::UsageOracle,
+    bindings::{AckReferee, UsageOracle},
     follower::Stream,
     service::ChainContext,
     state::{AttestationStatus, ChallengeState, EpochPhase, EpochState},
@@ -56,6 +56,8 @@ use crate::{
 
 /// The cursor of challenge events.
 pub const CHALLENGES_STREAM: &str = "oracle";
+/// The cursor of `AckReferee` challenge events.
+pub const ACK_CHALLENGES_STREAM: &str = "ack-challenges";
 /// The cursor of `ModelPaid` events.
 pub const PAYOUTS_STREAM: &str = "payouts";
 
@@ -230,9 +232,19 @@ impl EpochMachine {
     }
 
     fn omit_last_receipt(&self) -> bool {
+        self.fault_is("omit-last-receipt")
+    }
+
+    /// Test-only fault (`bill-unacknowledged`): the first round of an epoch bills every
+    /// receipt, ignoring acknowledgements (an operator charging beyond them).
+    fn bill_unacknowledged(&self) -> bool {
+        self.fault_is("bill-unacknowledged")
+    }
+
+    fn fault_is(&self, _fault: &str) -> bool {
         #[cfg(feature = "fault-injection")]
         {
-            self.ctx.cfg.fault_injection.as_deref() == Some("omit-last-receipt")
+            self.ctx.cfg.fault_injection.as_deref() == Some(_fault)
         }
         #[cfg(not(feature = "fault-injection"))]
         {
@@ -253,6 +265,7 @@ impl EpochMachine {
         // Closing needs only the database (receipts are frozen even while the RPC is down).
         self.close_due(&mut report).await?;
         self.follow_challenges(&mut report).await?;
+        self.answer_ack_challenges().await?;
         self.follow_payouts(&mut report).await?;
         let rows = epochs::Entity::find()
             .filter(epochs::Column::State.is_in([
@@ -287,8 +300,19 @@ impl EpochMachine {
     }
 
     /// The tree of `epoch` over its receipts (without the last one when `omit_last`).
-    async fn build_tree(&self, epoch: u64, omit_last: bool) -> Result<(ReceiptTree, u32)> {
-        let records = self.epoch_receipts(epoch).await?;
+    async fn build_tree(&self, epoch: u64, fault: bool) -> Result<(ReceiptTree, u32)> {
+        let omit_last = fault && self.omit_last_receipt();
+        let bill_all = fault && self.bill_unacknowledged();
+        // Acknowledged billing: an `ack` client is billed what it acknowledged.
+        let all = self.epoch_receipts(epoch).await?;
+        let (records, left_out) = if bill_all {
+            (all, vec![])
+        } else {
+            crate::acks::settle(&self.ctx.db, epoch, all).await?
+        };
+        for (client, wei) in left_out {
+            warn!(epoch, %client, unbilled_wei = %wei, "unacknowledged receipts left out of the epoch's tree (the operator's loss)");
+        }
         let mut typed = records
             .iter()
             .map(ReceiptRecord::typed)
@@ -297,6 +321,9 @@ impl EpochMachine {
         if omit_last && typed.len() > 1 {
             typed.pop();
             omitted = 1;
+        }
+        if bill_all {
+            omitted = 1; // marks the fault, so that rebuilds of this round repeat it
         }
         Ok((ReceiptTree::build(typed)?, omitted))
     }
@@ -371,7 +398,23 @@ impl EpochMachine {
         for epoch in due {
             let epoch = epoch as u64;
             self.ledger.freeze(epoch).await?;
-            let (tree, omitted) = self.build_tree(epoch, self.omit_last_receipt()).await?;
+            let (billed, _) =
+                crate::acks::settle(&self.ctx.db, epoch, self.epoch_receipts(epoch).await?).await?;
+            if billed.is_empty() {
+                // Only `ack` clients that acknowledged nothing: nothing to attest, and nothing
+                // else waits for this epoch.
+                info!(
+                    epoch,
+                    "epoch has no billed receipt (nothing acknowledged): not attested"
+                );
+                continue;
+            }
+            let (tree, omitted) = self
+                .build_tree(
+                    epoch,
+                    self.omit_last_receipt() || self.bill_unacknowledged(),
+                )
+                .await?;
             epochs::ActiveModel {
                 epoch: Set(epoch as i64),
                 round: Set(1),
@@ -394,7 +437,7 @@ impl EpochMachine {
             if omitted > 0 {
                 warn!(
                     epoch,
-                    "TEST-ONLY FAULT: the epoch's last receipt is left out of its tree"
+                    "TEST-ONLY FAULT: the epoch's tree is wrong on purpose (last receipt left out, or unacknowledged receipts billed)"
                 );
             }
             info!(epoch, root = %tree.root(), receipts = tree.len(), total_wei = %tree.total(), models = tree.models().len(), clients = tree.clients().len(), "epoch closed");
@@ -689,6 +732,68 @@ impl EpochMachine {
         report
             .challenges_seen
             .extend(seen.into_inner().unwrap_or_else(|e| e.into_inner()));
+        Ok(())
+    }
+
+    /// Answers every acknowledgement challenge (`AckReferee.AcknowledgementChallenged` of
+    /// confirmed blocks) with the client's stored acknowledgement of that epoch when it covers
+    /// the attested total (`respond`, an intent keyed by the challenge); one that no stored
+    /// acknowledgement covers cannot be answered and is logged (it will be upheld).
+    async fn answer_ack_challenges(&self) -> Result<()> {
+        let Some(referee) = self.ctx.deployment.ack_referee else {
+            return Ok(());
+        };
+        let stream = Stream {
+            name: ACK_CHALLENGES_STREAM,
+            address: referee.0,
+            events: vec![AckReferee::AcknowledgementChallenged::SIGNATURE_HASH],
+            start_block: self.ctx.deployment.block_number(),
+        };
+        let (db, txm) = (&self.ctx.db, &self.ctx.txm);
+        self.ctx
+            .follower
+            .catch_up(&stream, |log: Log| async move {
+                let Ok(e) = AckReferee::AcknowledgementChallenged::decode_log(&log.inner) else {
+                    return Ok(false);
+                };
+                let client = Address(e.client);
+                warn!(challenge = %e.challengeId, epoch = e.epoch, %client, total = %e.total, "acknowledgement challenge opened");
+                let stored = crate::db::acknowledgements::Entity::find_by_id(format!(
+                    "{}:{}",
+                    client.storage_key(),
+                    e.epoch
+                ))
+                .one(db)
+                .await?;
+                let Some(ack) = stored.filter(|a| {
+                    a.amount_wei
+                        .parse::<U256>()
+                        .is_ok_and(|amount| amount >= e.total)
+                }) else {
+                    error!(challenge = %e.challengeId, epoch = e.epoch, %client, "no stored acknowledgement covers the attested total: the challenge cannot be answered");
+                    return Ok(true);
+                };
+                let call = AckReferee::respondCall {
+                    id: e.challengeId,
+                    amount: ack.amount_wei.parse::<U256>().expect("checked"),
+                    calls: ack.calls as u64,
+                    signature: Bytes::from(
+                        hex::decode(ack.signature.trim_start_matches("0x")).map_err(|_| {
+                            OracleError::Database("corrupt acknowledgement signature".into())
+                        })?,
+                    ),
+                };
+                txm.submit(
+                    &format!("ack-respond:{}", e.challengeId),
+                    "ack-respond",
+                    referee.0,
+                    Bytes::from(call.abi_encode()),
+                    U256::ZERO,
+                )
+                .await?;
+                Ok(true)
+            })
+            .await?;
         Ok(())
     }
 

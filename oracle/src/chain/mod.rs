@@ -61,6 +61,8 @@ pub const SET_USAGE_ORACLE: &str = "ModelRegistry.setUsageOracle";
 pub const SET_ORACLE: &str = "PaymentVault.setOracle";
 pub const JUDGE_VM: &str = "JudgeVM";
 pub const INFERENCE_DISPUTE: &str = "InferenceDispute";
+pub const ACK_REFEREE: &str = "AckReferee";
+pub const GRANT_REFEREE: &str = "UsageOracle.grantRole(REFEREE_ROLE)";
 
 /// One transaction of a deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,6 +91,8 @@ pub struct Deployment {
     /// deployment recorded before the game was deployed with the suite.
     pub judge: Option<Address>,
     pub dispute: Option<Address>,
+    /// The acknowledgement referee (issue 15); absent in deployments made before it.
+    pub ack_referee: Option<Address>,
     /// In the order they were sent.
     pub transactions: Vec<DeploymentTx>,
     pub created_at_ms: i64,
@@ -426,6 +430,32 @@ impl Chain {
         let r = self.confirm(INFERENCE_DISPUTE, pending).await?;
         let game = self.created(INFERENCE_DISPUTE, &r)?;
         txs.push(Self::tx(INFERENCE_DISPUTE, game, &r));
+        // The referee of client acknowledgements, with the oracle's challenge bond and
+        // response window, granted REFEREE_ROLE by the admin (docs/CONTRACTS.md).
+        let pending = bindings::AckReferee::deploy_builder(
+            p,
+            oracle,
+            U256::from(cfg.challenge_bond_wei),
+            cfg.response_window_secs,
+        )
+        .send()
+        .await
+        .map_err(|e| send(ACK_REFEREE, e))?;
+        let r = self.confirm(ACK_REFEREE, pending).await?;
+        let referee = self.created(ACK_REFEREE, &r)?;
+        txs.push(Self::tx(ACK_REFEREE, referee, &r));
+        let role = UsageOracle::new(oracle, p)
+            .REFEREE_ROLE()
+            .call()
+            .await
+            .map_err(|e| self.err("reading UsageOracle.REFEREE_ROLE", e))?;
+        let pending = UsageOracle::new(oracle, p)
+            .grantRole(role, referee)
+            .send()
+            .await
+            .map_err(|e| send(GRANT_REFEREE, e))?;
+        let r = self.confirm(GRANT_REFEREE, pending).await?;
+        txs.push(Self::tx(GRANT_REFEREE, oracle, &r));
 
         Ok(Deployment {
             id: ulid::Ulid::new().to_string(),
@@ -436,6 +466,7 @@ impl Chain {
             oracle: Address(oracle),
             judge: Some(Address(judge)),
             dispute: Some(Address(game)),
+            ack_referee: Some(Address(referee)),
             transactions: txs,
             created_at_ms: now_ms,
         })
@@ -566,6 +597,10 @@ pub async fn deployment(db: &DatabaseConnection, chain_id: u64) -> Result<Option
         oracle: find(USAGE_ORACLE)?,
         judge: find(JUDGE_VM).ok(),
         dispute: find(INFERENCE_DISPUTE).ok(),
+        ack_referee: transactions
+            .iter()
+            .find(|t| t.contract == ACK_REFEREE)
+            .map(|t| t.address),
         created_at_ms: latest.created_at_ms,
         transactions,
     }))

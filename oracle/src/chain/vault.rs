@@ -55,6 +55,42 @@ pub fn vault_domain(chain_id: u64, vault: alloy::primitives::Address) -> Eip712D
     }
 }
 
+impl VaultIndexer {
+    /// Registers a client's accepted `AckMode` on-chain (`PaymentVault.submitAckMode`, which only
+    /// an operator may send) through the transaction manager; returns the intent's key. The
+    /// signature was verified by `acks::Billing::choose_ack`.
+    pub async fn register_ack_mode(
+        &self,
+        mode: &crate::db::billing_modes::Model,
+    ) -> Result<String> {
+        let client: alloy::primitives::Address = mode
+            .client
+            .parse()
+            .map_err(|_| OracleError::Database(format!("corrupt client `{}`", mode.client)))?;
+        let sig = hex::decode(mode.signature.trim_start_matches("0x"))
+            .map_err(|_| OracleError::InvalidInput("the signature is not hex".into()))?;
+        let key = format!("ack-mode:{}", mode.client);
+        let call = PaymentVault::submitAckModeCall {
+            client,
+            fromEpoch: mode.from_epoch as u64,
+            deadline: U256::from(mode.deadline as u64),
+            signature: Bytes::from(sig),
+        };
+        self.ctx
+            .txm
+            .submit(
+                &key,
+                "ack-mode",
+                self.ctx.deployment.vault.0,
+                Bytes::from(call.abi_encode()),
+                U256::ZERO,
+            )
+            .await?;
+        info!(client = %mode.client, from_epoch = mode.from_epoch, "ack mode queued on-chain");
+        Ok(key)
+    }
+}
+
 /// What one indexer pass did.
 pub type IndexReport = FollowReport;
 

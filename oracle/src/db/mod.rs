@@ -1,8 +1,10 @@
 //! Storage: connection, migrations and the sea-orm entities (hand-written, mirroring
 //! `migrations/`). The same schema runs on SQLite (embedded default) and PostgreSQL.
 
+pub mod acknowledgements;
 pub mod api_keys;
 pub mod balances;
+pub mod billing_modes;
 pub mod chain_cursors;
 pub mod chain_events;
 pub mod challenges;

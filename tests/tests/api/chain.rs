@@ -81,7 +81,9 @@ async fn deploys_wires_and_records(b: Backend) {
             "ModelRegistry.setUsageOracle",
             "PaymentVault.setOracle",
             "JudgeVM",
-            "InferenceDispute"
+            "InferenceDispute",
+            "AckReferee",
+            "UsageOracle.grantRole(REFEREE_ROLE)"
         ]
     );
     for t in &d.transactions {

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod acks;
 mod auth;
 mod chain;
 mod cluster;
