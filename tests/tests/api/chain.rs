@@ -97,7 +97,7 @@ async fn deploys_wires_and_records(b: Backend) {
         .unwrap()
         .expect("recorded");
     assert_eq!(recorded, d);
-    assert_eq!(srv.row_count("deployments").await, 8);
+    assert_eq!(srv.row_count("deployments").await, 10);
     assert_eq!(
         chain::deployment(&srv.oracle.db, 1).await.unwrap(),
         None,
