@@ -1,5 +1,6 @@
 //! The `imo` command line: one module per command group; `main.rs` only parses and dispatches.
 
+mod acks;
 mod admin;
 mod balances;
 mod contracts;
@@ -85,6 +86,14 @@ enum Command {
     /// Re-execute recorded calls with the reference interpreter and challenge every wrong output
     /// in the inference dispute game, playing each game to its end (docs/PROTOCOL.md §9.7).
     Verify(verify::VerifyArgs),
+    /// The caller's billing mode; choose acknowledged billing with the client's key.
+    Billing {
+        #[command(subcommand)]
+        command: acks::BillingCommand,
+    },
+    /// Check every recorded call's receipt (`imo infer --record`), print the verify report and,
+    /// with --send, sign and send each epoch's acknowledgement (docs/PROTOCOL.md §4.1).
+    Acks(acks::AcksArgs),
     /// Print the OpenAPI document.
     Openapi,
     /// Ask the local service whether it is ready (`GET /readyz` on `server.bind`, 0.0.0.0 as
@@ -167,6 +176,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Wallet { wallet, command } => wallet::run(wallet, command, &config).await?,
         Command::Infer(args) => verify::infer(args).await?,
         Command::Verify(args) => verify::verify(args, &config).await?,
+        Command::Billing { command } => acks::billing(command).await?,
+        Command::Acks(args) => acks::acks(args).await?,
         Command::Openapi => print!("{}", crate::openapi::render()),
         Command::Health { timeout_secs } => health(&config, timeout_secs).await?,
         Command::Config => println!("{config:#?}"),

@@ -34,6 +34,10 @@ pub(crate) struct RecordedCall {
     pub(crate) model: String,
     pub(crate) request: serde_json::Value,
     pub(crate) receipt: ReceiptRecord,
+    /// The response as received (its outputs), for the client's own receipt checks (`imo
+    /// acks`); absent in records written by other tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) response: Option<serde_json::Value>,
 }
 
 #[derive(clap::Args)]
@@ -78,6 +82,7 @@ pub(crate) async fn infer(args: InferArgs) -> anyhow::Result<()> {
             model: args.model,
             request,
             receipt,
+            response: Some(resp.clone()),
         };
         std::fs::write(&path, serde_json::to_vec_pretty(&rec)?)
             .with_context(|| format!("writing {}", path.display()))?;

@@ -929,3 +929,138 @@ mod fault {
         super::overbilling_operator_loses_its_bond().await
     }
 }
+
+/// The same from the command line (issue 15, point 3: "the same in the Rust `imo` client and
+/// CLI"): `imo billing ack` chooses the mode with the client's key, `imo infer --record` keeps
+/// each call with its response, the credit window cuts the client off, `imo acks --send` checks
+/// every recorded receipt, prints the verify report and acknowledges, and the client is served
+/// again; a recorded response that does not match its receipt is refused and never acknowledged.
+mod cli {
+    use super::*;
+
+    /// Runs `imo` off the runtime's threads (the server under test runs on them); success and
+    /// stdout + stderr.
+    async fn imo(args: Vec<String>) -> (bool, String) {
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new(imo_binary())
+                .args(&args)
+                .output()
+                .unwrap();
+            (
+                out.status.success(),
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            )
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_cli_checks_records_and_acknowledges() {
+        let srv = TestServer::start_with(Backend::Sqlite, |c| {
+            c.metering.credit_window_wei = 2 * PRICE
+        })
+        .await;
+        let publisher = srv.key(&signer(1), "publisher").await;
+        srv.register(&publisher, "tiny_mlp.onnx", "tiny", PRICE)
+            .await;
+        let alice = signer(3);
+        let key = key_of(&srv, &alice).await;
+        srv.credit(&alice, 100 * PRICE).await;
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("alice.key");
+        std::fs::write(&key_file, hex::encode(alice.to_bytes())).unwrap();
+        let body = dir.path().join("body.json");
+        std::fs::write(
+            &body,
+            json!({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": X}]})
+                .to_string(),
+        )
+        .unwrap();
+        let record = dir.path().join("record");
+        let s = |x: &std::path::Path| x.display().to_string();
+        let server = vec![
+            "--url".to_owned(),
+            srv.url.clone(),
+            "--key".into(),
+            key.clone(),
+        ];
+        let with = |args: &[&str]| {
+            args.iter()
+                .map(|a| a.to_string())
+                .chain(server.clone())
+                .collect::<Vec<_>>()
+        };
+        let infer = with(&[
+            "infer",
+            "tiny",
+            "--body",
+            &s(&body),
+            "--record",
+            &s(&record),
+        ]);
+        let acks = |send: bool| {
+            let mut a = with(&["acks", "--record", &s(&record), "--key-file", &s(&key_file)]);
+            if send {
+                a.push("--send".into());
+            }
+            a
+        };
+
+        let (ok, out) = imo(with(&["billing", "ack", "--key-file", &s(&key_file)])).await;
+        assert!(ok && out.contains("mode ack"), "{out}");
+        for _ in 0..2 {
+            let (ok, out) = imo(infer.clone()).await;
+            assert!(ok, "{out}");
+        }
+        let (ok, out) = imo(infer.clone()).await;
+        assert!(
+            !ok && out.contains("402"),
+            "cut off after the window: {out}"
+        );
+
+        let (ok, out) = imo(acks(true)).await;
+        assert!(ok, "{out}");
+        assert!(
+            out.contains(&format!(
+                "calls 2  receipts checked 2  refused 0  amount checked {}",
+                2 * PRICE
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("acknowledged {} wei for 2 calls", 2 * PRICE)),
+            "{out}"
+        );
+        let view = srv.client().with_key(&key).billing().await.unwrap();
+        assert_eq!(view.epochs[0].acked_wei, (2 * PRICE).to_string());
+        let (ok, out) = imo(infer.clone()).await;
+        assert!(ok, "served again once acknowledged: {out}");
+
+        // A recorded response whose output differs from what its receipt says is refused, and
+        // nothing more is acknowledged.
+        let file = std::fs::read_dir(&record)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "json"))
+            .unwrap();
+        let mut rec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let first = rec["response"]["outputs"][0]["data"][0].as_f64().unwrap();
+        rec["response"]["outputs"][0]["data"][0] = json!(first + 1.0);
+        std::fs::write(&file, rec.to_string()).unwrap();
+        let (ok, out) = imo(acks(true)).await;
+        assert!(!ok, "{out}");
+        assert!(
+            out.contains("REFUSED") && out.contains("refused 1"),
+            "{out}"
+        );
+        let after = srv.client().with_key(&key).billing().await.unwrap();
+        assert_eq!(after.epochs[0].acked_wei, (2 * PRICE).to_string(), "{out}");
+        srv.finish().await;
+    }
+}
