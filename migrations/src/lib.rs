@@ -15,9 +15,9 @@ mod m20261122_000009_create_tx_intents;
 mod m20261122_000010_create_chain_state;
 mod m20261201_000011_nonce_address;
 mod m20261201_000012_chain_states;
-mod m20261202_000020_model_disputability;
-mod m20261202_000013_create_disputes;
 mod m20261202_000013_cluster_leases;
+mod m20261202_000013_create_disputes;
+mod m20261202_000020_model_disputability;
 
 pub struct Migrator;
 
