@@ -1211,6 +1211,59 @@ async fn served_fraud_is_caught(file: &str, name: &str, shape: &[usize], kind: &
     w.finish().await;
 }
 
+/// A tokenized model the registry assessed not disputable (tiny_mlp: a float MatMul, outside
+/// the judge's op set): the `disputes` job commits no program for it (it does for quant_mlp,
+/// above) and its calls' inputs are not kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_commits_and_keeps_nothing_for_a_model_that_cannot_be_disputed() {
+    let w = World::start(Backend::Sqlite, |cfg| {
+        game_params(&mut cfg.chain);
+        cfg.chain.dispute_stake_wei = ETH;
+    })
+    .await;
+    let m = w
+        .srv
+        .register(&w.publisher_api, "tiny_mlp.onnx", "tiny", PRICE)
+        .await;
+    assert_eq!(
+        m.dispute.status,
+        imo_client::dto::DisputeStatus::Blocked,
+        "{:?}",
+        m.dispute
+    );
+    w.publisher_api
+        .tokenize(&m.id, "Tiny", "TNY", "1000000", 8000)
+        .await
+        .expect("tokenize");
+    let (api, id) = (w.publisher_api.clone(), m.id.clone());
+    w.until("tiny is tokenized", 30, || {
+        let (api, id) = (api.clone(), id.clone());
+        async move { api.token(&id).await.unwrap().state == "tokenized" }
+    })
+    .await;
+    w.fund_client(CLIENT_DEPOSIT, CLIENT_DEPOSIT).await;
+    let d = InferenceDispute::new(w.chain.deployment().dispute.unwrap().0, w.anvil.provider());
+    let operator = w.chain.ctx.txm.sender();
+    until_disputes(&w, "the stake is in", || {
+        let d = d.clone();
+        async move { d.stakeOf(operator).call().await.unwrap().free == U256::from(ETH) }
+    })
+    .await;
+    assert!(
+        w.chain
+            .ctx
+            .txm
+            .with_prefix("program:")
+            .await
+            .unwrap()
+            .is_empty(),
+        "no program is committed for a model that is not disputable"
+    );
+    call_model(&w, "tiny", &[1, 4], 1).await;
+    assert_eq!(w.chain.disputes.retention().bytes(), 0, "no input is kept");
+    w.finish().await;
+}
+
 /// One test per model and fraud kind (each its own world, so they run in parallel).
 macro_rules! served_frauds {
     ($($test:ident: $file:literal, $name:literal, $shape:expr, $kind:literal;)*) => {$(
