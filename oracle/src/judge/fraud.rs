@@ -105,3 +105,66 @@ pub fn variant(model: &[u8], fraud: ServedFraud) -> Result<Vec<u8>> {
     }
     Ok(m.encode_to_vec())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(name: &str) -> Vec<u8> {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../.tools/models")
+            .join(name);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    #[test]
+    fn variants_keep_the_signature_and_change_the_graph() {
+        let kinds = [
+            ServedFraud::WrongModel,
+            ServedFraud::SkippedLayer,
+            ServedFraud::TamperedWeights,
+        ];
+        for file in ["quant_mlp.onnx", "quant_cnn.onnx"] {
+            let bytes = model(file);
+            let original = ModelProto::decode(bytes.as_slice()).unwrap();
+            let g0 = original.graph.as_ref().unwrap();
+            for kind in kinds {
+                assert_eq!(
+                    ServedFraud::parse(&format!("serve:{}", kind.as_str())),
+                    Some(kind)
+                );
+                let v = ModelProto::decode(variant(&bytes, kind).unwrap().as_slice()).unwrap();
+                let g = v.graph.as_ref().unwrap();
+                assert_eq!(
+                    (&g.input, &g.output),
+                    (&g0.input, &g0.output),
+                    "{file} {kind:?}"
+                );
+                assert_eq!(g.node.len(), g0.node.len());
+                assert_ne!(v, original, "{file} {kind:?} changes the model");
+                let changed_nodes = g.node.iter().zip(&g0.node).filter(|(a, b)| a != b).count();
+                let changed_tensors = g
+                    .initializer
+                    .iter()
+                    .zip(&g0.initializer)
+                    .filter(|(a, b)| a != b)
+                    .count();
+                match kind {
+                    ServedFraud::SkippedLayer => {
+                        assert_eq!((changed_nodes, changed_tensors), (1, 0))
+                    }
+                    ServedFraud::TamperedWeights => {
+                        assert_eq!((changed_nodes, changed_tensors), (0, 1))
+                    }
+                    ServedFraud::WrongModel => {
+                        assert_eq!(changed_nodes, 0);
+                        assert_eq!(changed_tensors, 3, "{file}: its three int8 weight tensors");
+                    }
+                }
+            }
+        }
+        assert!(ServedFraud::parse("serve:nothing").is_none());
+        assert!(ServedFraud::parse("corrupt-output").is_none());
+        assert!(variant(b"not a model", ServedFraud::WrongModel).is_err());
+    }
+}
