@@ -1131,6 +1131,26 @@ async fn served_fraud_is_caught(file: &str, name: &str, shape: &[usize], kind: &
         } => (trace, wanted, claimed),
         other => panic!("{kind} on {file}: the served output is caught: {other:?}"),
     };
+    // Everyone else's money, to the wei: the publisher's and the holder's ETH, and what the
+    // vault (every client's deposit, the holders' revenue) and the oracle contract hold.
+    let dep = w.chain.deployment().clone();
+    let others: Vec<Address> = [
+        w.publisher.address(),
+        w.holder.address(),
+        dep.vault.0,
+        dep.oracle.0,
+    ]
+    .into_iter()
+    .filter(|a| *a != operator)
+    .collect();
+    let balances = || async {
+        let mut b = vec![];
+        for a in &others {
+            b.push(w.anvil.provider().get_balance(*a).await.unwrap());
+        }
+        b
+    };
+    let before = balances().await;
     let ch = Challenger::connect(&w.anvil.url, w.client.clone(), game_addr)
         .await
         .unwrap();
@@ -1204,6 +1224,11 @@ async fn served_fraud_is_caught(file: &str, name: &str, shape: &[usize], kind: &
             .unwrap()
     );
     assert_eq!(ch.withdraw().await.unwrap(), won);
+    assert_eq!(
+        balances().await,
+        before,
+        "nobody else's money moved: {others:?}"
+    );
     eprintln!(
         "NUMBERS service {file} serve:{kind}: {:.2} s in all, the verifier's moves {moves:?}",
         started.elapsed().as_secs_f64()
