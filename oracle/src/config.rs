@@ -379,7 +379,9 @@ pub struct ChainConfig {
     /// regardless of acknowledgements), `kill-after-send:<intent key prefix>` (SIGKILL this
     /// process right after broadcasting a matching transaction, before recording anything) or
     /// `corrupt-output` (every call's first output byte flipped before it is signed: the fraud
-    /// the dispute game catches).
+    /// the dispute game catches) or `serve:<kind>` (every model's worker serves a variant of the
+    /// registered file through ONNX Runtime: `wrong-model`, `skipped-layer`,
+    /// `tampered-weights`; `judge::fraud`).
     #[cfg(feature = "fault-injection")]
     pub fault_injection: Option<String>,
     /// Models paid per finalize transaction (the contract finalizes large epochs in batches;

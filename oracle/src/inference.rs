@@ -54,7 +54,8 @@ pub struct Inference {
     tokenized: Option<std::sync::Arc<std::sync::RwLock<std::collections::HashSet<String>>>>,
     #[cfg(feature = "fault-injection")]
     corrupt_output: bool,
-    /// Chain mode with a dispute game: every call's input is kept for the dispute window.
+    /// Chain mode with a dispute game: the input of every call of a disputable model is kept
+    /// for the dispute window.
     retention: Option<crate::retention::InputRetention>,
 }
 
@@ -213,7 +214,8 @@ impl Inference {
         }
     }
 
-    /// Keeps every call's input in `retention` before its receipt is committed.
+    /// Keeps the input of every call of a disputable model in `retention` before its receipt
+    /// is committed.
     pub fn with_retention(mut self, retention: crate::retention::InputRetention) -> Self {
         self.retention = Some(retention);
         self
@@ -300,9 +302,16 @@ impl Inference {
             .reserve(caller.address, model.record.price_wei)
             .await?;
         let input_hash = canonical_hash(&call.inputs);
+        // Only calls of models that can be disputed on-chain are kept.
         let kept_input = self
             .retention
             .as_ref()
+            .filter(|_| {
+                matches!(
+                    model.record.dispute,
+                    crate::registry::DisputeVerdict::Disputable { .. }
+                )
+            })
             .map(|_| crate::judge::game::canonical_encoding(&call.inputs));
         let run_started = Instant::now();
         let outputs = model.worker.run(call.inputs, call.outputs).await?;

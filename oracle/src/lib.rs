@@ -99,6 +99,14 @@ impl Oracle {
             &config.engine,
             clock.clone(),
         );
+        #[cfg(feature = "fault-injection")]
+        let registry = registry.with_served_fraud(
+            config
+                .chain
+                .fault_injection
+                .as_deref()
+                .and_then(judge::fraud::ServedFraud::parse),
+        );
         let ledger = Ledger::start(
             db.clone(),
             config.metering.max_batch,

@@ -334,6 +334,9 @@ pub struct Registry {
     loading: Arc<tokio::sync::Mutex<()>>,
     sessions_per_model: usize,
     ttl: Duration,
+    /// Test-only fraud: what every model's worker serves instead of the registered file.
+    #[cfg(feature = "fault-injection")]
+    served_fraud: Option<judge::fraud::ServedFraud>,
 }
 
 fn may_modify(by: &Principal, model: &ModelRecord) -> bool {
@@ -366,7 +369,38 @@ impl Registry {
                 cfg.sessions_per_model
             },
             ttl: Duration::from_secs(cfg.model_cache_ttl_secs),
+            #[cfg(feature = "fault-injection")]
+            served_fraud: None,
         }
+    }
+
+    /// Test-only fraud (`chain.fault_injection = "serve:<kind>"`, `fault-injection` feature):
+    /// every model's worker loads `fraud`'s variant of the registered file (written next to it
+    /// as `<file>.<kind>.onnx`), while records and receipts still name the registered weights.
+    #[cfg(feature = "fault-injection")]
+    pub fn with_served_fraud(mut self, fraud: Option<judge::fraud::ServedFraud>) -> Self {
+        self.served_fraud = fraud;
+        self
+    }
+
+    /// The file a model's worker loads: the registered one, or a fraud's variant of it.
+    async fn served_path(&self, registered: std::path::PathBuf) -> Result<std::path::PathBuf> {
+        #[cfg(feature = "fault-injection")]
+        if let Some(fraud) = self.served_fraud {
+            let bytes = tokio::fs::read(&registered)
+                .await
+                .map_err(|e| OracleError::Storage(format!("reading the model file: {e}")))?;
+            let variant = judge::fraud::variant(&bytes, fraud)?;
+            let mut name = registered.file_name().unwrap_or_default().to_owned();
+            name.push(format!(".{}.onnx", fraud.as_str()));
+            let path = registered.with_file_name(name);
+            tokio::fs::write(&path, variant)
+                .await
+                .map_err(|e| OracleError::Storage(format!("writing the fraud variant: {e}")))?;
+            tracing::warn!(fraud = fraud.as_str(), path = %path.display(), "TEST-ONLY FAULT INJECTION: serving a substitute model");
+            return Ok(path);
+        }
+        Ok(registered)
     }
 
     /// The model named `name`, loaded and ready to serve. Loads it on first use; re-reads its
@@ -409,9 +443,12 @@ impl Registry {
         let worker = match cached.filter(|m| m.record.id == record.id) {
             Some(m) => m.worker.clone(),
             None => {
+                let path = self
+                    .served_path(self.store.path_for(&record.file_sha256))
+                    .await?;
                 let worker = Arc::new(ModelWorker::new(
                     self.sandbox.clone(),
-                    &self.store.path_for(&record.file_sha256),
+                    &path,
                     &record.name,
                     self.sessions_per_model,
                 ));

@@ -1,11 +1,11 @@
 //! The inputs of metered calls, kept for the dispute window (docs/PROTOCOL.md §9.7): in chain
-//! mode every call's input is written, as its canonical encoding (docs/PROTOCOL.md §2, whose
-//! SHA-256 is the receipt's `inputHash`), to `<models_dir>/inputs/<hour>/<input hash>.bin`
-//! before its receipt is committed, where `<hour>` is the receipt's timestamp in whole hours.
-//! The defender re-executes a disputed call from it when the game's `open` transaction cannot be
-//! read (a game opened through a contract). Whole hours are pruned once they are older than
-//! `chain.dispute_retention_secs` (the `disputes` job); the bytes kept are the gauge
-//! `imo_retained_input_bytes`.
+//! mode every call of a model the registry assessed `disputable` has its input written, as its
+//! canonical encoding (docs/PROTOCOL.md §2, whose SHA-256 is the receipt's `inputHash`), to
+//! `<models_dir>/inputs/<hour>/<input hash>.bin` before its receipt is committed, where
+//! `<hour>` is the receipt's timestamp in whole hours. The defender re-executes a disputed call
+//! from it when the game's `open` transaction cannot be read (a game opened through a
+//! contract). Whole hours are pruned once they are older than `chain.dispute_retention_secs`
+//! (the `disputes` job); the bytes kept are the gauge `imo_retained_input_bytes`.
 
 use std::{
     path::{Path, PathBuf},

@@ -1,7 +1,7 @@
 //! The operator's defender in the inference dispute game (docs/PROTOCOL.md §9.7): the
 //! `disputes` job. One pass
 //!
-//! 1. commits the judge program of every tokenized model that compiles for the judge
+//! 1. commits the judge program of every tokenized model the registry assessed `disputable`
 //!    (`commitProgram`, intent `program:<weights root>`), and tops the operator's free stake up
 //!    to `chain.dispute_stake_wei` (intent `stake:<n>`, the n-th top-up), so that its receipts can be disputed;
 //! 2. follows `GameOpened` through the log follower (stream `disputes`) and records each game
@@ -216,7 +216,8 @@ impl Defender {
         Ok(report)
     }
 
-    /// `commitProgram` for every tokenized model that compiles for the judge and has none yet.
+    /// `commitProgram` for every tokenized model that the registry assessed `disputable` and
+    /// has none yet (its compiled program must be the one the assessment named).
     async fn commit_programs(&self, game_address: EthAddress) -> Result<usize> {
         let tokenized = model_tokens::Entity::find()
             .filter(model_tokens::Column::State.eq("tokenized"))
@@ -231,9 +232,17 @@ impl Defender {
             if self.ctx.txm.get(&key).await?.is_some() {
                 continue;
             }
+            let Some(assessed) = self.assessed_program(root).await? else {
+                continue;
+            };
             let Some(program) = self.program(root).await? else {
                 continue;
             };
+            let compiled = format!("{:#x}", program.commitment().id);
+            if compiled != assessed {
+                warn!(model = %root, %assessed, %compiled, "dispute: the compiled program is not the assessed one; not committing it");
+                continue;
+            }
             let data = InferenceDispute::commitProgramCall {
                 model: root,
                 p: dispute::program(&program.commitment()),
@@ -286,6 +295,17 @@ impl Defender {
             .await?;
         info!(%value, "dispute: staking");
         Ok(1)
+    }
+
+    /// The program id the registry's assessment named for the model with `root`, when it
+    /// assessed it `disputable` (`None`: blocked, not assessed yet, or no such model here).
+    async fn assessed_program(&self, root: B256) -> Result<Option<String>> {
+        let m = models::Entity::find()
+            .filter(models::Column::WeightsRoot.eq(hex::encode(root)))
+            .one(&self.ctx.db)
+            .await?;
+        Ok(m.filter(|m| m.disputable && m.dispute_blocked_by.is_none())
+            .and_then(|m| m.program_id))
     }
 
     /// The judge program of the model with `root`, compiled once (`None`: not disputable, or no

@@ -18,6 +18,8 @@
 mod assess;
 pub mod commit;
 pub mod float;
+#[cfg(feature = "fault-injection")]
+pub mod fraud;
 pub mod game;
 pub mod ops;
 mod program;

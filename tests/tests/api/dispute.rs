@@ -749,6 +749,16 @@ const CLIENT_DEPOSIT: u128 = ETH;
 
 /// The world with quant_mlp tokenized and the client funded; the dispute job's stake target set.
 async fn service_world(b: Backend, fault: Option<&str>) -> (World, Arc<Program>, String) {
+    service_world_of(b, fault, "quant_mlp.onnx", "quant-mlp").await
+}
+
+/// [`service_world`] with `file` registered as `name` instead of quant_mlp.
+async fn service_world_of(
+    b: Backend,
+    fault: Option<&str>,
+    file: &str,
+    name: &str,
+) -> (World, Arc<Program>, String) {
     let fault = fault.map(str::to_owned);
     let w = World::start(b, move |cfg| {
         game_params(&mut cfg.chain);
@@ -756,23 +766,20 @@ async fn service_world(b: Backend, fault: Option<&str>) -> (World, Arc<Program>,
         cfg.chain.fault_injection = fault;
     })
     .await;
-    let m = w
-        .srv
-        .register(&w.publisher_api, "quant_mlp.onnx", "quant-mlp", PRICE)
-        .await;
+    let m = w.srv.register(&w.publisher_api, file, name, PRICE).await;
     w.publisher_api
-        .tokenize(&m.id, "Quant MLP", "QMLP", "1000000", 8000)
+        .tokenize(&m.id, "Quant model", "QM", "1000000", 8000)
         .await
         .expect("tokenize");
     let api = w.publisher_api.clone();
     let id = m.id.clone();
-    w.until("quant-mlp is tokenized", 30, || {
+    w.until("the model is tokenized", 30, || {
         let (api, id) = (api.clone(), id.clone());
         async move { api.token(&id).await.unwrap().state == "tokenized" }
     })
     .await;
     w.fund_client(CLIENT_DEPOSIT, CLIENT_DEPOSIT).await;
-    let program = Arc::new(Program::from_file(&model("quant_mlp.onnx")).unwrap());
+    let program = Arc::new(Program::from_file(&model(file)).unwrap());
     (w, program, m.weights_root)
 }
 
@@ -795,7 +802,17 @@ where
 
 /// One call to quant-mlp with deterministic finite inputs; the inputs and the receipt.
 async fn call(w: &World, seed: u32) -> (Vec<Tensor>, ReceiptRecord) {
-    let x: Vec<f32> = (0..16)
+    call_model(w, "quant-mlp", &[1, 16], seed).await
+}
+
+/// One call to `name` (one FP32 input `x` of `shape`) with deterministic finite inputs.
+async fn call_model(
+    w: &World,
+    name: &str,
+    shape: &[usize],
+    seed: u32,
+) -> (Vec<Tensor>, ReceiptRecord) {
+    let x: Vec<f32> = (0..shape.iter().product::<usize>())
         .map(|i| {
             ((i as u32)
                 .wrapping_mul(2_654_435_761)
@@ -806,13 +823,19 @@ async fn call(w: &World, seed: u32) -> (Vec<Tensor>, ReceiptRecord) {
         })
         .collect();
     let body =
-        serde_json::json!({"inputs":[{"name":"x","datatype":"FP32","shape":[1,16],"data":x}]});
-    let (status, resp) = w.client_api.infer_json("quant-mlp", &body).await.unwrap();
+        serde_json::json!({"inputs":[{"name":"x","datatype":"FP32","shape":shape,"data":x}]});
+    let (status, resp) = w.client_api.infer_json(name, &body).await.unwrap();
     assert_eq!(status.as_u16(), 200, "{resp}");
     let r: ReceiptRecord =
         serde_json::from_str(resp["parameters"]["imo_receipt"].as_str().unwrap()).unwrap();
     let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let t = Tensor::new("x", DataType::Fp32, vec![1, 16], TensorData::Fixed(bytes)).unwrap();
+    let t = Tensor::new(
+        "x",
+        DataType::Fp32,
+        shape.iter().map(|&d| d as u64).collect(),
+        TensorData::Fixed(bytes),
+    )
+    .unwrap();
     (vec![t], r)
 }
 
@@ -1075,6 +1098,214 @@ async fn service_fraud_corrupt_output_is_caught_slashed_and_refunded() {
         .unwrap();
     assert!(after > client_eth, "the client ends up ahead (less gas)");
     w.finish().await;
+}
+
+/// The served frauds (`chain.fault_injection = "serve:<kind>"`): ONNX Runtime in the service
+/// runs a variant of the registered model (`judge::fraud`) while the receipts name the
+/// registered weights. The client's verifier re-executes the registered model, sees the wrong
+/// output and opens; the operator's defender re-executes the registered model too, finds that
+/// its receipt is not the reference's, cannot defend and loses on its clock. To the wei: the
+/// client gets its bond, the operator's bond and the price; the operator's stake loses exactly
+/// that (and the job stakes it again); nobody else is credited; the other receipt is untouched.
+async fn served_fraud_is_caught(file: &str, name: &str, shape: &[usize], kind: &str) {
+    let started = Instant::now();
+    let fault = format!("serve:{kind}");
+    let (w, program, _) = service_world_of(Backend::Sqlite, Some(&fault), file, name).await;
+    let game_addr = w.chain.deployment().dispute.unwrap().0;
+    let d = InferenceDispute::new(game_addr, w.anvil.provider());
+    let operator = w.chain.ctx.txm.sender();
+    until_disputes(&w, "the stake is in", || {
+        let d = d.clone();
+        async move { d.stakeOf(operator).call().await.unwrap().free == U256::from(ETH) }
+    })
+    .await;
+    let (inputs, record) = call_model(&w, name, shape, 2).await;
+    let (_, other) = call_model(&w, name, shape, 3).await;
+    let receipt = record.typed().unwrap();
+    let (trace, wanted, claimed) = match challenger::check(program.clone(), &receipt, &inputs, &[])
+    {
+        challenger::Check::Wrong {
+            trace,
+            wanted,
+            claimed,
+        } => (trace, wanted, claimed),
+        other => panic!("{kind} on {file}: the served output is caught: {other:?}"),
+    };
+    // Everyone else's money, to the wei: the publisher's and the holder's ETH, and what the
+    // vault (every client's deposit, the holders' revenue) and the oracle contract hold.
+    let dep = w.chain.deployment().clone();
+    let others: Vec<Address> = [
+        w.publisher.address(),
+        w.holder.address(),
+        dep.vault.0,
+        dep.oracle.0,
+    ]
+    .into_iter()
+    .filter(|a| *a != operator)
+    .collect();
+    let balances = || async {
+        let mut b = vec![];
+        for a in &others {
+            b.push(w.anvil.provider().get_balance(*a).await.unwrap());
+        }
+        b
+    };
+    let before = balances().await;
+    let ch = Challenger::connect(&w.anvil.url, w.client.clone(), game_addr)
+        .await
+        .unwrap();
+    let (id, _) = ch
+        .open(&receipt, &signature(&record), &trace, claimed)
+        .await
+        .expect("the client opens");
+    let mut moves = vec![];
+    let mut travelled = false;
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    let winner = loop {
+        assert!(Instant::now() < deadline, "the game did not end");
+        w.chain.disputes.pass().await.expect("disputes pass");
+        w.chain.ctx.txm.pump().await.expect("transactions pass");
+        match ch.turn(id, &trace, &wanted).await.unwrap() {
+            Turn::Over(winner) => break winner,
+            Turn::Moved { name, gas } => moves.push((name, gas)),
+            Turn::Stuck(r) => panic!("the verifier is never stuck against a wrong output: {r}"),
+            Turn::Waiting => {
+                // The operator has no move (its reference output is not its receipt's): its
+                // clock runs out.
+                if !travelled {
+                    w.anvil.time_travel(CLOCK + 1).await;
+                    travelled = true;
+                }
+            }
+        }
+    };
+    assert_eq!(winner, game::Winner::Challenger, "{kind} on {file}");
+    assert_eq!(moves.last().map(|m| m.0), Some("timeout"), "{moves:?}");
+    let defended = w.chain.ctx.txm.with_prefix("dispute:").await.unwrap();
+    assert!(
+        defended.is_empty(),
+        "an operator that served something else cannot defend: {defended:?}"
+    );
+    until_disputes(&w, "the game is recorded lost", || {
+        let defender = w.chain.disputes.clone();
+        async move { defender.games().await.unwrap()[0].state == "lost" }
+    })
+    .await;
+    let won = U256::from(CHALLENGER_BOND + OPERATOR_BOND + PRICE);
+    assert_eq!(d.credits(w.client.address()).call().await.unwrap(), won);
+    assert_eq!(d.credits(operator).call().await.unwrap(), U256::ZERO);
+    assert_eq!(d.totalCredits().call().await.unwrap(), won);
+    let staked: Vec<U256> = w
+        .chain
+        .ctx
+        .txm
+        .with_prefix("stake:")
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.value)
+        .collect();
+    assert_eq!(
+        staked,
+        vec![U256::from(ETH), U256::from(OPERATOR_BOND + PRICE)]
+    );
+    let s = d.stakeOf(operator).call().await.unwrap();
+    assert_eq!((s.free, s.locked), (U256::from(ETH), U256::ZERO));
+    assert!(
+        !d.refunded(other.typed().unwrap().eip712_hash_struct())
+            .call()
+            .await
+            .unwrap()
+    );
+    assert!(
+        d.refunded(receipt.eip712_hash_struct())
+            .call()
+            .await
+            .unwrap()
+    );
+    assert_eq!(ch.withdraw().await.unwrap(), won);
+    assert_eq!(
+        balances().await,
+        before,
+        "nobody else's money moved: {others:?}"
+    );
+    eprintln!(
+        "NUMBERS service {file} serve:{kind}: {:.2} s in all, the verifier's moves {moves:?}",
+        started.elapsed().as_secs_f64()
+    );
+    w.finish().await;
+}
+
+/// A tokenized model the registry assessed not disputable (tiny_mlp: a float MatMul, outside
+/// the judge's op set): the `disputes` job commits no program for it (it does for quant_mlp,
+/// above) and its calls' inputs are not kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_commits_and_keeps_nothing_for_a_model_that_cannot_be_disputed() {
+    let w = World::start(Backend::Sqlite, |cfg| {
+        game_params(&mut cfg.chain);
+        cfg.chain.dispute_stake_wei = ETH;
+    })
+    .await;
+    let m = w
+        .srv
+        .register(&w.publisher_api, "tiny_mlp.onnx", "tiny", PRICE)
+        .await;
+    assert_eq!(
+        m.dispute.status,
+        imo_client::dto::DisputeStatus::Blocked,
+        "{:?}",
+        m.dispute
+    );
+    w.publisher_api
+        .tokenize(&m.id, "Tiny", "TNY", "1000000", 8000)
+        .await
+        .expect("tokenize");
+    let (api, id) = (w.publisher_api.clone(), m.id.clone());
+    w.until("tiny is tokenized", 30, || {
+        let (api, id) = (api.clone(), id.clone());
+        async move { api.token(&id).await.unwrap().state == "tokenized" }
+    })
+    .await;
+    w.fund_client(CLIENT_DEPOSIT, CLIENT_DEPOSIT).await;
+    let d = InferenceDispute::new(w.chain.deployment().dispute.unwrap().0, w.anvil.provider());
+    let operator = w.chain.ctx.txm.sender();
+    until_disputes(&w, "the stake is in", || {
+        let d = d.clone();
+        async move { d.stakeOf(operator).call().await.unwrap().free == U256::from(ETH) }
+    })
+    .await;
+    assert!(
+        w.chain
+            .ctx
+            .txm
+            .with_prefix("program:")
+            .await
+            .unwrap()
+            .is_empty(),
+        "no program is committed for a model that is not disputable"
+    );
+    call_model(&w, "tiny", &[1, 4], 1).await;
+    assert_eq!(w.chain.disputes.retention().bytes(), 0, "no input is kept");
+    w.finish().await;
+}
+
+/// One test per model and fraud kind (each its own world, so they run in parallel).
+macro_rules! served_frauds {
+    ($($test:ident: $file:literal, $name:literal, $shape:expr, $kind:literal;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            served_fraud_is_caught($file, $name, &$shape, $kind).await;
+        }
+    )*};
+}
+
+served_frauds! {
+    service_fraud_mlp_wrong_model: "quant_mlp.onnx", "quant-mlp", [1, 16], "wrong-model";
+    service_fraud_mlp_skipped_layer: "quant_mlp.onnx", "quant-mlp", [1, 16], "skipped-layer";
+    service_fraud_mlp_tampered_weights: "quant_mlp.onnx", "quant-mlp", [1, 16], "tampered-weights";
+    service_fraud_cnn_wrong_model: "quant_cnn.onnx", "quant-cnn", [1, 1, 8, 8], "wrong-model";
+    service_fraud_cnn_skipped_layer: "quant_cnn.onnx", "quant-cnn", [1, 1, 8, 8], "skipped-layer";
+    service_fraud_cnn_tampered_weights: "quant_cnn.onnx", "quant-cnn", [1, 1, 8, 8], "tampered-weights";
 }
 
 /// The real binaries: anvil, `imo contracts deploy`, `imo serve` with the scheduler (the
