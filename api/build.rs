@@ -2,10 +2,14 @@
 //! i.e. `scripts/build-web.sh`), or, when there is none, `api/web-fallback/` — one page saying
 //! so — with a cargo warning. A plain `cargo build` therefore always compiles, and never
 //! silently ships without the dashboard.
+//!
+//! It also generates the Open Inference Protocol's gRPC messages and service from
+//! `proto/grpc_predict_v2.proto`: protox (pure Rust) parses it, so no `protoc` is needed.
 
 use std::path::Path;
 
 fn main() {
+    grpc();
     println!("cargo::rustc-check-cfg=cfg(imo_dashboard)");
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=web-fallback");
@@ -22,4 +26,16 @@ fn main() {
             dist.display()
         );
     }
+}
+
+fn grpc() {
+    let proto = "proto/grpc_predict_v2.proto";
+    println!("cargo::rerun-if-changed={proto}");
+    let fds = protox::compile([proto], ["proto"]).unwrap_or_else(|e| panic!("{proto}: {e}"));
+    tonic_prost_build::configure()
+        .build_client(false)
+        // Tensor contents stay `Bytes` slices of the request buffer (no copy per tensor).
+        .bytes(".inference")
+        .compile_fds(fds)
+        .unwrap_or_else(|e| panic!("generating the gRPC code from {proto}: {e}"));
 }

@@ -1,7 +1,7 @@
 //! The application: one [`App::build`] for `imo serve` and the test harness, and its ordered
 //! shutdown.
 //!
-//! Shutdown order: stop accepting connections and let requests in flight finish (up to
+//! Shutdown order: stop accepting connections (HTTP and gRPC) and let requests in flight finish (up to
 //! `server.shutdown_timeout_secs`) → stop the chain jobs after the pass each is running → drain
 //! the ledger writer (every response already sent has its receipt committed) → stop the model
 //! workers → close the database pool.
@@ -15,11 +15,14 @@ use tracing::info;
 
 use crate::server::{self, RunningServer};
 
-/// A running service: the domain, its HTTP server and its chain jobs.
+/// A running service: the domain, its HTTP and gRPC servers and its chain jobs.
 pub struct App {
     pub oracle: Oracle,
     pub addr: SocketAddr,
+    /// The Open Inference Protocol over gRPC (`server.grpc_enabled`).
+    pub grpc_addr: Option<SocketAddr>,
     server: Option<RunningServer>,
+    grpc: Option<crate::grpc::RunningGrpc>,
     scheduler: Option<Scheduler>,
     /// Cluster mode: the election that runs the chain jobs on one replica at a time.
     leadership: Option<Leadership>,
@@ -27,7 +30,7 @@ pub struct App {
 
 impl App {
     /// Starts the domain on `clock` (migrations, model store, ledger writer, chain loop), the
-    /// chain jobs of `chain.jobs` (with the chain loop on), and the HTTP server.
+    /// chain jobs of `chain.jobs` (with the chain loop on), the HTTP server and the gRPC server.
     pub async fn build(config: Config, clock: SharedClock) -> Result<Self> {
         let oracle = Oracle::start(config, clock).await?;
         let (mut scheduler, mut leadership) = (None, None);
@@ -45,14 +48,43 @@ impl App {
         {
             scheduler = Some(imo_oracle::chain::jobs::start(chain.clone()).await?);
         }
-        let server = server::start(oracle.clone())
-            .map_err(|e| imo_oracle::OracleError::InvalidInput(format!("cannot listen: {e}")))?;
+        let grpc = if oracle.config.server.grpc_enabled {
+            Some(crate::grpc::start(oracle.clone()).map_err(|e| {
+                imo_oracle::OracleError::InvalidInput(format!(
+                    "cannot listen for gRPC on {}: {e}",
+                    oracle.config.server.grpc_bind
+                ))
+            })?)
+        } else {
+            None
+        };
+        let server = match server::start(oracle.clone()) {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(g) = grpc {
+                    g.stop().await;
+                }
+                return Err(imo_oracle::OracleError::InvalidInput(format!(
+                    "cannot listen: {e}"
+                )));
+            }
+        };
         let addr = server.addr;
-        info!(%addr, "listening; API docs at http://{addr}/docs/");
+        let grpc_addr = grpc.as_ref().map(|g| g.addr);
+        match grpc_addr {
+            Some(grpc_addr) => info!(
+                %addr,
+                %grpc_addr,
+                "listening; API docs at http://{addr}/docs/; Open Inference Protocol over gRPC at {grpc_addr}"
+            ),
+            None => info!(%addr, "listening; API docs at http://{addr}/docs/"),
+        }
         Ok(Self {
             oracle,
             addr,
+            grpc_addr,
             server: Some(server),
+            grpc,
             scheduler,
             leadership,
         })
@@ -76,10 +108,22 @@ impl App {
 
     /// The ordered shutdown (see the module docs).
     pub async fn shutdown(mut self) {
-        if let Some(s) = self.server.take() {
-            s.stop().await;
-            info!("HTTP drained");
-        }
+        let grpc = self.grpc.take();
+        let http = self.server.take();
+        tokio::join!(
+            async {
+                if let Some(g) = grpc {
+                    g.stop().await;
+                    info!("gRPC drained");
+                }
+            },
+            async {
+                if let Some(s) = http {
+                    s.stop().await;
+                    info!("HTTP drained");
+                }
+            }
+        );
         if let Some(s) = self.scheduler.take() {
             s.shutdown().await;
         }

@@ -176,3 +176,39 @@ fn ack_headers(e: &ApiError, resp: &mut actix_web::HttpResponseBuilder) {
             .insert_header(("imo-ack-calls", calls.to_string()));
     }
 }
+
+/// The same errors over gRPC (the Open Inference Protocol's `GRPCInferenceService`): the HTTP
+/// status decided above becomes the matching gRPC code, the message is the same, and the
+/// stable code travels in the `imo-error-code` metadata.
+pub fn grpc_status(err: ApiError) -> tonic::Status {
+    use tonic::Code;
+    let status = err.status_code();
+    let code = match status {
+        StatusCode::BAD_REQUEST => Code::InvalidArgument,
+        StatusCode::UNAUTHORIZED => Code::Unauthenticated,
+        StatusCode::FORBIDDEN => Code::PermissionDenied,
+        StatusCode::NOT_FOUND => Code::NotFound,
+        StatusCode::REQUEST_TIMEOUT => Code::DeadlineExceeded,
+        // Insufficient balance or spending cap; not tokenized or no price; deactivated.
+        StatusCode::PAYMENT_REQUIRED | StatusCode::CONFLICT | StatusCode::GONE => {
+            Code::FailedPrecondition
+        }
+        StatusCode::PAYLOAD_TOO_LARGE
+        | StatusCode::UNPROCESSABLE_ENTITY
+        | StatusCode::TOO_MANY_REQUESTS => Code::ResourceExhausted,
+        StatusCode::SERVICE_UNAVAILABLE => Code::Unavailable,
+        StatusCode::INTERNAL_SERVER_ERROR => Code::Internal,
+        _ => Code::Unknown,
+    };
+    if status.is_server_error() {
+        tracing::error!(code = err.code(), error = %err, "gRPC request failed");
+    } else {
+        tracing::debug!(code = err.code(), error = %err, "gRPC request rejected");
+    }
+    let mut s = tonic::Status::new(code, err.to_string());
+    s.metadata_mut().insert(
+        "imo-error-code",
+        tonic::metadata::MetadataValue::from_static(err.code()),
+    );
+    s
+}

@@ -11,8 +11,9 @@ use crate::error::ApiError;
 /// The caller, authenticated by `Authorization: Bearer imo_…` (or `X-Api-Key: imo_…`).
 pub struct Caller(pub Principal);
 
-/// The same, for `/v2` routes (errors in the protocol's shape).
-pub struct V2Caller(pub Principal);
+/// The same, for `/v2` routes (errors in the protocol's shape), with the time authentication
+/// took (for the `Server-Timing` of inference responses).
+pub struct V2Caller(pub Principal, pub std::time::Duration);
 
 type Auth = Pin<Box<dyn Future<Output = Result<Principal, ApiError>>>>;
 
@@ -47,8 +48,13 @@ impl FromRequest for V2Caller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let started = std::time::Instant::now();
         let fut = authenticate(req);
-        Box::pin(async move { fut.await.map(V2Caller).map_err(Into::into) })
+        Box::pin(async move {
+            fut.await
+                .map(|p| V2Caller(p, started.elapsed()))
+                .map_err(Into::into)
+        })
     }
 }
 

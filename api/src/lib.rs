@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod grpc;
 pub mod limits;
 pub mod map;
 pub mod oip;

@@ -61,6 +61,10 @@ pub struct ServerConfig {
     /// A request body (other than a model upload: `storage.upload_timeout_secs`) must be
     /// received within this many seconds, or the request fails with 408.
     pub body_timeout_secs: u64,
+    /// Serve the Open Inference Protocol over gRPC (KServe v2 `GRPCInferenceService`) as well.
+    pub grpc_enabled: bool,
+    /// Address of the gRPC server (its own port, same process); port 0 picks a free port.
+    pub grpc_bind: SocketAddr,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +80,8 @@ impl Default for ServerConfig {
             keep_alive_secs: 5,
             body_idle_timeout_secs: 10,
             body_timeout_secs: 60,
+            grpc_enabled: true,
+            grpc_bind: "127.0.0.1:8081".parse().expect("valid default address"),
         }
     }
 }

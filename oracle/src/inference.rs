@@ -1,7 +1,10 @@
 //! Metered inference: validate the request against the model's signature, reserve the price,
 //! run ONNX Runtime, sign a receipt, commit receipt and debit durably, answer.
 
-use std::{sync::Mutex, time::Instant};
+use std::{
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use tracing::instrument;
 
@@ -37,6 +40,44 @@ pub struct InferOutcome {
     pub receipt: ReceiptRecord,
     /// Time spent inside ONNX Runtime (the rest of the call is the service's overhead).
     pub run_time: std::time::Duration,
+    /// Where the rest of the call's time went, step by step.
+    pub steps: CallSteps,
+}
+
+/// The time of each step of a metered call inside the domain (the protocol layer adds its own:
+/// authentication, decoding, encoding). `make bench` prints their medians.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallSteps {
+    /// The serving model (cached) and the request checked against its signature.
+    pub validate: Duration,
+    /// The price reserved against the caller's balance.
+    pub reserve: Duration,
+    /// The model's worker process: the frame there and back and ONNX Runtime's run.
+    pub run: Duration,
+    /// The canonical SHA-256 hashes of the inputs and the outputs.
+    pub hash: Duration,
+    /// The EIP-712 receipt signed (secp256k1).
+    pub sign: Duration,
+    /// Waiting for the ledger writer to commit the receipt durably.
+    pub commit: Duration,
+}
+
+impl CallSteps {
+    /// The steps as `Server-Timing` entries (milliseconds), e.g. `validate;dur=0.004`.
+    pub fn server_timing(&self) -> String {
+        [
+            ("validate", self.validate),
+            ("reserve", self.reserve),
+            ("run", self.run),
+            ("hash", self.hash),
+            ("sign", self.sign),
+            ("commit", self.commit),
+        ]
+        .iter()
+        .map(|(k, d)| format!("{k};dur={:.3}", d.as_secs_f64() * 1e3))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
 }
 
 #[derive(Clone)]
@@ -292,16 +333,24 @@ impl Inference {
                 )));
             }
         }
+        let mut steps = CallSteps {
+            validate: started.elapsed(),
+            ..CallSteps::default()
+        };
         // Acknowledged billing first: a client past its credit window reserves nothing.
         let ticket = self
             .billing
             .admit(caller.address, model.record.price_wei)
             .await?;
+        let mark = Instant::now();
         let reservation = self
             .ledger
             .reserve(caller.address, model.record.price_wei)
             .await?;
+        steps.reserve = mark.elapsed();
+        let mark = Instant::now();
         let input_hash = canonical_hash(&call.inputs);
+        steps.hash = mark.elapsed();
         // Only calls of models that can be disputed on-chain are kept.
         let kept_input = self
             .retention
@@ -322,7 +371,10 @@ impl Inference {
             outputs
         };
         let run_time = run_started.elapsed();
+        steps.run = run_time;
+        let mark = Instant::now();
         let output_hash = canonical_hash(&outputs);
+        steps.hash += mark.elapsed();
 
         let id = self.next_id()?;
         let timestamp_ms = self.clock.now_ms().max(0) as u64;
@@ -346,8 +398,12 @@ impl Inference {
             timestamp_ms,
             signature: String::new(),
         };
+        let mark = Instant::now();
         self.signer.sign(&mut receipt)?;
+        steps.sign = mark.elapsed();
+        let mark = Instant::now();
         reservation.commit(receipt.clone()).await?;
+        steps.commit = mark.elapsed();
         if let Some(t) = ticket {
             t.served(receipt.epoch);
         }
@@ -365,6 +421,7 @@ impl Inference {
             outputs,
             receipt,
             run_time,
+            steps,
         })
     }
 }

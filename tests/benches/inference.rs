@@ -5,7 +5,12 @@
 //! (b) service: `POST /v2/models/{m}/infer` over loopback HTTP with auth, validation,
 //!     reservation, inference, EIP-712 signing and a durable receipt + debit, binary tensors.
 //! Trials alternate a, b, a, b, …; each statistic is the median over trials. Server-side
-//! overhead is `total - infer` from the service's `Server-Timing` header.
+//! overhead is `total - infer` from the service's `Server-Timing` header, which also gives the
+//! p50 of every step (printed next to the floors measured in the same run: fdatasync, one
+//! SQLite and one PostgreSQL commit, one secp256k1 signature, one SHA-256 of the tensors).
+//! Concurrency: 8 concurrent HTTP clients against bare ORT with one session per core on as
+//! many threads (the service runs one session per core too). Everything also goes to
+//! `target/bench/summary.json`.
 
 use std::{
     path::{Path, PathBuf},
@@ -157,6 +162,7 @@ fn imo_binary() -> PathBuf {
 async fn start_service(dir: &Path, sessions: usize) -> (Oracle, imo_api::app::App) {
     let mut cfg = Config::default();
     cfg.server.bind = "127.0.0.1:0".parse().unwrap();
+    cfg.server.grpc_bind = "127.0.0.1:0".parse().unwrap();
     cfg.server.workers = 1;
     cfg.database.url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
     cfg.storage.models_dir = dir.join("models");
@@ -211,7 +217,79 @@ async fn setup_keys(oracle: &Oracle) -> (String, String) {
     (pkey.secret, ckey.secret)
 }
 
-async fn http_vs_bare(oracle: &Oracle, url: &str) {
+/// The p50 of each `Server-Timing` step over all calls, in µs, in the order the server sends them.
+#[derive(Default)]
+struct Steps(Vec<(String, Vec<f64>)>);
+
+impl Steps {
+    fn add(&mut self, header: &str) {
+        for part in header.split(',') {
+            let Some((k, v)) = part.trim().split_once(";dur=") else {
+                continue;
+            };
+            let us = v.parse::<f64>().unwrap() * 1e3;
+            match self.0.iter_mut().find(|(n, _)| n == k) {
+                Some((_, vals)) => vals.push(us),
+                None => self.0.push((k.to_owned(), vec![us])),
+            }
+        }
+    }
+
+    fn p50(&self) -> Vec<(String, f64)> {
+        self.0
+            .iter()
+            .map(|(k, v)| (k.clone(), median(v.clone())))
+            .collect()
+    }
+}
+
+/// `clients` concurrent callers share `total` calls of `call`; calls/s.
+async fn concurrent<F, Fut>(clients: usize, total: usize, call: F) -> f64
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let t0 = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                for _ in 0..total / clients {
+                    call().await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (total / clients * clients) as f64 / t0.elapsed().as_secs_f64()
+}
+
+/// Bare ONNX Runtime with `sessions` sessions on as many threads sharing `total` calls; calls/s.
+fn bare_concurrent(case: &Case, oracle: &Oracle, sessions: usize, total: usize) -> f64 {
+    let mut pool: Vec<_> = (0..sessions)
+        .map(|_| oracle.engine.session(&model(case.file)).unwrap().0)
+        .collect();
+    for s in &mut pool {
+        drop(s.run(bare_inputs(case)).unwrap());
+    }
+    let t0 = Instant::now();
+    std::thread::scope(|scope| {
+        for s in &mut pool {
+            scope.spawn(move || {
+                for _ in 0..total / sessions {
+                    std::hint::black_box(s.run(bare_inputs(case)).unwrap());
+                }
+            });
+        }
+    });
+    (total / sessions * sessions) as f64 / t0.elapsed().as_secs_f64()
+}
+
+async fn http_vs_bare(oracle: &Oracle, url: &str) -> serde_json::Value {
+    let mut summary = serde_json::Map::new();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (pkey, ckey) = setup_keys(oracle).await;
     let api = imo_client::Client::new(url);
     let http = reqwest::Client::new();
@@ -220,9 +298,10 @@ async fn http_vs_bare(oracle: &Oracle, url: &str) {
         "\n## service (b) vs bare ONNX Runtime (a): closed loop, one call at a time, medians of {TRIALS} alternating trials\n"
     );
     println!(
-        "| model | calls/trial | a calls/s | b calls/s | b/a | a p50 µs | b p50 µs | a p99 µs | b p99 µs | server overhead p50 µs |"
+        "| model | calls/trial | a calls/s | b calls/s | b/a | a p50 µs | b p50 µs | a p99 µs | b p99 µs | server overhead p50 µs | a calls/s, {cores} sessions on {cores} threads | b calls/s, 8 concurrent clients | b/a concurrent |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut step_rows = vec![];
     for case in cases() {
         let meta = imo_client::Upload {
             name: case.name.into(),
@@ -262,6 +341,7 @@ async fn http_vs_bare(oracle: &Oracle, url: &str) {
         );
 
         let (mut a, mut b) = (Trials::default(), Trials::default());
+        let mut steps = Steps::default();
         for _ in 0..TRIALS {
             let mut lat = Vec::with_capacity(case.calls);
             let t0 = Instant::now();
@@ -292,6 +372,7 @@ async fn http_vs_bare(oracle: &Oracle, url: &str) {
                 let bytes = resp.bytes().await.unwrap();
                 std::hint::black_box(&bytes);
                 lat.push(t.elapsed().as_secs_f64() * 1e6);
+                steps.add(&timing);
                 let dur = |k: &str| -> f64 {
                     timing
                         .split(',')
@@ -306,20 +387,235 @@ async fn http_vs_bare(oracle: &Oracle, url: &str) {
             b.add(lat, t0.elapsed(), overhead);
         }
         let (ar, br) = (median(a.calls_per_s.clone()), median(b.calls_per_s.clone()));
+        // 8 concurrent clients against bare ORT with one session per core on as many threads.
+        let (mut ca, mut cb) = (vec![], vec![]);
+        for _ in 0..3 {
+            ca.push(bare_concurrent(&case, oracle, cores, case.calls));
+            let (http, infer_url, body, ckey) =
+                (http.clone(), infer_url.clone(), body.clone(), ckey.clone());
+            cb.push(
+                concurrent(8, case.calls, move || {
+                    let req = http
+                        .post(&infer_url)
+                        .bearer_auth(&ckey)
+                        .header("Inference-Header-Content-Length", header_len.to_string())
+                        .header("content-type", "application/octet-stream")
+                        .body(body.clone());
+                    async move {
+                        let resp = req.send().await.unwrap();
+                        assert_eq!(resp.status(), 200);
+                        std::hint::black_box(resp.bytes().await.unwrap());
+                    }
+                })
+                .await,
+            );
+        }
+        let (car, cbr) = (median(ca), median(cb));
+        let overhead = median(b.overhead_p50_us.clone());
         println!(
-            "| {} | {} | {:.0} | {:.0} | **{:.3}** | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {} | {:.0} | {:.0} | **{:.3}** | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {car:.0} | {cbr:.0} | **{:.3}** |",
             case.name,
             case.calls,
             ar,
             br,
             br / ar,
-            median(a.p50_us),
-            median(b.p50_us),
-            median(a.p99_us),
-            median(b.p99_us),
-            median(b.overhead_p50_us)
+            median(a.p50_us.clone()),
+            median(b.p50_us.clone()),
+            median(a.p99_us.clone()),
+            median(b.p99_us.clone()),
+            overhead,
+            cbr / car
+        );
+        let steps = steps.p50();
+        summary.insert(
+            case.name.into(),
+            serde_json::json!({
+                "ratio_sequential": br / ar,
+                "ratio_concurrent_8": cbr / car,
+                "overhead_p50_us": overhead,
+                "server_steps_p50_us": steps.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+                "bare_ort": {
+                    "sequential": {"p50_us": median(a.p50_us), "p99_us": median(a.p99_us), "calls_per_s": ar},
+                    "concurrent_8": {"calls_per_s": car, "sessions": cores},
+                },
+                "imo_http": {
+                    "sequential": {"p50_us": median(b.p50_us), "p99_us": median(b.p99_us), "calls_per_s": br},
+                    "concurrent_8": {"calls_per_s": cbr},
+                },
+            }),
+        );
+        step_rows.push((case.name, steps));
+    }
+    println!(
+        "\nServer-side steps, p50 µs per call (`Server-Timing`; sequential calls above; `run` = the model's worker incl. ONNX Runtime, `total` = authentication to response):\n"
+    );
+    let names: Vec<String> = step_rows
+        .first()
+        .map(|(_, s)| s.iter().map(|(k, _)| k.clone()).collect())
+        .unwrap_or_default();
+    println!("| model | {} |", names.join(" | "));
+    println!("|---|{}", "---|".repeat(names.len()));
+    for (model, steps) in &step_rows {
+        println!(
+            "| {model} | {} |",
+            steps
+                .iter()
+                .map(|(_, v)| format!("{v:.1}"))
+                .collect::<Vec<_>>()
+                .join(" | ")
         );
     }
+    serde_json::Value::Object(summary)
+}
+
+/// The floors of a metered call's steps, measured in this run: one fdatasync of the disk under
+/// the database, one SQLite commit (one row, the service's pragmas), one PostgreSQL commit, one
+/// secp256k1 EIP-712 receipt signature, one canonical SHA-256 of silero's input tensors.
+async fn floors(oracle: &Oracle, dir: &Path) -> serde_json::Value {
+    const N: usize = 300;
+    let p50 = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        pct(&v, 0.5)
+    };
+    let time = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        f();
+        t.elapsed().as_secs_f64() * 1e6
+    };
+    // fdatasync of a 4 KiB append.
+    let mut file = std::fs::File::create(dir.join("fsync.bin")).unwrap();
+    let fsync = p50((0..N)
+        .map(|_| {
+            time(&mut || {
+                use std::io::Write;
+                file.write_all(&[7u8; 4096]).unwrap();
+                file.sync_data().unwrap();
+            })
+        })
+        .collect());
+    // One-row commits.
+    async fn commits(url: &str) -> f64 {
+        let db = imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
+            url: url.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        db.execute_unprepared("CREATE TABLE IF NOT EXISTS floor (id BIGINT PRIMARY KEY, v TEXT)")
+            .await
+            .unwrap();
+        let mut lat = vec![];
+        for i in 0..N {
+            let t = Instant::now();
+            let tx = sea_orm::TransactionTrait::begin(&db).await.unwrap();
+            tx.execute_unprepared(&format!("INSERT INTO floor VALUES ({i}, 'x')"))
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            lat.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        db.close().await.ok();
+        median(lat)
+    }
+    let sqlite = commits(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.join("floor.db").display()
+    ))
+    .await;
+    let postgres = match postgres_admin().await {
+        Ok(admin) => {
+            let conn = Database::connect(&admin).await.unwrap();
+            let name = format!("imo_test_bench_floor_{}", std::process::id());
+            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+                .await
+                .unwrap();
+            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+            let v = commits(&format!("{}/{name}", admin.rsplit_once('/').unwrap().0)).await;
+            let _ = conn
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+            Some(v)
+        }
+        Err(e) => {
+            eprintln!("warning: {e}");
+            None
+        }
+    };
+    // One receipt signature, as the service signs.
+    let mut receipt = ReceiptRecord {
+        id: ulid::Ulid::new().to_string(),
+        epoch: 1,
+        model_id: "mdl_bench".into(),
+        model_name: "bench".into(),
+        weights_root: "11".repeat(32),
+        client: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+            .parse()
+            .unwrap(),
+        price_wei: Wei(1),
+        input_hash: "22".repeat(32),
+        output_hash: "33".repeat(32),
+        fingerprint: "ort=bench".into(),
+        fingerprint_hash: "44".repeat(32),
+        timestamp_ms: 1,
+        signature: String::new(),
+    };
+    let signer = oracle.inference.signer();
+    let sign = p50((0..N)
+        .map(|_| time(&mut || signer.sign(&mut receipt).unwrap()))
+        .collect());
+    // The same signature through alloy's k256 signer (what receipts were signed with before).
+    let k256: alloy::signers::local::PrivateKeySigner = OPERATOR_KEY.parse().unwrap();
+    let hash = alloy::primitives::keccak256(b"receipt");
+    let sign_k256 = p50((0..N)
+        .map(|_| {
+            time(&mut || {
+                std::hint::black_box(
+                    alloy::signers::SignerSync::sign_hash_sync(&k256, &hash).unwrap(),
+                );
+            })
+        })
+        .collect());
+    // One canonical hash of silero's inputs.
+    let silero = cases().into_iter().next().unwrap();
+    let tensors: Vec<imo_oracle::tensor::Tensor> = silero
+        .inputs
+        .iter()
+        .map(|(name, dt, shape, bytes)| {
+            imo_oracle::tensor::Tensor::new(
+                *name,
+                imo_oracle::tensor::DataType::parse(dt).unwrap(),
+                shape.to_vec(),
+                imo_oracle::tensor::TensorData::Fixed(bytes.to_vec()),
+            )
+            .unwrap()
+        })
+        .collect();
+    let sha = p50((0..N)
+        .map(|_| {
+            time(&mut || {
+                std::hint::black_box(imo_oracle::tensor::canonical_hash(&tensors));
+            })
+        })
+        .collect());
+    println!("\nFloors measured in this run (p50 µs of {N}):\n");
+    println!(
+        "| fdatasync (4 KiB) | SQLite commit (1 row, WAL, NORMAL) | PostgreSQL commit (1 row) | receipt signature (EIP-712 hash + libsecp256k1) | k256 signature of a hash (before) | SHA-256 of silero's inputs |"
+    );
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| {fsync:.1} | {sqlite:.1} | {} | {sign:.1} | {sign_k256:.1} | {sha:.1} |",
+        postgres.map_or("n/a".into(), |p| format!("{p:.1}"))
+    );
+    serde_json::json!({
+        "fdatasync_4k_us": fsync,
+        "sqlite_commit_us": sqlite,
+        "postgres_commit_us": postgres,
+        "secp256k1_sign_us": sign,
+        "k256_sign_us": sign_k256,
+        "sha256_silero_inputs_us": sha,
+    })
 }
 
 /// Why a session pool: two concurrent clients on one model, with one shared session (every
@@ -611,10 +907,21 @@ fn main() {
                 .unwrap_or(0)
         );
         let dir = tempfile::tempdir().unwrap();
-        let (oracle, server) = start_service(dir.path(), 1).await;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (oracle, server) = start_service(dir.path(), cores).await;
         println!("fingerprint: {}", oracle.engine.fingerprint("cpu"));
-        http_vs_bare(&oracle, &server.url()).await;
+        let models = http_vs_bare(&oracle, &server.url()).await;
+        let floors = floors(&oracle, dir.path()).await;
         server.shutdown().await;
+        imo_e2e::bench_summary::merge(
+            "inference",
+            serde_json::json!({
+                "models": models,
+                "floors_us": floors,
+                "peers": "not measured: KServe and PyTriton are not in this bench yet",
+                "cuda": "not measured: no GPU machine was lent to this run",
+            }),
+        );
         isolation().await;
         concurrency().await;
         persistence().await;

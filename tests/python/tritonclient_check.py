@@ -4,6 +4,8 @@
 Usage:
   python tests/python/tritonclient_check.py --url http://127.0.0.1:PORT --key imo_... \
       --models-dir .tools/models --binary {0,1}
+  python tests/python/tritonclient_check.py --protocol grpc --url 127.0.0.1:GRPC_PORT \
+      --key imo_... --models-dir .tools/models
 
 Expects a running server where these models are registered under these names:
   tiny-mlp (tiny_mlp.onnx), silero-vad (silero_vad.onnx), dtypes (dtypes.onnx).
@@ -12,7 +14,9 @@ For each model: server liveness, model readiness, model metadata (input/output n
 datatypes against the ONNX file), one inference with deterministic inputs (numpy
 RandomState(0)) sent as binary tensor data (--binary 1) or JSON (--binary 0), outputs asked for
 in the same mode, every output compared bit for bit against Python onnxruntime run on the same
-file, and the receipt in the response parameters. For silero-vad also a request for only
+file, and the receipt in the response parameters. With --protocol grpc the same checks go
+through the unmodified `tritonclient.grpc` (raw_input_contents / raw_output_contents; the key in
+the `authorization` metadata), plus a call without a key, which must fail UNAUTHENTICATED. For silero-vad also a request for only
 `stateN`, which must return only that output. Prints one summary line per model; exits 0 when
 everything matched, 1 otherwise (with what differed).
 
@@ -200,14 +204,34 @@ def check_receipt(params):
     return problems
 
 
+def is_grpc(module):
+    return module.__name__ == "tritonclient.grpc"
+
+
 def infer(client, httpclient, model, inputs, output_names, binary, headers):
+    """One inference through the module's client (`tritonclient.http` or `tritonclient.grpc`)."""
     tinputs = []
     for name, arr in inputs.items():
         ti = httpclient.InferInput(name, list(arr.shape), triton_dtype(arr))
-        ti.set_data_from_numpy(arr, binary_data=binary)
+        if is_grpc(httpclient):
+            ti.set_data_from_numpy(arr)
+        else:
+            ti.set_data_from_numpy(arr, binary_data=binary)
         tinputs.append(ti)
-    touts = [httpclient.InferRequestedOutput(n, binary_data=binary) for n in output_names]
+    if is_grpc(httpclient):
+        touts = [httpclient.InferRequestedOutput(n) for n in output_names]
+    else:
+        touts = [httpclient.InferRequestedOutput(n, binary_data=binary) for n in output_names]
     return client.infer(model, tinputs, outputs=touts, headers=headers)
+
+
+def response_json(result, module):
+    """The response as a dict; gRPC parameters flattened to their values ({"string_param": v} -> v)."""
+    if not is_grpc(module):
+        return result.get_response()
+    resp = result.get_response(as_json=True)
+    params = {k: next(iter(v.values()), None) for k, v in resp.get("parameters", {}).items()}
+    return {**resp, "parameters": params}
 
 
 def check_model(client, httpclient, model, path, binary, headers):
@@ -220,7 +244,10 @@ def check_model(client, httpclient, model, path, binary, headers):
 
     if not client.is_model_ready(model, headers=headers):
         return [f"is_model_ready({model}) is false"], "not ready"
-    md = client.get_model_metadata(model, headers=headers)
+    if is_grpc(httpclient):
+        md = client.get_model_metadata(model, headers=headers, as_json=True)
+    else:
+        md = client.get_model_metadata(model, headers=headers)
     if md.get("name") != model:
         problems.append(f"metadata name {md.get('name')!r} != {model!r}")
     for kind, ref in [("inputs", ref_inputs), ("outputs", ref_outputs)]:
@@ -233,7 +260,7 @@ def check_model(client, httpclient, model, path, binary, headers):
     reference = dict(zip(output_names, sess.run(output_names, {k: ort_feed(v) for k, v in inputs.items()})))
 
     result = infer(client, httpclient, model, inputs, output_names, binary, headers)
-    response = result.get_response()
+    response = response_json(result, httpclient)
     if response.get("model_name") != model:
         problems.append(f"response model_name {response.get('model_name')!r} != {model!r}")
     for name in output_names:
@@ -245,13 +272,14 @@ def check_model(client, httpclient, model, path, binary, headers):
     extra = ""
     if model == "silero-vad":
         sub = infer(client, httpclient, model, inputs, ["stateN"], binary, headers)
-        names = [o["name"] for o in sub.get_response().get("outputs", [])]
+        sub_response = response_json(sub, httpclient)
+        names = [o["name"] for o in sub_response.get("outputs", [])]
         if names != ["stateN"]:
             problems.append(f"requesting only stateN returned outputs {names}")
         diff = compare("stateN", sub.as_numpy("stateN"), reference["stateN"])
         if diff:
             problems.append(f"(subset request) {diff}")
-        problems += [f"(subset request) {p}" for p in check_receipt(sub.get_response().get("parameters"))]
+        problems += [f"(subset request) {p}" for p in check_receipt(sub_response.get("parameters"))]
         extra = ", subset request ok" if not problems else ""
     summary = f"{len(inputs)} inputs, {len(output_names)} outputs bit-exact vs onnxruntime {ort.__version__}, receipt ok{extra}"
     return problems, summary
@@ -276,7 +304,8 @@ def main():
     ap.add_argument("--url", required=True, help="server URL, e.g. http://127.0.0.1:8080 (scheme optional)")
     ap.add_argument("--key", required=True, help="API key, sent as `Authorization: Bearer KEY`")
     ap.add_argument("--models-dir", required=True, help="directory with tiny_mlp.onnx, silero_vad.onnx, dtypes.onnx")
-    ap.add_argument("--binary", type=int, choices=[0, 1], required=True, help="1: binary tensor data, 0: JSON")
+    ap.add_argument("--protocol", choices=["http", "grpc"], default="http", help="tritonclient.http or tritonclient.grpc")
+    ap.add_argument("--binary", type=int, choices=[0, 1], default=1, help="HTTP: 1 binary tensor data, 0 JSON")
     ap.add_argument("--reference-only", action="store_true", help="only run the onnxruntime reference side")
     args = ap.parse_args()
     binary = bool(args.binary)
@@ -284,12 +313,20 @@ def main():
     if args.reference_only:
         return reference_only(args.models_dir, binary)
 
-    import tritonclient.http as httpclient
     from tritonclient.utils import InferenceServerException
 
     url = re.sub(r"^https?://", "", args.url).rstrip("/")
-    headers = {"Authorization": f"Bearer {args.key}"}
-    client = httpclient.InferenceServerClient(url=url, network_timeout=120.0)
+    if args.protocol == "grpc":
+        import tritonclient.grpc as httpclient
+
+        # gRPC metadata keys are lower-case.
+        headers = {"authorization": f"Bearer {args.key}"}
+        client = httpclient.InferenceServerClient(url=url)
+    else:
+        import tritonclient.http as httpclient
+
+        headers = {"Authorization": f"Bearer {args.key}"}
+        client = httpclient.InferenceServerClient(url=url, network_timeout=120.0)
     failed = False
     try:
         try:
@@ -309,7 +346,7 @@ def main():
                 problems, summary = [f"server error: status {e.status()}: {e.message()}"], ""
             except Exception as e:  # noqa: BLE001 - report any client-side failure per model
                 problems, summary = [f"{type(e).__name__}: {e}"], ""
-            mode = "binary" if binary else "json"
+            mode = "grpc" if args.protocol == "grpc" else ("binary" if binary else "json")
             if problems:
                 failed = True
                 print(f"{model} [{mode}]: FAIL")
@@ -317,6 +354,19 @@ def main():
                     print(f"  - {p}")
             else:
                 print(f"{model} [{mode}]: ok: {summary}")
+        if args.protocol == "grpc":
+            # Without a key: refused, nothing runs.
+            x = build_inputs("tiny-mlp", np.random.RandomState(0), True)
+            try:
+                infer(client, httpclient, "tiny-mlp", x, ["y"], True, {})
+                failed = True
+                print("auth [grpc]: FAIL: a call without a key was answered")
+            except InferenceServerException as e:
+                if "UNAUTHENTICATED" in str(e.status()):
+                    print("auth [grpc]: ok: a call without a key is UNAUTHENTICATED")
+                else:
+                    failed = True
+                    print(f"auth [grpc]: FAIL: without a key got {e.status()}: {e.message()}")
     finally:
         client.close()
     return 1 if failed else 0

@@ -74,3 +74,32 @@ impl Rng {
         b
     }
 }
+
+/// `target/bench/summary.json`: every bench of `make bench` merges its section in, so that one
+/// file holds the run's numbers and a regression shows as a diff.
+pub mod bench_summary {
+    use std::path::PathBuf;
+
+    /// The summary file: `$CARGO_TARGET_DIR` (or the workspace's `target/`) `/bench/summary.json`.
+    pub fn path() -> PathBuf {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        target.join("bench").join("summary.json")
+    }
+
+    /// Replaces the section `key` of the summary with `value`, keeping the other sections.
+    pub fn merge(key: &str, value: serde_json::Value) {
+        let path = path();
+        let mut doc = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .filter(serde_json::Value::is_object)
+            .unwrap_or_else(|| serde_json::json!({}));
+        doc[key] = value;
+        std::fs::create_dir_all(path.parent().expect("has a parent")).expect("create target/bench");
+        std::fs::write(&path, serde_json::to_vec_pretty(&doc).expect("JSON"))
+            .expect("write summary");
+        println!("(results in {})", path.display());
+    }
+}

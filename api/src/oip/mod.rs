@@ -30,10 +30,10 @@ pub use metadata::{
     InferResponseDoc, ModelMetadata, PLATFORM, ServerMetadata, TensorMetadata,
 };
 pub use request::{
-    InferRequest, MAX_DATA_DEPTH, RequestedOutput, parse_infer_request, quote_non_finite,
-    wants_binary,
+    InferRequest, MAX_DATA_DEPTH, RequestedOutput, decode_binary, parse_infer_request,
+    quote_non_finite, wants_binary,
 };
-pub use response::{InferResponse, encode_infer_response, needs_binary};
+pub use response::{InferResponse, append_binary, encode_infer_response, needs_binary};
 
 /// The header that carries the JSON length of a request or response with binary tensor data.
 pub const INFERENCE_HEADER_CONTENT_LENGTH: &str = "Inference-Header-Content-Length";

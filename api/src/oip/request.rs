@@ -261,7 +261,7 @@ fn parse_input(
 
 /// Decodes one input's binary data: fixed-size types are little-endian, BOOL one byte 0/1,
 /// BYTES a 4-byte little-endian length before each element.
-fn decode_binary(
+pub fn decode_binary(
     name: &str,
     datatype: DataType,
     count: u64,

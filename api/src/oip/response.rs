@@ -113,7 +113,7 @@ impl Serialize for JsonData<'_> {
 
 /// Appends Triton's binary layout of a tensor (fixed-size types as their little-endian bytes,
 /// BYTES as a 4-byte little-endian length before each element, back to back); returns its size.
-fn append_binary(t: &Tensor, out: &mut Vec<u8>) -> usize {
+pub fn append_binary(t: &Tensor, out: &mut Vec<u8>) -> usize {
     let start = out.len();
     match t.data() {
         TensorData::Fixed(b) => out.extend_from_slice(b),

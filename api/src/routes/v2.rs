@@ -42,7 +42,7 @@ pub async fn ready(oracle: web::Data<Oracle>) -> V2Result<HttpResponse> {
     Ok(HttpResponse::Ok().finish())
 }
 
-async fn metadata(
+pub(crate) async fn metadata(
     oracle: &Oracle,
     name: &str,
     version: Option<&str>,
@@ -152,8 +152,12 @@ async fn read_body(oracle: &Oracle, mut body: web::Payload) -> V2Result<web::Byt
 /// The request header carrying an acknowledgement (`<epoch>:<amount>:<calls>:<0x signature>`).
 pub const ACK_HEADER: &str = "imo-acknowledgement";
 
-/// Handles one inference; answers with a `Server-Timing` header (`infer` = ONNX Runtime,
-/// `total` = the whole handler) so clients and benchmarks can see the service's overhead.
+/// Handles one inference; answers with a `Server-Timing` header so clients and benchmarks can
+/// see the service's overhead step by step: `auth`, `read` (the body), `decode`, the domain's
+/// steps (`validate`, `reserve`, `run`, `hash`, `sign`, `commit`; see
+/// [`imo_oracle::inference::CallSteps`]), `encode`, and `infer` (= `run`, the model's worker)
+/// and `total` (authentication to the response, i.e. everything after actix parsed the
+/// request's head).
 async fn infer_impl(
     oracle: &Oracle,
     caller: V2Caller,
@@ -163,6 +167,7 @@ async fn infer_impl(
     body: web::Payload,
 ) -> V2Result<HttpResponse> {
     let started = std::time::Instant::now();
+    let auth = caller.1;
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -191,8 +196,11 @@ async fn infer_impl(
         oracle.billing.acknowledge(&caller.0, ack).await?;
     }
     let body = read_body(oracle, body).await?;
+    let read = started.elapsed();
+    let mark = std::time::Instant::now();
     let mut parsed = oip::parse_infer_request(&body, header_len)
         .map_err(|e| ApiError::BadRequest(e.message()))?;
+    let decode = mark.elapsed();
     let wanted: Vec<String> = parsed.outputs.iter().map(|o| o.name.clone()).collect();
     let call = InferCall {
         model: name,
@@ -203,6 +211,7 @@ async fn infer_impl(
     };
     let outcome = oracle.inference.infer(&caller.0, call).await?;
 
+    let mark = std::time::Instant::now();
     let receipt_json = serde_json::to_string(&outcome.receipt).expect("receipt serializes");
     let mut parameters = serde_json::Map::new();
     parameters.insert("imo_receipt_id".into(), outcome.receipt.id.clone().into());
@@ -227,10 +236,16 @@ async fn infer_impl(
         outputs,
     };
     let (bytes, json_len) = oip::encode_infer_response(&response);
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
     let timing = format!(
-        "infer;dur={:.3}, total;dur={:.3}",
-        outcome.run_time.as_secs_f64() * 1e3,
-        started.elapsed().as_secs_f64() * 1e3
+        "auth;dur={:.3}, read;dur={:.3}, decode;dur={:.3}, {}, encode;dur={:.3}, infer;dur={:.3}, total;dur={:.3}",
+        ms(auth),
+        ms(read),
+        ms(decode),
+        outcome.steps.server_timing(),
+        ms(mark.elapsed()),
+        ms(outcome.run_time),
+        ms(auth + started.elapsed())
     );
     let mut resp = HttpResponse::Ok();
     resp.insert_header(("server-timing", timing));

@@ -242,25 +242,36 @@ impl ReceiptTree {
     }
 }
 
-/// The leaf hashes, on up to 8 threads for large trees (hashing the leaves is most of the work
-/// of a build).
-fn hash_leaves(leaves: &[LeafData]) -> Vec<B256> {
-    const PARALLEL_FROM: usize = 8192;
+/// Below this many hashes a level is hashed on the calling thread (spawning costs more).
+const PARALLEL_FROM: usize = 8192;
+
+/// `out[i] = f(i)` for every `i`, on up to 8 threads when `out` is large (hashing is all of the
+/// work of a build: the leaves, then every level above them).
+fn par_fill(out: &mut [B256], f: impl Fn(usize) -> B256 + Sync) {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if threads < 2 || leaves.len() < PARALLEL_FROM {
-        return leaves.iter().map(leaf_hash).collect();
+    if threads < 2 || out.len() < PARALLEL_FROM {
+        for (i, h) in out.iter_mut().enumerate() {
+            *h = f(i);
+        }
+        return;
     }
-    let mut out = vec![B256::ZERO; leaves.len()];
-    let chunk = leaves.len().div_ceil(threads);
+    let chunk = out.len().div_ceil(threads);
+    let f = &f;
     std::thread::scope(|scope| {
-        for (src, dst) in leaves.chunks(chunk).zip(out.chunks_mut(chunk)) {
+        for (c, dst) in out.chunks_mut(chunk).enumerate() {
             scope.spawn(move || {
-                for (leaf, hash) in src.iter().zip(dst) {
-                    *hash = leaf_hash(leaf);
+                for (j, h) in dst.iter_mut().enumerate() {
+                    *h = f(c * chunk + j);
                 }
             });
         }
     });
+}
+
+/// The leaf hashes.
+fn hash_leaves(leaves: &[LeafData]) -> Vec<B256> {
+    let mut out = vec![B256::ZERO; leaves.len()];
+    par_fill(&mut out, |i| leaf_hash(&leaves[i]));
     out
 }
 
@@ -283,10 +294,10 @@ fn build_levels(leaves: Vec<B256>) -> (Vec<Vec<B256>>, Vec<B256>) {
     levels.push(leaves);
     for _ in 0..depth {
         let below = &levels[levels.len() - 1];
-        let next: Vec<B256> = below
-            .chunks(2)
-            .map(|pair| hash_pair(&pair[0], pair.get(1).unwrap_or(&zero)))
-            .collect();
+        let mut next = vec![B256::ZERO; below.len().div_ceil(2)];
+        par_fill(&mut next, |i| {
+            hash_pair(&below[2 * i], below.get(2 * i + 1).unwrap_or(&zero))
+        });
         zeros.push(zero);
         zero = hash_pair(&zero, &zero);
         levels.push(next);

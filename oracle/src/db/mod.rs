@@ -23,7 +23,7 @@ pub mod vault_accounts;
 use std::time::Duration;
 
 use imo_migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use tracing::info;
 
 use crate::{OracleError, config::DatabaseConfig, error::Result};
@@ -53,22 +53,29 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection> {
     .connect_timeout(Duration::from_secs(cfg.connect_timeout_secs))
     .acquire_timeout(Duration::from_secs(cfg.connect_timeout_secs))
     .sqlx_logging(false);
+    if is_sqlite {
+        opts.map_sqlx_sqlite_opts(sqlite_pragmas);
+    }
     let db = Database::connect(opts).await.map_err(|e| {
         OracleError::Database(format!("cannot connect to {}: {e}", cfg.redacted_url()))
     })?;
-    if is_sqlite {
-        // WAL lets readers run beside the writer; busy_timeout waits out short write locks
-        // instead of failing; foreign keys are off by default in SQLite.
-        for pragma in [
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA busy_timeout=5000",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA synchronous=NORMAL",
-        ] {
-            db.execute_unprepared(pragma).await?;
-        }
-    }
     Ok(db)
+}
+
+/// The pragmas every SQLite connection of the pool opens with (sqlx runs them on each new
+/// connection, so no pooled connection misses one). WAL lets readers run beside the writer;
+/// `synchronous=NORMAL` in WAL mode syncs the log at checkpoints, not at every commit (a commit
+/// survives a crash of the process; a power loss may lose the last commits before a checkpoint);
+/// busy_timeout waits out short write locks instead of failing; foreign keys are off by
+/// default in SQLite.
+pub fn sqlite_pragmas(
+    opts: sea_orm::sqlx::sqlite::SqliteConnectOptions,
+) -> sea_orm::sqlx::sqlite::SqliteConnectOptions {
+    use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+    opts.journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true)
+        .synchronous(SqliteSynchronous::Normal)
 }
 
 /// Applies every pending migration.
@@ -91,4 +98,46 @@ fn sqlite_path(url: &str) -> Option<String> {
         .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::sqlx::Row;
+
+    use super::*;
+
+    /// Every connection the pool hands out carries the pragmas, not only the first one: all
+    /// connections are held at once (so the pool opens each of them) and each is read back.
+    #[tokio::test]
+    async fn every_pooled_sqlite_connection_has_the_pragmas() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = DatabaseConfig {
+            url: format!("sqlite://{}/p.db?mode=rwc", dir.path().display()),
+            max_connections: 8,
+            connect_timeout_secs: 5,
+        };
+        let db = connect(&cfg).await.unwrap();
+        let pool = db.get_sqlite_connection_pool();
+        let mut held = Vec::new();
+        for _ in 0..cfg.max_connections {
+            held.push(pool.acquire().await.unwrap());
+        }
+        assert_eq!(pool.size(), cfg.max_connections, "all connections are open");
+        for (i, conn) in held.iter_mut().enumerate() {
+            let mut read = async |pragma: &'static str| -> String {
+                let row = sea_orm::sqlx::query(pragma)
+                    .fetch_one(&mut **conn)
+                    .await
+                    .unwrap();
+                row.try_get::<String, _>(0)
+                    .or_else(|_| row.try_get::<i64, _>(0).map(|v| v.to_string()))
+                    .unwrap()
+            };
+            assert_eq!(read("PRAGMA journal_mode").await, "wal", "connection {i}");
+            // 1 = NORMAL (2 would be FULL: one fsync per commit).
+            assert_eq!(read("PRAGMA synchronous").await, "1", "connection {i}");
+            assert_eq!(read("PRAGMA foreign_keys").await, "1", "connection {i}");
+            assert_eq!(read("PRAGMA busy_timeout").await, "5000", "connection {i}");
+        }
+    }
 }

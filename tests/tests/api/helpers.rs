@@ -73,6 +73,7 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = Config::default();
         cfg.server.bind = "127.0.0.1:0".parse().unwrap();
+        cfg.server.grpc_bind = "127.0.0.1:0".parse().unwrap();
         cfg.server.workers = 2;
         cfg.storage.models_dir = dir.path().join("models");
         cfg.engine.ort_library = repo_root().join(".tools/onnxruntime/libonnxruntime.so");
@@ -126,6 +127,15 @@ impl TestServer {
 
     pub fn client(&self) -> Client {
         Client::new(&self.url)
+    }
+
+    /// `host:port` of the Open Inference Protocol over gRPC.
+    pub fn grpc_addr(&self) -> String {
+        self.app
+            .as_ref()
+            .and_then(|a| a.grpc_addr)
+            .expect("the gRPC server runs")
+            .to_string()
     }
 
     /// Creates a key directly through the domain (as `imo keys create` does).
@@ -206,6 +216,7 @@ pub fn binary_env(dir: &Path, db_url: &str) -> Vec<(String, String)> {
             dir.join("models").display().to_string(),
         ),
         ("IMO_SERVER_BIND", "127.0.0.1:0".into()),
+        ("IMO_SERVER_GRPC_BIND", "127.0.0.1:0".into()),
         (
             "IMO_ENGINE_ORT_LIBRARY",
             repo_root()

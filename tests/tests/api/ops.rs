@@ -49,9 +49,38 @@ async fn health_metrics_and_docs(b: Backend) {
         "not_found"
     );
 
+    // One metered call, so that the latency and batch histograms have samples.
+    let publisher = srv.key(&signer(1), "publisher").await;
+    srv.register(&publisher, "tiny_mlp.onnx", "tiny", 1).await;
+    let client = srv.key(&signer(2), "client").await;
+    srv.credit(&signer(2), 10).await;
+    let (status, v) = client
+        .infer_json(
+            "tiny",
+            &serde_json::json!({"inputs": [
+                {"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, 4]}]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{v}");
+
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
     assert!(metrics.contains("imo_http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/healthz\""), "{metrics}");
+    // Latency histograms start at 10 µs (an overhead p50 below 0.5 ms is readable); the batch
+    // size histogram counts receipts, from 1.
+    for series in [
+        "imo_inference_overhead_seconds_bucket{model=\"tiny\",le=\"0.00001\"}",
+        "imo_inference_run_seconds_bucket{model=\"tiny\",le=\"0.0001\"}",
+        "imo_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\",le=\"0.00005\"}",
+        "imo_ledger_batch_size_bucket{le=\"1\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} in:\n{metrics}");
+    }
+    assert!(
+        !metrics.contains("imo_ledger_batch_size_bucket{le=\"0.0005\"}"),
+        "the batch size has count buckets, not seconds"
+    );
     srv.finish().await;
 }
 

@@ -1,5 +1,6 @@
 //! The unmodified Python `tritonclient[http]` against the real server, in both binary modes,
-//! each output compared bit for bit with Python onnxruntime 1.31.1 (tests/python/).
+//! and the unmodified `tritonclient[grpc]` against its gRPC port, each output compared bit for
+//! bit with Python onnxruntime 1.31.1 (tests/python/).
 
 use crate::{both_backends, helpers::*};
 
@@ -28,10 +29,16 @@ async fn unmodified_tritonclient_works_in_both_modes(b: Backend) {
         python.display()
     );
 
-    for binary in ["1", "0"] {
+    let grpc = srv.grpc_addr();
+    for (protocol, url, binary) in [
+        ("http", srv.url.as_str(), "1"),
+        ("http", srv.url.as_str(), "0"),
+        ("grpc", grpc.as_str(), "1"),
+    ] {
         let out = tokio::process::Command::new(&python)
             .arg(repo_root().join("tests/python/tritonclient_check.py"))
-            .args(["--url", &srv.url, "--key", &key, "--binary", binary])
+            .args(["--protocol", protocol, "--url", url, "--key", &key])
+            .args(["--binary", binary])
             .arg("--models-dir")
             .arg(repo_root().join(".tools/models"))
             .output()
@@ -43,19 +50,22 @@ async fn unmodified_tritonclient_works_in_both_modes(b: Backend) {
         );
         assert!(
             out.status.success(),
-            "tritonclient check (binary={binary}) failed:\n{stdout}\n{stderr}"
+            "tritonclient check ({protocol}, binary={binary}) failed:\n{stdout}\n{stderr}"
         );
+        if protocol == "grpc" {
+            assert!(stdout.contains("auth [grpc]: ok"), "{stdout}");
+        }
         for model in ["tiny-mlp", "silero-vad", "dtypes"] {
             assert!(
-                stdout.contains(model),
-                "binary={binary}: no summary line for {model}:\n{stdout}"
+                stdout.contains(&format!("{model} [")) && !stdout.contains("FAIL"),
+                "{protocol}, binary={binary}: no summary line for {model}:\n{stdout}"
             );
         }
     }
-    // Every call the client made was metered exactly once.
+    // Every call the client made was metered exactly once (the call without a key was not).
     let receipts = srv.row_count("receipts").await;
     assert!(
-        receipts >= 6,
+        receipts >= 9,
         "at least one call per model and mode, got {receipts}"
     );
     let balance = srv.client().with_key(&key).balance().await.unwrap();
