@@ -18,6 +18,7 @@ rm -rf "$D" && mkdir -p "$D"
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 ANVIL_PORT="$(free_port)"
 export IMO_SERVER_BIND="127.0.0.1:$(free_port)"
+export IMO_SERVER_GRPC_BIND="127.0.0.1:$(free_port)"
 URL="http://$IMO_SERVER_BIND"
 export IMO_DATABASE_URL="sqlite://$D/imo.db?mode=rwc"
 export IMO_STORAGE_MODELS_DIR="$D/models"

@@ -64,6 +64,7 @@ fn env(dir: &Path, db_url: &str) -> Vec<(String, String)> {
             dir.join("models").display().to_string(),
         ),
         ("IMO_SERVER_BIND", "127.0.0.1:0".into()),
+        ("IMO_SERVER_GRPC_BIND", "127.0.0.1:0".into()),
         ("IMO_SERVER_WORKERS", "1".into()),
         ("IMO_ENGINE_SESSIONS_PER_MODEL", "1".into()),
         (
