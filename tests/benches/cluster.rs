@@ -25,12 +25,7 @@ const CLIENTS: usize = 32;
 const CALLS: usize = 3_000;
 const WARMUP: usize = 100;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
+use imo_e2e::repo_root as root;
 
 fn imo_binary() -> PathBuf {
     if let Some(b) = std::env::var_os("IMO_BENCH_BINARY") {
@@ -57,36 +52,23 @@ fn signer(n: u8) -> PrivateKeySigner {
 }
 
 fn env(dir: &Path, db_url: &str) -> Vec<(String, String)> {
-    [
-        ("IMO_DATABASE_URL", db_url.to_owned()),
-        (
-            "IMO_STORAGE_MODELS_DIR",
-            dir.join("models").display().to_string(),
-        ),
-        ("IMO_SERVER_BIND", "127.0.0.1:0".into()),
-        ("IMO_SERVER_GRPC_BIND", "127.0.0.1:0".into()),
-        ("IMO_SERVER_WORKERS", "1".into()),
-        ("IMO_ENGINE_SESSIONS_PER_MODEL", "1".into()),
-        (
-            "IMO_ENGINE_ORT_LIBRARY",
-            root()
-                .join(".tools/onnxruntime/libonnxruntime.so")
-                .display()
-                .to_string(),
-        ),
-        ("IMO_LOG_FORMAT", "json".into()),
-        ("IMO_LOG_FILTER", "info,sqlx=warn,sea_orm=warn".into()),
-        ("IMO_METERING_OPERATOR_KEY", OPERATOR_KEY.into()),
-        (
-            "IMO_AUTH_ADMIN_ADDRESSES",
-            format!("[\"{}\"]", signer(3).address()),
-        ),
-        ("IMO_CLUSTER_ENABLED", "true".into()),
-        ("IMO_CLUSTER_LEASE_SECS", "10".into()),
-        ("IMO_CLUSTER_RENEW_MS", "2000".into()),
-    ]
-    .map(|(k, v)| (k.to_owned(), v))
-    .into()
+    let mut env = imo_e2e::binary_env(dir, db_url, OPERATOR_KEY);
+    env.extend(
+        [
+            ("IMO_SERVER_WORKERS", "1".to_owned()),
+            ("IMO_ENGINE_SESSIONS_PER_MODEL", "1".into()),
+            ("IMO_LOG_FILTER", "info,sqlx=warn,sea_orm=warn".into()),
+            (
+                "IMO_AUTH_ADMIN_ADDRESSES",
+                format!("[\"{}\"]", signer(3).address()),
+            ),
+            ("IMO_CLUSTER_ENABLED", "true".into()),
+            ("IMO_CLUSTER_LEASE_SECS", "10".into()),
+            ("IMO_CLUSTER_RENEW_MS", "2000".into()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    env
 }
 
 fn key(env: &[(String, String)], who: &PrivateKeySigner, role: &str) -> String {

@@ -2,7 +2,42 @@
 //! the client side of Triton's binary tensor extension, as `tritonclient` speaks it, and a
 //! deterministic random source.
 
+use std::path::{Path, PathBuf};
+
 use serde_json::json;
+
+/// The workspace root (where `.tools/` is).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned()
+}
+
+/// The environment of an `imo` binary under test: the database, a model store in `dir`, HTTP
+/// and gRPC on free ports, JSON logs, ONNX Runtime from `.tools/`, the operator's key.
+pub fn binary_env(dir: &Path, db_url: &str, operator_key: &str) -> Vec<(String, String)> {
+    [
+        ("IMO_DATABASE_URL", db_url.to_owned()),
+        (
+            "IMO_STORAGE_MODELS_DIR",
+            dir.join("models").display().to_string(),
+        ),
+        ("IMO_SERVER_BIND", "127.0.0.1:0".into()),
+        ("IMO_SERVER_GRPC_BIND", "127.0.0.1:0".into()),
+        (
+            "IMO_ENGINE_ORT_LIBRARY",
+            repo_root()
+                .join(".tools/onnxruntime/libonnxruntime.so")
+                .display()
+                .to_string(),
+        ),
+        ("IMO_LOG_FORMAT", "json".into()),
+        ("IMO_METERING_OPERATOR_KEY", operator_key.to_owned()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v))
+    .into()
+}
 
 /// One input of a binary request: name, datatype, shape, raw little-endian bytes.
 pub type BinaryInput<'a> = (&'a str, &'a str, Vec<u64>, Vec<u8>);

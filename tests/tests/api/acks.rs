@@ -56,32 +56,9 @@ fn tensor(name: &str, shape: Vec<u64>, data: &[f32]) -> Tensor {
     .unwrap()
 }
 
-/// Checks the receipt of a 200 with the client's book: the input hash against what was sent,
-/// the output hash against what came back.
+/// Checks the receipt of a 200 with the client's book (the price of [`PRICE`]).
 fn check(book: &mut AckBook, call: &Call) -> Result<(), imo_client::acks::ReceiptProblem> {
-    assert_eq!(call.status, StatusCode::OK, "{}", call.json);
-    let receipt: imo_oracle::receipts::ReceiptRecord =
-        serde_json::from_str(call.json["parameters"]["imo_receipt"].as_str().unwrap()).unwrap();
-    let out = &call.json["outputs"][0];
-    let shape: Vec<u64> = out["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap())
-        .collect();
-    let data: Vec<f32> = out["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap() as f32)
-        .collect();
-    let input = hex::encode(canonical_hash(&[tensor("x", vec![1, 4], &X)]));
-    let output = hex::encode(canonical_hash(&[tensor(
-        out["name"].as_str().unwrap(),
-        shape,
-        &data,
-    )]));
-    book.check(&receipt, &input, &output, Wei(PRICE))
+    check_priced(book, call, PRICE)
 }
 
 fn header<'a>(c: &'a Call, name: &str) -> &'a str {
@@ -627,6 +604,8 @@ async fn ack_client_settled_to_the_wei_on_anvil() {
     w.finish().await;
 }
 
+/// Checks the receipt of a 200 with the client's book: the input hash against what was sent,
+/// the output hash against what came back, the price against `price`.
 fn check_priced(
     book: &mut AckBook,
     call: &Call,

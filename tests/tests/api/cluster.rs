@@ -89,14 +89,10 @@ async fn lease_terms_and_fencing(b: Backend) {
     assert!(Lease::holds(&db, &first.fence).await.unwrap());
 
     // The lease lapses (database time); b takes it with a new token.
-    let started = Instant::now();
-    while lease::read(&db, "t").await.unwrap().unwrap().is_live() {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the lease lapses"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("the lease lapses", Duration::from_secs(5), || async {
+        (!lease::read(&db, "t").await.unwrap().unwrap().is_live()).then_some(())
+    })
+    .await;
     let second = b2
         .acquire()
         .await
@@ -182,19 +178,13 @@ impl Cluster {
     /// Waits (polling the table) until a replica other than `not` leads; the time it took.
     async fn new_leader(&self, not: Option<usize>, within: Duration) -> (usize, i64, Duration) {
         let started = Instant::now();
-        loop {
-            if let Some((i, token)) = self.leader().await
-                && Some(i) != not
-                && self.replicas[i].is_some()
-            {
-                return (i, token, started.elapsed());
-            }
-            assert!(
-                started.elapsed() < within,
-                "no replica took the lease over within {within:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        let (i, token) = eventually("another replica to take the lease over", within, || async {
+            self.leader()
+                .await
+                .filter(|(i, _)| Some(*i) != not && self.replicas[*i].is_some())
+        })
+        .await;
+        (i, token, started.elapsed())
     }
 
     fn url(&self, i: usize) -> String {
@@ -395,22 +385,23 @@ async fn leader_failover() {
     eprintln!("failover after SIGKILL mid-epoch: {took:?}");
     // The new leader meters at once, whatever it learnt while it followed (the tokenized model).
     let api = Client::new(&c.url(third)).with_key(client_key.clone());
-    let started = Instant::now();
-    loop {
-        let (status, body) = api.infer_json("tiny-mlp", &infer_body()).await.unwrap();
-        if status.as_u16() == 200 {
-            let r: imo_oracle::receipts::ReceiptRecord =
-                serde_json::from_str(body["parameters"]["imo_receipt"].as_str().unwrap()).unwrap();
-            *calls.entry(r.epoch).or_default() += 1;
-            break;
-        }
-        assert_eq!(status.as_u16(), 503, "{body}");
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "the new leader does not meter: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let r: imo_oracle::receipts::ReceiptRecord = eventually(
+        "the new leader to meter",
+        Duration::from_secs(2),
+        || async {
+            let (status, body) = api.infer_json("tiny-mlp", &infer_body()).await.unwrap();
+            if status.as_u16() == 200 {
+                return Some(
+                    serde_json::from_str(body["parameters"]["imo_receipt"].as_str().unwrap())
+                        .unwrap(),
+                );
+            }
+            assert_eq!(status.as_u16(), 503, "{body}");
+            None
+        },
+    )
+    .await;
+    *calls.entry(r.epoch).or_default() += 1;
     let epochs: Vec<u64> = calls.keys().copied().collect();
     let e2 = epochs.clone();
     c.until(third, &format!("epochs {epochs:?} attested"), 40, || {
@@ -639,7 +630,13 @@ async fn exactly_k_across_replicas() {
         .await
         .unwrap();
     let calls = tokio::spawn(round(urls.clone()));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let served = count(c.db.clone()).await.len();
+    eventually(
+        "calls served under load",
+        Duration::from_secs(10),
+        || async { (count(c.db.clone()).await.len() > served).then_some(()) },
+    )
+    .await;
     c.sigkill(leader).await;
     let (new, _, took) = c
         .new_leader(Some(leader), Duration::from_secs(LEASE_SECS + 3))
@@ -694,7 +691,13 @@ async fn exactly_k_across_replicas() {
         })
         .collect();
     let calls = tokio::spawn(round(urls));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let served = count(c.db.clone()).await.len();
+    eventually(
+        "calls served under load",
+        Duration::from_secs(10),
+        || async { (count(c.db.clone()).await.len() > served).then_some(()) },
+    )
+    .await;
     let frozen = c.replicas[new].as_ref().unwrap().pid().to_string();
     let signal = |sig: &str| {
         assert!(
@@ -712,20 +715,17 @@ async fn exactly_k_across_replicas() {
     eprintln!("failover from a frozen leader: {took:?}");
     signal("-CONT");
     let ids3 = calls.await.unwrap();
-    let started = Instant::now();
     let metrics = format!("{}/metrics", c.url(new));
-    loop {
-        let text = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
-        if text.contains("imo_cluster_leader{lease=\"chain\"} 0") {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the woken leader steps down: {}",
-            c.replicas[new].as_ref().unwrap().log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "the woken leader to step down",
+        Duration::from_secs(10),
+        || async {
+            let text = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+            text.contains("imo_cluster_leader{lease=\"chain\"} 0")
+                .then_some(())
+        },
+    )
+    .await;
     assert_eq!(
         c.leader().await.map(|l| l.0),
         Some(next),

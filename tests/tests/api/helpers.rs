@@ -25,12 +25,7 @@ pub enum Backend {
     Postgres,
 }
 
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_owned()
-}
+pub use imo_e2e::repo_root;
 
 /// A model file installed by `scripts/install-tools.sh models`.
 pub fn model(name: &str) -> PathBuf {
@@ -193,6 +188,28 @@ impl TestServer {
     }
 }
 
+/// Waits until `check` yields a value (asked again every 20 ms), at most `within`; panics naming
+/// `what` when it never does. For conditions only a query can see (a lease lapsing in database
+/// time, a background re-assessment, a game's turn).
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        tick.tick().await;
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+    }
+}
+
 /// The `imo` binary next to the test executable (`make test` builds it first).
 pub fn imo_binary() -> PathBuf {
     // target/<profile>/deps/<test> -> target/<profile>/imo
@@ -209,26 +226,7 @@ pub fn imo_binary() -> PathBuf {
 /// The environment of an `imo` process over `db_url`, with its models under `dir`: port 0,
 /// JSON logs, the test operator key, ONNX Runtime from `.tools/`.
 pub fn binary_env(dir: &Path, db_url: &str) -> Vec<(String, String)> {
-    [
-        ("IMO_DATABASE_URL", db_url.to_owned()),
-        (
-            "IMO_STORAGE_MODELS_DIR",
-            dir.join("models").display().to_string(),
-        ),
-        ("IMO_SERVER_BIND", "127.0.0.1:0".into()),
-        ("IMO_SERVER_GRPC_BIND", "127.0.0.1:0".into()),
-        (
-            "IMO_ENGINE_ORT_LIBRARY",
-            repo_root()
-                .join(".tools/onnxruntime/libonnxruntime.so")
-                .display()
-                .to_string(),
-        ),
-        ("IMO_LOG_FORMAT", "json".into()),
-        ("IMO_METERING_OPERATOR_KEY", OPERATOR_KEY.into()),
-    ]
-    .map(|(k, v)| (k.to_owned(), v))
-    .into()
+    imo_e2e::binary_env(dir, db_url, OPERATOR_KEY)
 }
 
 /// [`binary_env`] over a new SQLite file in `dir`.

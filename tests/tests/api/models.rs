@@ -317,21 +317,17 @@ async fn disputability(b: Backend) {
     let body = serde_json::json!({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 16], "data": vec![0.5f32; 16]}]});
     let (status, v) = client.infer_json("quant-mlp", &body).await.unwrap();
     assert_eq!(status, StatusCode::OK, "{v}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let m = srv.client().get_model(&q.id).await.unwrap();
-        if m.dispute.fingerprint.as_deref() == Some(fingerprint.as_str()) {
-            assert_eq!(m.dispute.status, DisputeStatus::Disputable);
-            assert_eq!(m.dispute.program_id.as_deref(), Some(program.as_str()));
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not re-assessed: {:?}",
-            m.dispute
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let m = eventually(
+        "the model re-assessed under this fingerprint",
+        std::time::Duration::from_secs(60),
+        || async {
+            let m = srv.client().get_model(&q.id).await.unwrap();
+            (m.dispute.fingerprint.as_deref() == Some(fingerprint.as_str())).then_some(m)
+        },
+    )
+    .await;
+    assert_eq!(m.dispute.status, DisputeStatus::Disputable);
+    assert_eq!(m.dispute.program_id.as_deref(), Some(program.as_str()));
     srv.finish().await;
 }
 
