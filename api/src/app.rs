@@ -3,13 +3,18 @@
 //!
 //! Shutdown order: stop accepting connections (HTTP and gRPC) and let requests in flight finish (up to
 //! `server.shutdown_timeout_secs`) → stop the chain jobs after the pass each is running → drain
-//! the ledger writer (every response already sent has its receipt committed) → stop the model
-//! workers → close the database pool.
+//! the ledger writer (every response already sent has its receipt committed) → in cluster mode,
+//! return the balance leases and hand the membership back → stop the model workers → close the
+//! database pool.
 
 use std::net::SocketAddr;
 
 use imo_oracle::{
-    Oracle, Result, chain::jobs::Scheduler, clock::SharedClock, cluster::Leadership, config::Config,
+    Oracle, Result,
+    chain::jobs::Scheduler,
+    clock::SharedClock,
+    cluster::{Leadership, Membership},
+    config::Config,
 };
 use tracing::info;
 
@@ -26,6 +31,8 @@ pub struct App {
     scheduler: Option<Scheduler>,
     /// Cluster mode: the election that runs the chain jobs on one replica at a time.
     leadership: Option<Leadership>,
+    /// Cluster mode: this replica's membership (metering from balance leases, epoch seals).
+    membership: Option<Membership>,
 }
 
 impl App {
@@ -33,9 +40,19 @@ impl App {
     /// chain jobs of `chain.jobs` (with the chain loop on), the HTTP server and the gRPC server.
     pub async fn build(config: Config, clock: SharedClock) -> Result<Self> {
         let oracle = Oracle::start(config, clock).await?;
-        let (mut scheduler, mut leadership) = (None, None);
+        let (mut scheduler, mut leadership, mut membership) = (None, None, None);
         if oracle.config.cluster.enabled {
             let replica = imo_oracle::cluster::replica_id(&oracle.config.cluster.replica_id);
+            membership = Some(
+                Membership::start(
+                    oracle.db.clone(),
+                    oracle.chain.clone(),
+                    oracle.inference.ledger().clone(),
+                    &oracle.config.cluster,
+                    &replica,
+                )
+                .await?,
+            );
             leadership = Some(Leadership::start(
                 oracle.db.clone(),
                 oracle.chain.clone(),
@@ -87,6 +104,7 @@ impl App {
             grpc,
             scheduler,
             leadership,
+            membership,
         })
     }
 
@@ -129,6 +147,11 @@ impl App {
         }
         if let Some(l) = self.leadership.take() {
             l.shutdown().await;
+        }
+        if let Some(m) = self.membership.take() {
+            // Drain the ledger writer first: what is not charged then goes back to the cluster.
+            self.oracle.inference.ledger().shutdown().await;
+            m.shutdown().await;
         }
         self.oracle.shutdown().await;
         info!("stopped");

@@ -83,7 +83,9 @@ impl ResponseError for ApiError {
                 | OracleError::Engine(_)
                 | OracleError::Chain(_)
                 | OracleError::EpochClosed(_)
-                | OracleError::NotLeader(_) => StatusCode::SERVICE_UNAVAILABLE,
+                | OracleError::NotLeader(_)
+                | OracleError::NotMember(_)
+                | OracleError::BalanceLeased { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 OracleError::Storage(_) | OracleError::Inference(_) => {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
@@ -116,6 +118,9 @@ impl ResponseError for ApiError {
         }) = self
         {
             resp.insert_header(("Retry-After", retry_after_secs.to_string()));
+        }
+        if let Self::Domain(OracleError::BalanceLeased { .. }) = self {
+            resp.insert_header(("Retry-After", "1"));
         }
         ack_headers(self, &mut resp);
         resp.json(ErrorBody {

@@ -357,6 +357,7 @@ pub fn balance(address: Address, b: BalanceView) -> BalanceResponse {
         credited_wei: b.credited_wei.to_string(),
         held_wei: b.held_wei.to_string(),
         cap_wei: b.cap_wei.to_string(),
+        leased_wei: b.leased_wei.to_string(),
         available_wei: b.available_wei.to_string(),
     }
 }

@@ -512,7 +512,11 @@ pub struct BalanceResponse {
     pub held_wei: String,
     /// The signed lifetime spending cap (chain mode; 0 when none).
     pub cap_wei: String,
-    /// What the next calls may spend.
+    /// Cluster mode: leased to the other serving replicas — spent through them; what a crashed
+    /// replica held comes back once its membership lapses (0 with one process).
+    #[serde(default)]
+    pub leased_wei: String,
+    /// What the next calls to this replica may spend.
     pub available_wei: String,
 }
 

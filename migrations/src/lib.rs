@@ -19,6 +19,7 @@ mod m20261202_000013_acknowledgements;
 mod m20261202_000013_cluster_leases;
 mod m20261202_000013_create_disputes;
 mod m20261202_000020_model_disputability;
+mod m20261202_000021_balance_leases;
 
 pub struct Migrator;
 
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000013_create_disputes::Migration),
             Box::new(m20261202_000013_cluster_leases::Migration),
             Box::new(m20261202_000013_acknowledgements::Migration),
+            Box::new(m20261202_000021_balance_leases::Migration),
         ]
     }
 }

@@ -543,6 +543,10 @@ pub struct ClusterConfig {
     /// How often the lease is renewed (and a follower tries to take it), in milliseconds; at
     /// most half of `lease_secs` (a larger value is refused at start).
     pub renew_ms: u64,
+    /// Every replica meters from balance leases: about this many calls' worth of a client's
+    /// balance is leased at a time (never more than half of what no replica holds, never less
+    /// than the call at hand), so a refill — one database transaction — serves many calls.
+    pub balance_lease_calls: u64,
 }
 
 impl Default for ClusterConfig {
@@ -552,6 +556,7 @@ impl Default for ClusterConfig {
             replica_id: String::new(),
             lease_secs: 10,
             renew_ms: 2_000,
+            balance_lease_calls: 100,
         }
     }
 }

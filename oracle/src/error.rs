@@ -77,6 +77,19 @@ pub enum OracleError {
     /// replica runs the chain jobs, or this one lost the lease and was fenced off.
     #[error("not the leader: {0}")]
     NotLeader(String),
+    /// Cluster mode: this replica holds no live membership term (starting, or it stalled past
+    /// `cluster.lease_secs`), so it meters nothing; the call was not charged.
+    #[error("not a live cluster member: {0}")]
+    NotMember(String),
+    /// Cluster mode: what the client may still spend is leased to other replicas; they are
+    /// asked to hand back what they do not need (retry, on any replica). Not charged.
+    #[error(
+        "the call needs {needed} wei and the rest of this balance ({leased} wei) is leased to other replicas serving the same client; they hand back what they do not need: retry"
+    )]
+    BalanceLeased {
+        needed: crate::types::Wei,
+        leased: crate::types::Wei,
+    },
     /// The chain loop is off in this process (`chain.enabled = false`).
     #[error(
         "the chain loop is off: set chain.enabled (IMO_CHAIN_ENABLED=true) after `imo contracts deploy`"
@@ -139,6 +152,8 @@ impl OracleError {
             Self::RateLimited { .. } => "rate_limited",
             Self::ChainDisabled => "chain_disabled",
             Self::NotLeader(_) => "not_leader",
+            Self::NotMember(_) => "not_member",
+            Self::BalanceLeased { .. } => "balance_leased",
         }
     }
 

@@ -9,12 +9,21 @@
 //! therefore durable before its response is sent, and the debit is in the same transaction.
 //! A call that fails releases its reservation: failed inferences are not charged.
 //!
-//! All writes to balances go through this writer, so one process is the single writer of
-//! balances (run one metering replica per database; see docs/ARCHITECTURE.md). With
-//! `cluster.enabled` that process is the holder of the cluster lease ([`Ledger::set_fence`]):
-//! other replicas refuse metered calls and balance writes (`not_leader`), and every batch's
-//! transaction first checks, in the database, that the lease term it was served under is still
-//! current (and keeps the lease row locked until it commits), so a deposed leader writes nothing.
+//! Without `cluster.enabled`, all writes to balances go through this writer, so one process is
+//! the single writer of balances (one metering process per database).
+//!
+//! With `cluster.enabled` every replica meters ([`Ledger::enable_cluster`]; docs/DEPLOY.md): a
+//! replica serves a client from a *balance lease*, a slice of the client's balance it took in
+//! the database ([`crate::cluster::balance`]), reserving from it in memory as above; when the
+//! lease runs low one transaction refills it (about `cluster.balance_lease_calls` calls' worth,
+//! at most half of what no replica holds, at least the call at hand). When nothing is free but
+//! other replicas hold leases, the call fails `503 balance_leased` (uncharged, retry) and those
+//! replicas are asked to hand back what they do not need. Leases belong to the replica's
+//! membership term ([`Ledger::set_member`]): each batch's transaction holds that term, then
+//! locks the batch's `balances` rows and charges from the locked values, so a replica whose
+//! membership lapsed writes nothing, and what a crashed replica leased counts again once its
+//! membership lapses. Vault events are applied only by the holder of the `chain` lease
+//! ([`Ledger::set_fence`]), fenced by its term in the same transaction.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -45,6 +54,10 @@ struct Account {
     held: u128,
     /// The highest signed spending cap, cumulative over the client's lifetime (chain mode).
     cap: u128,
+    /// Cluster mode: this replica's balance lease (leased, not yet charged; reservations are
+    /// served from it) and the membership term it belongs to.
+    lease: u128,
+    term: i64,
 }
 
 /// A caller's balance as reported by the API.
@@ -58,6 +71,9 @@ pub struct BalanceView {
     pub held_wei: Wei,
     /// The client's signed lifetime spending cap (chain mode; 0 when none was signed).
     pub cap_wei: Wei,
+    /// Cluster mode: leased to the other serving replicas (spent through them; what a crashed
+    /// replica held comes back once its membership lapses, `cluster.lease_secs`).
+    pub leased_wei: Wei,
     /// What the next calls may spend: the balance less reservations and holds, and, in chain
     /// mode, no more than the cap leaves.
     pub available_wei: Wei,
@@ -174,8 +190,15 @@ struct Inner {
     tx: mpsc::Sender<Job>,
     /// Chain mode: spending needs a cap, balances come from deposits only.
     chain_mode: bool,
-    /// Cluster mode: the lease term balance writes need (see [`Ledger::set_fence`]).
+    /// Cluster mode: the `chain` lease term that applying vault events needs (see
+    /// [`Ledger::set_fence`]).
     fence: crate::cluster::lease::FenceCell,
+    /// Cluster mode: this replica's membership term, which metering needs ([`Ledger::set_member`]).
+    member: crate::cluster::lease::FenceCell,
+    /// Cluster mode (`cluster.balance_lease_calls`): set once by [`Ledger::enable_cluster`].
+    cluster: std::sync::OnceLock<u64>,
+    /// One refill at a time per client.
+    gates: std::sync::Mutex<HashMap<Address, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 #[derive(Clone)]
@@ -217,25 +240,62 @@ impl Ledger {
             tx,
             chain_mode,
             fence: Default::default(),
+            member: Default::default(),
+            cluster: Default::default(),
+            gates: Default::default(),
         });
         let ledger = Self { inner };
         tokio::spawn(writer(ledger.clone(), rx, max_batch.max(1)));
         ledger
     }
 
-    /// Cluster mode: balance writes need the lease term `fence` (`None`: refused with
-    /// `not_leader`). The cached accounts without reservations are forgotten, so a new leader
-    /// serves from what the database holds, not from what it read while it followed.
+    /// Cluster mode: every replica meters from balance leases (see the module docs), taking
+    /// about `lease_calls` calls' worth at a time. Call once, before serving; metering waits for
+    /// the first membership term ([`Ledger::set_member`]).
+    pub fn enable_cluster(&self, lease_calls: u64) {
+        let _ = self.inner.cluster.set(lease_calls.max(1));
+        self.inner.member.set(None);
+    }
+
+    /// Whether this ledger meters from balance leases (cluster mode).
+    pub fn clustered(&self) -> bool {
+        self.inner.cluster.get().is_some()
+    }
+
+    /// Cluster mode: applying vault events needs the `chain` lease term `fence` (`None`:
+    /// refused with `not_leader`).
     pub fn set_fence(&self, fence: Option<crate::cluster::Fence>) {
         self.inner.fence.set(fence);
-        self.inner.accounts().retain(|_, a| a.reserved > 0);
+    }
+
+    /// Cluster mode: metering and balance writes need this replica's membership term (`None`:
+    /// refused with `not_member`). Leases of an earlier term count for nothing any more.
+    pub fn set_member(&self, term: Option<crate::cluster::Fence>) {
+        let token = term.as_ref().map(|f| f.token);
+        self.inner.member.set(term);
+        for a in self.inner.accounts().values_mut() {
+            if Some(a.term) != token {
+                a.lease = 0;
+            }
+        }
+    }
+
+    fn member(&self) -> Result<crate::cluster::Fence> {
+        match self.inner.member.get() {
+            crate::cluster::lease::FenceState::Fenced(Some(f)) => Ok(f),
+            _ => Err(OracleError::NotMember(
+                "this replica holds no live membership in the cluster (starting, or its membership lapsed); nothing was charged".into(),
+            )),
+        }
     }
 
     async fn load(&self, address: Address) -> Result<()> {
-        if matches!(
-            self.inner.fence.get(),
-            crate::cluster::lease::FenceState::Fenced(None)
-        ) {
+        if !self.clustered()
+            && matches!(
+                self.inner.fence.get(),
+                crate::cluster::lease::FenceState::Fenced(None)
+            )
+        {
             // A follower: another replica writes balances, so never serve a cached copy.
             self.inner.accounts().remove(&address);
         }
@@ -253,6 +313,7 @@ impl Ledger {
                 credited: parse_wei(&r.credited_wei)?,
                 held: 0,
                 cap: 0,
+                ..Account::default()
             },
             None => Account::default(),
         };
@@ -270,6 +331,9 @@ impl Ledger {
 
     /// Reserves `price` of `address`'s balance, or fails with `InsufficientBalance`.
     pub async fn reserve(&self, address: Address, price: Wei) -> Result<Reservation> {
+        if let Some(&calls) = self.inner.cluster.get() {
+            return self.reserve_leased(address, price.0, calls).await;
+        }
         self.inner.fence.require(METERING)?;
         self.load(address).await?;
         let mut accounts = self.inner.accounts();
@@ -302,6 +366,180 @@ impl Ledger {
             amount: price.0,
             live: true,
         })
+    }
+
+    /// Cluster mode: reserves from this replica's balance lease, refilling it when short.
+    async fn reserve_leased(
+        &self,
+        address: Address,
+        price: u128,
+        calls: u64,
+    ) -> Result<Reservation> {
+        let me = self.member()?;
+        if let Some(r) = self.take_from_lease(address, price, &me) {
+            return Ok(r);
+        }
+        let gate = self
+            .inner
+            .gates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(address)
+            .or_default()
+            .clone();
+        let _one_refill = gate.lock().await;
+        // Another call may have refilled meanwhile.
+        if let Some(r) = self.take_from_lease(address, price, &me) {
+            return Ok(r);
+        }
+        self.refill(address, price, calls, &me).await?;
+        self.take_from_lease(address, price, &me)
+            .ok_or_else(|| OracleError::BalanceLeased {
+                needed: Wei(price),
+                leased: Wei(0),
+            })
+    }
+
+    fn take_from_lease(
+        &self,
+        address: Address,
+        price: u128,
+        me: &crate::cluster::Fence,
+    ) -> Option<Reservation> {
+        let mut accounts = self.inner.accounts();
+        let acct = accounts.entry(address).or_default();
+        if acct.term != me.token {
+            return None;
+        }
+        if acct.lease.saturating_sub(acct.reserved) < price {
+            return None;
+        }
+        acct.reserved += price;
+        Some(Reservation {
+            ledger: self.clone(),
+            address,
+            amount: price,
+            live: true,
+        })
+    }
+
+    /// One transaction: hold the membership term, lock the client's balance row, and lease
+    /// what the call needs and more (see the module docs), or fail with what is available.
+    #[instrument(skip(self, me), fields(address = %address))]
+    async fn refill(
+        &self,
+        address: Address,
+        price: u128,
+        calls: u64,
+        me: &crate::cluster::Fence,
+    ) -> Result<()> {
+        use crate::cluster::balance;
+        let chain_mode = self.inner.chain_mode;
+        let txn = self.inner.db.begin().await?;
+        hold_member(&txn, me).await?;
+        let one: std::collections::BTreeSet<Address> = [address].into();
+        let held = balance::read(&txn, &one, me, true)
+            .await?
+            .remove(&address)
+            .unwrap_or_default();
+        let in_flight = self
+            .inner
+            .accounts()
+            .get(&address)
+            .filter(|a| a.term == me.token)
+            .map_or(0, |a| a.reserved);
+        // What of the lease is not reserved yet, as the database holds it.
+        let spare = held.own.saturating_sub(in_flight);
+        let need = price.saturating_sub(spare);
+        let free = held.free(chain_mode);
+        metrics::counter!("imo_balance_lease_refills_total").increment(1);
+        if free < need {
+            let available = spare.saturating_add(free);
+            let result = if held.others > 0 {
+                balance::recall(&txn, me, address).await?;
+                Err(OracleError::BalanceLeased {
+                    needed: Wei(price),
+                    leased: Wei(held.others),
+                })
+            } else if chain_mode
+                && held.cap.saturating_sub(held.spent) < held.balance.saturating_sub(held.held)
+            {
+                Err(OracleError::SpendingCapExceeded {
+                    needed: Wei(price),
+                    available: Wei(available),
+                })
+            } else {
+                Err(OracleError::InsufficientBalance {
+                    needed: Wei(price),
+                    available: Wei(available),
+                })
+            };
+            txn.commit().await?;
+            self.remember(address, &held, held.own, me.token);
+            return result;
+        }
+        let want = price.saturating_mul(u128::from(calls)).max(need);
+        let grant = want.min((free / 2).max(need));
+        let lease = held.own.saturating_add(grant);
+        balance::set_own(&txn, me, address, lease, self.inner.clock.now_ms()).await?;
+        txn.commit().await?;
+        self.remember(address, &held, lease, me.token);
+        Ok(())
+    }
+
+    /// Keeps what the database said of a client (cluster mode) and this replica's lease.
+    fn remember(
+        &self,
+        address: Address,
+        held: &crate::cluster::balance::Held,
+        lease: u128,
+        term: i64,
+    ) {
+        let mut accounts = self.inner.accounts();
+        let a = accounts.entry(address).or_default();
+        a.balance = held.balance;
+        a.spent = held.spent;
+        a.credited = held.credited;
+        a.held = held.held;
+        a.cap = held.cap;
+        a.lease = lease;
+        a.term = term;
+    }
+
+    /// Cluster mode: hands back, of each lease another replica recalled, what is not reserved
+    /// by a call in flight. Run by the membership task at every renewal.
+    pub async fn hand_back_recalled(&self) -> Result<usize> {
+        use crate::cluster::balance;
+        let Ok(me) = self.member() else {
+            return Ok(0);
+        };
+        let addrs = balance::recalled(&self.inner.db, &me).await?;
+        for address in &addrs {
+            let txn = self.inner.db.begin().await?;
+            hold_member(&txn, &me).await?;
+            let one: std::collections::BTreeSet<Address> = [*address].into();
+            let held = balance::read(&txn, &one, &me, true)
+                .await?
+                .remove(address)
+                .unwrap_or_default();
+            // Under the accounts lock: new reservations see the smaller lease at once.
+            let keep = {
+                let mut accounts = self.inner.accounts();
+                let a = accounts.entry(*address).or_default();
+                let keep = if a.term == me.token {
+                    a.reserved.min(held.own)
+                } else {
+                    0
+                };
+                a.lease = a.lease.min(keep);
+                keep
+            };
+            balance::set_own(&txn, &me, *address, keep, self.inner.clock.now_ms()).await?;
+            txn.commit().await?;
+            metrics::counter!("imo_balance_leases_handed_back_total").increment(1);
+            tracing::debug!(address = %address, kept = %keep, "balance lease recalled: handed back what is not in flight");
+        }
+        Ok(addrs.len())
     }
 
     fn release(&self, address: Address, amount: u128) {
@@ -339,7 +577,11 @@ impl Ledger {
                 "the chain loop is on (chain.enabled): balances come only from deposits to the PaymentVault".into(),
             ));
         }
-        self.inner.fence.require(METERING)?;
+        if self.clustered() {
+            self.member()?;
+        } else {
+            self.inner.fence.require(METERING)?;
+        }
         self.load(address).await?;
         if let Some(a) = self.inner.accounts().get(&address)
             && (a.balance.checked_add(amount.0).is_none()
@@ -369,6 +611,9 @@ impl Ledger {
     }
 
     pub async fn balance(&self, address: Address) -> Result<BalanceView> {
+        if self.clustered() {
+            return self.balance_clustered(address).await;
+        }
         self.load(address).await?;
         let a = self
             .inner
@@ -387,6 +632,37 @@ impl Ledger {
             credited_wei: Wei(a.credited),
             held_wei: Wei(a.held),
             cap_wei: Wei(a.cap),
+            leased_wei: Wei(0),
+            available_wei: Wei(available),
+        })
+    }
+
+    /// Cluster mode: the account as the database holds it now, with this replica's calls in
+    /// flight; what other replicas leased is not available here.
+    async fn balance_clustered(&self, address: Address) -> Result<BalanceView> {
+        let me = self.member()?;
+        let one: std::collections::BTreeSet<Address> = [address].into();
+        let held = crate::cluster::balance::read(&self.inner.db, &one, &me, false)
+            .await?
+            .remove(&address)
+            .unwrap_or_default();
+        let reserved = self
+            .inner
+            .accounts()
+            .get(&address)
+            .filter(|a| a.term == me.token)
+            .map_or(0, |a| a.reserved);
+        let available = held
+            .limit(self.inner.chain_mode)
+            .saturating_sub(held.others.saturating_add(reserved));
+        Ok(BalanceView {
+            balance_wei: Wei(held.balance),
+            reserved_wei: Wei(reserved),
+            spent_wei: Wei(held.spent),
+            credited_wei: Wei(held.credited),
+            held_wei: Wei(held.held),
+            cap_wei: Wei(held.cap),
+            leased_wei: Wei(held.others),
             available_wei: Wei(available),
         })
     }
@@ -501,8 +777,22 @@ async fn writer(ledger: Ledger, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     }
 }
 
-/// What only the lease holder does (cluster mode), for `not_leader` errors.
-const METERING: &str = "metered calls and balance writes";
+/// What only the `chain` lease holder does (cluster mode), for `not_leader` errors.
+const METERING: &str = "vault events";
+
+/// Holds this replica's membership term `me` in a transaction (see
+/// [`crate::cluster::lease::hold_in`]): `not_member` when it is over.
+async fn hold_member<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    me: &crate::cluster::Fence,
+) -> Result<()> {
+    crate::cluster::lease::hold_in(txn, me)
+        .await
+        .map_err(|e| match e {
+            OracleError::NotLeader(m) => OracleError::NotMember(m),
+            e => e,
+        })
+}
 
 fn stopped() -> OracleError {
     OracleError::Database("the ledger writer has stopped (the service is shutting down)".into())
@@ -514,11 +804,75 @@ fn overflow(address: Address, amount: u128) -> OracleError {
     ))
 }
 
+/// The account of `address` a write is planned from.
+fn address_of(write: &Write) -> Option<Address> {
+    match write {
+        Write::Receipt(r) => Some(r.client),
+        Write::Credit { address, .. } => Some(*address),
+        Write::Chain(e) => Some(e.account),
+        Write::Ack(_) | Write::Freeze(_) | Write::Stop => None,
+    }
+}
+
+/// Cluster mode: what a batch's transaction read and locked before planning.
+struct Locked {
+    txn: sea_orm::DatabaseTransaction,
+    me: crate::cluster::Fence,
+    held: HashMap<Address, crate::cluster::balance::Held>,
+}
+
+/// Cluster mode: opens the batch's transaction, holds the membership term (and the `chain`
+/// term when the batch applies vault events), creates missing balance rows and locks them.
+async fn lock_batch(ledger: &Ledger, batch: &[Job]) -> Result<Locked> {
+    use crate::cluster::balance;
+    let me = ledger.member()?;
+    let chain_fence = if batch.iter().any(|j| matches!(j.write, Write::Chain(_))) {
+        ledger.inner.fence.require(METERING)?
+    } else {
+        None
+    };
+    let addrs: std::collections::BTreeSet<Address> =
+        batch.iter().filter_map(|j| address_of(&j.write)).collect();
+    let fresh: std::collections::BTreeSet<Address> = batch
+        .iter()
+        .filter(|j| matches!(j.write, Write::Credit { .. } | Write::Chain(_)))
+        .filter_map(|j| address_of(&j.write))
+        .collect();
+    let txn = ledger.inner.db.begin().await?;
+    hold_member(&txn, &me).await?;
+    if let Some(f) = chain_fence {
+        crate::cluster::lease::hold_in(&txn, &f).await?;
+    }
+    balance::ensure_rows(&txn, &fresh, ledger.inner.clock.now_ms()).await?;
+    let held = balance::read(&txn, &addrs, &me, true).await?;
+    Ok(Locked { txn, me, held })
+}
+
 async fn commit_batch(ledger: &Ledger, batch: &mut Vec<Job>) {
     if batch.is_empty() {
         return;
     }
-    let (next, refused) = plan(ledger, batch);
+    let mut locked = None;
+    if ledger.clustered() {
+        match lock_batch(ledger, batch).await {
+            Ok(l) => locked = Some(l),
+            Err(e) => {
+                error!(error = %e, jobs = batch.len(), "ledger batch failed; nothing was charged");
+                for job in batch.drain(..) {
+                    if let Write::Receipt(r) = &job.write {
+                        ledger.release(r.client, r.price_wei.0);
+                    }
+                    let _ = job.done.send(Err(match &e {
+                        OracleError::NotLeader(m) => OracleError::NotLeader(m.clone()),
+                        OracleError::NotMember(m) => OracleError::NotMember(m.clone()),
+                        e => OracleError::Database(e.to_string()),
+                    }));
+                }
+                return;
+            }
+        }
+    }
+    let (next, refused) = plan(ledger, batch, locked.as_ref());
     // Jobs whose effect would overflow are answered now and left out of the transaction.
     let mut kept = Vec::with_capacity(batch.len());
     for (job, verdict) in batch.drain(..).zip(refused) {
@@ -535,9 +889,12 @@ async fn commit_batch(ledger: &Ledger, batch: &mut Vec<Job>) {
         }
     }
     if kept.is_empty() {
+        if let Some(l) = locked {
+            let _ = l.txn.rollback().await;
+        }
         return;
     }
-    let result = write_batch(ledger, &kept, &next).await;
+    let result = write_batch(ledger, &kept, &next, locked).await;
     metrics::histogram!("imo_ledger_batch_size").record(kept.len() as f64);
     if let Err(e) = &result {
         error!(error = %e, jobs = kept.len(), "ledger batch failed; nothing was charged");
@@ -546,6 +903,7 @@ async fn commit_batch(ledger: &Ledger, batch: &mut Vec<Job>) {
         let outcome = match &result {
             Ok(()) => Ok(()),
             Err(OracleError::NotLeader(m)) => Err(OracleError::NotLeader(m.clone())),
+            Err(OracleError::NotMember(m)) => Err(OracleError::NotMember(m.clone())),
             Err(e) => Err(OracleError::Database(e.to_string())),
         };
         if let (Err(_), Write::Receipt(r)) = (&outcome, &job.write) {
@@ -566,36 +924,67 @@ enum Verdict {
 }
 
 /// The new account states the batch leads to, computed with checked arithmetic from the
-/// committed ones; a job that would overflow is refused on its own and changes nothing.
-fn plan(ledger: &Ledger, batch: &[Job]) -> (HashMap<Address, Account>, Vec<Verdict>) {
+/// committed ones (in cluster mode: the rows the batch's transaction locked); a job that would
+/// overflow is refused on its own and changes nothing. In cluster mode a receipt must also be
+/// covered by this replica's live lease and what no replica holds: a call served from a lease
+/// that lapsed meanwhile (the replica stalled) is refused, uncharged.
+fn plan(
+    ledger: &Ledger,
+    batch: &[Job],
+    locked: Option<&Locked>,
+) -> (HashMap<Address, Account>, Vec<Verdict>) {
     let mut next: HashMap<Address, Account> = HashMap::new();
     let mut verdicts = Vec::with_capacity(batch.len());
     let accounts = ledger.inner.accounts();
-    for job in batch {
-        let addr = match &job.write {
-            Write::Receipt(r) => r.client,
-            Write::Credit { address, .. } => *address,
-            Write::Chain(e) => e.account,
-            Write::Ack(_) | Write::Freeze(_) | Write::Stop => {
-                verdicts.push(Verdict::Apply);
-                continue;
+    let base = |addr: Address| match locked {
+        Some(l) => {
+            let h = l.held.get(&addr).copied().unwrap_or_default();
+            Account {
+                balance: h.balance,
+                spent: h.spent,
+                credited: h.credited,
+                held: h.held,
+                cap: h.cap,
+                ..Account::default()
             }
+        }
+        None => accounts.get(&addr).copied().unwrap_or_default(),
+    };
+    // Cluster mode: what each client's receipts may still take (lease + free).
+    let mut cover: HashMap<Address, u128> = HashMap::new();
+    for job in batch {
+        let Some(addr) = address_of(&job.write) else {
+            verdicts.push(Verdict::Apply);
+            continue;
         };
-        let a = next
-            .entry(addr)
-            .or_insert_with(|| accounts.get(&addr).copied().unwrap_or_default());
+        let a = next.entry(addr).or_insert_with(|| base(addr));
         let mut b = *a;
         let verdict = match &job.write {
             Write::Receipt(r) => match (
                 b.balance.checked_sub(r.price_wei.0),
                 b.spent.checked_add(r.price_wei.0),
+                locked.map(|l| {
+                    let left = cover.entry(addr).or_insert_with(|| {
+                        let h = l.held.get(&addr).copied().unwrap_or_default();
+                        h.own.saturating_add(h.free(ledger.inner.chain_mode))
+                    });
+                    let fits = *left >= r.price_wei.0;
+                    if fits {
+                        *left -= r.price_wei.0;
+                    }
+                    fits
+                }),
             ) {
-                (Some(balance), Some(spent)) => {
+                (_, _, Some(false)) => Verdict::Reject(OracleError::NotMember(format!(
+                    "the balance lease this call was served from is no longer this replica's (its membership lapsed while the call ran); {} wei were not charged: retry",
+                    r.price_wei
+                ))),
+                (Some(balance), Some(spent), _) => {
                     b.balance = balance;
                     b.spent = spent;
                     Verdict::Apply
                 }
-                _ => Verdict::Reject(OracleError::InvalidInput(format!(
+                (_, _, _) => Verdict::Reject(OracleError::InvalidInput(format!(
                     "charging {} wei to {addr} would leave its account out of range; not charged",
                     r.price_wei
                 ))),
@@ -657,12 +1046,13 @@ async fn write_batch(
     ledger: &Ledger,
     batch: &[(Job, Verdict)],
     next: &HashMap<Address, Account>,
+    locked: Option<Locked>,
 ) -> Result<()> {
     let now = ledger.inner.clock.now_ms();
-    let txn = ledger.inner.db.begin().await?;
-    if let Some(fence) = ledger.inner.fence.require(METERING)? {
-        crate::cluster::lease::hold_in(&txn, &fence).await?;
-    }
+    let (txn, leases) = match locked {
+        Some(l) => (l.txn, Some((l.me, l.held))),
+        None => (ledger.inner.db.begin().await?, None),
+    };
     let receipt_rows: Vec<receipts::ActiveModel> = batch
         .iter()
         .filter_map(|(j, _)| match &j.write {
@@ -788,9 +1178,43 @@ async fn write_batch(
             .exec_without_returning(&txn)
             .await?;
     }
+    // Cluster mode: the receipts are charged to this replica's leases first (then to what no
+    // replica held); a recalled lease keeps only what calls in flight still need.
+    let mut new_leases: Vec<(Address, u128)> = vec![];
+    if let Some((me, held)) = &leases {
+        let mut charged: HashMap<Address, u128> = HashMap::new();
+        for (j, _) in batch {
+            if let Write::Receipt(r) = &j.write {
+                *charged.entry(r.client).or_default() += r.price_wei.0;
+            }
+        }
+        for (addr, amount) in charged {
+            let h = held.get(&addr).copied().unwrap_or_default();
+            let mut lease = h.own.saturating_sub(amount);
+            if h.recalled {
+                let in_flight = ledger
+                    .inner
+                    .accounts()
+                    .get(&addr)
+                    .map_or(0, |a| a.reserved.saturating_sub(amount));
+                lease = lease.min(in_flight);
+            }
+            if lease != h.own || h.recalled {
+                crate::cluster::balance::set_own(&txn, me, addr, lease, now).await?;
+            }
+            new_leases.push((addr, lease));
+        }
+    }
     txn.commit().await?;
 
     let mut accounts = ledger.inner.accounts();
+    if let Some((me, _)) = &leases {
+        for (addr, lease) in &new_leases {
+            let a = accounts.entry(*addr).or_default();
+            a.lease = *lease;
+            a.term = me.token;
+        }
+    }
     for (job, _) in batch {
         if let Write::Receipt(r) = &job.write
             && let Some(a) = accounts.get_mut(&r.client)

@@ -113,6 +113,9 @@ impl Oracle {
             config.chain.enabled,
             clock.clone(),
         );
+        if config.cluster.enabled {
+            ledger.enable_cluster(config.cluster.balance_lease_calls);
+        }
         let epochs = EpochRule::new(config.metering.epoch_secs);
         if config.engine.preload {
             let n = registry.preload().await?;

@@ -165,6 +165,8 @@ export interface Balance {
   credited_wei: string;
   held_wei: string;
   cap_wei: string;
+  /** Cluster mode: leased to the other serving replicas. */
+  leased_wei: string;
   available_wei: string;
 }
 

@@ -376,6 +376,18 @@ impl EpochMachine {
         else {
             return Ok(());
         };
+        // Cluster mode: only epochs every live replica has sealed (all its receipts committed).
+        let last = if self.ledger.clustered() {
+            let txn = sea_orm::TransactionTrait::begin(&self.ctx.db).await?;
+            let sealed = crate::cluster::balance::sealed_through(&txn).await?;
+            txn.commit().await?;
+            match sealed {
+                Some(s) => last.min(s),
+                None => return Ok(()),
+            }
+        } else {
+            last
+        };
         let due: Vec<i64> = receipts::Entity::find()
             .select_only()
             .column(receipts::Column::Epoch)

@@ -87,7 +87,7 @@ pub struct Lease {
     ttl_ms: i64,
 }
 
-fn placeholders(backend: DatabaseBackend, sql: &str) -> String {
+pub(crate) fn placeholders(backend: DatabaseBackend, sql: &str) -> String {
     if backend != DatabaseBackend::Postgres {
         return sql.to_owned();
     }

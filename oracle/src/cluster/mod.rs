@@ -7,12 +7,19 @@
 //!   most every half lease, stops the jobs the moment it cannot prove it still holds the lease,
 //!   and hands the lease back on shutdown. The transaction manager's writes that record a nonce
 //!   or a signed transaction are fenced, so a deposed leader can never send a transaction.
+//! * [`member`]: every replica holds a membership lease of its own (`member:<hash>`) while it
+//!   lives; it meters from [`balance`] leases that count only while that term is live, and it
+//!   seals each epoch past its grace on that row, so the leader closes an epoch only once every
+//!   live replica has committed all its receipts of it.
 
+pub mod balance;
 pub mod leader;
 pub mod lease;
+pub mod member;
 
 pub use leader::Leadership;
 pub use lease::{Fence, Lease, LeaseTerm};
+pub use member::Membership;
 
 /// The lease of the replica that runs the chain jobs.
 pub const CHAIN_LEASE: &str = "chain";

@@ -7,13 +7,17 @@
 //!   leader is SIGKILLed right after broadcasting a transaction (mid-broadcast), and again
 //!   mid-epoch; each time another replica takes over within one lease, the killed broadcast is
 //!   tracked to final (not sent again), every epoch is attested and finalized exactly once, no
-//!   nonce is used twice, and followers refuse metered calls (`503 not_leader`); a leader
+//!   nonce is used twice, and followers meter too (their receipts in the same trees); a leader
 //!   stopped with SIGTERM hands the lease back, so another takes over in under a lease.
 //! * `exactly_k_across_replicas` (PostgreSQL, real processes, chain off): a balance for exactly
-//!   K calls, 32 clients spread over three replicas: exactly K 200s, receipts == debits; then the
-//!   leader is SIGKILLed mid-load, and then another is frozen (SIGSTOP) mid-load: another replica
-//!   meters on, the woken one writes nothing and steps down, every 200 has its receipt, nothing
-//!   is charged twice.
+//!   K calls, 32 clients spread over three replicas that all meter from balance leases: exactly
+//!   K 200s, receipts == debits; then the leader is SIGKILLed mid-load, and then another is
+//!   frozen (SIGSTOP) mid-load: the others meter on (what the dead one leased counts again once
+//!   its membership lapses), the woken one writes nothing and steps down, every 200 has its
+//!   receipt, nothing is charged twice.
+//! * `replica_killed_holding_leases` (PostgreSQL, real processes): a replica leases part of a
+//!   balance and is SIGKILLed; the others see that part as leased until its membership lapses,
+//!   then serve it: the client gets exactly its balance's worth of calls, each charged once.
 
 use std::{
     os::unix::process::ExitStatusExt,
@@ -263,7 +267,7 @@ async fn leader_failover() {
         .new_leader(None, Duration::from_secs(LEASE_SECS + 5))
         .await;
 
-    // A follower refuses metered calls and balance writes; it serves everything else.
+    // Any replica serves the API; the leader runs the chain jobs.
     let follower = c.any_other(first);
     let pub_api = Client::new(&c.url(follower)).with_key(publisher_key.clone());
     let meta = imo_client::Upload {
@@ -354,15 +358,19 @@ async fn leader_failover() {
         }
     })
     .await;
+    // A follower meters too (from a balance lease); its receipts are settled like the leader's.
+    let mut calls = std::collections::BTreeMap::<u64, u32>::new();
     let follower_client = Client::new(&c.url(first)).with_key(client_key.clone());
     let (status, body) = follower_client
         .infer_json("tiny-mlp", &infer_body())
         .await
         .unwrap();
-    assert_eq!(status.as_u16(), 503, "{body}");
+    assert_eq!(status.as_u16(), 200, "a follower meters: {body}");
+    let r: imo_oracle::receipts::ReceiptRecord =
+        serde_json::from_str(body["parameters"]["imo_receipt"].as_str().unwrap()).unwrap();
+    *calls.entry(r.epoch).or_default() += 1;
 
     // Calls on the leader, then it is killed mid-epoch (its receipts committed, the epoch open).
-    let mut calls = std::collections::BTreeMap::<u64, u32>::new();
     for _ in 0..4 {
         let (status, body) = client_api
             .infer_json("tiny-mlp", &infer_body())
@@ -497,8 +505,10 @@ async fn leader_failover() {
     }
 }
 
-/// Calls until the ledger refuses (402): round-robin over `urls`, a 503 (uncharged: not the
-/// leader, or a deposed leader's refused batch) or a connection error moves to the next replica. `(200s with their receipt ids, 402s)`.
+/// Calls until the ledger refuses (402): round-robin over `urls`; a 503 (uncharged: the rest of
+/// the balance is leased to another replica, a replica whose membership lapsed, a deposed
+/// leader's refused batch) or a connection error moves to the next replica. `(200s with their
+/// receipt ids, 402s)`.
 async fn call_until_refused(urls: Vec<String>, key: String, start: usize) -> (Vec<String>, usize) {
     let mut ok = vec![];
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -515,8 +525,8 @@ async fn call_until_refused(urls: Vec<String>, key: String, start: usize) -> (Ve
                 ok.push(r.id);
             }
             Ok((s, _)) if s.as_u16() == 402 => return (ok, 1),
-            // Not the leader, or a deposed leader's batch refused (its term over, or its stalled
-            // transaction ended by the database): uncharged, try the next replica.
+            // Leased elsewhere (`balance_leased`), or a batch refused (a lapsed membership, a
+            // stalled transaction ended by the database): uncharged, try the next replica.
             Ok((s, _)) if s.as_u16() == 503 => {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -526,15 +536,21 @@ async fn call_until_refused(urls: Vec<String>, key: String, start: usize) -> (Ve
     }
 }
 
-/// Metering across three replicas (chain off, admin credits): a balance for exactly K calls
-/// gives exactly K 200s among 32 concurrent clients spread over the replicas, receipts ==
-/// debits to the wei; then the leader is SIGKILLed while 32 clients call: another replica
-/// meters on, every 200 has its receipt, nothing is charged twice, and the balance is its
-/// credits less its receipts to the wei.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exactly_k_across_replicas() {
-    const K: usize = 60;
-    const P: u128 = 1_000;
+/// Three replicas metering on one PostgreSQL database (chain off, admin credits), `tiny-mlp`
+/// uploaded at price `p`, a leader elected.
+struct Metering {
+    c: Cluster,
+    urls: Vec<String>,
+    leader: usize,
+    ckey: String,
+    akey: String,
+    /// The client's address.
+    addr: String,
+    pg_db: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+async fn metering_cluster(lease_secs: u64, renew_ms: u64, p: u128) -> Metering {
     let dir = tempfile::tempdir().unwrap();
     let (db_url, pg_db) = fresh_database(Backend::Postgres, dir.path()).await;
     let mut env = binary_env(dir.path(), &db_url);
@@ -545,8 +561,8 @@ async fn exactly_k_across_replicas() {
                 format!("[\"{}\"]", admin_signer().address()),
             ),
             ("IMO_CLUSTER_ENABLED", "true".into()),
-            ("IMO_CLUSTER_LEASE_SECS", LEASE_SECS.to_string()),
-            ("IMO_CLUSTER_RENEW_MS", RENEW_MS.to_string()),
+            ("IMO_CLUSTER_LEASE_SECS", lease_secs.to_string()),
+            ("IMO_CLUSTER_RENEW_MS", renew_ms.to_string()),
         ]
         .map(|(k, v)| (k.to_owned(), v)),
     );
@@ -564,12 +580,12 @@ async fn exactly_k_across_replicas() {
         c.start_replica(i, &[]).await;
     }
     let (leader, _, _) = c
-        .new_leader(None, Duration::from_secs(LEASE_SECS + 5))
+        .new_leader(None, Duration::from_secs(lease_secs + 5))
         .await;
     let urls: Vec<String> = (0..3).map(|i| c.url(i)).collect();
     let meta = imo_client::Upload {
         name: "tiny-mlp".into(),
-        price_wei: Some(P.to_string()),
+        price_wei: Some(p.to_string()),
         ..Default::default()
     };
     Client::new(&urls[c.any_other(leader)])
@@ -577,15 +593,46 @@ async fn exactly_k_across_replicas() {
         .upload_model(&meta, model_bytes("tiny_mlp.onnx"))
         .await
         .unwrap();
+    Metering {
+        c,
+        urls,
+        leader,
+        ckey,
+        akey,
+        addr: client.address().to_string(),
+        pg_db,
+        _dir: dir,
+    }
+}
+
+/// Metering across three replicas (chain off, admin credits): a balance for exactly K calls
+/// gives exactly K 200s among 32 concurrent clients spread over the replicas, receipts ==
+/// debits to the wei; then the leader is SIGKILLed while 32 clients call: the others meter on,
+/// every 200 has its receipt, nothing is charged twice, and the balance is its credits less its
+/// receipts to the wei.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_k_across_replicas() {
+    const K: usize = 60;
+    const P: u128 = 1_000;
+    let Metering {
+        mut c,
+        urls,
+        leader,
+        ckey,
+        akey,
+        addr,
+        pg_db,
+        _dir,
+    } = metering_cluster(LEASE_SECS, RENEW_MS, P).await;
     let admin = Client::new(&urls[leader]).with_key(akey.clone());
-    let addr = client.address().to_string();
+    // Any replica writes balances: half the credit through a follower, half through the leader.
     let follower_admin = Client::new(&urls[c.any_other(leader)]).with_key(akey.clone());
-    assert!(
-        follower_admin.credit(&addr, "1").await.is_err(),
-        "a follower refuses balance writes"
-    );
+    follower_admin
+        .credit(&addr, &(K as u128 / 2 * P).to_string())
+        .await
+        .unwrap();
     admin
-        .credit(&addr, &(K as u128 * P).to_string())
+        .credit(&addr, &((K as u128 - K as u128 / 2) * P).to_string())
         .await
         .unwrap();
 
@@ -760,6 +807,172 @@ async fn exactly_k_across_replicas() {
             p.stop().await;
         }
     }
+    c.db.close().await.ok();
+    if let Some(name) = pg_db {
+        drop_database(&name).await;
+    }
+}
+
+/// The client's balance as replica `i` reports it.
+async fn balance_at(c: &Cluster, i: usize, key: &str) -> imo_client::dto::BalanceResponse {
+    Client::new(&c.url(i))
+        .with_key(key.to_owned())
+        .balance()
+        .await
+        .unwrap()
+}
+
+/// A replica SIGKILLed while it holds a balance lease: the others see that part as leased (not
+/// available) until the dead replica's membership lapses, then serve it. The client gets exactly
+/// its balance's worth of calls, each charged once, to the wei.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_killed_holding_leases() {
+    const K: u128 = 40;
+    const P: u128 = 1_000;
+    // A longer lease than the other tests', so that the dead replica's lease is seen first.
+    const LEASE: u64 = 4;
+    let Metering {
+        mut c,
+        urls,
+        ckey,
+        akey,
+        addr,
+        pg_db,
+        _dir,
+        ..
+    } = metering_cluster(LEASE, 1_000, P).await;
+    Client::new(&urls[0])
+        .with_key(akey)
+        .credit(&addr, &(K * P).to_string())
+        .await
+        .unwrap();
+    let mut served = vec![];
+    let call = |i: usize| {
+        let api = Client::new(&urls[i]).with_key(ckey.clone());
+        async move {
+            let (s, body) = api.infer_json("tiny-mlp", &infer_body()).await.unwrap();
+            (s.as_u16(), body)
+        }
+    };
+    // Replica 1 leases half of what is free (20 calls' worth) at its first call, and serves 5.
+    for _ in 0..5 {
+        let (s, body) = call(1).await;
+        assert_eq!(s, 200, "{body}");
+        served.push(
+            body["parameters"]["imo_receipt"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let member = imo_oracle::cluster::balance::member_lease_name("r1");
+    let leases = c.db.clone();
+    let row: Option<(String, String)> = sea_orm::ConnectionTrait::query_one_raw(
+        &leases,
+        sea_orm::Statement::from_sql_and_values(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT member, amount_wei FROM balance_leases WHERE member = $1",
+            [member.clone().into()],
+        ),
+    )
+    .await
+    .unwrap()
+    .map(|r| {
+        (
+            r.try_get("", "member").unwrap(),
+            r.try_get("", "amount_wei").unwrap(),
+        )
+    });
+    assert_eq!(
+        row,
+        Some((member, (15 * P).to_string())),
+        "r1 holds 15 calls' worth"
+    );
+    c.sigkill(1).await;
+
+    // Its membership is still live: what it leased is not available on the others.
+    let b = balance_at(&c, 0, &ckey).await;
+    assert_eq!(b.balance_wei, (35 * P).to_string());
+    assert_eq!(b.leased_wei, (15 * P).to_string(), "{b:?}");
+    assert_eq!(b.available_wei, (20 * P).to_string(), "{b:?}");
+
+    // Once it lapses (one lease), everything left is available again, on any replica.
+    let (c0, c2) = (&c, &ckey);
+    eventually(
+        "the dead replica's lease to lapse",
+        Duration::from_secs(LEASE + 3),
+        || async move {
+            let b = balance_at(c0, 2, c2).await;
+            (b.leased_wei == "0" && b.available_wei == (35 * P).to_string()).then_some(())
+        },
+    )
+    .await;
+    // The survivors serve exactly the rest: 35 calls, then 402.
+    let mut i = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "calls kept failing for 60 s");
+        let (s, body) = call([0, 2][i % 2]).await;
+        i += 1;
+        match s {
+            200 => served.push(
+                body["parameters"]["imo_receipt"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            ),
+            402 => break,
+            // The other survivor holds the rest for now; it hands it back when recalled.
+            503 => assert_eq!(
+                body["error"].as_str().map(|e| e.contains("leased")),
+                Some(true),
+                "{body}"
+            ),
+            _ => panic!("unexpected {s}: {body}"),
+        }
+    }
+    assert_eq!(
+        served.len() as u128,
+        K,
+        "exactly the balance's worth of calls"
+    );
+    let rows = imo_oracle::db::receipts::Entity::find()
+        .all(&c.db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len() as u128, K, "one receipt per 200, none twice");
+    let b = balance_at(&c, 0, &ckey).await;
+    assert_eq!(b.balance_wei, "0");
+    assert_eq!(
+        b.spent_wei,
+        (K * P).to_string(),
+        "debits == receipts, to the wei"
+    );
+    assert_eq!(b.leased_wei, "0");
+    for i in [0, 2] {
+        if let Some(p) = c.replicas[i].take() {
+            p.stop().await;
+        }
+    }
+    // Stopped replicas returned their leases; only the killed one's row is left (it counts for
+    // nothing: its membership lapsed).
+    let left: Vec<String> = sea_orm::ConnectionTrait::query_all_raw(
+        &c.db,
+        sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT member FROM balance_leases",
+        ),
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| r.try_get("", "member").unwrap())
+    .collect();
+    assert_eq!(
+        left,
+        vec![imo_oracle::cluster::balance::member_lease_name("r1")],
+        "the stopped replicas returned their leases"
+    );
     c.db.close().await.ok();
     if let Some(name) = pg_db {
         drop_database(&name).await;
