@@ -1,9 +1,10 @@
 //! `make bench` (cluster): metered calls per second and their median latency with 1, 2 and 3
 //! `imo serve` replicas on one PostgreSQL database (`cluster.enabled`), 32 concurrent clients
-//! spread round-robin over the replicas (a `503 not_leader` answer is retried on the next
-//! replica, as a load balancer's retry would), and the database transactions per 1,000 calls
-//! (`pg_stat_database.xact_commit + xact_rollback` of the bench database, lease renewals
-//! included). Real processes (the release `imo`, or `IMO_BENCH_BINARY`), real ONNX Runtime
+//! spread round-robin over the replicas, every replica metering from balance leases (a 503 —
+//! `balance_leased` — is retried on the next replica, as a load balancer's retry would), the
+//! database transactions per 1,000 calls (`pg_stat_database.xact_commit + xact_rollback` of the
+//! bench database, lease and membership renewals included) and the balance-lease refills per
+//! 1,000 calls (`imo_balance_lease_refills_total` of every replica). Real processes (the release `imo`, or `IMO_BENCH_BINARY`), real ONNX Runtime
 //! (tiny_mlp), real PostgreSQL.
 
 use std::{
@@ -177,6 +178,28 @@ struct Row {
     p50_ms: f64,
     xacts_per_1000: f64,
     hops_per_1000: f64,
+    refills_per_1000: f64,
+}
+
+/// `imo_balance_lease_refills_total` summed over the replicas.
+async fn refills(http: &reqwest::Client, urls: &[String]) -> f64 {
+    let mut n = 0.0;
+    for u in urls {
+        let text = http
+            .get(format!("{u}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        n += text
+            .lines()
+            .filter(|l| l.starts_with("imo_balance_lease_refills_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>();
+    }
+    n
 }
 
 async fn run(admin: &str, replicas: usize) -> Row {
@@ -242,6 +265,7 @@ async fn run(admin: &str, replicas: usize) -> Row {
         call(&http, &urls, i, &ckey, &body).await;
     }
     let before = xacts(&bench_db, &name).await;
+    let refills_before = refills(&http, &urls).await;
     let next = Arc::new(AtomicUsize::new(0));
     let hops = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -275,6 +299,7 @@ async fn run(admin: &str, replicas: usize) -> Row {
     }
     let wall = started.elapsed();
     let after = xacts(&bench_db, &name).await;
+    let refilled = refills(&http, &urls).await - refills_before;
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     for mut p in procs {
         let _ = std::process::Command::new("kill")
@@ -292,6 +317,7 @@ async fn run(admin: &str, replicas: usize) -> Row {
         p50_ms: lat[lat.len() / 2],
         xacts_per_1000: (after - before) as f64 * 1000.0 / CALLS as f64,
         hops_per_1000: hops.load(Ordering::Relaxed) as f64 * 1000.0 / CALLS as f64,
+        refills_per_1000: refilled * 1000.0 / CALLS as f64,
     }
 }
 
@@ -307,13 +333,20 @@ fn main() {
         println!(
             "\n## Replicas on one PostgreSQL (cluster.enabled; {CLIENTS} clients, {CALLS} metered calls of tiny_mlp, round-robin, 503 retried on the next replica)\n"
         );
-        println!("| replicas | calls/s | p50 ms | DB transactions / 1,000 calls | extra hops / 1,000 calls |");
-        println!("|---|---|---|---|---|");
+        println!(
+            "| replicas | calls/s | p50 ms | DB transactions / 1,000 calls | lease refills / 1,000 calls | extra hops / 1,000 calls |"
+        );
+        println!("|---|---|---|---|---|---|");
         for n in [1, 2, 3] {
             let r = run(&admin, n).await;
             println!(
-                "| {} | {:.0} | {:.2} | {:.0} | {:.0} |",
-                r.replicas, r.calls_per_s, r.p50_ms, r.xacts_per_1000, r.hops_per_1000
+                "| {} | {:.0} | {:.2} | {:.0} | {:.1} | {:.0} |",
+                r.replicas,
+                r.calls_per_s,
+                r.p50_ms,
+                r.xacts_per_1000,
+                r.refills_per_1000,
+                r.hops_per_1000
             );
         }
     });

@@ -55,6 +55,15 @@ pub async fn connect(cfg: &DatabaseConfig) -> Result<DatabaseConnection> {
     .sqlx_logging(false);
     if is_sqlite {
         opts.map_sqlx_sqlite_opts(sqlite_pragmas);
+    } else {
+        // Every connection is opened here, at start, and kept: a network connection belongs to
+        // the async runtime that opened it, and the HTTP server's workers each run their own,
+        // which end one by one at shutdown. Opened by a request, a connection would die with its
+        // worker while another worker's request (or the ledger writer) still needs it. (SQLite
+        // connections run on threads of their own and are not affected.)
+        opts.min_connections(cfg.max_connections)
+            .idle_timeout(None::<Duration>)
+            .max_lifetime(None::<Duration>);
     }
     let db = Database::connect(opts).await.map_err(|e| {
         OracleError::Database(format!("cannot connect to {}: {e}", cfg.redacted_url()))

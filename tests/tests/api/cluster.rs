@@ -49,6 +49,7 @@ const RENEW_MS: u64 = 400;
 async fn connect(url: &str) -> DatabaseConnection {
     let db = imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
         url: url.to_owned(),
+        max_connections: 2,
         ..Default::default()
     })
     .await
@@ -164,7 +165,12 @@ struct Cluster {
 impl Cluster {
     async fn start_replica(&mut self, i: usize, extra: &[(&str, &str)]) {
         let id = format!("r{i}");
-        let mut all = vec![("IMO_CLUSTER_REPLICA_ID", id.as_str())];
+        // Each replica opens its pool at start: a few connections each keep three replicas
+        // and the tests running beside them under PostgreSQL's connection limit.
+        let mut all = vec![
+            ("IMO_CLUSTER_REPLICA_ID", id.as_str()),
+            ("IMO_DATABASE_MAX_CONNECTIONS", "6"),
+        ];
         all.extend_from_slice(extra);
         self.replicas[i] = Some(ImoProcess::serve(&self.env, &all).await);
     }
