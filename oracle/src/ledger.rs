@@ -388,13 +388,16 @@ impl Ledger {
             .or_default()
             .clone();
         let _one_refill = gate.lock().await;
-        // Another call may have refilled meanwhile.
-        if let Some(r) = self.take_from_lease(address, price, &me) {
-            return Ok(r);
+        // Another call may have refilled meanwhile, and calls that need no refill may take
+        // what a refill brought before this one does: try a few times.
+        for _ in 0..3 {
+            if let Some(r) = self.take_from_lease(address, price, &me) {
+                return Ok(r);
+            }
+            self.refill(address, price, calls, &me).await?;
         }
-        self.refill(address, price, calls, &me).await?;
         self.take_from_lease(address, price, &me)
-            .ok_or_else(|| OracleError::BalanceLeased {
+            .ok_or(OracleError::BalanceLeased {
                 needed: Wei(price),
                 leased: Wei(0),
             })

@@ -218,7 +218,7 @@ pub async fn recalled<C: ConnectionTrait>(c: &C, me: &Fence) -> Result<Vec<Addre
         ))
         .await?;
     rows.into_iter()
-        .map(|r| Ok(r.try_get::<String>("", "address")?.parse()?))
+        .map(|r| r.try_get::<String>("", "address")?.parse())
         .collect()
 }
 

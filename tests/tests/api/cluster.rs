@@ -416,6 +416,22 @@ async fn leader_failover() {
     )
     .await;
     *calls.entry(r.epoch).or_default() += 1;
+
+    // Three replicas again, 32 concurrent clients spread over them: every 200 is counted in
+    // its epoch, and the totals below hold to the wei (200s == receipts == attested == paid).
+    c.start_replica(second, &[]).await;
+    let urls: Vec<String> = (0..3).map(|i| c.url(i)).collect();
+    let load: Vec<_> = (0..32)
+        .map(|t| tokio::spawn(call_n(urls.clone(), client_key.clone(), t, 4)))
+        .collect();
+    let mut under_load = 0;
+    for t in load {
+        for r in t.await.unwrap() {
+            *calls.entry(r.epoch).or_default() += 1;
+            under_load += 1;
+        }
+    }
+    assert_eq!(under_load, 32 * 4);
     let epochs: Vec<u64> = calls.keys().copied().collect();
     let e2 = epochs.clone();
     c.until(third, &format!("epochs {epochs:?} attested"), 40, || {
@@ -511,26 +527,28 @@ async fn leader_failover() {
     }
 }
 
-/// Calls until the ledger refuses (402): round-robin over `urls`; a 503 (uncharged: the rest of
-/// the balance is leased to another replica, a replica whose membership lapsed, a deposed
-/// leader's refused batch) or a connection error moves to the next replica. `(200s with their
-/// receipt ids, 402s)`.
-async fn call_until_refused(urls: Vec<String>, key: String, start: usize) -> (Vec<String>, usize) {
+/// Metered calls round-robin over `urls` from `start`, until `n` succeeded (`Some(n)`) or the
+/// ledger refuses (402); a 503 (uncharged: the rest of the balance is leased to another
+/// replica, a replica whose membership lapsed, a deposed leader's refused batch) or a refused
+/// connection moves to the next replica. The receipts of the 200s.
+async fn call_round_robin(
+    urls: Vec<String>,
+    key: String,
+    start: usize,
+    n: Option<usize>,
+) -> Vec<imo_oracle::receipts::ReceiptRecord> {
     let mut ok = vec![];
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut i = start;
-    loop {
+    while n.is_none_or(|n| ok.len() < n) {
         assert!(Instant::now() < deadline, "calls kept failing for 60 s");
         let api = Client::new(&urls[i % urls.len()]).with_key(key.clone());
         i += 1;
         match api.infer_json("tiny-mlp", &infer_body()).await {
-            Ok((s, body)) if s.as_u16() == 200 => {
-                let r: imo_oracle::receipts::ReceiptRecord =
-                    serde_json::from_str(body["parameters"]["imo_receipt"].as_str().unwrap())
-                        .unwrap();
-                ok.push(r.id);
-            }
-            Ok((s, _)) if s.as_u16() == 402 => return (ok, 1),
+            Ok((s, body)) if s.as_u16() == 200 => ok.push(
+                serde_json::from_str(body["parameters"]["imo_receipt"].as_str().unwrap()).unwrap(),
+            ),
+            Ok((s, _)) if s.as_u16() == 402 && n.is_none() => break,
             // Leased elsewhere (`balance_leased`), or a batch refused (a lapsed membership, a
             // stalled transaction ended by the database): uncharged, try the next replica.
             Ok((s, _)) if s.as_u16() == 503 => {
@@ -540,6 +558,25 @@ async fn call_until_refused(urls: Vec<String>, key: String, start: usize) -> (Ve
             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }
+    ok
+}
+
+async fn call_n(
+    urls: Vec<String>,
+    key: String,
+    start: usize,
+    n: usize,
+) -> Vec<imo_oracle::receipts::ReceiptRecord> {
+    call_round_robin(urls, key, start, Some(n)).await
+}
+
+/// Calls until the ledger refuses (402): the receipt ids of the 200s.
+async fn call_until_refused(urls: Vec<String>, key: String, start: usize) -> Vec<String> {
+    call_round_robin(urls, key, start, None)
+        .await
+        .into_iter()
+        .map(|r| r.id)
+        .collect()
 }
 
 /// Three replicas metering on one PostgreSQL database (chain off, admin credits), `tiny-mlp`
@@ -650,7 +687,7 @@ async fn exactly_k_across_replicas() {
                 .collect();
             let mut ids = vec![];
             for t in tasks {
-                ids.extend(t.await.unwrap().0);
+                ids.extend(t.await.unwrap());
             }
             ids
         }
