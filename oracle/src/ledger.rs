@@ -438,13 +438,7 @@ impl Ledger {
     ) -> Result<()> {
         use crate::cluster::balance;
         let chain_mode = self.inner.chain_mode;
-        let txn = self.inner.db.begin().await?;
-        hold_member(&txn, me).await?;
-        let one: std::collections::BTreeSet<Address> = [address].into();
-        let held = balance::read(&txn, &one, me, true)
-            .await?
-            .remove(&address)
-            .unwrap_or_default();
+        let (txn, held) = self.lock_one(address, me).await?;
         let in_flight = self
             .inner
             .accounts()
@@ -490,6 +484,23 @@ impl Ledger {
         Ok(())
     }
 
+    /// Cluster mode: a transaction that holds this replica's membership term `me` and has
+    /// locked `address`'s balance row, and what the database holds of the client.
+    async fn lock_one(
+        &self,
+        address: Address,
+        me: &crate::cluster::Fence,
+    ) -> Result<(sea_orm::DatabaseTransaction, crate::cluster::balance::Held)> {
+        let txn = self.inner.db.begin().await?;
+        hold_member(&txn, me).await?;
+        let one: std::collections::BTreeSet<Address> = [address].into();
+        let held = crate::cluster::balance::read(&txn, &one, me, true)
+            .await?
+            .remove(&address)
+            .unwrap_or_default();
+        Ok((txn, held))
+    }
+
     /// Keeps what the database said of a client (cluster mode) and this replica's lease.
     fn remember(
         &self,
@@ -518,13 +529,7 @@ impl Ledger {
         };
         let addrs = balance::recalled(&self.inner.db, &me).await?;
         for address in &addrs {
-            let txn = self.inner.db.begin().await?;
-            hold_member(&txn, &me).await?;
-            let one: std::collections::BTreeSet<Address> = [*address].into();
-            let held = balance::read(&txn, &one, &me, true)
-                .await?
-                .remove(address)
-                .unwrap_or_default();
+            let (txn, held) = self.lock_one(*address, &me).await?;
             // Under the accounts lock: new reservations see the smaller lease at once.
             let keep = {
                 let mut accounts = self.inner.accounts();
@@ -967,9 +972,12 @@ fn plan(
                 b.balance.checked_sub(r.price_wei.0),
                 b.spent.checked_add(r.price_wei.0),
                 locked.map(|l| {
+                    // What the client may spend less what other replicas hold: this replica's
+                    // lease and what is free, and never more than the limit now allows (a
+                    // withdrawal request may have lowered it below what was leased).
                     let left = cover.entry(addr).or_insert_with(|| {
                         let h = l.held.get(&addr).copied().unwrap_or_default();
-                        h.own.saturating_add(h.free(ledger.inner.chain_mode))
+                        h.limit(ledger.inner.chain_mode).saturating_sub(h.others)
                     });
                     let fits = *left >= r.price_wei.0;
                     if fits {
