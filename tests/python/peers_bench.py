@@ -340,7 +340,6 @@ def imo_server(stack, binary, workdir, models):
         "IMO_STORAGE_MODELS_DIR": str(data / "models"),
         "IMO_SERVER_BIND": f"127.0.0.1:{http_port}",
         "IMO_SERVER_GRPC_BIND": f"127.0.0.1:{grpc_port}",
-        "IMO_SERVER_WORKERS": "1",
         "IMO_ENGINE_ORT_LIBRARY": str(ROOT / ".tools/onnxruntime/libonnxruntime.so"),
         "IMO_ENGINE_SESSIONS_PER_MODEL": str(SESSIONS),
         "IMO_METERING_OPERATOR_KEY": OPERATOR_KEY,
@@ -458,7 +457,10 @@ def run(args):
     imo_build = "release" if binary.parent.name == "release" else ("debug" if binary.parent.name == "debug" else "?")
     peers = {
         "bare": {"what": f"onnxruntime {ort.__version__} in the client's process, no server", "version": ort.__version__},
-        "imo": {"what": f"imo-oracle ({imo_build} build {binary}), SQLite, metering + signed receipts", "build": imo_build},
+        "imo": {
+            "what": f"imo-oracle ({imo_build} build {binary}), SQLite, default HTTP workers, metering + signed receipts",
+            "build": imo_build,
+        },
         "kserve": {"what": "KServe ModelServer, a kserve.Model over onnxruntime", "version": version("kserve")},
         "pytriton": {
             "what": "Triton Inference Server via PyTriton, Python functions over onnxruntime",
