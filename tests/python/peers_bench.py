@@ -1,7 +1,7 @@
 """`make bench`, peers: imo-oracle side by side with other Open Inference Protocol servers.
 
   .tools/venv-peers/bin/python tests/python/peers_bench.py [--imo target/release/imo]
-      [--summary target/bench/summary.json] [--peers bare,imo,kserve,pytriton] [--quick]
+      [--summary target/bench/summary.json] [--peers bare,imo,kserve,pytriton] [--trials 3] [--quick]
 
 The same models (silero VAD, MiniLM int8), the same input tensors and the same client for every
 server: NVIDIA's `tritonclient` (binary tensor extension over HTTP, and gRPC), one client per
@@ -17,7 +17,8 @@ thread, sequential (one thread) and 8 concurrent threads. The peers:
 Every session has imo-oracle's pinned options (1 intra-op thread, 1 inter-op thread, all graph
 optimisations, deterministic compute), one session per concurrent call. The peers do no
 metering, signing or persistence. Every server gets free ports, is polled until it is ready
-and is always stopped. Outputs of every warm-up call and of each thread's last call are
+and is always stopped. All servers are up at once and the trials (3) go round the peers in
+turn, so that a noisy moment of a shared machine is spread over them; medians are reported. Outputs of every warm-up call and of each thread's last call are
 compared with bare onnxruntime's, bit for bit; a mismatch is reported and fails the run.
 
 Prints a table per model (p50/p99 µs, calls/s, ratios to bare onnxruntime) and merges a
@@ -72,7 +73,7 @@ def cases(quick):
         {
             "name": "silero-vad",
             "file": MODELS / "silero_vad.onnx",
-            "calls": 800 // scale,
+            "calls": 400 // scale,
             "inputs": {
                 "input": audio.reshape(1, 576),
                 "state": np.zeros((2, 1, 128), dtype=np.float32),
@@ -82,7 +83,7 @@ def cases(quick):
         {
             "name": "minilm-int8",
             "file": MODELS / "minilm_int8.onnx",
-            "calls": 96 // scale,
+            "calls": 48 // scale,
             "inputs": {
                 "input_ids": ids,
                 "attention_mask": np.ones((1, 32), dtype=np.int64),
@@ -413,32 +414,34 @@ class Stack:
 # --- the run ---------------------------------------------------------------------------------------
 
 
-def measure_bare(case, reference, outputs, mismatches):
-    res = {}
-
-    def make():
-        return bare_caller(case["file"], case["inputs"], outputs)
-
-    res["seq"] = run_mode(make, 1, case["calls"], reference, f"bare/{case['name']}/seq", mismatches)
-    res["conc8"] = run_mode(make, CONCURRENCY, case["calls"], reference, f"bare/{case['name']}/conc8", mismatches)
-    return res
+def modes_of(peer):
+    return ["seq", "conc8"] if peer == "bare" else MODES
 
 
-def measure_server(peer, target, case, reference, outputs, mismatches):
-    res = {}
-    for mode in MODES:
+def measure(peer, target, case, mode, reference, outputs, mismatches):
+    """One trial of one mode: `case["calls"]` calls from 1 or CONCURRENCY threads."""
+    threads = CONCURRENCY if mode.endswith("conc8") else 1
+    if peer == "bare":
+
+        def make():
+            return bare_caller(case["file"], case["inputs"], outputs)
+
+    else:
         protocol = mode.split("_")[0]
-        threads = CONCURRENCY if mode.endswith("conc8") else 1
 
-        def make(protocol=protocol):
+        def make():
             return target.caller(protocol, case["name"], case["inputs"], outputs)
 
-        where = f"{peer}/{case['name']}/{mode}"
-        try:
-            res[mode] = run_mode(make, threads, case["calls"], reference, where, mismatches)
-        except Exception as e:  # noqa: BLE001 - the mode is reported as failed
-            res[mode] = {"status": "failed", "reason": f"{type(e).__name__}: {e}"}
-    return res
+    where = f"{peer}/{case['name']}/{mode}"
+    return run_mode(make, threads, case["calls"], reference, where, mismatches)
+
+
+def median_of(trials):
+    """Per statistic, the median over trials."""
+    out = {"calls": sum(t["calls"] for t in trials), "trials": len(trials)}
+    for k in ("p50_us", "p99_us", "calls_per_s"):
+        out[k] = sorted(t[k] for t in trials)[len(trials) // 2]
+    return out
 
 
 def run(args):
@@ -474,46 +477,69 @@ def run(args):
         if name not in args.peers:
             peers[name].update(status="not run", reason="left out with --peers")
 
+    # Every server is started first (and stopped at the end, whatever happens); the trials then
+    # go round the peers in turn, so that a noisy moment of a shared machine is spread over them.
+    stack = Stack()
+    targets = {}
     if "bare" in args.peers:
+        targets["bare"] = None
+    workdirs = []
+    try:
+        for name in [p for p in PEERS if p != "bare" and p in args.peers]:
+            t0 = time.monotonic()
+            workdir = tempfile.mkdtemp(prefix=f"imo-peers-{name}-")
+            workdirs.append((name, workdir))
+            try:
+                if name == "imo":
+                    if not binary.exists():
+                        raise RuntimeError(f"{binary} is missing (make bench builds target/release/imo)")
+                    targets[name] = imo_server(stack, binary, workdir, models)
+                else:
+                    targets[name] = python_peer(stack, name, workdir, models)
+                print(f"[peers] {name} ready in {time.monotonic() - t0:.1f} s", file=sys.stderr)
+            except Exception as e:  # noqa: BLE001 - the peer is reported as failed, with why
+                reason = f"{type(e).__name__}: {e}"
+                print(f"[peers] {name} could not run: {reason}", file=sys.stderr)
+                peers[name].update(status="failed", reason=reason)
+
         for c in models:
             outs, ref = refs[c["name"]]
-            peers["bare"]["models"][c["name"]] = measure_bare(c, ref, outs, mismatches)
-        peers["bare"]["status"] = "ok"
-
-    for name in [p for p in PEERS if p != "bare" and p in args.peers]:
-        t0 = time.monotonic()
-        stack = Stack()
-        workdir = tempfile.mkdtemp(prefix=f"imo-peers-{name}-")
-        try:
-            if name == "imo":
-                if not binary.exists():
-                    raise RuntimeError(f"{binary} is missing (make bench builds target/release/imo)")
-                target = imo_server(stack, binary, workdir, models)
-            else:
-                target = python_peer(stack, name, workdir, models)
-            print(f"[peers] {name} ready in {time.monotonic() - t0:.1f} s", file=sys.stderr)
-            for c in models:
-                outs, ref = refs[c["name"]]
-                peers[name]["models"][c["name"]] = measure_server(name, target, c, ref, outs, mismatches)
-            failed = [
-                f"{m}/{mode}: {r['reason']}"
-                for m, modes in peers[name]["models"].items()
-                for mode, r in modes.items()
-                if r.get("status") == "failed"
-            ]
-            peers[name]["status"] = "ok" if not failed else "partial"
-            if failed:
-                peers[name]["reason"] = "; ".join(failed)
-        except Exception as e:  # noqa: BLE001 - the peer is reported as failed, with why
-            reason = f"{type(e).__name__}: {e}"
-            print(f"[peers] {name} could not run: {reason}", file=sys.stderr)
-            peers[name].update(status="failed", reason=reason)
-        finally:
-            stack.close()
+            trials = {(n, m): [] for n in targets for m in modes_of(n)}
+            failures = {}
+            for trial in range(args.trials):
+                order = list(targets)[trial % len(targets):] + list(targets)[: trial % len(targets)]
+                for name in order:
+                    for mode in modes_of(name):
+                        if (name, mode) in failures:
+                            continue
+                        try:
+                            trials[(name, mode)].append(measure(name, targets[name], c, mode, ref, outs, mismatches))
+                        except Exception as e:  # noqa: BLE001 - the mode is reported as failed
+                            failures[(name, mode)] = f"{type(e).__name__}: {e}"
+            for (name, mode), results in trials.items():
+                peers[name]["models"].setdefault(c["name"], {})[mode] = (
+                    {"status": "failed", "reason": failures[(name, mode)]}
+                    if (name, mode) in failures
+                    else median_of(results)
+                )
+    finally:
+        stack.close()
+        for name, workdir in workdirs:
             if args.keep_logs:
                 print(f"[peers] {name} logs in {workdir}", file=sys.stderr)
             else:
                 shutil.rmtree(workdir, ignore_errors=True)
+
+    for name in targets:
+        failed = [
+            f"{m}/{mode}: {r['reason']}"
+            for m, modes in peers[name]["models"].items()
+            for mode, r in modes.items()
+            if r.get("status") == "failed"
+        ]
+        peers[name]["status"] = "ok" if not failed else "partial"
+        if failed:
+            peers[name]["reason"] = "; ".join(failed)
 
     # Ratios to bare onnxruntime with as many callers (1 or 8).
     for name, p in peers.items():
@@ -531,10 +557,12 @@ def run(args):
             f"binary HTTP and gRPC, 1 thread (seq) and {CONCURRENCY} threads (conc8) sharing the calls, "
             f"{WARMUP} warm-up calls; every session 1 intra-op + 1 inter-op thread, ORT_ENABLE_ALL, deterministic, "
             f"{SESSIONS} sessions per model on the servers; bare: onnxruntime in the client's process "
-            f"(1 session; {CONCURRENCY} sessions on {CONCURRENCY} threads)"
+            f"(1 session; {CONCURRENCY} sessions on {CONCURRENCY} threads); all servers up at once, "
+            f"{args.trials} trials going round the peers, medians of p50, p99 and calls/s over the trials"
         ),
         "machine": {"cpus": os.cpu_count()},
-        "calls_per_mode": {c["name"]: c["calls"] for c in models},
+        "calls_per_trial": {c["name"]: c["calls"] for c in models},
+        "trials": args.trials,
         "peers": peers,
         "mismatches": mismatches.items,
     }
@@ -554,7 +582,7 @@ def print_table(section, models):
     print(f"\n## peers: the same models, inputs and client (tritonclient) — {section['method']}\n")
     for c in models:
         m = c["name"]
-        print(f"### {m} ({c['calls']} calls per mode)\n")
+        print(f"### {m} ({section['trials']} trials of {c['calls']} calls per mode, medians)\n")
         print("| peer | mode | p50 µs | p99 µs | calls/s | calls/s vs bare | p50 vs bare |")
         print("|---|---|---|---|---|---|---|")
         for name in PEERS:
@@ -607,6 +635,7 @@ def main():
     )
     ap.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated subset of {','.join(PEERS)}")
     ap.add_argument("--models", default="silero-vad,minilm-int8", help="comma-separated subset of silero-vad,minilm-int8")
+    ap.add_argument("--trials", type=int, default=3, help="trials per peer and mode (medians are reported)")
     ap.add_argument("--quick", action="store_true", help="a quarter of the calls (for trying the harness)")
     ap.add_argument("--keep-logs", action="store_true", help="keep the servers' logs (printed where)")
     args = ap.parse_args()
