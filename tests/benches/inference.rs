@@ -918,7 +918,7 @@ fn main() {
             serde_json::json!({
                 "models": models,
                 "floors_us": floors,
-                "peers": "not measured: KServe and PyTriton are not in this bench yet",
+                "peers": "see the top-level `peers` section (tests/python/peers_bench.py, run next by make bench)",
                 "cuda": "not measured: no GPU machine was lent to this run",
             }),
         );
