@@ -3,6 +3,7 @@
 //! * `lease_terms_and_fencing`: the lease table itself — one holder at a time among racing
 //!   replicas, renewals keep the term, a lapsed lease goes to another replica with a new fencing
 //!   token, and a write fenced by an old term is refused by the database.
+//! * `member_seals`: the epoch-close barrier's read — the last epoch every live member sealed.
 //! * `leader_failover` (PostgreSQL, real processes, anvil): three replicas elect one leader; the
 //!   leader is SIGKILLed right after broadcasting a transaction (mid-broadcast), and again
 //!   mid-epoch; each time another replica takes over within one lease, the killed broadcast is
@@ -125,7 +126,55 @@ async fn lease_terms_and_fencing(b: Backend) {
     }
 }
 
-both_backends!(lease_terms_and_fencing);
+
+/// The epoch-close barrier's read: the last epoch every live member sealed; a member that sealed
+/// nothing holds every close back, a lapsed member holds nothing back.
+async fn member_seals(b: Backend) {
+    use imo_oracle::cluster::balance::{member_lease_name, seal, sealed_through};
+    let dir = tempfile::tempdir().unwrap();
+    let (url, pg) = fresh_database(b, dir.path()).await;
+    let db = connect(&url).await;
+    let through = || async {
+        let txn = db.begin().await.unwrap();
+        let s = sealed_through(&txn).await.unwrap();
+        txn.commit().await.unwrap();
+        s
+    };
+    assert_eq!(through().await, None, "no member: nothing is closable");
+    let member = |id: &str, ttl| Lease::new(db.clone(), &member_lease_name(id), id, ttl);
+    let (a, b2) = (member("a", 60_000), member("b", 800));
+    let ta = a.acquire().await.unwrap().unwrap().fence;
+    let tb = b2.acquire().await.unwrap().unwrap().fence;
+    seal(&db, &ta, 7).await.unwrap();
+    assert_eq!(through().await, None, "b sealed nothing yet");
+    seal(&db, &tb, 5).await.unwrap();
+    assert_eq!(through().await, Some(5), "the slowest live member");
+    // The `chain` lease is not a member.
+    Lease::new(db.clone(), "chain", "a", 60_000)
+        .acquire()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(through().await, Some(5));
+    // b's membership lapses: a alone decides.
+    eventually("b's membership to lapse", Duration::from_secs(5), || async {
+        (through().await == Some(7)).then_some(())
+    })
+    .await;
+    // A seal of an old term changes nothing.
+    seal(&db, &tb, 9).await.unwrap();
+    let tb2 = b2.acquire().await.unwrap().unwrap().fence;
+    assert!(tb2.token > tb.token, "b comes back with a new term");
+    assert_eq!(through().await, None, "b's new term sealed nothing yet");
+    seal(&db, &tb2, 8).await.unwrap();
+    assert_eq!(through().await, Some(7));
+    db.close().await.ok();
+    if let Some(name) = pg {
+        drop_database(&name).await;
+    }
+}
+
+both_backends!(lease_terms_and_fencing, member_seals);
 
 /// The environment of the replicas: one database, one model store, one chain.
 fn replica_env(dir: &std::path::Path, db_url: &str, rpc: &str) -> Vec<(String, String)> {
