@@ -174,39 +174,66 @@ impl Played {
     }
 }
 
-/// Opens a game over the operator trace's receipt and plays it: the operator with `decide`
-/// (sent directly), the challenger with `Challenger::turn`; until it is over or the challenger
-/// has no winning move.
-async fn play(s: &Setup, operator: &Trace, challenger_trace: &Trace) -> (B256, Played) {
-    let started = Instant::now();
+/// Opens a game over a receipt (`id`) that the operator signs now for `served` (its input and
+/// output), the challenger opening with `trace` and claiming `claimed`: the game, the gas of the
+/// opening and the receipt.
+async fn open_game(
+    s: &Setup,
+    ch: &Challenger,
+    id: u128,
+    served: &Trace,
+    trace: &Trace,
+    claimed: B256,
+) -> (B256, u64, Receipt) {
     let (_, now) = crate::cycle::chain_time(&s.anvil).await;
     let receipt = Receipt {
-        id: 0x0190_0000_0000_0000_0000_0000_0000_0001,
+        id,
         epoch: 1,
         model: s.model,
         client: CLIENT,
         price: U256::from(PRICE),
-        inputHash: operator.input_hash().into(),
-        outputHash: operator.output_hash(&[]).into(),
+        inputHash: served.input_hash().into(),
+        outputHash: served.output_hash(&[]).into(),
         fingerprint: B256::repeat_byte(0xF1),
         timestamp: now * 1000,
     };
     let sig = key(OPERATOR)
         .sign_hash_sync(&receipt.eip712_signing_hash(&domain(CHAIN_ID, s.oracle)))
         .unwrap();
+    let (game, gas) = ch
+        .open(&receipt, &sig.as_bytes(), trace, claimed)
+        .await
+        .expect("open");
+    (game, gas, receipt)
+}
+
+/// The operator's answer in game `id` as it stands on-chain now.
+async fn operator_decides(s: &Setup, id: B256, trace: &Trace) -> Option<chain::game::Action> {
+    let pos = Position::read(&s.anvil.provider(), s.dispute, id)
+        .await
+        .unwrap();
+    let (_, now) = crate::cycle::chain_time(&s.anvil).await;
+    decide(Role::Operator, &pos, trace, &[], now).unwrap()
+}
+
+/// Opens a game over the operator trace's receipt and plays it: the operator with `decide`
+/// (sent directly), the challenger with `Challenger::turn`; until it is over or the challenger
+/// has no winning move.
+async fn play(s: &Setup, operator: &Trace, challenger_trace: &Trace) -> (B256, Played) {
+    let started = Instant::now();
     let ch = Challenger::connect(&s.anvil.url, key(CHALLENGER), s.dispute)
         .await
         .unwrap();
     assert_eq!(ch.bond(), U256::from(CHALLENGER_BOND));
-    let (id, open_gas) = ch
-        .open(
-            &receipt,
-            &sig.as_bytes(),
-            operator,
-            challenger_trace.output_hash(&[]).into(),
-        )
-        .await
-        .expect("open");
+    let (id, open_gas, _) = open_game(
+        s,
+        &ch,
+        0x0190_0000_0000_0000_0000_0000_0000_0001,
+        operator,
+        operator,
+        challenger_trace.output_hash(&[]).into(),
+    )
+    .await;
     let mut played = Played {
         moves: vec![("open", open_gas)],
         ..Default::default()
@@ -416,30 +443,15 @@ async fn game_structural_frauds_lose() {
             })
             .unwrap_or_else(|| panic!("{what}: no input shows the fraud"));
         drop(inputs);
-        let (_, now) = crate::cycle::chain_time(&s.anvil).await;
-        let receipt = Receipt {
-            id: 0x0190_0000_0000_0000_0000_0000_0000_2000 + round as u128,
-            epoch: 1,
-            model: s.model,
-            client: CLIENT,
-            price: U256::from(PRICE),
-            inputHash: liar.input_hash().into(),
-            outputHash: liar.output_hash(&[]).into(),
-            fingerprint: B256::repeat_byte(0xF1),
-            timestamp: now * 1000,
-        };
-        let sig = key(OPERATOR)
-            .sign_hash_sync(&receipt.eip712_signing_hash(&domain(CHAIN_ID, s.oracle)))
-            .unwrap();
-        let (id, _) = ch
-            .open(
-                &receipt,
-                &sig.as_bytes(),
-                &honest,
-                honest.output_hash(&[]).into(),
-            )
-            .await
-            .expect("open");
+        let (id, _, receipt) = open_game(
+            &s,
+            &ch,
+            0x0190_0000_0000_0000_0000_0000_0000_2000 + round as u128,
+            &liar,
+            &honest,
+            honest.output_hash(&[]).into(),
+        )
+        .await;
         let mut moves = vec![];
         let mut operator_stuck = false;
         loop {
@@ -558,30 +570,15 @@ async fn game_an_honest_operator_never_loses_to_a_lying_challenger() {
                 )
                 .unwrap()
             });
-        let (_, now) = crate::cycle::chain_time(&s.anvil).await;
-        let receipt = Receipt {
-            id: 0x0190_0000_0000_0000_0000_0000_0000_1000 + round as u128,
-            epoch: 1,
-            model: s.model,
-            client: CLIENT,
-            price: U256::from(PRICE),
-            inputHash: honest.input_hash().into(),
-            outputHash: honest.output_hash(&[]).into(),
-            fingerprint: B256::repeat_byte(0xF1),
-            timestamp: now * 1000,
-        };
-        let sig = key(OPERATOR)
-            .sign_hash_sync(&receipt.eip712_signing_hash(&domain(CHAIN_ID, s.oracle)))
-            .unwrap();
-        let (id, _) = ch
-            .open(
-                &receipt,
-                &sig.as_bytes(),
-                &honest,
-                wrong.output_hash(&[]).into(),
-            )
-            .await
-            .expect("open");
+        let (id, _, _) = open_game(
+            &s,
+            &ch,
+            0x0190_0000_0000_0000_0000_0000_0000_1000 + round as u128,
+            &honest,
+            &honest,
+            wrong.output_hash(&[]).into(),
+        )
+        .await;
         loop {
             let pos = Position::read(&provider, s.dispute, id).await.unwrap();
             assert!(
@@ -624,11 +621,7 @@ async fn game_an_honest_operator_never_loses_to_a_lying_challenger() {
         }
         // The challenger stops; past its clock the operator's player claims the game.
         s.anvil.time_travel(CLOCK + 1).await;
-        let pos = Position::read(&provider, s.dispute, id).await.unwrap();
-        let (_, now) = crate::cycle::chain_time(&s.anvil).await;
-        let action = decide(Role::Operator, &pos, &honest, &[], now)
-            .unwrap()
-            .expect("a move");
+        let action = operator_decides(&s, id, &honest).await.expect("a move");
         if action.name() != "timeout" {
             // A silent challenger left the operator to defend first.
             send(&s.anvil.url, s.dispute, OPERATOR, action.calldata(id))
@@ -636,10 +629,8 @@ async fn game_an_honest_operator_never_loses_to_a_lying_challenger() {
                 .unwrap();
             s.anvil.time_travel(CLOCK + 1).await;
         }
-        let pos = Position::read(&provider, s.dispute, id).await.unwrap();
-        let (_, now) = crate::cycle::chain_time(&s.anvil).await;
-        let action = decide(Role::Operator, &pos, &honest, &[], now)
-            .unwrap()
+        let action = operator_decides(&s, id, &honest)
+            .await
             .expect("the timeout");
         assert_eq!(action.name(), "timeout", "{liar_kind:?}");
         send(&s.anvil.url, s.dispute, OPERATOR, action.calldata(id))
