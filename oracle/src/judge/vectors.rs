@@ -22,26 +22,12 @@ use super::{
     sample_inputs,
     value::{JType, Value},
 };
-use crate::{chain::dispute, receipts::Receipt};
+use crate::{chain::dispute, receipts::Receipt, splitmix::SplitMix64 as Rng};
 
-struct Rng(u64);
-
+/// The vectors' random data, on the crate's splitmix64.
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
     fn range(&mut self, lo: usize, hi: usize) -> usize {
         lo + self.below((hi - lo + 1) as u64) as usize
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
     }
     /// A binary32 bit pattern from a mix of categories: uniform bits, specials, subnormals,
     /// values near 1, small integers and halves, extremes of the exponent range.
@@ -84,7 +70,7 @@ impl Rng {
             2f32.powf(self.below(16_000) as f32 / 1000.0 - 12.0)
         }
     }
-    fn q8(&mut self) -> JType {
+    pub(super) fn q8(&mut self) -> JType {
         if self.below(2) == 0 {
             JType::U8
         } else {
