@@ -875,12 +875,7 @@ async fn service_defends_its_receipts_and_a_lying_challenger_loses(b: Backend) {
     )
     .unwrap();
     let bad = signer(40);
-    w.anvil
-        .rpc(
-            "anvil_setBalance",
-            serde_json::json!([bad.address(), format!("{:#x}", U256::from(ETH))]),
-        )
-        .await;
+    w.anvil.set_balance(bad.address(), U256::from(ETH)).await;
     let ch = Challenger::connect(&w.anvil.url, bad.clone(), game_addr)
         .await
         .unwrap();
@@ -1334,12 +1329,7 @@ impl BinaryWorld {
         assert!(deployed.contains("InferenceDispute"), "{deployed}");
         let (publisher, client) = (signer(51), signer(52));
         for s in [&publisher, &client] {
-            anvil
-                .rpc(
-                    "anvil_setBalance",
-                    serde_json::json!([s.address(), format!("{:#x}", U256::from(100 * ETH))]),
-                )
-                .await;
+            anvil.set_balance(s.address(), U256::from(100 * ETH)).await;
         }
         let publisher_key = cli_key(&env, &publisher, "publisher");
         let client_key = cli_key(&env, &client, "client");
@@ -1349,24 +1339,8 @@ impl BinaryWorld {
         let mut svc = ImoProcess::serve(&env, &extra).await;
         let pub_api = imo_client::Client::new(&svc.url).with_key(publisher_key);
         let client_api = imo_client::Client::new(&svc.url).with_key(client_key.clone());
-        let meta = imo_client::Upload {
-            name: "quant-mlp".into(),
-            price_wei: Some(PRICE.to_string()),
-            ..Default::default()
-        };
-        let (_, m) = pub_api
-            .upload_model(&meta, model_bytes("quant_mlp.onnx"))
-            .await
-            .unwrap();
-        pub_api
-            .tokenize(&m.id, "Quant MLP", "QMLP", "1000000", 8000)
-            .await
-            .unwrap();
-        svc.until("the model is tokenized", 30, || {
-            let (api, id) = (pub_api.clone(), m.id.clone());
-            async move { api.token(&id).await.is_ok_and(|t| t.state == "tokenized") }
-        })
-        .await;
+        let m = upload(&pub_api, "quant_mlp.onnx", "quant-mlp", PRICE).await;
+        svc.tokenized(&pub_api, &m.id, "Quant MLP", "QMLP").await;
         let contracts = client_api.contracts().await.unwrap();
         let game_addr: Address = contracts.inference_dispute.unwrap().parse().unwrap();
         let operator: Address = contracts.operator.parse().unwrap();
@@ -1387,29 +1361,10 @@ impl BinaryWorld {
         })
         .await;
         // The client's deposit and cap with its own wallet (the CLI).
-        let key_file = dir.path().join("client.wallet.key");
-        std::fs::write(&key_file, format!("0x{}\n", hex::encode(client.to_bytes()))).unwrap();
-        let mut wenv = env.clone();
-        wenv.push(("IMO_URL".into(), svc.url.clone()));
-        wenv.push(("IMO_API_KEY".into(), client_key));
-        let kf = key_file.display().to_string();
-        run_imo(
-            &wenv,
-            &["wallet", "--key-file", &kf, "deposit", &ETH.to_string()],
-        );
-        run_imo(
-            &wenv,
-            &["wallet", "--key-file", &kf, "authorize", &ETH.to_string()],
-        );
-        svc.until("the deposit is indexed", 30, || {
-            let api = client_api.clone();
-            async move {
-                api.balance()
-                    .await
-                    .is_ok_and(|b| b.available_wei == ETH.to_string())
-            }
-        })
-        .await;
+        let wallet = crate::crash::ClientWallet::new(dir.path(), &env, &svc, &client, client_key);
+        wallet
+            .fund(&mut svc, &client_api, "the deposit is indexed")
+            .await;
         Self {
             anvil,
             dir,
@@ -1418,7 +1373,7 @@ impl BinaryWorld {
             svc,
             client,
             client_api,
-            client_env: wenv,
+            client_env: wallet.env,
             game: game_addr,
             operator,
         }
@@ -1445,10 +1400,7 @@ async fn service_sigkilled_mid_game_resumes_and_wins() {
     let d = InferenceDispute::new(game_addr, anvil.provider());
     let liar_key = signer(53);
     anvil
-        .rpc(
-            "anvil_setBalance",
-            serde_json::json!([liar_key.address(), format!("{:#x}", U256::from(100 * ETH))]),
-        )
+        .set_balance(liar_key.address(), U256::from(100 * ETH))
         .await;
     let x: Vec<f32> = (0..16).map(|i| i as f32 / 4.0 - 2.0).collect();
     let body =
