@@ -5,14 +5,15 @@ use std::path::PathBuf;
 use super::*;
 use crate::{config::EngineConfig, engine::Engine, splitmix::SplitMix64};
 
-fn repo_root() -> PathBuf {
+pub(super) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
         .to_owned()
 }
 
-fn model(name: &str) -> PathBuf {
+/// A model file installed by `scripts/install-tools.sh models`.
+pub(super) fn model(name: &str) -> PathBuf {
     let p = repo_root().join(".tools/models").join(name);
     assert!(
         p.exists(),

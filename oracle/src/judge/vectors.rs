@@ -5,7 +5,7 @@
 //! the reference generates now (part of `make test`); `make vectors` (`IMO_WRITE_VECTORS=1`)
 //! rewrites them. Everything is deterministic (splitmix64 seeds).
 
-use std::{path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
 use alloy::{
     primitives::{Address, B256, Bytes, U256, hex},
@@ -13,6 +13,7 @@ use alloy::{
 };
 use serde_json::{Value as Json, json};
 
+use super::tests::{model, repo_root};
 use super::{
     Fault, Node, Program, Trace,
     commit::shape_word,
@@ -550,13 +551,6 @@ pub const CHALLENGER: Address = Address::new([0xC4; 20]);
 /// The client of the scripted receipts.
 pub const CLIENT: Address = Address::new([0xC1; 20]);
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace")
-        .to_owned()
-}
-
 /// A receipt for a scripted game (its signature is made in forge, for the deployed oracle).
 fn receipt(model: B256, input_hash: [u8; 32], output_hash: [u8; 32]) -> Receipt {
     Receipt {
@@ -622,12 +616,7 @@ fn scripted(model: B256, operator: &Trace, challenger: &Trace) -> Json {
 
 /// `game_<model>.json`: the program, the receipt's fields, and whole scripted games.
 fn game_vectors(file: &str) -> Json {
-    let path = repo_root().join(".tools/models").join(file);
-    assert!(
-        path.exists(),
-        "{} is missing: run `scripts/install-tools.sh models`",
-        path.display()
-    );
+    let path = model(file);
     let program = Arc::new(Program::from_file(&path).expect("compiles"));
     let model = B256::from(crate::onnx::scan_model(&path).expect("scans").weights_root);
     let inputs = sample_inputs(&program, 1, 0x6A3E).remove(0);
