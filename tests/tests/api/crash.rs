@@ -204,12 +204,7 @@ async fn finalize_survives_sigkill(b: Backend) {
     assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status}");
 
     // What the crash left: the transaction is on-chain, the database only knows it was signed.
-    let db = imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
-        url: db_url.clone(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let db = connect_db(&db_url).await;
     let sent: Vec<intent_entity::Model> = intent_entity::Entity::find()
         .filter(intent_entity::Column::Kind.eq("finalize"))
         .filter(intent_entity::Column::State.eq("sent"))
@@ -247,12 +242,7 @@ async fn finalize_survives_sigkill(b: Backend) {
         async move { epochs_in(&api, &epochs, "finalized").await }
     })
     .await;
-    let db = imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
-        url: db_url.clone(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let db = connect_db(&db_url).await;
     let finalizes: Vec<intent_entity::Model> = intent_entity::Entity::find()
         .filter(intent_entity::Column::Kind.eq("finalize"))
         .all(&db)

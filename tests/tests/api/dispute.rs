@@ -1471,12 +1471,7 @@ async fn service_sigkilled_mid_game_resumes_and_wins() {
     let st = d.stakeOf(operator).call().await.unwrap();
     assert_eq!((st.free, st.locked), (U256::from(ETH), U256::ZERO));
     // Exactly one defence was sent (the one broadcast before the kill).
-    let db = imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
-        url: db_url.clone(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let db = connect_db(&db_url).await;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let defends = imo_oracle::chain::intent_entity::Entity::find()
         .filter(imo_oracle::chain::intent_entity::Column::Key.contains(":defend:"))

@@ -42,6 +42,29 @@ pub fn model_bytes(name: &str) -> Vec<u8> {
     std::fs::read(model(name)).expect("model readable")
 }
 
+/// Asserts an error answer: its status and its code in our error format (`what` in the
+/// messages).
+pub async fn assert_error(
+    resp: reqwest::Response,
+    status: reqwest::StatusCode,
+    code: &str,
+    what: &str,
+) {
+    assert_eq!(resp.status(), status, "{what}");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], code, "{what}");
+}
+
+/// A connection to the service's database at `url` (the default pool).
+pub async fn connect_db(url: &str) -> sea_orm::DatabaseConnection {
+    imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
+        url: url.to_owned(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
 /// Uploads the model file `file` as `name` at `price` wei a call, with the typed client of a
 /// publisher: the model as stored.
 pub async fn upload(
