@@ -60,7 +60,14 @@ impl FromRequest for V2Caller {
 
 fn presented_key(req: &HttpRequest) -> Option<String> {
     let h = req.headers();
-    if let Some(v) = h.get("authorization").and_then(|v| v.to_str().ok()) {
+    let header = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
+    key_of(header("authorization"), header("x-api-key"))
+}
+
+/// The API key a request presents: `Authorization` (`Bearer <key>`, or the bare key) before
+/// `X-Api-Key`; HTTP and gRPC (its metadata) alike.
+pub(crate) fn key_of(authorization: Option<&str>, x_api_key: Option<&str>) -> Option<String> {
+    if let Some(v) = authorization {
         let v = v.trim();
         return Some(
             v.strip_prefix("Bearer ")
@@ -70,9 +77,7 @@ fn presented_key(req: &HttpRequest) -> Option<String> {
                 .to_owned(),
         );
     }
-    h.get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_owned())
+    x_api_key.map(|v| v.trim().to_owned())
 }
 
 pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {

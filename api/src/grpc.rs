@@ -65,19 +65,8 @@ fn observe<T>(method: &'static str, started: Instant, r: &Result<T, Status>) {
 }
 
 fn presented_key(md: &MetadataMap) -> Option<String> {
-    if let Some(v) = md.get("authorization").and_then(|v| v.to_str().ok()) {
-        let v = v.trim();
-        return Some(
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-                .unwrap_or(v)
-                .trim()
-                .to_owned(),
-        );
-    }
-    md.get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_owned())
+    let entry = |name: &str| md.get(name).and_then(|v| v.to_str().ok());
+    crate::extract::key_of(entry("authorization"), entry("x-api-key"))
 }
 
 /// Decodes the inputs of a request: `raw_input_contents` (one entry per input, in order) or
@@ -103,12 +92,7 @@ pub fn decode_inputs(
                     "input `{name}`: shared memory is not supported"
                 )));
             }
-            let datatype = DataType::parse(&input.datatype).ok_or_else(|| {
-                bad(format!(
-                    "input `{name}`: unsupported datatype `{}`",
-                    input.datatype
-                ))
-            })?;
+            let datatype = oip::input_datatype(&name, &input.datatype).map_err(bad)?;
             let shape = input
                 .shape
                 .iter()

@@ -48,6 +48,30 @@ impl<const MAX: u64> Serialize for Limit<MAX> {
     }
 }
 
+/// `impl Deserialize` for a field that wraps the domain type its text parses to (`FromStr`).
+macro_rules! deserialize_parsed {
+    ($t:ty) => {
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map(Self).map_err(D::Error::custom)
+            }
+        }
+    };
+}
+
+/// The OpenAPI schema of a string field ([`string`]: its pattern, format and description).
+macro_rules! string_schema {
+    ($t:ty, $pattern:expr, $format:expr, $description:expr) => {
+        impl PartialSchema for $t {
+            fn schema() -> RefOr<Schema> {
+                string($pattern, $format, $description)
+            }
+        }
+        impl ToSchema for $t {}
+    };
+}
+
 fn string(pattern: &str, format: Option<&str>, description: &str) -> RefOr<Schema> {
     let mut b = ObjectBuilder::new()
         .schema_type(SchemaType::Type(T::String))
@@ -64,23 +88,14 @@ fn string(pattern: &str, format: Option<&str>, description: &str) -> RefOr<Schem
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AddressField(pub Address);
 
-impl<'de> Deserialize<'de> for AddressField {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map(Self).map_err(D::Error::custom)
-    }
-}
+deserialize_parsed!(AddressField);
 
-impl PartialSchema for AddressField {
-    fn schema() -> RefOr<Schema> {
-        string(
-            "^0x[0-9a-fA-F]{40}$",
-            Some("eth-address"),
-            "Ethereum address; mixed case must be a valid EIP-55 checksum",
-        )
-    }
-}
-impl ToSchema for AddressField {}
+string_schema!(
+    AddressField,
+    "^0x[0-9a-fA-F]{40}$",
+    Some("eth-address"),
+    "Ethereum address; mixed case must be a valid EIP-55 checksum"
+);
 
 /// An amount of wei: a decimal integer of at most 38 digits (below 10^38 wei).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,16 +112,12 @@ impl<'de> Deserialize<'de> for WeiField {
     }
 }
 
-impl PartialSchema for WeiField {
-    fn schema() -> RefOr<Schema> {
-        string(
-            "^(0|[1-9][0-9]{0,37})$",
-            None,
-            "amount of wei, decimal without leading zeros (at most 38 digits)",
-        )
-    }
-}
-impl ToSchema for WeiField {}
+string_schema!(
+    WeiField,
+    "^(0|[1-9][0-9]{0,37})$",
+    None,
+    "amount of wei, decimal without leading zeros (at most 38 digits)"
+);
 
 /// A decimal integer written canonically: digits only, no leading zero (but `0` itself), at
 /// most `max` digits.
@@ -139,12 +150,12 @@ impl<'de> Deserialize<'de> for SupplyField {
     }
 }
 
-impl PartialSchema for SupplyField {
-    fn schema() -> RefOr<Schema> {
-        string("^[1-9][0-9]{0,33}$", None, "whole tokens, 1 to 10^34 - 1")
-    }
-}
-impl ToSchema for SupplyField {}
+string_schema!(
+    SupplyField,
+    "^[1-9][0-9]{0,33}$",
+    None,
+    "whole tokens, 1 to 10^34 - 1"
+);
 
 /// A token name: 1–64 characters, no control characters, no whitespace at either end.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,16 +174,12 @@ impl<'de> Deserialize<'de> for TokenNameField {
     }
 }
 
-impl PartialSchema for TokenNameField {
-    fn schema() -> RefOr<Schema> {
-        string(
-            "^[^\\s\\u0000-\\u001F\\u007F-\\u009F]([^\\u0000-\\u001F\\u007F-\\u009F]{0,62}[^\\s\\u0000-\\u001F\\u007F-\\u009F])?$",
-            None,
-            "token name, 1-64 characters",
-        )
-    }
-}
-impl ToSchema for TokenNameField {}
+string_schema!(
+    TokenNameField,
+    "^[^\\s\\u0000-\\u001F\\u007F-\\u009F]([^\\u0000-\\u001F\\u007F-\\u009F]{0,62}[^\\s\\u0000-\\u001F\\u007F-\\u009F])?$",
+    None,
+    "token name, 1-64 characters"
+);
 
 /// A token symbol: 1–11 of `A-Z 0-9 -`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,12 +200,7 @@ impl<'de> Deserialize<'de> for SymbolField {
     }
 }
 
-impl PartialSchema for SymbolField {
-    fn schema() -> RefOr<Schema> {
-        string("^[A-Z0-9-]{1,11}$", None, "token symbol")
-    }
-}
-impl ToSchema for SymbolField {}
+string_schema!(SymbolField, "^[A-Z0-9-]{1,11}$", None, "token symbol");
 
 /// Basis points, 0 to 10,000 (100 %); integral floats accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,38 +250,25 @@ impl<'de> Deserialize<'de> for PositiveWeiField {
     }
 }
 
-impl PartialSchema for PositiveWeiField {
-    fn schema() -> RefOr<Schema> {
-        string(
-            "^[1-9][0-9]{0,37}$",
-            None,
-            "amount of wei above 0, decimal without leading zeros (at most 38 digits)",
-        )
-    }
-}
-impl ToSchema for PositiveWeiField {}
+string_schema!(
+    PositiveWeiField,
+    "^[1-9][0-9]{0,37}$",
+    None,
+    "amount of wei above 0, decimal without leading zeros (at most 38 digits)"
+);
 
 /// A model name: 1–64 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelNameField(pub ModelName);
 
-impl<'de> Deserialize<'de> for ModelNameField {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map(Self).map_err(D::Error::custom)
-    }
-}
+deserialize_parsed!(ModelNameField);
 
-impl PartialSchema for ModelNameField {
-    fn schema() -> RefOr<Schema> {
-        string(
-            "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
-            None,
-            "model name: 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit",
-        )
-    }
-}
-impl ToSchema for ModelNameField {}
+string_schema!(
+    ModelNameField,
+    "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+    None,
+    "model name: 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit"
+);
 
 /// Free text of at most `MAX` characters, without control characters other than a newline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -319,12 +308,7 @@ impl<const MAX: usize> ToSchema for Text<MAX> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RoleField(pub Role);
 
-impl<'de> Deserialize<'de> for RoleField {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map(Self).map_err(D::Error::custom)
-    }
-}
+deserialize_parsed!(RoleField);
 
 impl PartialSchema for RoleField {
     fn schema() -> RefOr<Schema> {

@@ -38,6 +38,15 @@ contract InferenceDisputeTest is DisputeFixture {
         vm.assertEq(s.free, stakeBefore);
     }
 
+    /// Plays the scripted game `sc` of `json` to its end and checks who won (the challenger when
+    /// `challengerWins`, else the operator) against the operator's stake before: the game.
+    function _playAndCheck(string memory json, string memory sc, bool challengerWins) internal returns (bytes32 id) {
+        uint256 before = dispute.stakeOf(operator).free;
+        id = play(json, sc);
+        if (challengerWins) _assertChallengerWon(json, id, before);
+        else _assertOperatorWon(json, id, before);
+    }
+
     function _solvent() internal view {
         vm.assertEq(
             address(dispute).balance, dispute.totalStake() + dispute.openBonds() + dispute.totalCredits(), "solvent"
@@ -47,31 +56,23 @@ contract InferenceDisputeTest is DisputeFixture {
     // ------------------------------------------------------------------ whole games
 
     function test_mlp_lyingOperator_loses() public {
-        uint256 before = dispute.stakeOf(operator).free;
-        bytes32 id = play(mlp, "lyingOperator");
-        _assertChallengerWon(mlp, id, before);
+        _playAndCheck(mlp, "lyingOperator", true);
         vm.assertTrue(dispute.refunded(Json.vm.parseJsonBytes32(mlp, key("lyingOperator", "receiptHash"))));
         _solvent();
     }
 
     function test_cnn_lyingOperator_loses() public {
-        uint256 before = dispute.stakeOf(operator).free;
-        bytes32 id = play(cnn, "lyingOperator");
-        _assertChallengerWon(cnn, id, before);
+        _playAndCheck(cnn, "lyingOperator", true);
         _solvent();
     }
 
     function test_mlp_lyingChallenger_loses() public {
-        uint256 before = dispute.stakeOf(operator).free;
-        bytes32 id = play(mlp, "lyingChallenger");
-        _assertOperatorWon(mlp, id, before);
+        _playAndCheck(mlp, "lyingChallenger", false);
         _solvent();
     }
 
     function test_cnn_lyingChallenger_loses() public {
-        uint256 before = dispute.stakeOf(operator).free;
-        bytes32 id = play(cnn, "lyingChallenger");
-        _assertOperatorWon(cnn, id, before);
+        _playAndCheck(cnn, "lyingChallenger", false);
         _solvent();
     }
 
@@ -92,9 +93,7 @@ contract InferenceDisputeTest is DisputeFixture {
     }
 
     function test_cnn_wrongShape_loses() public {
-        uint256 before = dispute.stakeOf(operator).free;
-        bytes32 id = play(cnn, "wrongShape");
-        _assertChallengerWon(cnn, id, before);
+        _playAndCheck(cnn, "wrongShape", true);
     }
 
     /// Rounds <= ceil(log2 nodes) + ceil(log2 tiles): every scripted game's bisection moves.

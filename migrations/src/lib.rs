@@ -3,6 +3,8 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod tables;
+
 mod m20261122_000001_create_models;
 mod m20261122_000002_create_model_tensors;
 mod m20261122_000003_create_api_keys;
@@ -22,21 +24,6 @@ mod m20261202_000020_model_disputability;
 mod m20261202_000021_balance_leases;
 
 pub struct Migrator;
-
-/// `CREATE INDEX <name> ON <table> (<cols>)`: every index of the schema is made this way.
-pub(crate) async fn create_index<T: IntoIden, C: IntoIden, const N: usize>(
-    m: &SchemaManager<'_>,
-    name: &str,
-    table: T,
-    cols: [C; N],
-) -> Result<(), DbErr> {
-    let mut index = Index::create();
-    index.name(name).table(table);
-    for c in cols {
-        index.col(c);
-    }
-    m.create_index(index).await
-}
 
 #[async_trait::async_trait]
 #[allow(rust_2018_idioms)] // the trait declares `SchemaManager` with an elided lifetime

@@ -1,7 +1,8 @@
 use sea_orm_migration::{prelude::*, schema::*};
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+use crate::tables::*;
+
+migration!();
 
 #[derive(DeriveIden)]
 enum Models {
@@ -16,36 +17,24 @@ enum Models {
 /// `judge::assess` at registration, the execution fingerprint it holds for (`NULL`: not
 /// assessed yet), what blocked it (JSON) and the program id to commit. One column per
 /// statement: SQLite alters one column at a time.
-#[async_trait::async_trait]
-#[allow(rust_2018_idioms)] // the trait declares `SchemaManager` with an elided lifetime
-impl MigrationTrait for Migration {
-    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        let add = |c: ColumnDef| Table::alter().table(Models::Table).add_column(c).to_owned();
-        m.alter_table(add(boolean(Models::Disputable).default(false).to_owned()))
-            .await?;
-        m.alter_table(add(text_null(Models::DisputeBlockedBy)))
-            .await?;
-        m.alter_table(add(text_null(Models::DisputeFingerprint)))
-            .await?;
-        m.alter_table(add(string_len_null(Models::ProgramId, 66)))
-            .await
+async fn up(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+    for c in [
+        boolean(Models::Disputable).default(false).take(),
+        text_null(Models::DisputeBlockedBy),
+        text_null(Models::DisputeFingerprint),
+        hash_null(Models::ProgramId),
+    ] {
+        add_column(m, Models::Table, c).await?;
     }
+    Ok(())
+}
 
-    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for c in [
-            Models::ProgramId,
-            Models::DisputeFingerprint,
-            Models::DisputeBlockedBy,
-            Models::Disputable,
-        ] {
-            m.alter_table(
-                Table::alter()
-                    .table(Models::Table)
-                    .drop_column(c)
-                    .to_owned(),
-            )
-            .await?;
-        }
-        Ok(())
-    }
+async fn down(m: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let cols = [
+        Models::ProgramId,
+        Models::DisputeFingerprint,
+        Models::DisputeBlockedBy,
+        Models::Disputable,
+    ];
+    drop_columns(m, Models::Table, cols).await
 }

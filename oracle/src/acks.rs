@@ -164,6 +164,16 @@ pub(crate) async fn upsert<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The amount a stored acknowledgement acknowledges.
+fn acked_amount(a: &acknowledgements::Model) -> Result<u128> {
+    a.amount_wei.parse().map_err(|_| {
+        OracleError::Database(format!(
+            "corrupt amount `{}` in acknowledgements",
+            a.amount_wei
+        ))
+    })
+}
+
 fn recover(signature: &str, hash: alloy::primitives::B256) -> Result<Address> {
     let bytes = hex::decode(signature.trim_start_matches("0x"))
         .map_err(|_| OracleError::InvalidInput("the signature is not hex".into()))?;
@@ -350,12 +360,7 @@ impl Billing {
             .all(&self.db)
             .await?
         {
-            let amount: u128 = a.amount_wei.parse().map_err(|_| {
-                OracleError::Database(format!(
-                    "corrupt amount `{}` in acknowledgements",
-                    a.amount_wei
-                ))
-            })?;
+            let amount = acked_amount(&a)?;
             st.acked.insert(a.epoch as u64, (amount, a.calls as u64));
         }
         Ok(st)
@@ -644,12 +649,7 @@ pub async fn settle<C: ConnectionTrait>(
         .all(db)
         .await?
     {
-        let amount: u128 = a.amount_wei.parse().map_err(|_| {
-            OracleError::Database(format!(
-                "corrupt amount `{}` in acknowledgements",
-                a.amount_wei
-            ))
-        })?;
+        let amount = acked_amount(&a)?;
         room.insert(a.client, amount);
     }
     let mut left_out: BTreeMap<Address, u128> = BTreeMap::new();

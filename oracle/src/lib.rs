@@ -21,6 +21,7 @@ pub mod registry;
 pub mod retention;
 pub mod sandbox;
 pub mod serving;
+mod splitmix;
 pub mod storage;
 pub mod tensor;
 pub mod types;

@@ -30,6 +30,26 @@ alloy::sol! {
     }
 }
 
+/// A [`Receipt`] as a contract binding's own `Receipt` struct (each contract's ABI generates one,
+/// field for field the same).
+macro_rules! receipt_as {
+    ($ty:path, $r:expr) => {{
+        let r = $r;
+        $ty {
+            id: r.id,
+            epoch: r.epoch,
+            model: r.model,
+            client: r.client,
+            price: r.price,
+            inputHash: r.inputHash,
+            outputHash: r.outputHash,
+            fingerprint: r.fingerprint,
+            timestamp: r.timestamp,
+        }
+    }};
+}
+pub(crate) use receipt_as;
+
 /// A receipt as stored and served: the signed fields plus what makes them readable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptRecord {

@@ -38,6 +38,11 @@ export function replace(el: Element, ...children: Child[]): void {
   append(el, children);
 }
 
+/** A card: a section labelled by its heading (`<id>-title`), then its children. */
+export function card(id: string, title: string, ...children: Child[]): HTMLElement {
+  return h('section', { class: 'card', 'aria-labelledby': `${id}-title` }, h('h2', { id: `${id}-title` }, title), ...children);
+}
+
 /** A table with a caption, column headers and rows. */
 export function table(caption: string, headers: string[], rows: Child[][], attrs: Attrs = {}): HTMLElement {
   return h(

@@ -120,15 +120,7 @@ export interface EpochModel {
   token_address?: string | null;
 }
 
-export interface TimelineEntry {
-  epoch: number;
-  round: number;
-  state: string;
-  root: string;
-  count: number;
-  total_wei: string;
-  fee_bps: number;
-  posted_at?: number | null;
+export interface TimelineEntry extends Epoch {
   finalizable_at?: number | null;
   starts_at_ms: number;
   ends_at_ms: number;

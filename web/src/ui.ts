@@ -4,7 +4,7 @@
 import { createSiweMessage } from 'viem/siwe';
 
 import { ApiError, post, session, setSession, signInWithKey } from './api';
-import { field, h, statusLine } from './dom';
+import { card, field, h, statusLine } from './dom';
 import { eth, short, tokens } from './format';
 import type { IssuedKey, Nonce, Transaction } from './types';
 import { connect, injected, message, ready, wallet, walletClient } from './wallet';
@@ -144,10 +144,9 @@ export function connectPanel(why: string): HTMLElement {
       status.error(message(e));
     }
   });
-  return h(
-    'section',
-    { class: 'card', 'aria-labelledby': 'connect-title' },
-    h('h2', { id: 'connect-title' }, 'Connect your wallet'),
+  return card(
+    'connect',
+    'Connect your wallet',
     h('p', {}, why),
     injected() ? button : h('p', { class: 'error-text' }, 'No Ethereum wallet was found in this browser (window.ethereum).'),
     status.el,

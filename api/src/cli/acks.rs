@@ -123,15 +123,7 @@ pub(crate) async fn acks(args: AcksArgs) -> anyhow::Result<()> {
         billing.chain_id,
         billing.vault.parse()?,
     );
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.record)
-        .with_context(|| format!("reading {}", args.record.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension().is_some_and(|x| x == "json")
-                && !p.to_string_lossy().ends_with(".verdict.json")
-        })
-        .collect();
-    files.sort(); // receipt ids are ULIDs: time order
+    let files = super::verify::recorded_calls(&args.record)?;
     let mut prices: HashMap<String, Wei> = HashMap::new();
     for path in &files {
         let rec: RecordedCall = serde_json::from_slice(&std::fs::read(path)?)

@@ -202,15 +202,7 @@ pub(crate) async fn verify(
         ch.bond()
     );
 
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.record)
-        .with_context(|| format!("reading {}", args.record.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension().is_some_and(|x| x == "json")
-                && !p.to_string_lossy().ends_with(".verdict.json")
-        })
-        .collect();
-    files.sort();
+    let files = recorded_calls(&args.record)?;
     let sem = Arc::new(tokio::sync::Semaphore::new(args.concurrency.max(1)));
     let mut games = tokio::task::JoinSet::new();
     let mut at_stake = U256::ZERO;
@@ -406,4 +398,19 @@ async fn play_one(
         game: Some(format!("{id:#x}")),
         moves,
     })
+}
+
+/// The recorded calls in `dir` (`imo infer --record`: one JSON file a call, verdicts aside), in
+/// file name order: receipt ids are ULIDs, so time order.
+pub(super) fn recorded_calls(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "json")
+                && !p.to_string_lossy().ends_with(".verdict.json")
+        })
+        .collect();
+    files.sort();
+    Ok(files)
 }

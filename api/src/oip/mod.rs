@@ -30,8 +30,8 @@ pub use metadata::{
     InferResponseDoc, ModelMetadata, PLATFORM, ServerMetadata, TensorMetadata,
 };
 pub use request::{
-    InferRequest, MAX_DATA_DEPTH, RequestedOutput, decode_binary, parse_infer_request,
-    quote_non_finite, wants_binary,
+    InferRequest, MAX_DATA_DEPTH, RequestedOutput, decode_binary, input_datatype,
+    parse_infer_request, quote_non_finite, wants_binary,
 };
 pub use response::{InferResponse, append_binary, encode_infer_response, needs_binary};
 

@@ -189,18 +189,19 @@ pub fn parse_infer_request(
     })
 }
 
+/// An input's `datatype` (HTTP and gRPC alike); the error names the input.
+pub fn input_datatype(name: &str, datatype: &str) -> Result<DataType, String> {
+    DataType::parse(datatype)
+        .ok_or_else(|| format!("input `{name}`: unsupported datatype `{datatype}`"))
+}
+
 fn parse_input(
     input: RawInput<'_>,
     rest: &mut &[u8],
     has_header: bool,
 ) -> Result<Tensor, OipError> {
     let name = input.name;
-    let datatype = DataType::parse(&input.datatype).ok_or_else(|| {
-        bad(format!(
-            "input `{name}`: unsupported datatype `{}`",
-            input.datatype
-        ))
-    })?;
+    let datatype = input_datatype(&name, &input.datatype).map_err(bad)?;
     let shape = input
         .shape
         .iter()

@@ -52,28 +52,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             );
         });
     }
-    cfg.service(
-        web::resource("/")
-            .route(web::get().to(to_app))
-            .route(web::head().to(to_app))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
+    cfg.service(get_and_head("/", to_app)).service(
         web::scope("/app")
             .wrap(Compress::default())
-            .service(
-                web::resource("")
-                    .route(web::get().to(to_app))
-                    .route(web::head().to(to_app))
-                    .default_service(web::to(method_not_allowed)),
-            )
-            .service(
-                web::resource("/{path:.*}")
-                    .route(web::get().to(asset))
-                    .route(web::head().to(asset))
-                    .default_service(web::to(method_not_allowed)),
-            ),
+            .service(get_and_head("", to_app))
+            .service(get_and_head("/{path:.*}", asset)),
     );
+}
+
+/// `path` answered by `handler` for GET and HEAD, 405 for any other method.
+fn get_and_head<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
+        .default_service(web::to(method_not_allowed))
 }
 
 async fn to_app() -> HttpResponse {

@@ -86,17 +86,7 @@ pub fn program(c: &ProgramCommitment) -> InferenceDispute::Program {
 
 /// A receipt as the game contract takes it.
 pub fn receipt(r: &Receipt) -> InferenceDispute::Receipt {
-    InferenceDispute::Receipt {
-        id: r.id,
-        epoch: r.epoch,
-        model: r.model,
-        client: r.client,
-        price: r.price,
-        inputHash: r.inputHash,
-        outputHash: r.outputHash,
-        fingerprint: r.fingerprint,
-        timestamp: r.timestamp,
-    }
+    crate::receipts::receipt_as!(InferenceDispute::Receipt, r)
 }
 
 /// The id of the game `challenger` opens over `receipt`: `keccak256(abi.encode(receiptHash,

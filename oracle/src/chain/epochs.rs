@@ -176,17 +176,7 @@ fn to_sol_clients(c: &[ClientTotal]) -> Vec<UsageOracle::ClientTotal> {
 
 /// A receipt as the UsageOracle's ABI takes it (the same struct, generated from the ABI).
 pub fn sol_receipt(r: &crate::receipts::Receipt) -> UsageOracle::Receipt {
-    UsageOracle::Receipt {
-        id: r.id,
-        epoch: r.epoch,
-        model: r.model,
-        client: r.client,
-        price: r.price,
-        inputHash: r.inputHash,
-        outputHash: r.outputHash,
-        fingerprint: r.fingerprint,
-        timestamp: r.timestamp,
-    }
+    crate::receipts::receipt_as!(UsageOracle::Receipt, r)
 }
 
 /// The contract's `LeafProof` for leaf `index` of `tree`.
@@ -795,12 +785,11 @@ impl EpochMachine {
                         })?,
                     ),
                 };
-                txm.submit(
+                txm.submit_call(
                     &format!("ack-respond:{}", e.challengeId),
                     "ack-respond",
                     referee.0,
-                    Bytes::from(call.abi_encode()),
-                    U256::ZERO,
+                    &call,
                 )
                 .await?;
                 Ok(true)

@@ -2,10 +2,7 @@
 //! sent by the operator through the transaction manager under the key
 //! `register:<weights root>`); the model is `tokenized` once that transaction is final.
 
-use alloy::{
-    primitives::{Address as EthAddress, B256, Bytes, U256},
-    sol_types::SolCall,
-};
+use alloy::primitives::{Address as EthAddress, B256, U256};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
     sea_query::Expr,
@@ -201,13 +198,7 @@ impl Tokenizer {
         };
         self.ctx
             .txm
-            .submit(
-                &key,
-                "register",
-                self.ctx.deployment.registry.0,
-                Bytes::from(call.abi_encode()),
-                U256::ZERO,
-            )
+            .submit_call(&key, "register", self.ctx.deployment.registry.0, &call)
             .await?;
         let row = model_tokens::ActiveModel {
             model_id: Set(model.id.clone()),

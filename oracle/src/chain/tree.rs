@@ -389,6 +389,7 @@ mod tests {
     use alloy::{primitives::address, sol_types::SolValue};
 
     use super::*;
+    use crate::splitmix::SplitMix64;
 
     /// The root of the positional tree over these leaf hashes (padded with zero); `B256::ZERO` for
     /// none.
@@ -422,20 +423,8 @@ mod tests {
         }
     }
 
-    /// Deterministic pseudo-random numbers (splitmix64).
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-    }
-
     fn random_receipts(n: usize, seed: u64) -> Vec<Receipt> {
-        let mut rng = Rng(seed);
+        let mut rng = SplitMix64(seed);
         let models = [word(0xaa), word(0x01), B256::repeat_byte(0xff)];
         let clients = [
             address!("0x1111111111111111111111111111111111111111"),
@@ -755,7 +744,7 @@ mod tests {
 
         let sorted = ReceiptTree::build(rs.clone()).unwrap();
         rs.reverse();
-        let mut rng = Rng(7);
+        let mut rng = SplitMix64(7);
         for i in (1..rs.len()).rev() {
             rs.swap(i, (rng.next() % (i as u64 + 1)) as usize);
         }

@@ -48,7 +48,7 @@ use alloy::{
     providers::{DynProvider, Provider},
     rpc::types::{TransactionReceipt, TransactionRequest},
     signers::local::PrivateKeySigner,
-    sol_types::SolInterface,
+    sol_types::{SolCall, SolInterface},
     transports::{RpcError, TransportError},
 };
 use sea_orm::{
@@ -300,6 +300,18 @@ impl TxManager {
         self.inner.sender
     }
 
+    /// [`submit`](Self::submit) of a contract call that sends no ether.
+    pub async fn submit_call(
+        &self,
+        key: &str,
+        kind: &str,
+        to: EthAddress,
+        call: &impl SolCall,
+    ) -> Result<Intent> {
+        self.submit(key, kind, to, Bytes::from(call.abi_encode()), U256::ZERO)
+            .await
+    }
+
     /// Records an intent; idempotent by key: an existing intent with the same key is returned
     /// unchanged (`Conflict` if it exists with a different kind/to/data/value). Sends nothing.
     #[instrument(skip(self, data), fields(to = %to, value = %value))]
@@ -408,9 +420,17 @@ impl TxManager {
     /// The intents whose key starts with `prefix` (e.g. every finalize batch of a round),
     /// oldest first.
     pub async fn with_prefix(&self, prefix: &str) -> Result<Vec<Intent>> {
-        intents::Entity::find()
-            .filter(intents::Column::Key.starts_with(prefix))
-            .order_by_asc(intents::Column::CreatedAtMs)
+        self.fetch(
+            intents::Entity::find()
+                .filter(intents::Column::Key.starts_with(prefix))
+                .order_by_asc(intents::Column::CreatedAtMs),
+        )
+        .await
+    }
+
+    /// The intents a query selects, in its order.
+    async fn fetch(&self, query: sea_orm::Select<intents::Entity>) -> Result<Vec<Intent>> {
+        query
             .all(&self.inner.db)
             .await?
             .iter()
@@ -438,13 +458,11 @@ impl TxManager {
         if let Some(s) = state {
             q = q.filter(intents::Column::State.eq(s.as_str()));
         }
-        q.order_by_asc(intents::Column::CreatedAtMs)
-            .order_by_asc(intents::Column::Key)
-            .all(&self.inner.db)
-            .await?
-            .iter()
-            .map(intent)
-            .collect()
+        self.fetch(
+            q.order_by_asc(intents::Column::CreatedAtMs)
+                .order_by_asc(intents::Column::Key),
+        )
+        .await
     }
 
     /// A failed intent back to pending (a new attempt, with a new nonce when sent); `Conflict`
@@ -1060,10 +1078,27 @@ impl TxManager {
         from: IntentState,
         upd: intents::ActiveModel,
     ) -> Result<bool> {
-        let res = intents::Entity::update_many()
+        Ok(self.update_intent(key, from, upd, None).await? == 1)
+    }
+
+    /// The update behind [`transition`](Self::transition), under `fence` when given: the rows
+    /// it changed.
+    async fn update_intent(
+        &self,
+        key: &str,
+        from: IntentState,
+        upd: intents::ActiveModel,
+        fence: Option<&Fence>,
+    ) -> Result<u64> {
+        let mut update = intents::Entity::update_many()
             .set(upd)
             .filter(intents::Column::Key.eq(key))
-            .filter(intents::Column::State.eq(from.as_str()))
+            .filter(intents::Column::State.eq(from.as_str()));
+        if let Some(fence) = fence {
+            let backend = sea_orm::ConnectionTrait::get_database_backend(&self.inner.db);
+            update = update.filter(fence_condition(backend, fence));
+        }
+        let res = update
             .exec(&self.inner.db)
             .await
             .map_err(|e| match e.sql_err() {
@@ -1072,7 +1107,7 @@ impl TxManager {
                 )),
                 _ => e.into(),
             })?;
-        Ok(res.rows_affected == 1)
+        Ok(res.rows_affected)
     }
 
     /// [`transition`](Self::transition) for the writes that record a nonce and a signed
@@ -1087,21 +1122,7 @@ impl TxManager {
         let Some(fence) = self.inner.fence.require(SENDS)? else {
             return self.transition(key, from, upd).await;
         };
-        let backend = sea_orm::ConnectionTrait::get_database_backend(&self.inner.db);
-        let res = intents::Entity::update_many()
-            .set(upd)
-            .filter(intents::Column::Key.eq(key))
-            .filter(intents::Column::State.eq(from.as_str()))
-            .filter(fence_condition(backend, &fence))
-            .exec(&self.inner.db)
-            .await
-            .map_err(|e| match e.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_)) => OracleError::Conflict(format!(
-                    "intent `{key}`: its nonce is already recorded for another intent"
-                )),
-                _ => e.into(),
-            })?;
-        if res.rows_affected == 1 {
+        if self.update_intent(key, from, upd, Some(&fence)).await? == 1 {
             return Ok(true);
         }
         if !Lease::holds(&self.inner.db, &fence).await? {

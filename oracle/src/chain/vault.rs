@@ -13,7 +13,7 @@ use std::sync::Arc;
 use alloy::{
     primitives::{Bytes, U256},
     rpc::types::Log,
-    sol_types::{Eip712Domain, SolCall, SolEvent, SolStruct, eip712_domain},
+    sol_types::{Eip712Domain, SolEvent, SolStruct, eip712_domain},
 };
 use sea_orm::{ActiveValue::Set, EntityTrait, sea_query::OnConflict};
 use tracing::{info, instrument};
@@ -78,13 +78,7 @@ impl VaultIndexer {
         };
         self.ctx
             .txm
-            .submit(
-                &key,
-                "ack-mode",
-                self.ctx.deployment.vault.0,
-                Bytes::from(call.abi_encode()),
-                U256::ZERO,
-            )
+            .submit_call(&key, "ack-mode", self.ctx.deployment.vault.0, &call)
             .await?;
         info!(client = %mode.client, from_epoch = mode.from_epoch, "ack mode queued on-chain");
         Ok(key)
@@ -280,13 +274,7 @@ impl VaultIndexer {
         let intent = self
             .ctx
             .txm
-            .submit(
-                &key,
-                "cap",
-                self.ctx.deployment.vault.0,
-                Bytes::from(call.abi_encode()),
-                U256::ZERO,
-            )
+            .submit_call(&key, "cap", self.ctx.deployment.vault.0, &call)
             .await?;
         spending_caps::Entity::insert(spending_caps::ActiveModel {
             id: Set(format!("{}:{}", client.storage_key(), cap.0)),

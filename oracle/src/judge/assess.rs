@@ -18,6 +18,7 @@ use crate::{
     engine::Engine,
     error::{OracleError, Result},
     serving::SessionPool,
+    splitmix::SplitMix64,
     tensor::{Tensor, TensorData},
 };
 
@@ -64,27 +65,6 @@ impl Disputability {
     }
 }
 
-/// splitmix64, for deterministic samples.
-struct Mix(u64);
-
-impl Mix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Roughly normal (sum of four uniforms, centred and scaled).
-    fn normal(&mut self) -> f32 {
-        let s: f64 = (0..4)
-            .map(|_| (self.next() >> 11) as f64 / (1u64 << 53) as f64)
-            .sum();
-        ((s - 2.0) * 1.732) as f32
-    }
-}
-
 /// Special float values every sample set includes: signed zeros, NaNs, infinities, subnormals,
 /// the extremes, and halves (rounding ties under power-of-two scales).
 const SPECIAL_F32: [u32; 18] = [
@@ -112,7 +92,7 @@ const SPECIAL_F32: [u32; 18] = [
 /// normal at scales from 0.01 to 10⁴ with the special values of IEEE-754 mixed in, integers
 /// over their whole range.
 pub fn sample_inputs(program: &Program, count: usize, seed: u64) -> Vec<Vec<Tensor>> {
-    let mut rng = Mix(seed);
+    let mut rng = SplitMix64(seed);
     let scales = [1.0f32, 0.01, 0.1, 10.0, 100.0, 10_000.0];
     (0..count)
         .map(|s| {

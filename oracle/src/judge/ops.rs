@@ -160,10 +160,30 @@ fn scalar_of(d: &Desc, t: JType, what: &str) -> R<()> {
     })
 }
 
+/// A UINT8 or INT8 tensor of `rank` dimensions (`layout`: what they mean, for the message).
+fn q8_of_rank(d: &Desc, rank: usize, name: &str, layout: &str) -> R<()> {
+    check(is_q8(d.dtype) && d.shape.len() == rank, || {
+        format!("{name} must be a {rank}-D UINT8 or INT8 tensor{layout}")
+    })
+}
+
 fn q8_scalar(d: &Desc, what: &str) -> R<()> {
     check(is_q8(d.dtype) && d.scalar(), || {
         format!("{what} must be a one-element UINT8 or INT8 tensor")
     })
+}
+
+/// The output height and width of a window op over an NCHW `shape` (pads: top, left, bottom,
+/// right; the kernel as it spans, dilated).
+fn windows(
+    shape: &[usize],
+    pads: [u32; 4],
+    kernel: [usize; 2],
+    strides: [u32; 2],
+) -> R<(usize, usize)> {
+    let ho = window(shape[2], pads[0], pads[2], kernel[0], strides[0])?;
+    let wo = window(shape[3], pads[1], pads[3], kernel[1], strides[1])?;
+    Ok((ho, wo))
 }
 
 /// Output spatial size of a window op: `(size + pads - effective kernel) / stride + 1`.
@@ -222,12 +242,8 @@ pub fn infer(op: &Op, ins: &[Option<Desc>]) -> R<Desc> {
         Op::QLinearMatMul => {
             let a = need(ins, 0, "a")?;
             let b = need(ins, 3, "b")?;
-            check(is_q8(a.dtype) && a.shape.len() == 2, || {
-                "a must be a 2-D UINT8 or INT8 tensor".into()
-            })?;
-            check(is_q8(b.dtype) && b.shape.len() == 2, || {
-                "b must be a 2-D UINT8 or INT8 tensor".into()
-            })?;
+            q8_of_rank(a, 2, "a", "")?;
+            q8_of_rank(b, 2, "b", "")?;
             check(a.shape[1] == b.shape[0], || {
                 format!("a {:?} and b {:?} do not multiply", a.shape, b.shape)
             })?;
@@ -246,12 +262,8 @@ pub fn infer(op: &Op, ins: &[Option<Desc>]) -> R<Desc> {
         Op::QLinearConv(c) => {
             let x = need(ins, 0, "x")?;
             let w = need(ins, 3, "w")?;
-            check(is_q8(x.dtype) && x.shape.len() == 4, || {
-                "x must be a 4-D UINT8 or INT8 tensor (NCHW)".into()
-            })?;
-            check(is_q8(w.dtype) && w.shape.len() == 4, || {
-                "w must be a 4-D UINT8 or INT8 tensor".into()
-            })?;
+            q8_of_rank(x, 4, "x", " (NCHW)")?;
+            q8_of_rank(w, 4, "w", "")?;
             let (m, g) = (w.shape[0], c.group as usize);
             check(g >= 1 && m % g == 0 && x.shape[1] == w.shape[1] * g, || {
                 format!("x {:?}, w {:?} and group {g} do not fit", x.shape, w.shape)
@@ -283,20 +295,11 @@ pub fn infer(op: &Op, ins: &[Option<Desc>]) -> R<Desc> {
             })?;
             let ek = |k: usize, d: u32| (k - 1) * d as usize + 1;
             check(w.shape[2] >= 1 && w.shape[3] >= 1, || "empty kernel".into())?;
-            let ho = window(
-                x.shape[2],
-                c.pads[0],
-                c.pads[2],
+            let kernel = [
                 ek(w.shape[2], c.dilations[0]),
-                c.strides[0],
-            )?;
-            let wo = window(
-                x.shape[3],
-                c.pads[1],
-                c.pads[3],
                 ek(w.shape[3], c.dilations[1]),
-                c.strides[1],
-            )?;
+            ];
+            let (ho, wo) = windows(&x.shape, c.pads, kernel, c.strides)?;
             Desc {
                 dtype: zy.dtype,
                 shape: vec![x.shape[0], m, ho, wo],
@@ -304,26 +307,12 @@ pub fn infer(op: &Op, ins: &[Option<Desc>]) -> R<Desc> {
         }
         Op::MaxPool(p) => {
             let x = need(ins, 0, "x")?;
-            check(is_q8(x.dtype) && x.shape.len() == 4, || {
-                "x must be a 4-D UINT8 or INT8 tensor (NCHW)".into()
-            })?;
+            q8_of_rank(x, 4, "x", " (NCHW)")?;
             check(p.kernel[0] >= 1 && p.kernel[1] >= 1, || {
                 "empty kernel".into()
             })?;
-            let ho = window(
-                x.shape[2],
-                p.pads[0],
-                p.pads[2],
-                p.kernel[0] as usize,
-                p.strides[0],
-            )?;
-            let wo = window(
-                x.shape[3],
-                p.pads[1],
-                p.pads[3],
-                p.kernel[1] as usize,
-                p.strides[1],
-            )?;
+            let kernel = p.kernel.map(|k| k as usize);
+            let (ho, wo) = windows(&x.shape, p.pads, kernel, p.strides)?;
             Desc {
                 dtype: x.dtype,
                 shape: vec![x.shape[0], x.shape[1], ho, wo],

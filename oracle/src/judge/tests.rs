@@ -3,16 +3,17 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::{config::EngineConfig, engine::Engine};
+use crate::{config::EngineConfig, engine::Engine, splitmix::SplitMix64};
 
-fn repo_root() -> PathBuf {
+pub(super) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
         .to_owned()
 }
 
-fn model(name: &str) -> PathBuf {
+/// A model file installed by `scripts/install-tools.sh models`.
+pub(super) fn model(name: &str) -> PathBuf {
     let p = repo_root().join(".tools/models").join(name);
     assert!(
         p.exists(),
@@ -145,6 +146,17 @@ mod build {
         }
     }
 
+    /// `y = QLinearMatMul(a, sa, za, b, sb, zb, sy, zy)`.
+    pub fn qlinear_matmul() -> proto::NodeProto {
+        node(
+            "qmm",
+            "QLinearMatMul",
+            &["a", "sa", "za", "b", "sb", "zb", "sy", "zy"],
+            "y",
+            vec![],
+        )
+    }
+
     pub fn model(
         nodes: Vec<proto::NodeProto>,
         inits: Vec<proto::TensorProto>,
@@ -172,22 +184,22 @@ mod build {
 }
 
 /// splitmix64 for test data (the flag: power-of-two scales).
-struct Rng(u64, bool);
+struct Rng(SplitMix64, bool);
+
+impl std::ops::Deref for Rng {
+    type Target = SplitMix64;
+    fn deref(&self) -> &SplitMix64 {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Rng {
+    fn deref_mut(&mut self) -> &mut SplitMix64 {
+        &mut self.0
+    }
+}
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
     /// A positive scale between 2^-12 and 2^4; a power of two in tie mode (so that halves
     /// stay halves and rounding ties occur).
     fn scale(&mut self) -> f32 {
@@ -196,14 +208,6 @@ impl Rng {
         } else {
             (2f32).powf(self.below(16_000) as f32 / 1000.0 - 12.0)
         }
-    }
-}
-
-fn q8(r: &mut Rng) -> value::JType {
-    if r.below(2) == 0 {
-        value::JType::U8
-    } else {
-        value::JType::I8
     }
 }
 
@@ -222,12 +226,12 @@ async fn every_op_equals_onnx_runtime() {
     use build::*;
     use value::JType::{F32, I32, U8};
     let e = engine();
-    let mut r = Rng(42, false);
+    let mut r = Rng(SplitMix64(42), false);
     let mut checked = 0;
     for case in 0..6u64 {
         r.1 = case % 2 == 0;
         // QuantizeLinear and DequantizeLinear (FLOAT -> 8-bit -> FLOAT), DequantizeLinear of INT32.
-        let t = q8(&mut r);
+        let t = r.q8();
         let zp = r.bytes(1);
         let m = model(
             vec![
@@ -262,13 +266,7 @@ async fn every_op_equals_onnx_runtime() {
             1 + r.below(20) as usize,
         );
         let m = model(
-            vec![node(
-                "qmm",
-                "QLinearMatMul",
-                &["a", "sa", "za", "b", "sb", "zb", "sy", "zy"],
-                "y",
-                vec![],
-            )],
+            vec![qlinear_matmul()],
             vec![
                 f32s("sa", &[], &[r.scale()]),
                 tensor("za", ta, &[], r.bytes(1)),
@@ -285,12 +283,8 @@ async fn every_op_equals_onnx_runtime() {
         assert!(d.disputable, "matmul case {case}: {:?}", d.blocked_by);
 
         // QLinearConv (+ MaxPool) with random geometry.
-        let tx = q8(&mut r);
-        let tw = if tx == U8 {
-            q8(&mut r)
-        } else {
-            value::JType::I8
-        };
+        let tx = r.q8();
+        let tw = if tx == U8 { r.q8() } else { value::JType::I8 };
         let group = 1 + r.below(2) as usize;
         let (c, mo) = (
             group * (1 + r.below(3) as usize),
@@ -491,13 +485,7 @@ async fn requantization_multiplier_order_is_onnx_runtimes() {
     let mut b: Vec<u8> = vec![255; k];
     b[k - 1] = 188;
     let m = model(
-        vec![node(
-            "qmm",
-            "QLinearMatMul",
-            &["a", "sa", "za", "b", "sb", "zb", "sy", "zy"],
-            "y",
-            vec![],
-        )],
+        vec![qlinear_matmul()],
         vec![
             f32s("sa", &[], &[sa]),
             tensor("za", U8, &[], vec![0]),
@@ -541,7 +529,7 @@ fn mutated_models_never_panic() {
         let bytes = std::fs::read(model(file)).unwrap();
         let program = std::sync::Arc::new(Program::from_onnx(&bytes).unwrap());
         let inputs = sample_inputs(&program, 1, 3).remove(0);
-        let mut rng = Rng(0x2545_F491, false);
+        let mut rng = Rng(SplitMix64(0x2545_F491), false);
         let (mut compiled, mut refused) = (0, 0);
         for i in 0..150u64 {
             let mut m = bytes.clone();

@@ -5,7 +5,7 @@
 //! the reference generates now (part of `make test`); `make vectors` (`IMO_WRITE_VECTORS=1`)
 //! rewrites them. Everything is deterministic (splitmix64 seeds).
 
-use std::{path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
 use alloy::{
     primitives::{Address, B256, Bytes, U256, hex},
@@ -13,6 +13,7 @@ use alloy::{
 };
 use serde_json::{Value as Json, json};
 
+use super::tests::{model, repo_root};
 use super::{
     Fault, Node, Program, Trace,
     commit::shape_word,
@@ -22,26 +23,12 @@ use super::{
     sample_inputs,
     value::{JType, Value},
 };
-use crate::{chain::dispute, receipts::Receipt};
+use crate::{chain::dispute, receipts::Receipt, splitmix::SplitMix64 as Rng};
 
-struct Rng(u64);
-
+/// The vectors' random data, on the crate's splitmix64.
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
     fn range(&mut self, lo: usize, hi: usize) -> usize {
         lo + self.below((hi - lo + 1) as u64) as usize
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
     }
     /// A binary32 bit pattern from a mix of categories: uniform bits, specials, subnormals,
     /// values near 1, small integers and halves, extremes of the exponent range.
@@ -84,7 +71,7 @@ impl Rng {
             2f32.powf(self.below(16_000) as f32 / 1000.0 - 12.0)
         }
     }
-    fn q8(&mut self) -> JType {
+    pub(super) fn q8(&mut self) -> JType {
         if self.below(2) == 0 {
             JType::U8
         } else {
@@ -564,13 +551,6 @@ pub const CHALLENGER: Address = Address::new([0xC4; 20]);
 /// The client of the scripted receipts.
 pub const CLIENT: Address = Address::new([0xC1; 20]);
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace")
-        .to_owned()
-}
-
 /// A receipt for a scripted game (its signature is made in forge, for the deployed oracle).
 fn receipt(model: B256, input_hash: [u8; 32], output_hash: [u8; 32]) -> Receipt {
     Receipt {
@@ -636,12 +616,7 @@ fn scripted(model: B256, operator: &Trace, challenger: &Trace) -> Json {
 
 /// `game_<model>.json`: the program, the receipt's fields, and whole scripted games.
 fn game_vectors(file: &str) -> Json {
-    let path = repo_root().join(".tools/models").join(file);
-    assert!(
-        path.exists(),
-        "{} is missing: run `scripts/install-tools.sh models`",
-        path.display()
-    );
+    let path = model(file);
     let program = Arc::new(Program::from_file(&path).expect("compiles"));
     let model = B256::from(crate::onnx::scan_model(&path).expect("scans").weights_root);
     let inputs = sample_inputs(&program, 1, 0x6A3E).remove(0);

@@ -327,7 +327,8 @@ async fn python_plugin_with_unmodified_tritonclient(b: Backend) {
     let key = key_of(&srv, &carol).await;
     srv.credit(&carol, 100 * PRICE).await;
     let python = repo_root().join(".tools/venv/bin/python");
-    let out = tokio::process::Command::new(&python)
+    let mut check = tokio::process::Command::new(&python);
+    check
         .arg(repo_root().join("tests/python/ack_check.py"))
         .args(["--url", &srv.url, "--key", &key, "--calls", "10", "--stop"])
         .args(["--price", &PRICE.to_string()])
@@ -335,18 +336,8 @@ async fn python_plugin_with_unmodified_tritonclient(b: Backend) {
             "--private-key",
             &format!("0x{}", hex::encode(carol.to_bytes())),
         ])
-        .env("PYTHONPATH", repo_root().join("clients/python"))
-        .output()
-        .await
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(
-        out.status.success(),
-        "ack_check.py failed:\n{stdout}\n{stderr}"
-    );
+        .env("PYTHONPATH", repo_root().join("clients/python"));
+    let stdout = python_check(check, "ack_check.py").await;
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     let r = &v["report"];
     // 10 acknowledged calls, then 3 served unacknowledged (the window), then cut off.
@@ -384,6 +375,66 @@ async fn python_plugin_with_unmodified_tritonclient(b: Backend) {
     srv.finish().await;
 }
 
+/// Alice (the world's client) chooses acknowledged billing from `epoch` on, and waits until the
+/// operator has registered it on the vault: her address.
+async fn choose_ack_mode(
+    w: &crate::cycle::World,
+    domain: &alloy::sol_types::Eip712Domain,
+    epoch: u64,
+) -> alloy::primitives::Address {
+    let (_, now) = crate::cycle::chain_time(&w.anvil).await;
+    let sig = sign_ack_mode(&w.client, domain, epoch, now + 3600).unwrap();
+    w.client_api
+        .billing_mode(epoch, now + 3600, &sig)
+        .await
+        .unwrap();
+    let alice = w.client.address();
+    w.until("alice's ack mode is registered on-chain", 30, || {
+        let v = w.vault();
+        async move { v.ackModeAt(alice, epoch).call().await.unwrap() }
+    })
+    .await;
+    alice
+}
+
+/// `alice` challenges her attested total of `epoch` on the AckReferee, with its bond: whether
+/// the challenge was mined and the total it challenges, the referee (her wallet) and the bond.
+async fn challenge_total(
+    w: &crate::cycle::World,
+    epoch: u64,
+    alice: alloy::primitives::Address,
+) -> (
+    (bool, alloy::primitives::U256),
+    imo_oracle::chain::bindings::AckReferee::AckRefereeInstance<alloy::providers::DynProvider>,
+    alloy::primitives::U256,
+) {
+    use alloy::primitives::U256;
+    use imo_oracle::chain::bindings::AckReferee;
+    let view = w.client_api.epoch(epoch).await.unwrap();
+    let clients: Vec<AckReferee::ClientTotal> = view
+        .clients
+        .iter()
+        .map(|c| AckReferee::ClientTotal {
+            client: c.key.parse().unwrap(),
+            total: c.total_wei.parse().unwrap(),
+            last: c.last,
+        })
+        .collect();
+    let entry = clients.iter().position(|c| c.client == alice).unwrap();
+    let total = clients[entry].total;
+    let referee_addr = w.chain.deployment().ack_referee.unwrap().0;
+    let referee = AckReferee::new(referee_addr, w.wallet(&w.client));
+    let bond = referee.bond().call().await.unwrap();
+    let opened = mined(
+        referee
+            .challenge(epoch, clients, U256::from(entry))
+            .value(bond),
+    )
+    .await
+    .status();
+    ((opened, total), referee, bond)
+}
+
 mod python {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn plugin_with_unmodified_tritonclient() {
@@ -415,10 +466,7 @@ async fn ack_client_settled_to_the_wei_on_anvil() {
     // Dave, a cap-mode client, deposits and signs a cap too.
     let dave = signer(35);
     w.anvil
-        .rpc(
-            "anvil_setBalance",
-            json!([dave.address(), format!("{:#x}", U256::from(10 * ETH))]),
-        )
+        .set_balance(dave.address(), U256::from(10 * ETH))
         .await;
     let dave_wallet = ProviderBuilder::new()
         .wallet(EthereumWallet::from(dave.clone()))
@@ -467,19 +515,8 @@ async fn ack_client_settled_to_the_wei_on_anvil() {
     );
     let domain = vault_domain(CHAIN_ID, vault_addr);
     let epoch = view.current_epoch;
-    let (_, now) = crate::cycle::chain_time(&w.anvil).await;
-    let sig = sign_ack_mode(&w.client, &domain, epoch, now + 3600).unwrap();
-    w.client_api
-        .billing_mode(epoch, now + 3600, &sig)
-        .await
-        .unwrap();
     // The operator registers her choice on the vault.
-    let alice = w.client.address();
-    w.until("alice's ack mode is registered on-chain", 30, || {
-        let v = w.vault();
-        async move { v.ackModeAt(alice, epoch).call().await.unwrap() }
-    })
-    .await;
+    let alice = choose_ack_mode(&w, &domain, epoch).await;
     assert!(!w.vault().ackModeAt(alice, epoch - 1).call().await.unwrap());
     let operator: PrivateKeySigner = OPERATOR_KEY.parse().unwrap();
     let mut book = AckBook::new(
@@ -535,29 +572,10 @@ async fn ack_client_settled_to_the_wei_on_anvil() {
         if state == "attested" {
             // Alice challenges her attested total on the AckReferee; the service answers with
             // her stored acknowledgement (it covers the total), so the challenge is rejected.
-            let view = w.client_api.epoch(epoch).await.unwrap();
-            let clients: Vec<AckReferee::ClientTotal> = view
-                .clients
-                .iter()
-                .map(|c| AckReferee::ClientTotal {
-                    client: c.key.parse().unwrap(),
-                    total: c.total_wei.parse().unwrap(),
-                    last: c.last,
-                })
-                .collect();
-            let entry = clients.iter().position(|c| c.client == alice).unwrap();
-            assert_eq!(clients[entry].total, U256::from(5 * P));
-            let referee_addr = w.chain.deployment().ack_referee.unwrap().0;
-            let referee = AckReferee::new(referee_addr, w.wallet(&w.client));
-            let bond = referee.bond().call().await.unwrap();
-            let r = mined(
-                referee
-                    .challenge(epoch, clients, U256::from(entry))
-                    .value(bond),
-            )
-            .await;
-            assert!(r.status(), "challenge opened");
-            let ro = AckReferee::new(referee_addr, w.anvil.provider());
+            let (challenged, referee, _) = challenge_total(&w, epoch, alice).await;
+            assert_eq!(challenged.1, U256::from(5 * P));
+            assert!(challenged.0, "challenge opened");
+            let ro = AckReferee::new(*referee.address(), w.anvil.provider());
             w.until(
                 "the service answers the acknowledgement challenge",
                 30,
@@ -658,15 +676,13 @@ async fn sigkill_loses_no_accepted_acknowledgement() {
     let window = [("IMO_METERING_CREDIT_WINDOW_WEI", "1000000000000000000000")];
     let mut server = ImoProcess::serve(&env, &window).await;
     let base = imo_client::Client::new(&server.url);
-    let meta = imo_client::Upload {
-        name: "tiny".into(),
-        price_wei: Some(PRICE.to_string()),
-        ..Default::default()
-    };
-    base.with_key(publisher_key)
-        .upload_model(&meta, model_bytes("tiny_mlp.onnx"))
-        .await
-        .unwrap();
+    upload(
+        &base.with_key(publisher_key),
+        "tiny_mlp.onnx",
+        "tiny",
+        PRICE,
+    )
+    .await;
     for (s, key) in &clients {
         base.with_key(admin_key.clone())
             .credit(&s.address().to_string(), &(1_000_000 * PRICE).to_string())
@@ -771,7 +787,6 @@ mod binary {
 /// gets half the attest bond, and the corrected round bills what was acknowledged.
 async fn overbilling_operator_loses_its_bond() {
     use alloy::primitives::U256;
-    use imo_oracle::chain::bindings::AckReferee;
     const P: u128 = 1_000_000_000_000_000;
     const ETH: u128 = 1_000_000_000_000_000_000;
     let w = crate::cycle::World::start(Backend::Sqlite, |c| {
@@ -785,18 +800,7 @@ async fn overbilling_operator_loses_its_bond() {
     let vault_addr = w.chain.deployment().vault.0;
     let domain = vault_domain(CHAIN_ID, vault_addr);
     let epoch = w.client_api.billing().await.unwrap().current_epoch;
-    let (_, now) = crate::cycle::chain_time(&w.anvil).await;
-    let sig = sign_ack_mode(&w.client, &domain, epoch, now + 3600).unwrap();
-    w.client_api
-        .billing_mode(epoch, now + 3600, &sig)
-        .await
-        .unwrap();
-    let alice = w.client.address();
-    w.until("alice's ack mode is registered on-chain", 30, || {
-        let v = w.vault();
-        async move { v.ackModeAt(alice, epoch).call().await.unwrap() }
-    })
-    .await;
+    let alice = choose_ack_mode(&w, &domain, epoch).await;
     // 3 calls acknowledged, 2 not.
     let mut n = 0;
     for i in 0..5 {
@@ -827,29 +831,8 @@ async fn overbilling_operator_loses_its_bond() {
     let a = w.oracle().getAttestation(epoch).call().await.unwrap();
     assert_eq!(a.total, U256::from(5 * P), "the fault billed every receipt");
     // Alice challenges; the service has no acknowledgement covering 5 x price.
-    let view = w.client_api.epoch(epoch).await.unwrap();
-    let clients: Vec<AckReferee::ClientTotal> = view
-        .clients
-        .iter()
-        .map(|c| AckReferee::ClientTotal {
-            client: c.key.parse().unwrap(),
-            total: c.total_wei.parse().unwrap(),
-            last: c.last,
-        })
-        .collect();
-    let entry = clients.iter().position(|c| c.client == alice).unwrap();
-    let referee_addr = w.chain.deployment().ack_referee.unwrap().0;
-    let referee = AckReferee::new(referee_addr, w.wallet(&w.client));
-    let bond = referee.bond().call().await.unwrap();
-    assert!(
-        mined(
-            referee
-                .challenge(epoch, clients, U256::from(entry))
-                .value(bond)
-        )
-        .await
-        .status()
-    );
+    let ((opened, _), referee, bond) = challenge_total(&w, epoch, alice).await;
+    assert!(opened);
     for _ in 0..3 {
         w.tick().await; // the service sees the challenge and cannot answer it
     }

@@ -55,6 +55,66 @@ pub(crate) fn service_env(dir: &std::path::Path, db_url: &str, rpc: &str) -> Vec
     env
 }
 
+/// A client's own wallet, used through the CLI (`imo wallet`).
+pub struct ClientWallet {
+    /// The environment of its commands: the service's, its URL and the client's API key.
+    pub env: Vec<(String, String)>,
+    key_file: String,
+}
+
+impl ClientWallet {
+    /// Writes the client's key file in `dir`.
+    pub fn new(
+        dir: &std::path::Path,
+        env: &[(String, String)],
+        svc: &ImoProcess,
+        client: &PrivateKeySigner,
+        client_key: String,
+    ) -> Self {
+        let key_file = dir.join("client.wallet.key");
+        std::fs::write(&key_file, format!("0x{}\n", hex::encode(client.to_bytes()))).unwrap();
+        let mut env = env.to_vec();
+        env.push(("IMO_URL".into(), svc.url.clone()));
+        env.push(("IMO_API_KEY".into(), client_key));
+        Self {
+            env,
+            key_file: key_file.display().to_string(),
+        }
+    }
+
+    /// Deposits `ETH` into the vault and signs a spending cap of as much, then waits until the
+    /// service has indexed them (`what`): what `deposit` and `authorize` printed.
+    pub async fn fund(
+        &self,
+        svc: &mut ImoProcess,
+        client_api: &Client,
+        what: &str,
+    ) -> (String, String) {
+        let [deposited, authorized] = ["deposit", "authorize"].map(|command| {
+            run_imo(
+                &self.env,
+                &[
+                    "wallet",
+                    "--key-file",
+                    &self.key_file,
+                    command,
+                    &ETH.to_string(),
+                ],
+            )
+        });
+        svc.until(what, 30, || {
+            let api = client_api.clone();
+            async move {
+                api.balance()
+                    .await
+                    .is_ok_and(|b| b.available_wei == ETH.to_string())
+            }
+        })
+        .await;
+        (deposited, authorized)
+    }
+}
+
 async fn epochs_in(api: &Client, epochs: &[u64], state: &str) -> bool {
     for e in epochs {
         match api.epoch(*e).await {
@@ -74,12 +134,7 @@ async fn finalize_survives_sigkill(b: Backend) {
     assert!(deployed.contains("UsageOracle"), "{deployed}");
     let (publisher, client) = (signer(41), signer(42));
     for s in [&publisher, &client] {
-        anvil
-            .rpc(
-                "anvil_setBalance",
-                serde_json::json!([s.address(), format!("{:#x}", U256::from(100 * ETH))]),
-            )
-            .await;
+        anvil.set_balance(s.address(), U256::from(100 * ETH)).await;
     }
     let key = |s: &PrivateKeySigner, role: &str| cli_key(&env, s, role);
     let (publisher_key, client_key) = (key(&publisher, "publisher"), key(&client, "client"));
@@ -93,64 +148,28 @@ async fn finalize_survives_sigkill(b: Backend) {
     let client_api = Client::new(&svc.url).with_key(client_key.clone());
 
     // A tokenized model, a funded and authorised client: all through the scheduler's jobs.
-    let meta = imo_client::Upload {
-        name: "tiny-mlp".into(),
-        price_wei: Some(PRICE.to_string()),
-        ..Default::default()
-    };
-    let (_, model) = pub_api
-        .upload_model(&meta, model_bytes("tiny_mlp.onnx"))
-        .await
-        .unwrap();
-    pub_api
-        .tokenize(&model.id, "Tiny MLP", "TMLP", "1000000", 8000)
-        .await
-        .unwrap();
-    svc.until("the model is tokenized", 30, || {
-        let api = pub_api.clone();
-        let id = model.id.clone();
-        async move { api.token(&id).await.is_ok_and(|t| t.state == "tokenized") }
-    })
-    .await;
+    let model = upload(&pub_api, "tiny_mlp.onnx", "tiny-mlp", PRICE).await;
+    svc.tokenized(&pub_api, &model.id, "Tiny MLP", "TMLP").await;
     let contracts = client_api.contracts().await.unwrap();
     let vault: alloy::primitives::Address = contracts.payment_vault.parse().unwrap();
     let oracle: alloy::primitives::Address = contracts.usage_oracle.parse().unwrap();
     // The client's own wallet, through the CLI: deposit and a signed spending cap.
-    let key_file = dir.path().join("client.wallet.key");
-    std::fs::write(&key_file, format!("0x{}\n", hex::encode(client.to_bytes()))).unwrap();
-    let mut wenv = env.clone();
-    wenv.push(("IMO_URL".into(), svc.url.clone()));
-    wenv.push(("IMO_API_KEY".into(), client_key.clone()));
-    let kf = key_file.display().to_string();
+    let wallet = ClientWallet::new(dir.path(), &env, &svc, &client, client_key.clone());
     // `imo models list` shows the token's state of a tokenized model.
-    let out = run_imo(&wenv, &["models", "list"]);
+    let out = run_imo(&wallet.env, &["models", "list"]);
     assert!(
         out.lines()
             .any(|l| l.contains("tiny-mlp") && l.contains("token:tokenized")),
         "{out}"
     );
-    let out = run_imo(
-        &wenv,
-        &["wallet", "--key-file", &kf, "deposit", &ETH.to_string()],
-    );
+    let (deposited, authorized) = wallet
+        .fund(&mut svc, &client_api, "the deposit and the cap are indexed")
+        .await;
     assert!(
-        out.contains(&format!("deposited {ETH} wei into the vault {vault}")),
-        "{out}"
+        deposited.contains(&format!("deposited {ETH} wei into the vault {vault}")),
+        "{deposited}"
     );
-    let out = run_imo(
-        &wenv,
-        &["wallet", "--key-file", &kf, "authorize", &ETH.to_string()],
-    );
-    assert!(out.contains("signed SpendingCap"), "{out}");
-    svc.until("the deposit and the cap are indexed", 30, || {
-        let api = client_api.clone();
-        async move {
-            api.balance()
-                .await
-                .is_ok_and(|b| b.available_wei == ETH.to_string())
-        }
-    })
-    .await;
+    assert!(authorized.contains("signed SpendingCap"), "{authorized}");
     let mut epochs = vec![];
     let mut calls = std::collections::BTreeMap::<u64, u128>::new();
     for _ in 0..5 {
@@ -185,12 +204,7 @@ async fn finalize_survives_sigkill(b: Backend) {
     assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status}");
 
     // What the crash left: the transaction is on-chain, the database only knows it was signed.
-    let db = imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
-        url: db_url.clone(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let db = connect_db(&db_url).await;
     let sent: Vec<intent_entity::Model> = intent_entity::Entity::find()
         .filter(intent_entity::Column::Kind.eq("finalize"))
         .filter(intent_entity::Column::State.eq("sent"))
@@ -228,12 +242,7 @@ async fn finalize_survives_sigkill(b: Backend) {
         async move { epochs_in(&api, &epochs, "finalized").await }
     })
     .await;
-    let db = imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
-        url: db_url.clone(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let db = connect_db(&db_url).await;
     let finalizes: Vec<intent_entity::Model> = intent_entity::Entity::find()
         .filter(intent_entity::Column::Kind.eq("finalize"))
         .all(&db)

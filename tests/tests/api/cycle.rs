@@ -74,12 +74,7 @@ impl World {
         let chain = srv.oracle.chain.clone().expect("chain loop on");
         let (publisher, client, holder) = (signer(31), signer(32), signer(33));
         for s in [&publisher, &client, &holder] {
-            anvil
-                .rpc(
-                    "anvil_setBalance",
-                    serde_json::json!([s.address(), format!("{:#x}", U256::from(100 * ETH))]),
-                )
-                .await;
+            anvil.set_balance(s.address(), U256::from(100 * ETH)).await;
         }
         let publisher_api = srv.key(&publisher, "publisher").await;
         let client_api = srv.key(&client, "client").await;

@@ -169,9 +169,7 @@ async fn app_is_served_from_the_binary() {
         "/app/assets/",
     ] {
         let r = c.get(url(path)).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
-        let body: serde_json::Value = r.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "not_found", "{path}");
+        assert_error(r, StatusCode::NOT_FOUND, "not_found", path).await;
     }
     for path in ["/app/", "/app", "/"] {
         let r = c.post(url(path)).send().await.unwrap();
@@ -202,9 +200,7 @@ async fn timeline_follows_the_cycle(b: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::CONFLICT);
-    let body: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "chain_disabled");
+    assert_error(r, StatusCode::CONFLICT, "chain_disabled", "").await;
     plain.finish().await;
 
     let w = World::start(b, |_| {}).await;
@@ -225,9 +221,7 @@ async fn timeline_follows_the_cycle(b: Backend) {
         "?before=18446744073709551616",
     ] {
         let r = c.get(format!("{url}/v1/epochs{q}")).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{q}");
-        let body: serde_json::Value = r.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "bad_request", "{q}");
+        assert_error(r, StatusCode::BAD_REQUEST, "bad_request", q).await;
     }
     let r = c.post(format!("{url}/v1/epochs")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);

@@ -174,39 +174,66 @@ impl Played {
     }
 }
 
-/// Opens a game over the operator trace's receipt and plays it: the operator with `decide`
-/// (sent directly), the challenger with `Challenger::turn`; until it is over or the challenger
-/// has no winning move.
-async fn play(s: &Setup, operator: &Trace, challenger_trace: &Trace) -> (B256, Played) {
-    let started = Instant::now();
+/// Opens a game over a receipt (`id`) that the operator signs now for `served` (its input and
+/// output), the challenger opening with `trace` and claiming `claimed`: the game, the gas of the
+/// opening and the receipt.
+async fn open_game(
+    s: &Setup,
+    ch: &Challenger,
+    id: u128,
+    served: &Trace,
+    trace: &Trace,
+    claimed: B256,
+) -> (B256, u64, Receipt) {
     let (_, now) = crate::cycle::chain_time(&s.anvil).await;
     let receipt = Receipt {
-        id: 0x0190_0000_0000_0000_0000_0000_0000_0001,
+        id,
         epoch: 1,
         model: s.model,
         client: CLIENT,
         price: U256::from(PRICE),
-        inputHash: operator.input_hash().into(),
-        outputHash: operator.output_hash(&[]).into(),
+        inputHash: served.input_hash().into(),
+        outputHash: served.output_hash(&[]).into(),
         fingerprint: B256::repeat_byte(0xF1),
         timestamp: now * 1000,
     };
     let sig = key(OPERATOR)
         .sign_hash_sync(&receipt.eip712_signing_hash(&domain(CHAIN_ID, s.oracle)))
         .unwrap();
+    let (game, gas) = ch
+        .open(&receipt, &sig.as_bytes(), trace, claimed)
+        .await
+        .expect("open");
+    (game, gas, receipt)
+}
+
+/// The operator's answer in game `id` as it stands on-chain now.
+async fn operator_decides(s: &Setup, id: B256, trace: &Trace) -> Option<chain::game::Action> {
+    let pos = Position::read(&s.anvil.provider(), s.dispute, id)
+        .await
+        .unwrap();
+    let (_, now) = crate::cycle::chain_time(&s.anvil).await;
+    decide(Role::Operator, &pos, trace, &[], now).unwrap()
+}
+
+/// Opens a game over the operator trace's receipt and plays it: the operator with `decide`
+/// (sent directly), the challenger with `Challenger::turn`; until it is over or the challenger
+/// has no winning move.
+async fn play(s: &Setup, operator: &Trace, challenger_trace: &Trace) -> (B256, Played) {
+    let started = Instant::now();
     let ch = Challenger::connect(&s.anvil.url, key(CHALLENGER), s.dispute)
         .await
         .unwrap();
     assert_eq!(ch.bond(), U256::from(CHALLENGER_BOND));
-    let (id, open_gas) = ch
-        .open(
-            &receipt,
-            &sig.as_bytes(),
-            operator,
-            challenger_trace.output_hash(&[]).into(),
-        )
-        .await
-        .expect("open");
+    let (id, open_gas, _) = open_game(
+        s,
+        &ch,
+        0x0190_0000_0000_0000_0000_0000_0000_0001,
+        operator,
+        operator,
+        challenger_trace.output_hash(&[]).into(),
+    )
+    .await;
     let mut played = Played {
         moves: vec![("open", open_gas)],
         ..Default::default()
@@ -416,30 +443,15 @@ async fn game_structural_frauds_lose() {
             })
             .unwrap_or_else(|| panic!("{what}: no input shows the fraud"));
         drop(inputs);
-        let (_, now) = crate::cycle::chain_time(&s.anvil).await;
-        let receipt = Receipt {
-            id: 0x0190_0000_0000_0000_0000_0000_0000_2000 + round as u128,
-            epoch: 1,
-            model: s.model,
-            client: CLIENT,
-            price: U256::from(PRICE),
-            inputHash: liar.input_hash().into(),
-            outputHash: liar.output_hash(&[]).into(),
-            fingerprint: B256::repeat_byte(0xF1),
-            timestamp: now * 1000,
-        };
-        let sig = key(OPERATOR)
-            .sign_hash_sync(&receipt.eip712_signing_hash(&domain(CHAIN_ID, s.oracle)))
-            .unwrap();
-        let (id, _) = ch
-            .open(
-                &receipt,
-                &sig.as_bytes(),
-                &honest,
-                honest.output_hash(&[]).into(),
-            )
-            .await
-            .expect("open");
+        let (id, _, receipt) = open_game(
+            &s,
+            &ch,
+            0x0190_0000_0000_0000_0000_0000_0000_2000 + round as u128,
+            &liar,
+            &honest,
+            honest.output_hash(&[]).into(),
+        )
+        .await;
         let mut moves = vec![];
         let mut operator_stuck = false;
         loop {
@@ -558,30 +570,15 @@ async fn game_an_honest_operator_never_loses_to_a_lying_challenger() {
                 )
                 .unwrap()
             });
-        let (_, now) = crate::cycle::chain_time(&s.anvil).await;
-        let receipt = Receipt {
-            id: 0x0190_0000_0000_0000_0000_0000_0000_1000 + round as u128,
-            epoch: 1,
-            model: s.model,
-            client: CLIENT,
-            price: U256::from(PRICE),
-            inputHash: honest.input_hash().into(),
-            outputHash: honest.output_hash(&[]).into(),
-            fingerprint: B256::repeat_byte(0xF1),
-            timestamp: now * 1000,
-        };
-        let sig = key(OPERATOR)
-            .sign_hash_sync(&receipt.eip712_signing_hash(&domain(CHAIN_ID, s.oracle)))
-            .unwrap();
-        let (id, _) = ch
-            .open(
-                &receipt,
-                &sig.as_bytes(),
-                &honest,
-                wrong.output_hash(&[]).into(),
-            )
-            .await
-            .expect("open");
+        let (id, _, _) = open_game(
+            &s,
+            &ch,
+            0x0190_0000_0000_0000_0000_0000_0000_1000 + round as u128,
+            &honest,
+            &honest,
+            wrong.output_hash(&[]).into(),
+        )
+        .await;
         loop {
             let pos = Position::read(&provider, s.dispute, id).await.unwrap();
             assert!(
@@ -624,11 +621,7 @@ async fn game_an_honest_operator_never_loses_to_a_lying_challenger() {
         }
         // The challenger stops; past its clock the operator's player claims the game.
         s.anvil.time_travel(CLOCK + 1).await;
-        let pos = Position::read(&provider, s.dispute, id).await.unwrap();
-        let (_, now) = crate::cycle::chain_time(&s.anvil).await;
-        let action = decide(Role::Operator, &pos, &honest, &[], now)
-            .unwrap()
-            .expect("a move");
+        let action = operator_decides(&s, id, &honest).await.expect("a move");
         if action.name() != "timeout" {
             // A silent challenger left the operator to defend first.
             send(&s.anvil.url, s.dispute, OPERATOR, action.calldata(id))
@@ -636,10 +629,8 @@ async fn game_an_honest_operator_never_loses_to_a_lying_challenger() {
                 .unwrap();
             s.anvil.time_travel(CLOCK + 1).await;
         }
-        let pos = Position::read(&provider, s.dispute, id).await.unwrap();
-        let (_, now) = crate::cycle::chain_time(&s.anvil).await;
-        let action = decide(Role::Operator, &pos, &honest, &[], now)
-            .unwrap()
+        let action = operator_decides(&s, id, &honest)
+            .await
             .expect("the timeout");
         assert_eq!(action.name(), "timeout", "{liar_kind:?}");
         send(&s.anvil.url, s.dispute, OPERATOR, action.calldata(id))
@@ -884,12 +875,7 @@ async fn service_defends_its_receipts_and_a_lying_challenger_loses(b: Backend) {
     )
     .unwrap();
     let bad = signer(40);
-    w.anvil
-        .rpc(
-            "anvil_setBalance",
-            serde_json::json!([bad.address(), format!("{:#x}", U256::from(ETH))]),
-        )
-        .await;
+    w.anvil.set_balance(bad.address(), U256::from(ETH)).await;
     let ch = Challenger::connect(&w.anvil.url, bad.clone(), game_addr)
         .await
         .unwrap();
@@ -1343,12 +1329,7 @@ impl BinaryWorld {
         assert!(deployed.contains("InferenceDispute"), "{deployed}");
         let (publisher, client) = (signer(51), signer(52));
         for s in [&publisher, &client] {
-            anvil
-                .rpc(
-                    "anvil_setBalance",
-                    serde_json::json!([s.address(), format!("{:#x}", U256::from(100 * ETH))]),
-                )
-                .await;
+            anvil.set_balance(s.address(), U256::from(100 * ETH)).await;
         }
         let publisher_key = cli_key(&env, &publisher, "publisher");
         let client_key = cli_key(&env, &client, "client");
@@ -1358,24 +1339,8 @@ impl BinaryWorld {
         let mut svc = ImoProcess::serve(&env, &extra).await;
         let pub_api = imo_client::Client::new(&svc.url).with_key(publisher_key);
         let client_api = imo_client::Client::new(&svc.url).with_key(client_key.clone());
-        let meta = imo_client::Upload {
-            name: "quant-mlp".into(),
-            price_wei: Some(PRICE.to_string()),
-            ..Default::default()
-        };
-        let (_, m) = pub_api
-            .upload_model(&meta, model_bytes("quant_mlp.onnx"))
-            .await
-            .unwrap();
-        pub_api
-            .tokenize(&m.id, "Quant MLP", "QMLP", "1000000", 8000)
-            .await
-            .unwrap();
-        svc.until("the model is tokenized", 30, || {
-            let (api, id) = (pub_api.clone(), m.id.clone());
-            async move { api.token(&id).await.is_ok_and(|t| t.state == "tokenized") }
-        })
-        .await;
+        let m = upload(&pub_api, "quant_mlp.onnx", "quant-mlp", PRICE).await;
+        svc.tokenized(&pub_api, &m.id, "Quant MLP", "QMLP").await;
         let contracts = client_api.contracts().await.unwrap();
         let game_addr: Address = contracts.inference_dispute.unwrap().parse().unwrap();
         let operator: Address = contracts.operator.parse().unwrap();
@@ -1396,29 +1361,10 @@ impl BinaryWorld {
         })
         .await;
         // The client's deposit and cap with its own wallet (the CLI).
-        let key_file = dir.path().join("client.wallet.key");
-        std::fs::write(&key_file, format!("0x{}\n", hex::encode(client.to_bytes()))).unwrap();
-        let mut wenv = env.clone();
-        wenv.push(("IMO_URL".into(), svc.url.clone()));
-        wenv.push(("IMO_API_KEY".into(), client_key));
-        let kf = key_file.display().to_string();
-        run_imo(
-            &wenv,
-            &["wallet", "--key-file", &kf, "deposit", &ETH.to_string()],
-        );
-        run_imo(
-            &wenv,
-            &["wallet", "--key-file", &kf, "authorize", &ETH.to_string()],
-        );
-        svc.until("the deposit is indexed", 30, || {
-            let api = client_api.clone();
-            async move {
-                api.balance()
-                    .await
-                    .is_ok_and(|b| b.available_wei == ETH.to_string())
-            }
-        })
-        .await;
+        let wallet = crate::crash::ClientWallet::new(dir.path(), &env, &svc, &client, client_key);
+        wallet
+            .fund(&mut svc, &client_api, "the deposit is indexed")
+            .await;
         Self {
             anvil,
             dir,
@@ -1427,7 +1373,7 @@ impl BinaryWorld {
             svc,
             client,
             client_api,
-            client_env: wenv,
+            client_env: wallet.env,
             game: game_addr,
             operator,
         }
@@ -1454,10 +1400,7 @@ async fn service_sigkilled_mid_game_resumes_and_wins() {
     let d = InferenceDispute::new(game_addr, anvil.provider());
     let liar_key = signer(53);
     anvil
-        .rpc(
-            "anvil_setBalance",
-            serde_json::json!([liar_key.address(), format!("{:#x}", U256::from(100 * ETH))]),
-        )
+        .set_balance(liar_key.address(), U256::from(100 * ETH))
         .await;
     let x: Vec<f32> = (0..16).map(|i| i as f32 / 4.0 - 2.0).collect();
     let body =
@@ -1528,12 +1471,7 @@ async fn service_sigkilled_mid_game_resumes_and_wins() {
     let st = d.stakeOf(operator).call().await.unwrap();
     assert_eq!((st.free, st.locked), (U256::from(ETH), U256::ZERO));
     // Exactly one defence was sent (the one broadcast before the kill).
-    let db = imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
-        url: db_url.clone(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let db = connect_db(&db_url).await;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let defends = imo_oracle::chain::intent_entity::Entity::find()
         .filter(imo_oracle::chain::intent_entity::Column::Key.contains(":defend:"))

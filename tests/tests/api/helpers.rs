@@ -42,6 +42,61 @@ pub fn model_bytes(name: &str) -> Vec<u8> {
     std::fs::read(model(name)).expect("model readable")
 }
 
+/// Asserts an error answer: its status and its code in our error format (`what` in the
+/// messages).
+pub async fn assert_error(
+    resp: reqwest::Response,
+    status: reqwest::StatusCode,
+    code: &str,
+    what: &str,
+) {
+    assert_eq!(resp.status(), status, "{what}");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], code, "{what}");
+}
+
+/// A connection to the service's database at `url` (the default pool).
+pub async fn connect_db(url: &str) -> sea_orm::DatabaseConnection {
+    imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
+        url: url.to_owned(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// Uploads the model file `file` as `name` at `price` wei a call, with the typed client of a
+/// publisher: the model as stored.
+pub async fn upload(
+    publisher: &Client,
+    file: &str,
+    name: &str,
+    price: u128,
+) -> imo_client::dto::ModelView {
+    let meta = imo_client::Upload {
+        name: name.into(),
+        price_wei: Some(price.to_string()),
+        ..Default::default()
+    };
+    publisher
+        .upload_model(&meta, model_bytes(file))
+        .await
+        .expect("register model")
+        .1
+}
+
+/// Runs one of the Python checks to its end: its standard output; a panic with both outputs if
+/// it failed.
+pub async fn python_check(mut command: tokio::process::Command, what: &str) -> String {
+    let out = command.output().await.unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{what} failed:\n{stdout}\n{stderr}");
+    stdout.into_owned()
+}
+
 fn postgres_admin_url() -> String {
     std::env::var("IMO_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
@@ -362,6 +417,20 @@ impl ImoProcess {
         }
     }
 
+    /// Tokenizes model `id` (1,000,000 tokens, 80 % to the holders) and waits until the
+    /// service's own jobs have made its token final.
+    pub async fn tokenized(&mut self, publisher: &Client, id: &str, name: &str, symbol: &str) {
+        publisher
+            .tokenize(id, name, symbol, "1000000", 8000)
+            .await
+            .unwrap();
+        self.until("the model is tokenized", 30, || {
+            let (api, id) = (publisher.clone(), id.to_owned());
+            async move { api.token(&id).await.is_ok_and(|t| t.state == "tokenized") }
+        })
+        .await;
+    }
+
     /// Waits for the process to exit.
     pub async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
         self.child.wait().await
@@ -443,16 +512,7 @@ impl TestServer {
         name: &str,
         price_wei: u128,
     ) -> imo_client::dto::ModelView {
-        let meta = imo_client::Upload {
-            name: name.into(),
-            price_wei: Some(price_wei.to_string()),
-            ..Default::default()
-        };
-        publisher
-            .upload_model(&meta, model_bytes(file))
-            .await
-            .expect("register model")
-            .1
+        upload(publisher, file, name, price_wei).await
     }
 }
 
@@ -569,6 +629,15 @@ impl Anvil {
         ProviderBuilder::new()
             .connect_http(self.url.parse().unwrap())
             .erased()
+    }
+
+    /// Sets the balance of `who` (`anvil_setBalance`).
+    pub async fn set_balance(&self, who: alloy::primitives::Address, wei: alloy::primitives::U256) {
+        self.rpc(
+            "anvil_setBalance",
+            serde_json::json!([who, format!("{wei:#x}")]),
+        )
+        .await;
     }
 
     /// Calls one of anvil's JSON-RPC methods (`evm_increaseTime`, `evm_mine`, `anvil_reorg`…).

@@ -48,15 +48,13 @@ async fn sigterm_under_load(b: Backend) {
             .await
             .unwrap();
     }
-    let meta = imo_client::Upload {
-        name: "tiny".into(),
-        price_wei: Some(PRICE.to_string()),
-        ..Default::default()
-    };
-    base.with_key(publisher_key)
-        .upload_model(&meta, model_bytes("tiny_mlp.onnx"))
-        .await
-        .unwrap();
+    upload(
+        &base.with_key(publisher_key),
+        "tiny_mlp.onnx",
+        "tiny",
+        PRICE,
+    )
+    .await;
 
     // 32 callers over 4 client keys, each calling until the service stops answering.
     let seen = Arc::new(std::sync::Mutex::new(Seen::default()));

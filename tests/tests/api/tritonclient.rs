@@ -35,23 +35,18 @@ async fn unmodified_tritonclient_works_in_both_modes(b: Backend) {
         ("http", srv.url.as_str(), "0"),
         ("grpc", grpc.as_str(), "1"),
     ] {
-        let out = tokio::process::Command::new(&python)
+        let mut check = tokio::process::Command::new(&python);
+        check
             .arg(repo_root().join("tests/python/tritonclient_check.py"))
             .args(["--protocol", protocol, "--url", url, "--key", &key])
             .args(["--binary", binary])
             .arg("--models-dir")
-            .arg(repo_root().join(".tools/models"))
-            .output()
-            .await
-            .unwrap();
-        let (stdout, stderr) = (
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-        );
-        assert!(
-            out.status.success(),
-            "tritonclient check ({protocol}, binary={binary}) failed:\n{stdout}\n{stderr}"
-        );
+            .arg(repo_root().join(".tools/models"));
+        let stdout = python_check(
+            check,
+            &format!("tritonclient check ({protocol}, binary={binary})"),
+        )
+        .await;
         if protocol == "grpc" {
             assert!(stdout.contains("auth [grpc]: ok"), "{stdout}");
         }

@@ -104,9 +104,13 @@ async fn invalid_models_are_rejected(b: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "unsupported_media_type");
+    assert_error(
+        resp,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "",
+    )
+    .await;
 
     // Missing name: 400 in our error format.
     let resp = p
@@ -116,9 +120,7 @@ async fn invalid_models_are_rejected(b: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let body: serde_json::Value = resp.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "bad_request");
+    assert_error(resp, StatusCode::BAD_REQUEST, "bad_request", "").await;
 
     assert_clean(&srv).await;
     assert_eq!(

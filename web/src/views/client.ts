@@ -5,7 +5,7 @@
 import { type Address, type Hex, getAddress, parseEther } from 'viem';
 
 import { ApiError, get, getOrNull, post, session } from '../api';
-import { field, h, statusLine, table } from '../dom';
+import { card, field, h, statusLine, table } from '../dom';
 import { time } from '../format';
 import { paymentVaultAbi, usageOracleAbi } from '../generated/abis';
 import type { Balance, Contracts, Epoch, Operator, Receipt, ReceiptList, ReceiptProof } from '../types';
@@ -43,12 +43,7 @@ export function client(contracts: Contracts | null): View {
   } else {
     el.append(
       h('p', { class: 'lede' }, 'Signed in as ', hex(me!.address, 8), '.'),
-      h(
-        'section',
-        { class: 'card', 'aria-labelledby': 'balance-title' },
-        h('h2', { id: 'balance-title' }, "Balance (the service's ledger)"),
-        balanceSlot,
-      ),
+      card('balance', "Balance (the service's ledger)", balanceSlot),
     );
   }
   if (contracts) {
@@ -64,23 +59,14 @@ export function client(contracts: Contracts | null): View {
           ),
         );
       }
-      el.append(
-        vaultCard(contracts, w.address, vaultSlot),
-        h(
-          'section',
-          { class: 'card', 'aria-labelledby': 'vhistory-title' },
-          h('h2', { id: 'vhistory-title' }, 'Deposits and withdrawals'),
-          historySlot,
-        ),
-      );
+      el.append(vaultCard(contracts, w.address, vaultSlot), card('vhistory', 'Deposits and withdrawals', historySlot));
     }
   }
   if (signed) {
     el.append(
-      h(
-        'section',
-        { class: 'card', 'aria-labelledby': 'receipts-title' },
-        h('h2', { id: 'receipts-title' }, 'Receipts'),
+      card(
+        'receipts',
+        'Receipts',
         h(
           'p',
           {},
@@ -478,10 +464,9 @@ function vaultCard(c: Contracts, address: Address, slot: HTMLElement): HTMLEleme
         return `Withdrawal request cancelled in transaction ${r.transactionHash}.`;
       }),
   );
-  return h(
-    'section',
-    { class: 'card', 'aria-labelledby': 'vault-title' },
-    h('h2', { id: 'vault-title' }, 'Your account in the PaymentVault (on-chain)'),
+  return card(
+    'vault',
+    'Your account in the PaymentVault (on-chain)',
     h('p', {}, 'Wallet ', hex(address, 8), '.'),
     slot,
     status.el,

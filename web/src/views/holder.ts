@@ -5,7 +5,7 @@
 import { type Address, type Log, getAddress, parseEventLogs, parseUnits } from 'viem';
 
 import { get } from '../api';
-import { field, h, statusLine, table } from '../dom';
+import { card, field, h, statusLine, table } from '../dom';
 import { modelTokenAbi } from '../generated/abis';
 import type { Claimable, Contracts, Model, TokenClaim } from '../types';
 import { amount, connectPanel, errorText, hex, tokenAmount } from '../ui';
@@ -54,14 +54,9 @@ export function holder(contracts: Contracts | null): View {
     h('p', {}, 'Wallet ', hex(me, 8), '.'),
     summary,
     actionStatus.el,
-    h('section', { class: 'card', 'aria-labelledby': 'held-title' }, h('h2', { id: 'held-title' }, 'Tokens held'), heldSlot),
-    h('section', { class: 'card', 'aria-labelledby': 'claim-title' }, h('h2', { id: 'claim-title' }, 'Claimable revenue'), claimSlot),
-    h(
-      'section',
-      { class: 'card', 'aria-labelledby': 'history-title' },
-      h('h2', { id: 'history-title' }, 'History of claims and burns'),
-      historySlot,
-    ),
+    card('held', 'Tokens held', heldSlot),
+    card('claim', 'Claimable revenue', claimSlot),
+    card('history', 'History of claims and burns', historySlot),
   );
   let busy = false;
   const names = new Map<string, string>();

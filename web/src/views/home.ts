@@ -2,7 +2,7 @@
 // royalty cycle as it happens.
 
 import { get } from '../api';
-import { h, table } from '../dom';
+import { card, h, table } from '../dom';
 import { eth } from '../format';
 import { TimelineTable } from '../timeline';
 import type { Contracts, ModelList, Timeline } from '../types';
@@ -23,10 +23,9 @@ export function home(contracts: Contracts | null): View {
       "each epoch is attested on-chain, can be challenged, and is then finalized, paying the model's token holders.",
     ),
     contracts
-      ? h(
-          'section',
-          { class: 'card', 'aria-labelledby': 'contracts-title' },
-          h('h2', { id: 'contracts-title' }, 'Contracts'),
+      ? card(
+          'contracts',
+          'Contracts',
           h(
             'dl',
             { class: 'facts' },
@@ -54,10 +53,8 @@ export function home(contracts: Contracts | null): View {
           h('h2', {}, 'Chain'),
           h('p', {}, 'The chain loop of this service is off: no tokens, attestations or claims.'),
         ),
-    h('section', { class: 'card', 'aria-labelledby': 'models-title' }, h('h2', { id: 'models-title' }, 'Models'), modelsSlot),
-    contracts
-      ? h('section', { class: 'card', 'aria-labelledby': 'epochs-title' }, h('h2', { id: 'epochs-title' }, 'Epochs'), timeline.el)
-      : null,
+    card('models', 'Models', modelsSlot),
+    contracts ? card('epochs', 'Epochs', timeline.el) : null,
   );
 
   let lastModels = '';

@@ -4,7 +4,7 @@
 import { bytesToHex, hexToBytes } from 'viem';
 
 import { get, getOrNull } from '../api';
-import { h, statusLine, table } from '../dom';
+import { card, h, statusLine, table } from '../dom';
 import { bytes, time } from '../format';
 import type { Contracts, Model, Revenue, Token, WeightList } from '../types';
 import { amount, errorText, hex, tokenAmount, tx } from '../ui';
@@ -176,10 +176,9 @@ export function modelPage(id: string, contracts: Contracts | null): View {
     const tensors =
       weights.tensors.length > 25 ? h('details', {}, h('summary', {}, `Show the ${weights.tensors.length} weight tensors`), list) : list;
     weightsSlot.replaceChildren(
-      h(
-        'section',
-        { class: 'card', 'aria-labelledby': 'weights-title' },
-        h('h2', { id: 'weights-title' }, 'Weights commitment'),
+      card(
+        'weights',
+        'Weights commitment',
         h(
           'p',
           {},
@@ -206,10 +205,9 @@ export function modelPage(id: string, contracts: Contracts | null): View {
     if (sig === lastToken) return;
     lastToken = sig;
     tokenSlot.replaceChildren(
-      h(
-        'section',
-        { class: 'card', 'aria-labelledby': 'token-title' },
-        h('h2', { id: 'token-title' }, 'Token and revenue'),
+      card(
+        'token',
+        'Token and revenue',
         t
           ? h(
               'dl',

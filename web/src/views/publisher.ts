@@ -6,7 +6,7 @@ import { parseEther } from 'viem';
 
 import { get, getOrNull, post, session, upload } from '../api';
 import { BarLineChart } from '../charts';
-import { field, h, statusLine, table } from '../dom';
+import { card, field, h, statusLine, table } from '../dom';
 import { bytes, eth } from '../format';
 import { TimelineTable, rootKey, share } from '../timeline';
 import type { Contracts, DailyUsage, Model, ModelList, Timeline, Token } from '../types';
@@ -122,17 +122,10 @@ export function publisher(contracts: Contracts | null): View {
     { class: 'view' },
     h('h1', {}, 'Publisher'),
     h('p', { class: 'lede' }, 'Signed in as ', hex(me.address, 8), ` (${me.role}).`),
-    h('section', { class: 'card', 'aria-labelledby': 'mymodels-title' }, h('h2', { id: 'mymodels-title' }, 'Your models'), modelsSlot),
-    h(
-      'section',
-      { class: 'card', 'aria-labelledby': 'usage-title' },
-      h('h2', { id: 'usage-title' }, 'Usage and revenue'),
-      h('div', { class: 'charts' }, daily.el, perEpoch.el),
-    ),
-    contracts
-      ? h('section', { class: 'card', 'aria-labelledby': 'pepochs-title' }, h('h2', { id: 'pepochs-title' }, 'Epochs'), timeline.el)
-      : null,
-    h('section', { class: 'card', 'aria-labelledby': 'upload-title' }, h('h2', { id: 'upload-title' }, 'Upload a model'), uploadForm),
+    card('mymodels', 'Your models', modelsSlot),
+    card('usage', 'Usage and revenue', h('div', { class: 'charts' }, daily.el, perEpoch.el)),
+    contracts ? card('pepochs', 'Epochs', timeline.el) : null,
+    card('upload', 'Upload a model', uploadForm),
   );
 
   // Tokenize forms (in their <details>) are kept across polls, so that re-rendering the table
