@@ -9,7 +9,7 @@
 //! `imo`, or `IMO_BENCH_BINARY`), real ONNX Runtime (tiny_mlp), real PostgreSQL.
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::Stdio,
     sync::{
         Arc,
@@ -29,23 +29,7 @@ const WARMUP: usize = 100;
 
 use imo_e2e::repo_root as root;
 
-fn imo_binary() -> PathBuf {
-    if let Some(b) = std::env::var_os("IMO_BENCH_BINARY") {
-        return b.into();
-    }
-    let exe = std::env::current_exe().expect("bench path");
-    let bin = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target dir")
-        .join("imo");
-    assert!(
-        bin.exists(),
-        "{} is missing: `make bench` builds it",
-        bin.display()
-    );
-    bin
-}
+use imo_e2e::bench_binary as imo_binary;
 
 fn signer(n: u8) -> PrivateKeySigner {
     let mut k = [0x22u8; 32];
@@ -74,26 +58,7 @@ fn env(dir: &Path, db_url: &str) -> Vec<(String, String)> {
 }
 
 fn key(env: &[(String, String)], who: &PrivateKeySigner, role: &str) -> String {
-    let address = who.address().to_string();
-    let out = std::process::Command::new(imo_binary())
-        .args([
-            "keys",
-            "create",
-            "--address",
-            &address,
-            "--role",
-            role,
-            "--quiet",
-        ])
-        .envs(env.iter().cloned())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    imo_e2e::create_key(&imo_binary(), env, &who.address().to_string(), role)
 }
 
 struct Replica {

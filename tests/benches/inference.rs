@@ -24,12 +24,8 @@ use sea_orm::{ConnectionTrait, Database};
 const OPERATOR_KEY: &str = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
 const TRIALS: usize = 5;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
+// The release `imo` next to this bench (`make bench` builds it): models run in its workers.
+use imo_e2e::{bench_binary as imo_binary, repo_root as root};
 
 fn model(name: &str) -> PathBuf {
     let p = root().join(".tools/models").join(name);
@@ -141,22 +137,6 @@ fn bare_inputs(case: &Case) -> Vec<(String, ort::session::SessionInputValue<'sta
             (name.to_string(), v.into())
         })
         .collect()
-}
-
-/// The release `imo` next to this bench (`make bench` builds it): models run in its workers.
-fn imo_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench path");
-    let bin = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target dir")
-        .join("imo");
-    assert!(
-        bin.exists(),
-        "{} is missing: `make bench` builds it",
-        bin.display()
-    );
-    bin
 }
 
 async fn start_service(dir: &Path, sessions: usize) -> (Oracle, imo_api::app::App) {

@@ -39,6 +39,56 @@ pub fn binary_env(dir: &Path, db_url: &str, operator_key: &str) -> Vec<(String, 
     .into()
 }
 
+/// Runs the `imo` binary `bin` with `args` to completion in `env`; its stdout (a failure
+/// panics with its stderr).
+pub fn run_binary(bin: &Path, env: &[(String, String)], args: &[&str]) -> String {
+    let out = std::process::Command::new(bin)
+        .args(args)
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "imo {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `imo keys create --address <address> --role <role> --quiet` with `bin`: the new API key.
+pub fn create_key(bin: &Path, env: &[(String, String)], address: &str, role: &str) -> String {
+    let args = [
+        "keys",
+        "create",
+        "--address",
+        address,
+        "--role",
+        role,
+        "--quiet",
+    ];
+    run_binary(bin, env, &args).trim().to_owned()
+}
+
+/// The release `imo` next to a benchmark's executable (`make bench` builds it), or
+/// `IMO_BENCH_BINARY`.
+pub fn bench_binary() -> PathBuf {
+    if let Some(b) = std::env::var_os("IMO_BENCH_BINARY") {
+        return b.into();
+    }
+    let exe = std::env::current_exe().expect("bench path");
+    let bin = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target dir")
+        .join("imo");
+    assert!(
+        bin.exists(),
+        "{} is missing: `make bench` builds it",
+        bin.display()
+    );
+    bin
+}
+
 /// One input of a binary request: name, datatype, shape, raw little-endian bytes.
 pub type BinaryInput<'a> = (&'a str, &'a str, Vec<u64>, Vec<u8>);
 

@@ -118,30 +118,31 @@ pub async fn read<C: ConnectionTrait>(
     let backend = c.get_database_backend();
     let keys: Vec<Value> = addrs.iter().map(|a| a.storage_key().into()).collect();
     let for_update = if lock && backend == DatabaseBackend::Postgres {
-        " FOR UPDATE"
+        " FOR UPDATE OF b"
     } else {
         ""
     };
+    // One statement: the balance rows (locked) and the vault state beside them.
     let sql = format!(
-        "SELECT address, balance_wei, spent_wei, credited_wei FROM balances WHERE address IN ({}) ORDER BY address{for_update}",
+        "SELECT b.address, b.balance_wei, b.spent_wei, b.credited_wei, v.held_wei, v.cap_wei \
+         FROM balances b LEFT JOIN vault_accounts v ON v.address = b.address \
+         WHERE b.address IN ({}) ORDER BY b.address{for_update}",
         list(addrs.len())
     );
     for row in c.query_all_raw(stmt(backend, &sql, keys.clone())).await? {
         let a: String = row.try_get("", "address")?;
         let h = out.entry(a.parse()?).or_default();
-        h.balance = wei(&row.try_get::<String>("", "balance_wei")?, "balances")?;
-        h.spent = wei(&row.try_get::<String>("", "spent_wei")?, "balances")?;
-        h.credited = wei(&row.try_get::<String>("", "credited_wei")?, "balances")?;
-    }
-    let sql = format!(
-        "SELECT address, held_wei, cap_wei FROM vault_accounts WHERE address IN ({})",
-        list(addrs.len())
-    );
-    for row in c.query_all_raw(stmt(backend, &sql, keys.clone())).await? {
-        let a: String = row.try_get("", "address")?;
-        let h = out.entry(a.parse()?).or_default();
-        h.held = wei(&row.try_get::<String>("", "held_wei")?, "vault_accounts")?;
-        h.cap = wei(&row.try_get::<String>("", "cap_wei")?, "vault_accounts")?;
+        let amount = |col: &str| -> Result<u128> {
+            match row.try_get::<Option<String>>("", col)? {
+                Some(v) => wei(&v, col),
+                None => Ok(0),
+            }
+        };
+        h.balance = amount("balance_wei")?;
+        h.spent = amount("spent_wei")?;
+        h.credited = amount("credited_wei")?;
+        h.held = amount("held_wei")?;
+        h.cap = amount("cap_wei")?;
     }
     // Only leases whose replica's membership term is live count.
     let sql = format!(
@@ -237,12 +238,14 @@ pub async fn return_all<C: ConnectionTrait>(c: &C, member: &str) -> Result<u64> 
 }
 
 /// Records that this replica sealed `epoch` (its ledger refuses receipts of it and earlier, and
-/// every one it committed is durable), on its membership row of term `me`.
+/// every one it committed is durable), on its membership row of term `me` while that term is
+/// live (a new term starts having sealed nothing).
 pub async fn seal<C: ConnectionTrait>(c: &C, me: &Fence, epoch: u64) -> Result<()> {
     let backend = c.get_database_backend();
     c.execute_raw(stmt(
         backend,
-        "UPDATE cluster_leases SET sealed_epoch = ? WHERE name = ? AND holder = ? AND token = ?",
+        "UPDATE cluster_leases SET sealed_epoch = ? \
+         WHERE name = ? AND holder = ? AND token = ? AND expires_at_ms > {now}",
         vec![
             (epoch as i64).into(),
             me.name.clone().into(),

@@ -17,7 +17,7 @@
 
 use std::time::Duration;
 
-use tokio::{sync::watch, task::JoinHandle, time::Instant};
+use tokio::{sync::watch, time::Instant};
 use tracing::{info, warn};
 
 use super::{CHAIN_LEASE, Fence, Lease};
@@ -30,8 +30,7 @@ use crate::{
 
 /// The running election task of this replica; [`shutdown`](Self::shutdown) stops it.
 pub struct Leadership {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    task: super::Background,
     replica: String,
 }
 
@@ -93,7 +92,6 @@ impl Leadership {
         let led = Led { chain, ledger };
         led.fence(None);
         let lease = Lease::new(db, CHAIN_LEASE, &replica, lease_ms as i64);
-        let (stop, stopped) = watch::channel(false);
         let renew = Duration::from_millis(cfg.renew_ms);
         info!(
             replica,
@@ -101,12 +99,8 @@ impl Leadership {
             renew_ms = cfg.renew_ms,
             "cluster: electing the chain jobs' leader"
         );
-        let task = tokio::spawn(run(led, lease, renew, stopped));
-        Ok(Self {
-            stop,
-            task,
-            replica,
-        })
+        let task = super::Background::spawn(|stopped| run(led, lease, renew, stopped));
+        Ok(Self { task, replica })
     }
 
     pub fn replica(&self) -> &str {
@@ -115,10 +109,7 @@ impl Leadership {
 
     /// Stops the jobs (after the pass each is running), hands the lease back, ends the task.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        if let Err(e) = self.task.await {
-            warn!(error = %e, "cluster: the election task ended abnormally");
-        }
+        self.task.stop("election").await;
     }
 }
 

@@ -133,7 +133,8 @@ impl Lease {
     /// `None` when another replica holds a live lease.
     pub async fn acquire(&self) -> Result<Option<LeaseTerm>> {
         // The SET expressions read the row as it was, so "same holder, still live" keeps the
-        // term (and its token) and anything else starts a new one.
+        // term (and its token, and the epoch a member sealed in it) and anything else starts a
+        // new one (having sealed nothing).
         let sql = "INSERT INTO cluster_leases (name, holder, token, expires_at_ms, acquired_at_ms) \
              VALUES (?, ?, 1, {now} + ?, {now}) \
              ON CONFLICT (name) DO UPDATE SET \
@@ -141,6 +142,8 @@ impl Lease {
                             THEN cluster_leases.token ELSE cluster_leases.token + 1 END, \
                acquired_at_ms = CASE WHEN cluster_leases.holder = excluded.holder AND cluster_leases.expires_at_ms > {now} \
                             THEN cluster_leases.acquired_at_ms ELSE {now} END, \
+               sealed_epoch = CASE WHEN cluster_leases.holder = excluded.holder AND cluster_leases.expires_at_ms > {now} \
+                            THEN cluster_leases.sealed_epoch ELSE NULL END, \
                holder = excluded.holder, \
                expires_at_ms = excluded.expires_at_ms \
              WHERE cluster_leases.holder = excluded.holder OR cluster_leases.expires_at_ms <= {now} \

@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use tokio::{sync::watch, task::JoinHandle, time::Instant};
+use tokio::{sync::watch, time::Instant};
 use tracing::{info, warn};
 
 use super::{
@@ -31,10 +31,7 @@ use crate::{
 };
 
 /// This replica's membership task; [`shutdown`](Self::shutdown) returns its leases.
-pub struct Membership {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
+pub struct Membership(super::Background);
 
 struct Member {
     db: sea_orm::DatabaseConnection,
@@ -77,18 +74,16 @@ impl Membership {
             )));
         }
         info!(replica, member = %name, "cluster: member; metering from balance leases");
-        let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run(m, Duration::from_millis(cfg.renew_ms), stopped));
-        Ok(Self { stop, task })
+        let renew = Duration::from_millis(cfg.renew_ms);
+        Ok(Self(super::Background::spawn(|stopped| {
+            run(m, renew, stopped)
+        })))
     }
 
     /// Stops renewing; returns the balance leases (call after the ledger writer drained) and
     /// hands the membership back.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        if let Err(e) = self.task.await {
-            warn!(error = %e, "cluster: the membership task ended abnormally");
-        }
+        self.0.stop("membership").await;
     }
 }
 

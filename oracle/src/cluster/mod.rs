@@ -21,6 +21,34 @@ pub use leader::Leadership;
 pub use lease::{Fence, Lease, LeaseTerm};
 pub use member::Membership;
 
+/// A task of this replica that runs until told to stop (the election, the membership).
+pub(crate) struct Background {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Background {
+    /// Spawns `run`, which returns once the receiver it is given changes.
+    pub(crate) fn spawn<F>(run: impl FnOnce(tokio::sync::watch::Receiver<bool>) -> F) -> Self
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        Self {
+            stop,
+            task: tokio::spawn(run(stopped)),
+        }
+    }
+
+    /// Tells the task to stop and waits until it has.
+    pub(crate) async fn stop(self, what: &str) {
+        let _ = self.stop.send(true);
+        if let Err(e) = self.task.await {
+            tracing::warn!(error = %e, "cluster: the {what} task ended abnormally");
+        }
+    }
+}
+
 /// The lease of the replica that runs the chain jobs.
 pub const CHAIN_LEASE: &str = "chain";
 

@@ -126,7 +126,6 @@ async fn lease_terms_and_fencing(b: Backend) {
     }
 }
 
-
 /// The epoch-close barrier's read: the last epoch every live member sealed; a member that sealed
 /// nothing holds every close back, a lapsed member holds nothing back.
 async fn member_seals(b: Backend) {
@@ -157,9 +156,11 @@ async fn member_seals(b: Backend) {
         .unwrap();
     assert_eq!(through().await, Some(5));
     // b's membership lapses: a alone decides.
-    eventually("b's membership to lapse", Duration::from_secs(5), || async {
-        (through().await == Some(7)).then_some(())
-    })
+    eventually(
+        "b's membership to lapse",
+        Duration::from_secs(5),
+        || async { (through().await == Some(7)).then_some(()) },
+    )
     .await;
     // A seal of an old term changes nothing.
     seal(&db, &tb, 9).await.unwrap();
@@ -176,27 +177,13 @@ async fn member_seals(b: Backend) {
 
 both_backends!(lease_terms_and_fencing, member_seals);
 
-/// The environment of the replicas: one database, one model store, one chain.
+/// The environment of the replicas: one database, one model store, one chain (a service's, as
+/// in `crash.rs`), in cluster mode.
 fn replica_env(dir: &std::path::Path, db_url: &str, rpc: &str) -> Vec<(String, String)> {
-    let key_file = dir.join("deployer.key");
-    std::fs::write(&key_file, format!("{ANVIL_KEY_0}\n")).unwrap();
-    let mut env = binary_env(dir, db_url);
+    let mut env = crate::crash::service_env(dir, db_url, rpc);
     env.extend(
         [
-            ("IMO_METERING_EPOCH_SECS", "2".to_owned()),
-            ("IMO_CHAIN_RPC_URL", rpc.to_owned()),
-            ("IMO_CHAIN_CHAIN_ID", CHAIN_ID.to_string()),
-            (
-                "IMO_CHAIN_DEPLOYER_KEY_FILE",
-                key_file.display().to_string(),
-            ),
-            ("IMO_CHAIN_CHALLENGE_WINDOW_SECS", WINDOW.to_string()),
-            ("IMO_CHAIN_ENABLED", "true".into()),
-            ("IMO_CHAIN_EPOCH_GRACE_SECS", "1".into()),
-            ("IMO_CHAIN_INDEX_SCHEDULE", "* * * * * *".into()),
-            ("IMO_CHAIN_TRANSACTIONS_SCHEDULE", "* * * * * *".into()),
-            ("IMO_CHAIN_EPOCHS_SCHEDULE", "* * * * * *".into()),
-            ("IMO_CLUSTER_ENABLED", "true".into()),
+            ("IMO_CLUSTER_ENABLED", "true".to_owned()),
             ("IMO_CLUSTER_LEASE_SECS", LEASE_SECS.to_string()),
             ("IMO_CLUSTER_RENEW_MS", RENEW_MS.to_string()),
         ]
@@ -524,7 +511,7 @@ async fn leader_failover() {
     }
     let paid = logs(UsageOracle::ModelPaid::SIGNATURE_HASH).await;
     assert_eq!(paid.len(), epochs.len(), "one payment per epoch");
-    let fee_bps = u128::from(imo_oracle::config::ChainConfig::default().fee_bps);
+    let fee_bps = crate::crash::FEE_BPS;
     for l in &paid {
         let e = UsageOracle::ModelPaid::decode_log(&l.inner).unwrap();
         let gross = u128::from(calls[&e.epoch]) * PRICE;

@@ -25,7 +25,7 @@ use crate::{both_backends, cycle::infer_body, helpers::*};
 const PRICE: u128 = 1_000_000_000_000_000;
 const ETH: u128 = 1_000_000_000_000_000_000;
 const WINDOW: u64 = 100;
-const FEE_BPS: u128 = 500;
+pub(crate) const FEE_BPS: u128 = 500;
 
 /// The environment of one service process with the chain loop on (the config is env-only,
 /// as in production).

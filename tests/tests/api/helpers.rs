@@ -294,32 +294,12 @@ pub fn sqlite_env(dir: &Path) -> Vec<(String, String)> {
 
 /// Runs an `imo` subcommand to completion; its stdout.
 pub fn run_imo(env: &[(String, String)], args: &[&str]) -> String {
-    let out = std::process::Command::new(imo_binary())
-        .args(args)
-        .envs(env.iter().cloned())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "imo {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    imo_e2e::run_binary(&imo_binary(), env, args)
 }
 
 /// `imo keys create --address <signer> --role <role> --quiet`: the new API key.
 pub fn cli_key(env: &[(String, String)], who: &PrivateKeySigner, role: &str) -> String {
-    let address = who.address().to_string();
-    let args = [
-        "keys",
-        "create",
-        "--address",
-        &address,
-        "--role",
-        role,
-        "--quiet",
-    ];
-    run_imo(env, &args).trim().to_owned()
+    imo_e2e::create_key(&imo_binary(), env, &who.address().to_string(), role)
 }
 
 /// A running `imo serve` (the real binary). Its JSON log is read as it comes: the address it
