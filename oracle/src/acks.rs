@@ -26,7 +26,7 @@ use alloy::{
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect, sea_query::OnConflict,
+    QuerySelect,
 };
 use tracing::instrument;
 
@@ -148,19 +148,18 @@ pub(crate) async fn upsert<C: ConnectionTrait>(
     db: &C,
     row: acknowledgements::ActiveModel,
 ) -> Result<()> {
-    acknowledgements::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(acknowledgements::Column::Id)
-                .update_columns([
-                    acknowledgements::Column::AmountWei,
-                    acknowledgements::Column::Calls,
-                    acknowledgements::Column::Signature,
-                    acknowledgements::Column::ReceivedAtMs,
-                ])
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+    crate::db::upsert_all(
+        db,
+        vec![row],
+        acknowledgements::Column::Id,
+        [
+            acknowledgements::Column::AmountWei,
+            acknowledgements::Column::Calls,
+            acknowledgements::Column::Signature,
+            acknowledgements::Column::ReceivedAtMs,
+        ],
+    )
+    .await?;
     Ok(())
 }
 

@@ -29,7 +29,6 @@ use std::{collections::HashMap, sync::Arc};
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
-    sea_query::OnConflict,
 };
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, instrument};
@@ -598,23 +597,13 @@ impl Ledger {
             return Err(overflow(address, amount.0));
         }
         let id = format!("cr_{}", ulid::Ulid::new().to_string().to_lowercase());
-        let (done, rx) = oneshot::channel();
-        let write = Write::Credit {
+        self.submit(Write::Credit {
             id,
             address,
             amount: amount.0,
             source: source.to_owned(),
-        };
-        self.inner
-            .tx
-            .send(Job { write, done })
-            .await
-            .map_err(|_| OracleError::Database("the ledger writer has stopped".into()))?;
-        rx.await.unwrap_or_else(|_| {
-            Err(OracleError::Database(
-                "the ledger writer has stopped".into(),
-            ))
-        })?;
+        })
+        .await?;
         self.balance(address).await
     }
 
@@ -727,12 +716,8 @@ impl Ledger {
             .tx
             .send(Job { write, done })
             .await
-            .map_err(|_| OracleError::Database("the ledger writer has stopped".into()))?;
-        rx.await.unwrap_or_else(|_| {
-            Err(OracleError::Database(
-                "the ledger writer has stopped".into(),
-            ))
-        })
+            .map_err(|_| stopped())?;
+        rx.await.unwrap_or_else(|_| Err(stopped()))
     }
 }
 
@@ -1141,18 +1126,17 @@ async fn write_batch(
         chain_events::Entity::insert_many(event_rows)
             .exec_without_returning(&txn)
             .await?;
-        vault_accounts::Entity::insert_many(vault_rows)
-            .on_conflict(
-                OnConflict::column(vault_accounts::Column::Address)
-                    .update_columns([
-                        vault_accounts::Column::HeldWei,
-                        vault_accounts::Column::CapWei,
-                        vault_accounts::Column::UpdatedAtMs,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
+        crate::db::upsert_all(
+            &txn,
+            vault_rows,
+            vault_accounts::Column::Address,
+            [
+                vault_accounts::Column::HeldWei,
+                vault_accounts::Column::CapWei,
+                vault_accounts::Column::UpdatedAtMs,
+            ],
+        )
+        .await?;
     }
     let ack_rows: Vec<_> = batch
         .iter()
@@ -1174,21 +1158,18 @@ async fn write_batch(
             updated_at_ms: Set(now),
         })
         .collect();
-    if !balance_rows.is_empty() {
-        balances::Entity::insert_many(balance_rows)
-            .on_conflict(
-                OnConflict::column(balances::Column::Address)
-                    .update_columns([
-                        balances::Column::BalanceWei,
-                        balances::Column::SpentWei,
-                        balances::Column::CreditedWei,
-                        balances::Column::UpdatedAtMs,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
-    }
+    crate::db::upsert_all(
+        &txn,
+        balance_rows,
+        balances::Column::Address,
+        [
+            balances::Column::BalanceWei,
+            balances::Column::SpentWei,
+            balances::Column::CreditedWei,
+            balances::Column::UpdatedAtMs,
+        ],
+    )
+    .await?;
     // Cluster mode: the receipts are charged to this replica's leases first (then to what no
     // replica held); a recalled lease keeps only what calls in flight still need.
     let mut new_leases: Vec<(Address, u128)> = vec![];

@@ -48,6 +48,9 @@ import onnxruntime as ort
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
+# The same onnxruntime session options in the bare baseline as in the peers (and imo-oracle).
+from peers_serve import session
+
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / ".tools" / "models"
 HERE = Path(__file__).resolve().parent
@@ -91,16 +94,6 @@ def cases(quick):
             },
         },
     ]
-
-
-def session(path):
-    """onnxruntime with imo-oracle's pinned session options (oracle/src/engine.rs)."""
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    so.use_deterministic_compute = True
-    return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
 
 
 def version(dist):

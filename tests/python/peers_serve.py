@@ -56,7 +56,7 @@ def session(path):
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
     so.use_deterministic_compute = True
-    return ort.InferenceSession(path, sess_options=so, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
 
 
 def stop_on_sigterm():

@@ -43,6 +43,11 @@ export function card(id: string, title: string, ...children: Child[]): HTMLEleme
   return h('section', { class: 'card', 'aria-labelledby': `${id}-title` }, h('h2', { id: `${id}-title` }, title), ...children);
 }
 
+/** One entry of a definition list (`<dl>`): its term, then the `dd` with `attrs` holding the value. */
+export function fact(term: string, attrs: Attrs, ...value: Child[]): HTMLElement[] {
+  return [h('dt', {}, term), h('dd', attrs, ...value)];
+}
+
 /** A table with a caption, column headers and rows. */
 export function table(caption: string, headers: string[], rows: Child[][], attrs: Attrs = {}): HTMLElement {
   return h(

@@ -28,7 +28,7 @@ use alloy::{
     sol_types::{SolCall, SolEvent},
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::OnConflict,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -366,19 +366,13 @@ impl Defender {
             created_at_ms: Set(now),
             updated_at_ms: Set(now),
         };
-        let inserted = disputes::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(disputes::Column::GameId)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.ctx.db)
-            .await?;
-        if inserted > 0 {
+        let inserted =
+            crate::db::insert_new(&self.ctx.db, row, disputes::Column::GameId).await?;
+        if inserted {
             metrics::counter!("imo_disputes_opened_total").increment(1);
             info!(game = %e.gameId, challenger = %e.challenger, client = %e.client, "dispute: game opened against us");
         }
-        Ok(inserted > 0)
+        Ok(inserted)
     }
 
     /// The call of a game, from its `open` transaction, re-executed (cached per game).

@@ -713,21 +713,15 @@ impl EpochMachine {
                     let row = challenge_row(&log, now);
                     let Some(row) = row else { return Ok(false) };
                     let id = *row.id.as_ref();
-                    let inserted = challenges::Entity::insert(row)
-                        .on_conflict(
-                            sea_orm::sea_query::OnConflict::column(challenges::Column::Id)
-                                .do_nothing()
-                                .to_owned(),
-                        )
-                        .exec_without_returning(db)
-                        .await?;
-                    if inserted > 0 {
+                    let inserted =
+                        crate::db::insert_new(db, row, challenges::Column::Id).await?;
+                    if inserted {
                         warn!(challenge = id, "challenge opened against an attestation");
                         seen.lock()
                             .unwrap_or_else(|e| e.into_inner())
                             .push(id as u64);
                     }
-                    Ok(inserted > 0)
+                    Ok(inserted)
                 }
             })
             .await?;
@@ -835,18 +829,11 @@ impl EpochMachine {
                     block_number: Set(log.block_number.unwrap_or_default() as i64),
                     created_at_ms: Set(now),
                 };
-                let inserted = payouts::Entity::insert(row)
-                    .on_conflict(
-                        sea_orm::sea_query::OnConflict::column(payouts::Column::Id)
-                            .do_nothing()
-                            .to_owned(),
-                    )
-                    .exec_without_returning(db)
-                    .await?;
-                if inserted > 0 {
+                let inserted = crate::db::insert_new(db, row, payouts::Column::Id).await?;
+                if inserted {
                     info!(epoch = e.epoch, model = %e.model, token = %e.token, amount_wei = %e.amount, snapshot = %e.snapshotId, "model paid");
                 }
-                Ok(inserted > 0)
+                Ok(inserted)
             })
             .await?;
         report.payouts_recorded += r.applied;

@@ -15,7 +15,7 @@ use alloy::{
     rpc::types::Log,
     sol_types::{Eip712Domain, SolEvent, SolStruct, eip712_domain},
 };
-use sea_orm::{ActiveValue::Set, EntityTrait, sea_query::OnConflict};
+use sea_orm::ActiveValue::Set;
 use tracing::{info, instrument};
 
 use super::{
@@ -276,7 +276,7 @@ impl VaultIndexer {
             .txm
             .submit_call(&key, "cap", self.ctx.deployment.vault.0, &call)
             .await?;
-        spending_caps::Entity::insert(spending_caps::ActiveModel {
+        let row = spending_caps::ActiveModel {
             id: Set(format!("{}:{}", client.storage_key(), cap.0)),
             client: Set(client.storage_key()),
             cap_wei: Set(cap.0.to_string()),
@@ -284,14 +284,8 @@ impl VaultIndexer {
             signature: Set(signature.to_owned()),
             intent_key: Set(key),
             created_at_ms: Set(self.ctx.clock.now_ms()),
-        })
-        .on_conflict(
-            OnConflict::column(spending_caps::Column::Id)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&self.ctx.db)
-        .await?;
+        };
+        crate::db::insert_new(&self.ctx.db, row, spending_caps::Column::Id).await?;
         info!(cap = cap.0, deadline, "spending cap accepted");
         Ok(CapView {
             client,

@@ -25,18 +25,17 @@ pub async fn save(
     hash: alloy::primitives::B256,
     now_ms: i64,
 ) -> Result<(), DbErr> {
-    Entity::insert(ActiveModel {
+    let row = ActiveModel {
         name: sea_orm::ActiveValue::Set(name.to_owned()),
         block_number: sea_orm::ActiveValue::Set(block as i64),
         block_hash: sea_orm::ActiveValue::Set(format!("{hash:#x}")),
         updated_at_ms: sea_orm::ActiveValue::Set(now_ms),
-    })
-    .on_conflict(
-        sea_orm::sea_query::OnConflict::column(Column::Name)
-            .update_columns([Column::BlockNumber, Column::BlockHash, Column::UpdatedAtMs])
-            .to_owned(),
+    };
+    super::upsert_all(
+        db,
+        vec![row],
+        Column::Name,
+        [Column::BlockNumber, Column::BlockHash, Column::UpdatedAtMs],
     )
-    .exec_without_returning(db)
     .await
-    .map(|_| ())
 }

@@ -23,7 +23,10 @@ pub mod vault_accounts;
 use std::time::Duration;
 
 use imo_migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{
+    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr,
+    EntityTrait, sea_query::OnConflict,
+};
 use tracing::info;
 
 use crate::{OracleError, config::DatabaseConfig, error::Result};
@@ -93,6 +96,46 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
     let pending = Migrator::get_pending_migrations(db).await?.len();
     Migrator::up(db, None).await?;
     info!(applied = pending, "database schema up to date");
+    Ok(())
+}
+
+/// Inserts `row` unless a row with the same `key` exists (events read from the chain are applied
+/// exactly once this way). Returns whether the row was inserted.
+pub(crate) async fn insert_new<A, C>(
+    db: &C,
+    row: A,
+    key: <A::Entity as EntityTrait>::Column,
+) -> std::result::Result<bool, DbErr>
+where
+    A: ActiveModelTrait,
+    C: ConnectionTrait,
+{
+    let inserted = A::Entity::insert(row)
+        .on_conflict(OnConflict::column(key).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted > 0)
+}
+
+/// Inserts `rows`; where a row with the same `key` exists, its `update` columns take the new
+/// values. Nothing is sent for no rows.
+pub(crate) async fn upsert_all<A, C>(
+    db: &C,
+    rows: Vec<A>,
+    key: <A::Entity as EntityTrait>::Column,
+    update: impl IntoIterator<Item = <A::Entity as EntityTrait>::Column>,
+) -> std::result::Result<(), DbErr>
+where
+    A: ActiveModelTrait,
+    C: ConnectionTrait,
+{
+    if rows.is_empty() {
+        return Ok(());
+    }
+    A::Entity::insert_many(rows)
+        .on_conflict(OnConflict::column(key).update_columns(update).to_owned())
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 

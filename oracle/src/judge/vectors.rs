@@ -328,6 +328,29 @@ fn ops_vectors() -> Json {
     // Operands that do not fit their operator: the Rust rules refuse them, and so must outputShape.
     let sw = |t: JType, s: &[usize]| shape_word(t, s).expect("fits");
     let (f, u, i8t, i32t) = (JType::F32, JType::U8, JType::I8, JType::I32);
+    // QLinearMatMul's inputs: x (u8), its scale and zero point; w (i8), its scale (one, or one
+    // per output channel) and zero point; y's scale and zero point. QLinearConv adds a bias.
+    let qlinear = |x: &[usize], w: &[usize], w_scale: &[usize]| {
+        let inputs: [(JType, &[usize]); 8] = [
+            (u, x),
+            (f, &[]),
+            (u, &[]),
+            (i8t, w),
+            (f, w_scale),
+            (i8t, &[]),
+            (f, &[]),
+            (u, &[]),
+        ];
+        inputs
+            .into_iter()
+            .map(|(t, s)| Some(sw(t, s)))
+            .collect::<Vec<_>>()
+    };
+    let qconv = |x: &[usize], w: &[usize], w_scale: &[usize]| {
+        let mut inputs = qlinear(x, w, w_scale);
+        inputs.push(None);
+        inputs
+    };
     let conv = Op::QLinearConv(ConvAttrs {
         strides: [1, 1],
         pads: [0; 4],
@@ -360,74 +383,11 @@ fn ops_vectors() -> Json {
             Op::DequantizeLinear,
             vec![Some(sw(u, &[2])), Some(sw(f, &[])), Some(sw(i8t, &[]))],
         ),
-        (
-            Op::QLinearMatMul,
-            vec![
-                Some(sw(u, &[2, 3])),
-                Some(sw(f, &[])),
-                Some(sw(u, &[])),
-                Some(sw(i8t, &[4, 5])),
-                Some(sw(f, &[])),
-                Some(sw(i8t, &[])),
-                Some(sw(f, &[])),
-                Some(sw(u, &[])),
-            ],
-        ),
-        (
-            Op::QLinearMatMul,
-            vec![
-                Some(sw(u, &[2, 3])),
-                Some(sw(f, &[])),
-                Some(sw(u, &[])),
-                Some(sw(i8t, &[3, 5])),
-                Some(sw(f, &[5])),
-                Some(sw(i8t, &[])),
-                Some(sw(f, &[])),
-                Some(sw(u, &[])),
-            ],
-        ),
-        (
-            conv,
-            vec![
-                Some(sw(u, &[1, 3, 5, 5])),
-                Some(sw(f, &[])),
-                Some(sw(u, &[])),
-                Some(sw(i8t, &[4, 2, 3, 3])),
-                Some(sw(f, &[])),
-                Some(sw(i8t, &[])),
-                Some(sw(f, &[])),
-                Some(sw(u, &[])),
-                None,
-            ],
-        ),
-        (
-            conv,
-            vec![
-                Some(sw(u, &[1, 2, 2, 2])),
-                Some(sw(f, &[])),
-                Some(sw(u, &[])),
-                Some(sw(i8t, &[4, 2, 3, 3])),
-                Some(sw(f, &[])),
-                Some(sw(i8t, &[])),
-                Some(sw(f, &[])),
-                Some(sw(u, &[])),
-                None,
-            ],
-        ),
-        (
-            conv,
-            vec![
-                Some(sw(u, &[1, 2, 5, 5])),
-                Some(sw(f, &[])),
-                Some(sw(u, &[])),
-                Some(sw(i8t, &[4, 2, 3, 3])),
-                Some(sw(f, &[3])),
-                Some(sw(i8t, &[])),
-                Some(sw(f, &[])),
-                Some(sw(u, &[])),
-                None,
-            ],
-        ),
+        (Op::QLinearMatMul, qlinear(&[2, 3], &[4, 5], &[])),
+        (Op::QLinearMatMul, qlinear(&[2, 3], &[3, 5], &[5])),
+        (conv, qconv(&[1, 3, 5, 5], &[4, 2, 3, 3], &[])),
+        (conv, qconv(&[1, 2, 2, 2], &[4, 2, 3, 3], &[])),
+        (conv, qconv(&[1, 2, 5, 5], &[4, 2, 3, 3], &[3])),
         (pool, vec![Some(sw(u, &[1, 1, 2, 5]))]),
         (pool, vec![Some(sw(f, &[1, 1, 5, 5]))]),
         (Op::Flatten { axis: 3 }, vec![Some(sw(u, &[2, 2]))]),

@@ -5,7 +5,7 @@
 import { type Address, type Hex, getAddress, parseEther } from 'viem';
 
 import { ApiError, get, getOrNull, post, session } from '../api';
-import { card, field, h, statusLine, table } from '../dom';
+import { card, fact, field, h, statusLine, table } from '../dom';
 import { time } from '../format';
 import { paymentVaultAbi, usageOracleAbi } from '../generated/abis';
 import type { Balance, Contracts, Epoch, Operator, Receipt, ReceiptList, ReceiptProof } from '../types';
@@ -211,18 +211,12 @@ export function client(contracts: Contracts | null): View {
           h(
             'dl',
             { class: 'facts balance' },
-            h('dt', {}, 'Balance'),
-            h('dd', { 'data-field': 'balance' }, amount(b.balance_wei)),
-            h('dt', {}, 'Available to spend now'),
-            h('dd', { 'data-field': 'available' }, amount(b.available_wei)),
-            h('dt', {}, 'Spending cap (signed)'),
-            h('dd', { 'data-field': 'cap' }, amount(b.cap_wei)),
-            h('dt', {}, 'Spent'),
-            h('dd', { 'data-field': 'spent' }, amount(b.spent_wei)),
-            h('dt', {}, 'Reserved by calls in flight'),
-            h('dd', { 'data-field': 'reserved' }, amount(b.reserved_wei)),
-            h('dt', {}, 'Held for a withdrawal'),
-            h('dd', { 'data-field': 'held' }, amount(b.held_wei)),
+            fact('Balance', { 'data-field': 'balance' }, amount(b.balance_wei)),
+            fact('Available to spend now', { 'data-field': 'available' }, amount(b.available_wei)),
+            fact('Spending cap (signed)', { 'data-field': 'cap' }, amount(b.cap_wei)),
+            fact('Spent', { 'data-field': 'spent' }, amount(b.spent_wei)),
+            fact('Reserved by calls in flight', { 'data-field': 'reserved' }, amount(b.reserved_wei)),
+            fact('Held for a withdrawal', { 'data-field': 'held' }, amount(b.held_wei)),
           ),
         );
       }
@@ -313,15 +307,11 @@ export function client(contracts: Contracts | null): View {
       h(
         'dl',
         { class: 'facts vault' },
-        h('dt', {}, 'Deposited in the vault'),
-        h('dd', { 'data-field': 'vault-balance' }, amount(bal)),
-        h('dt', {}, 'Spending cap'),
-        h('dd', { 'data-field': 'vault-cap' }, amount(cap)),
-        h('dt', {}, 'Spent (attested)'),
-        h('dd', { 'data-field': 'vault-spent' }, amount(spent)),
-        h('dt', {}, 'Withdrawal request'),
-        h(
-          'dd',
+        fact('Deposited in the vault', { 'data-field': 'vault-balance' }, amount(bal)),
+        fact('Spending cap', { 'data-field': 'vault-cap' }, amount(cap)),
+        fact('Spent (attested)', { 'data-field': 'vault-spent' }, amount(spent)),
+        fact(
+          'Withdrawal request',
           { 'data-field': 'vault-withdrawal', 'data-wei': wd.amount.toString() },
           wd.amount > 0n
             ? [

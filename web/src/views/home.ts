@@ -2,7 +2,7 @@
 // royalty cycle as it happens.
 
 import { get } from '../api';
-import { card, h, table } from '../dom';
+import { card, fact, h, table } from '../dom';
 import { eth } from '../format';
 import { TimelineTable } from '../timeline';
 import type { Contracts, ModelList, Timeline } from '../types';
@@ -29,22 +29,14 @@ export function home(contracts: Contracts | null): View {
           h(
             'dl',
             { class: 'facts' },
-            h('dt', {}, 'Chain id'),
-            h('dd', { 'data-chain-id': contracts.chain_id }, String(contracts.chain_id)),
-            h('dt', {}, 'ModelRegistry'),
-            h('dd', {}, hex(contracts.model_registry, 8)),
-            h('dt', {}, 'PaymentVault'),
-            h('dd', {}, hex(contracts.payment_vault, 8)),
-            h('dt', {}, 'UsageOracle'),
-            h('dd', {}, hex(contracts.usage_oracle, 8)),
-            h('dt', {}, 'Operator'),
-            h('dd', {}, hex(contracts.operator, 8)),
-            h('dt', {}, 'Attestation bond'),
-            h('dd', {}, amount(contracts.attest_bond_wei)),
-            h('dt', {}, 'Epoch / challenge window'),
-            h('dd', {}, `${contracts.epoch_secs} s / ${contracts.challenge_window_secs} s`),
-            h('dt', {}, 'Operator fee'),
-            h('dd', {}, `${(contracts.fee_bps / 100).toFixed(2)} %`),
+            fact('Chain id', { 'data-chain-id': contracts.chain_id }, String(contracts.chain_id)),
+            fact('ModelRegistry', {}, hex(contracts.model_registry, 8)),
+            fact('PaymentVault', {}, hex(contracts.payment_vault, 8)),
+            fact('UsageOracle', {}, hex(contracts.usage_oracle, 8)),
+            fact('Operator', {}, hex(contracts.operator, 8)),
+            fact('Attestation bond', {}, amount(contracts.attest_bond_wei)),
+            fact('Epoch / challenge window', {}, `${contracts.epoch_secs} s / ${contracts.challenge_window_secs} s`),
+            fact('Operator fee', {}, `${(contracts.fee_bps / 100).toFixed(2)} %`),
           ),
         )
       : h(

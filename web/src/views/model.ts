@@ -4,7 +4,7 @@
 import { bytesToHex, hexToBytes } from 'viem';
 
 import { get, getOrNull } from '../api';
-import { card, h, statusLine, table } from '../dom';
+import { card, fact, h, statusLine, table } from '../dom';
 import { bytes, time } from '../format';
 import type { Contracts, Model, Revenue, Token, WeightList } from '../types';
 import { amount, errorText, hex, tokenAmount, tx } from '../ui';
@@ -117,26 +117,18 @@ export function modelPage(id: string, contracts: Contracts | null): View {
       h(
         'dl',
         { class: 'facts' },
-        h('dt', {}, 'Id'),
-        h('dd', {}, h('code', {}, m.id)),
-        h('dt', {}, 'Version'),
-        h('dd', {}, m.version),
-        h('dt', {}, 'Publisher'),
-        h('dd', {}, hex(m.publisher, 8)),
-        h('dt', {}, 'Price per call'),
-        h('dd', {}, amount(m.price_wei)),
-        h('dt', {}, 'Serving'),
-        h('dd', {}, m.active ? 'active' : 'deactivated (no longer served)'),
-        h('dt', {}, 'File'),
-        h('dd', {}, `${bytes(m.file_size)}, SHA-256 `, hex(m.file_sha256, 8)),
-        h('dt', {}, 'ONNX'),
-        h(
-          'dd',
+        fact('Id', {}, h('code', {}, m.id)),
+        fact('Version', {}, m.version),
+        fact('Publisher', {}, hex(m.publisher, 8)),
+        fact('Price per call', {}, amount(m.price_wei)),
+        fact('Serving', {}, m.active ? 'active' : 'deactivated (no longer served)'),
+        fact('File', {}, `${bytes(m.file_size)}, SHA-256 `, hex(m.file_sha256, 8)),
+        fact(
+          'ONNX',
           {},
           `IR ${m.ir_version}, opsets ${m.opsets.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}${m.producer ? `, by ${m.producer}` : ''}`,
         ),
-        h('dt', {}, 'Registered'),
-        h('dd', {}, time(m.created_at_ms)),
+        fact('Registered', {}, time(m.created_at_ms)),
       ),
       h(
         'div',
@@ -212,19 +204,15 @@ export function modelPage(id: string, contracts: Contracts | null): View {
           ? h(
               'dl',
               { class: 'facts' },
-              h('dt', {}, 'Token'),
-              h(
-                'dd',
+              fact(
+                'Token',
                 { 'data-token-state': t.state },
                 `${t.name} (${t.symbol}), ${t.state}`,
                 t.token_address ? [' at ', hex(t.token_address, 8)] : null,
               ),
-              h('dt', {}, 'Supply'),
-              h('dd', {}, tokenAmount(t.supply, t.symbol)),
-              h('dt', {}, "Holders' share"),
-              h('dd', {}, `${(t.holders_bps / 100).toFixed(2)} % of revenue (the rest is redeemable by burning)`),
-              h('dt', {}, 'Registration'),
-              h('dd', {}, tx(t.transaction)),
+              fact('Supply', {}, tokenAmount(t.supply, t.symbol)),
+              fact("Holders' share", {}, `${(t.holders_bps / 100).toFixed(2)} % of revenue (the rest is redeemable by burning)`),
+              fact('Registration', {}, tx(t.transaction)),
             )
           : h('p', {}, 'Not tokenized.'),
         rev
