@@ -34,19 +34,6 @@ contract CheckedAtAttest {
 }
 
 contract AckRefereeTest is Fixture {
-    event AckModeSet(address indexed client, uint64 fromEpoch);
-    event AcknowledgementChallenged(
-        uint256 indexed challengeId,
-        uint64 indexed epoch,
-        uint32 round,
-        address indexed client,
-        uint256 total,
-        uint64 deadline
-    );
-    event AcknowledgementShown(uint256 indexed challengeId, uint256 amount, uint64 calls);
-    event AttestationVoided(
-        uint64 indexed epoch, uint32 round, address indexed challenger, uint256 reward, uint256 burnedAmount
-    );
     event log_named_uint(string key, uint256 val);
 
     uint64 constant EPOCH = 7;
@@ -127,7 +114,7 @@ contract AckRefereeTest is Fixture {
         vm.expectRevert(PaymentVault.InvalidSignature.selector);
         vault.submitAckMode(c2, 9, block.timestamp, sig);
         vm.expectEmit(true, true, true, true, address(vault));
-        emit AckModeSet(c3, 9);
+        emit PaymentVault.AckModeSet(c3, 9);
         vault.submitAckMode(c3, 9, block.timestamp, sig);
         vm.expectRevert(abi.encodeWithSelector(PaymentVault.AckModeAlreadySet.selector, uint64(9)));
         vault.submitAckMode(c3, 9, block.timestamp, sig);
@@ -184,7 +171,7 @@ contract AckRefereeTest is Fixture {
         vm.expectRevert(AckReferee.InvalidAcknowledgement.selector);
         referee.respond(id, 1.25 ether, 2, other);
         vm.expectEmit(true, true, true, true, address(referee));
-        emit AcknowledgementShown(id, 1.25 ether, 2);
+        emit AckReferee.AcknowledgementShown(id, 1.25 ether, 2);
         referee.respond(id, 1.25 ether, 2, _ack(pk1, EPOCH, 1.25 ether, 2));
         vm.assertEq(uint256(referee.getChallenge(id).status), uint256(AckReferee.Status.Rejected));
         vm.assertEq(referee.credits(operator), CHALLENGE_BOND / 2);
@@ -214,7 +201,7 @@ contract AckRefereeTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(AckReferee.ResponseTooLate.selector, block.timestamp - 1));
         referee.respond(id, 1.25 ether, 2, full);
         vm.expectEmit(true, true, true, true, address(oracle));
-        emit AttestationVoided(EPOCH, 1, c1, ATTEST_BOND / 2, ATTEST_BOND / 2);
+        emit UsageOracle.AttestationVoided(EPOCH, 1, c1, ATTEST_BOND / 2, ATTEST_BOND / 2);
         referee.resolve(id);
         vm.assertEq(uint256(oracle.getAttestation(EPOCH).status), uint256(UsageOracle.Status.Voided));
         vm.assertEq(referee.credits(c1), CHALLENGE_BOND);

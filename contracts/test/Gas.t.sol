@@ -64,11 +64,48 @@ contract GasTest is Fixture {
         g -= gasleft();
     }
 
+    /// @dev Attests `epoch` with these lists, waits out the window and finalizes it: the gas of both calls.
+    function _attestAndFinalize(uint64 epoch, ModelTotal[] memory ms, ClientTotal[] memory cs)
+        internal
+        returns (uint256 attestGas, uint256 finalizeGas)
+    {
+        attestGas = _attest(epoch, ms, cs);
+        vm.warp(block.timestamp + WINDOW);
+        finalizeGas = _finalize(epoch, ms);
+    }
+
+    /// @dev Raises the cap of the `n` clients `_lists` funded from `offset` to `cap`.
+    function _raiseCaps(uint256 n, uint256 offset, uint256 cap) internal {
+        for (uint256 i; i < n; ++i) {
+            uint256 pk = clientKey(offset + i);
+            vault.submitCap(vm.addr(pk), cap, block.timestamp, signCap(pk, cap, block.timestamp));
+        }
+    }
+
     /// @dev Intrinsic gas of a transaction with this calldata (21,000 + 4 per zero byte + 16 per other byte).
     function _intrinsic(bytes memory data) internal pure returns (uint256 g) {
         g = 21_000;
         for (uint256 i; i < data.length; ++i) {
             g += data[i] == 0 ? 4 : 16;
+        }
+    }
+
+    /// @dev Logs `g` as `label`; it must stay under `ceiling`. (`g` comes first: a measurement `start - gasleft()`
+    ///      passed here is taken before the label is copied to memory.)
+    function _report(uint256 g, string memory label, uint256 ceiling) internal {
+        emit log_named_uint(label, g);
+        vm.assertLt(g, ceiling);
+    }
+
+    /// @dev One registered model and one funded client, and `n` receipts of theirs in one epoch with ids
+    ///      `step`, 2 `step`, ..., n `step`.
+    function _receipts(uint256 n, uint256 step) internal returns (Receipt[] memory rs) {
+        bytes32 m = modelId(1);
+        register(m);
+        address client = fund(clientKey(1), 10 ether, 10 ether);
+        rs = new Receipt[](n);
+        for (uint256 i; i < n; ++i) {
+            rs[i] = receipt(uint128(step * (i + 1)), 1, m, client, 1e12);
         }
     }
 
@@ -149,30 +186,16 @@ contract GasTest is Fixture {
 
     function test_gas_attestAndFinalize() public {
         (ModelTotal[] memory m1, ClientTotal[] memory c1,) = _lists(1, 1, 0);
-        uint256 a1 = _attest(1, m1, c1);
-        vm.warp(block.timestamp + WINDOW);
-        uint256 f1 = _finalize(1, m1);
+        (uint256 a1, uint256 f1) = _attestAndFinalize(1, m1, c1);
 
         (ModelTotal[] memory m10, ClientTotal[] memory c10,) = _lists(10, 10, 100);
-        uint256 a10 = _attest(2, m10, c10);
-        vm.warp(block.timestamp + WINDOW);
-        uint256 f10 = _finalize(2, m10);
+        (uint256 a10, uint256 f10) = _attestAndFinalize(2, m10, c10);
         // steady state: the same ten models and clients again (token and vault slots already non-zero)
-        for (uint256 i; i < c10.length; ++i) {
-            uint256 pk = clientKey(100 + i);
-            vault.submitCap(vm.addr(pk), 2 ether, block.timestamp, signCap(pk, 2 ether, block.timestamp));
-        }
-        uint256 a10b = _attest(3, m10, c10);
-        vm.warp(block.timestamp + WINDOW);
-        uint256 f10b = _finalize(3, m10);
+        _raiseCaps(c10.length, 100, 2 ether);
+        (uint256 a10b, uint256 f10b) = _attestAndFinalize(3, m10, c10);
         // and once more: the tokens' revenue slots are paired, so epochs alternate a new and a shared slot
-        for (uint256 i; i < c10.length; ++i) {
-            uint256 pk = clientKey(100 + i);
-            vault.submitCap(vm.addr(pk), 3 ether, block.timestamp, signCap(pk, 3 ether, block.timestamp));
-        }
-        _attest(4, m10, c10);
-        vm.warp(block.timestamp + WINDOW);
-        uint256 f10c = _finalize(4, m10);
+        _raiseCaps(c10.length, 100, 3 ether);
+        (, uint256 f10c) = _attestAndFinalize(4, m10, c10);
         emit log_named_uint("attest, 10 models + 10 clients, repeat clients", a10b);
         emit log_named_uint("finalize, 10 models, 2nd epoch (new revenue slot)", f10b);
         emit log_named_uint("finalize, 10 models, 3rd epoch (shared revenue slot)", f10c);
@@ -229,14 +252,8 @@ contract GasTest is Fixture {
 
     /// Challenge + response and the fraud proofs on a 1024-leaf tree (depth 10).
     function test_gas_challengeAndProofs() public {
-        bytes32 m = modelId(1);
-        register(m);
-        address client = fund(clientKey(1), 10 ether, 10 ether);
         uint256 n = 1024;
-        Receipt[] memory rs = new Receipt[](n);
-        for (uint256 i; i < n; ++i) {
-            rs[i] = receipt(uint128(i + 1), 1, m, client, 1e12);
-        }
+        Receipt[] memory rs = _receipts(n, 1);
         rs[700].price = 2e12; // leaf 700's running sum will be off by 1e12 below
         (Leaf[] memory leaves, ModelTotal[] memory ms, ClientTotal[] memory cs) = ReceiptTree.build(rs);
         leaves[700].modelCum -= 1e12;
@@ -299,20 +316,12 @@ contract GasTest is Fixture {
         _coolAll();
         uint256 g = gasleft();
         oracle.commit(c);
-        g -= gasleft();
-        emit log_named_uint("commit", g);
-        vm.assertLt(g, 30_000);
+        _report(g - gasleft(), "commit", 30_000);
     }
 
     /// An unanswered receipt challenge, resolved after the response window: voids and slashes.
     function test_gas_resolveUpheld() public {
-        bytes32 m = modelId(1);
-        register(m);
-        address client = fund(clientKey(1), 10 ether, 10 ether);
-        Receipt[] memory rs = new Receipt[](3);
-        for (uint256 i; i < 3; ++i) {
-            rs[i] = receipt(uint128(i + 1), 1, m, client, 1e12);
-        }
+        Receipt[] memory rs = _receipts(3, 1);
         Receipt[] memory two = new Receipt[](2);
         two[0] = rs[0];
         two[1] = rs[2];
@@ -325,20 +334,12 @@ contract GasTest is Fixture {
         _coolAll();
         uint256 g = gasleft();
         oracle.resolveChallenge(id);
-        g -= gasleft();
-        emit log_named_uint("resolveChallenge (unanswered: void + slash)", g);
-        vm.assertLt(g, 120_000);
+        _report(g - gasleft(), "resolveChallenge (unanswered: void + slash)", 120_000);
     }
 
     function test_gas_omissionProof() public {
-        bytes32 m = modelId(1);
-        register(m);
-        address client = fund(clientKey(1), 10 ether, 10 ether);
         uint256 n = 1024;
-        Receipt[] memory rs = new Receipt[](n + 1);
-        for (uint256 i; i <= n; ++i) {
-            rs[i] = receipt(uint128(2 * i + 2), 1, m, client, 1e12);
-        }
+        Receipt[] memory rs = _receipts(n + 1, 2);
         Receipt[] memory kept = new Receipt[](n);
         for (uint256 i; i < n; ++i) {
             kept[i] = rs[i < 500 ? i : i + 1]; // drop rs[500]
@@ -351,9 +352,7 @@ contract GasTest is Fixture {
         _coolAll();
         uint256 g = gasleft();
         oracle.proveOmission(1, rs[500], sig, l, r);
-        uint256 omissionGas = g - gasleft();
-        emit log_named_uint("proveOmission (adjacent pair, depth 10)", omissionGas);
-        vm.assertLt(omissionGas, 175_000);
+        _report(g - gasleft(), "proveOmission (adjacent pair, depth 10)", 175_000);
     }
 
     function test_gas_vault() public {
@@ -394,8 +393,6 @@ contract GasTest is Fixture {
         vm.prank(operator);
         uint256 g = gasleft();
         registry.register(modelId(1), "Model", "MDL", publisher, SUPPLY, HOLDERS_BPS);
-        g -= gasleft();
-        emit log_named_uint("register (clone + initialize + mint)", g);
-        vm.assertLt(g, 340_000);
+        _report(g - gasleft(), "register (clone + initialize + mint)", 340_000);
     }
 }

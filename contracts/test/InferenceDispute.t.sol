@@ -263,11 +263,28 @@ contract InferenceDisputeTest is DisputeFixture {
 
     // ------------------------------------------------------------------ moves and clocks
 
+    /// @dev The next call, sent as `who`, must revert with `err`.
+    function _revertsAs(address who, bytes memory err) internal {
+        vm.prank(who);
+        vm.expectRevert(err);
+    }
+
+    function _wrongPhase(InferenceDispute.Phase p) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(InferenceDispute.WrongPhase.selector, p);
+    }
+
+    /// @dev Sends move `i` of the MLP scenario `sc`, which must succeed.
+    function _move(string memory sc, uint256 i, string memory what) internal {
+        (bool ok,) = send(mlp, sc, i);
+        vm.assertTrue(ok, what);
+    }
+
     function test_moves_check_turn_and_phase() public {
         string memory sc = "lyingOperator";
         bytes32 id = open(mlp, sc);
         bytes[] memory m = moves(mlp, sc);
         address ch = challengerOf(mlp);
+        bytes memory notYourTurn = abi.encodeWithSelector(InferenceDispute.NotYourTurn.selector);
         // The challenger cannot defend; the operator cannot skip to bisect.
         vm.prank(ch);
         (bool ok,) = address(dispute).call(m[0]);
@@ -275,35 +292,25 @@ contract InferenceDisputeTest is DisputeFixture {
         vm.prank(operator);
         (ok,) = address(dispute).call(m[1]);
         vm.assertFalse(ok, "bisect before defend");
-        vm.prank(ch);
-        vm.expectRevert(abi.encodeWithSelector(InferenceDispute.WrongPhase.selector, InferenceDispute.Phase.Defend));
+        _revertsAs(ch, _wrongPhase(InferenceDispute.Phase.Defend));
         dispute.choose(id, true);
-        (ok,) = send(mlp, sc, 0);
-        vm.assertTrue(ok, "defend");
+        _move(sc, 0, "defend");
         // Only the operator bisects, only the challenger chooses.
-        vm.prank(stranger);
-        vm.expectRevert(InferenceDispute.NotYourTurn.selector);
+        _revertsAs(stranger, notYourTurn);
         dispute.bisect(id, bytes32(0));
-        vm.prank(operator);
-        vm.expectRevert(InferenceDispute.NotYourTurn.selector);
+        _revertsAs(operator, notYourTurn);
         dispute.choose(id, true);
-        (ok,) = send(mlp, sc, 1);
-        vm.assertTrue(ok, "bisect");
+        _move(sc, 1, "bisect");
         // A posted midpoint waits for the challenger.
-        vm.prank(operator);
-        vm.expectRevert(InferenceDispute.NotYourTurn.selector);
+        _revertsAs(operator, notYourTurn);
         dispute.bisect(id, bytes32(0));
-        vm.prank(ch);
-        vm.expectRevert(abi.encodeWithSelector(InferenceDispute.WrongPhase.selector, InferenceDispute.Phase.Bisect));
+        _revertsAs(ch, _wrongPhase(InferenceDispute.Phase.Bisect));
         dispute.pick(id, true);
-        vm.prank(operator);
-        vm.expectRevert(InferenceDispute.NotYourTurn.selector);
+        _revertsAs(operator, notYourTurn);
         dispute.reveal(id, 0, bytes32(0), new bytes32[](0), bytes32(0));
         // The challenger agrees; at hi - lo >= 2 the operator must bisect, not reveal.
-        (ok,) = send(mlp, sc, 2);
-        vm.assertTrue(ok, "choose");
-        vm.prank(operator);
-        vm.expectRevert(abi.encodeWithSelector(InferenceDispute.WrongPhase.selector, InferenceDispute.Phase.Bisect));
+        _move(sc, 2, "choose");
+        _revertsAs(operator, _wrongPhase(InferenceDispute.Phase.Bisect));
         dispute.reveal(id, 0, bytes32(0), new bytes32[](0), bytes32(0));
     }
 
@@ -341,9 +348,7 @@ contract InferenceDisputeTest is DisputeFixture {
         dispute.timeout(id);
         // An honest operator that does not answer loses like a liar.
         _assertChallengerWon(mlp, id, before);
-        vm.expectRevert(
-            abi.encodeWithSelector(InferenceDispute.WrongPhase.selector, InferenceDispute.Phase.ChallengerWon)
-        );
+        vm.expectRevert(_wrongPhase(InferenceDispute.Phase.ChallengerWon));
         dispute.timeout(id);
     }
 

@@ -85,13 +85,8 @@ contract ModelRegistryTest is Fixture {
 
     function test_setUsageOracle_once() public {
         ModelRegistry fresh = new ModelRegistry(admin, operator, guardian);
-        vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), bytes32(0))
-        );
-        fresh.setUsageOracle(address(1));
+        expectAdminOnlyNonZero(fresh.setUsageOracle, ModelRegistry.ZeroAddress.selector);
         vm.startPrank(admin);
-        vm.expectRevert(ModelRegistry.ZeroAddress.selector);
-        fresh.setUsageOracle(address(0));
         vm.expectEmit(true, true, true, true, address(fresh));
         emit ModelRegistry.UsageOracleSet(address(1));
         fresh.setUsageOracle(address(1));

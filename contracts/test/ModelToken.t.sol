@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {TestBase} from "./utils/TestBase.sol";
+import {ModelTokenBase} from "./utils/ModelTokenBase.sol";
 import {ModelToken} from "../src/ModelToken.sol";
-import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 
@@ -101,27 +100,17 @@ contract FlashAttacker is FlashBorrower {
     }
 }
 
-contract ModelTokenTest is TestBase {
+contract ModelTokenTest is ModelTokenBase {
     uint256 constant SUPPLY = 1_000 ether;
-    ModelToken impl;
     ModelToken token;
-    address alice;
-    address bob;
-    address carol;
 
     function setUp() public {
-        alice = makeAddr("alice");
-        bob = makeAddr("bob");
-        carol = makeAddr("carol");
-        vm.warp(1_700_000_000);
-        vm.roll(100);
-        impl = new ModelToken();
+        setUpTokens(100);
         token = _clone(alice, SUPPLY, 8_000);
     }
 
-    function _clone(address to, uint256 supply, uint16 bps) internal returns (ModelToken t) {
-        t = ModelToken(payable(Clones.clone(address(impl))));
-        t.initialize("Model", "MDL", to, supply, bps, address(this));
+    function _clone(address to, uint256 supply, uint16 bps) internal returns (ModelToken) {
+        return newToken("Model", "MDL", to, supply, bps);
     }
 
     function _pay(uint256 amount) internal {
@@ -150,7 +139,7 @@ contract ModelTokenTest is TestBase {
     // ---------------------------------------------------------------- initialize
 
     function test_initialize_setsEverything() public {
-        ModelToken t = ModelToken(payable(Clones.clone(address(impl))));
+        ModelToken t = bareClone();
         vm.expectEmit(true, true, true, true, address(t));
         emit ModelToken.TokenInitialized("Name", "SYM", bob, 5, 1234, carol);
         t.initialize("Name", "SYM", bob, 5, 1234, carol);
@@ -177,7 +166,7 @@ contract ModelTokenTest is TestBase {
     }
 
     function test_initialize_revertsOnBadParams() public {
-        ModelToken t = ModelToken(payable(Clones.clone(address(impl))));
+        ModelToken t = bareClone();
         vm.expectRevert(ModelToken.InvalidPublisher.selector);
         t.initialize("a", "b", address(0), 1, 0, alice);
         vm.expectRevert(ModelToken.InvalidSupply.selector);

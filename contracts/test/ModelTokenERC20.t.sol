@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {TestBase} from "./utils/TestBase.sol";
+import {ModelTokenBase} from "./utils/ModelTokenBase.sol";
 import {Vm} from "./utils/Vm.sol";
 import {ModelToken} from "../src/ModelToken.sol";
-import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 
 /// @notice OpenZeppelin Contracts 5's ERC-20 behaviour tests (test/token/ERC20/ERC20.behavior.js and
@@ -13,12 +12,11 @@ import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.so
 ///         expose (`_mint`, `_burn`, `_transfer`, `_approve` from arbitrary addresses) are ported to the public
 ///         function that reaches them (`initialize` mints once, `burn` burns the caller's tokens); deliberate
 ///         differences are asserted as such and listed in docs/CONTRACTS.md.
-contract ModelTokenERC20Test is TestBase {
+contract ModelTokenERC20Test is ModelTokenBase {
     event Transfer(address indexed from, address indexed to, uint256 value);
     event Approval(address indexed owner, address indexed spender, uint256 value);
 
     uint256 constant INITIAL_SUPPLY = 100;
-    ModelToken impl;
     ModelToken token;
     address holder;
     address recipient;
@@ -32,9 +30,14 @@ contract ModelTokenERC20Test is TestBase {
         token = _token(holder, INITIAL_SUPPLY);
     }
 
-    function _token(address to, uint256 supply) internal returns (ModelToken t) {
-        t = ModelToken(payable(Clones.clone(address(impl))));
-        t.initialize("My Token", "MTKN", to, supply, 8_000, address(this));
+    function _token(address to, uint256 supply) internal returns (ModelToken) {
+        return newToken("My Token", "MTKN", to, supply, 8_000);
+    }
+
+    /// @dev The next call must make `t` emit Transfer(from, to, value).
+    function _expectTransfer(ModelToken t, address from, address to, uint256 value) internal {
+        vm.expectEmit(true, true, true, true, address(t));
+        emit Transfer(from, to, value);
     }
 
     // ---------------------------------------------------------------- ERC20.test.js: metadata
@@ -86,8 +89,7 @@ contract ModelTokenERC20Test is TestBase {
     }
 
     function test_transfer_senderTransfersAllBalance_emitsATransferEvent() public {
-        vm.expectEmit(true, true, true, true, address(token));
-        emit Transfer(holder, recipient, INITIAL_SUPPLY);
+        _expectTransfer(token, holder, recipient, INITIAL_SUPPLY);
         vm.prank(holder);
         vm.assertTrue(token.transfer(recipient, INITIAL_SUPPLY));
     }
@@ -100,8 +102,7 @@ contract ModelTokenERC20Test is TestBase {
     }
 
     function test_transfer_senderTransfersZeroTokens_emitsATransferEvent() public {
-        vm.expectEmit(true, true, true, true, address(token));
-        emit Transfer(holder, recipient, 0);
+        _expectTransfer(token, holder, recipient, 0);
         vm.prank(holder);
         token.transfer(recipient, 0);
     }
@@ -136,8 +137,7 @@ contract ModelTokenERC20Test is TestBase {
 
     function test_transferFrom_enoughAllowance_enoughBalance_emitsATransferEvent() public {
         _approveRecipient(INITIAL_SUPPLY);
-        vm.expectEmit(true, true, true, true, address(token));
-        emit Transfer(holder, other, INITIAL_SUPPLY);
+        _expectTransfer(token, holder, other, INITIAL_SUPPLY);
         vm.prank(recipient);
         token.transferFrom(holder, other, INITIAL_SUPPLY);
     }
@@ -253,9 +253,8 @@ contract ModelTokenERC20Test is TestBase {
     // ---------------------------------------------------------------- ERC20.test.js: _mint (initialize)
 
     function test_mint_forANonZeroValue_incrementsTotalSupplyAndBalanceAndEmitsTransfer() public {
-        ModelToken t = ModelToken(payable(Clones.clone(address(impl))));
-        vm.expectEmit(true, true, true, true, address(t));
-        emit Transfer(address(0), recipient, 50);
+        ModelToken t = bareClone();
+        _expectTransfer(t, address(0), recipient, 50);
         t.initialize("My Token", "MTKN", recipient, 50, 0, address(this));
         vm.assertEq(t.totalSupply(), 50);
         vm.assertEq(t.balanceOf(recipient), 50);
@@ -263,14 +262,14 @@ contract ModelTokenERC20Test is TestBase {
 
     /// OZ: ERC20InvalidReceiver(0). ModelToken mints only once, to the publisher: InvalidPublisher.
     function test_mint_rejectsANullAccount() public {
-        ModelToken t = ModelToken(payable(Clones.clone(address(impl))));
+        ModelToken t = bareClone();
         vm.expectRevert(ModelToken.InvalidPublisher.selector);
         t.initialize("My Token", "MTKN", address(0), 50, 0, address(this));
     }
 
     /// OZ: arithmetic overflow panic on the supply. ModelToken caps the supply at 2^176 - 1 up front.
     function test_mint_rejectsOverflow() public {
-        ModelToken t = ModelToken(payable(Clones.clone(address(impl))));
+        ModelToken t = bareClone();
         vm.expectRevert(ModelToken.InvalidSupply.selector);
         t.initialize("My Token", "MTKN", recipient, type(uint256).max, 0, address(this));
     }
@@ -296,8 +295,7 @@ contract ModelTokenERC20Test is TestBase {
     }
 
     function _burnAndCheck(uint256 value) internal {
-        vm.expectEmit(true, true, true, true, address(token));
-        emit Transfer(holder, address(0), value);
+        _expectTransfer(token, holder, address(0), value);
         vm.prank(holder);
         token.burn(value);
         vm.assertEq(token.totalSupply(), INITIAL_SUPPLY - value);
@@ -314,8 +312,7 @@ contract ModelTokenERC20Test is TestBase {
     // ---------------------------------------------------------------- ERC20.test.js: _update
 
     function test_update_fromAndToTheSameAddress_keepsTheBalanceAndEmitsTransfer() public {
-        vm.expectEmit(true, true, true, true, address(token));
-        emit Transfer(holder, holder, 10);
+        _expectTransfer(token, holder, holder, 10);
         vm.prank(holder);
         token.transfer(holder, 10);
         vm.assertEq(token.balanceOf(holder), INITIAL_SUPPLY);

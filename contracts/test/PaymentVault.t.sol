@@ -24,17 +24,6 @@ contract Wallet1271 is IERC1271 {
 }
 
 contract PaymentVaultTest is Fixture {
-    event Deposited(address indexed client, address indexed from, uint256 amount);
-    event SpendingCapSet(address indexed client, uint256 cap);
-    event WithdrawalRequested(address indexed client, uint256 amount, uint256 readyAt);
-    event WithdrawalCancelled(address indexed client);
-    event Withdrawn(address indexed client, uint256 amount);
-    event SpendEscrowed(address indexed client, uint256 amount);
-    event SpendReleased(address indexed client, uint256 amount);
-    event Paid(address indexed to, uint256 amount);
-    event FeesClaimed(address indexed treasury, uint256 amount);
-    event TreasurySet(address indexed treasury);
-
     uint256 pk = 0xC11E47;
     address client;
 
@@ -60,11 +49,11 @@ contract PaymentVaultTest is Fixture {
 
     function test_deposit_andDepositFor() public {
         vm.expectEmit(true, true, true, true, address(vault));
-        emit Deposited(client, client, 1 ether);
+        emit PaymentVault.Deposited(client, client, 1 ether);
         vm.prank(client);
         vault.deposit{value: 1 ether}();
         vm.expectEmit(true, true, true, true, address(vault));
-        emit Deposited(client, address(this), 2 ether);
+        emit PaymentVault.Deposited(client, address(this), 2 ether);
         vm.deal(address(this), 2 ether);
         vault.depositFor{value: 2 ether}(client);
         vm.assertEq(vault.balanceOf(client), 3 ether);
@@ -93,7 +82,7 @@ contract PaymentVaultTest is Fixture {
         uint256 deadline = block.timestamp + 10;
         bytes memory sig = signCap(pk, 5 ether, deadline);
         vm.expectEmit(true, true, true, true, address(vault));
-        emit SpendingCapSet(client, 5 ether);
+        emit PaymentVault.SpendingCapSet(client, 5 ether);
         vault.submitCap(client, 5 ether, deadline, sig);
         vm.assertEq(vault.capOf(client), 5 ether);
         vm.expectRevert(abi.encodeWithSelector(PaymentVault.CapNotHigher.selector, 5 ether, 5 ether));
@@ -130,7 +119,7 @@ contract PaymentVaultTest is Fixture {
         vm.startPrank(client);
         vault.deposit{value: 5 ether}();
         vm.expectEmit(true, true, true, true, address(vault));
-        emit WithdrawalRequested(client, 2 ether, block.timestamp + DELAY);
+        emit PaymentVault.WithdrawalRequested(client, 2 ether, block.timestamp + DELAY);
         vault.requestWithdrawal(2 ether);
         vm.assertEq(uint256(vault.withdrawalOf(client).amount), 2 ether);
         vm.expectRevert(abi.encodeWithSelector(PaymentVault.WithdrawalNotReady.selector, block.timestamp + DELAY));
@@ -138,7 +127,7 @@ contract PaymentVaultTest is Fixture {
         vm.warp(block.timestamp + DELAY);
         uint256 before = client.balance;
         vm.expectEmit(true, true, true, true, address(vault));
-        emit Withdrawn(client, 2 ether);
+        emit PaymentVault.Withdrawn(client, 2 ether);
         vault.withdraw();
         vm.assertEq(client.balance, before + 2 ether);
         vm.assertEq(vault.balanceOf(client), 3 ether);
@@ -152,7 +141,7 @@ contract PaymentVaultTest is Fixture {
         vault.deposit{value: 1 ether}();
         vault.requestWithdrawal(10 ether);
         vm.expectEmit(true, true, true, true, address(vault));
-        emit WithdrawalCancelled(client);
+        emit PaymentVault.WithdrawalCancelled(client);
         vault.cancelWithdrawal();
         vm.expectRevert(PaymentVault.NoWithdrawalRequested.selector);
         vault.cancelWithdrawal();
@@ -169,8 +158,7 @@ contract PaymentVaultTest is Fixture {
     }
 
     function test_withdraw_worksWhilePaused() public {
-        vm.prank(client);
-        vault.deposit{value: 1 ether}();
+        fund(pk, 1 ether, 0);
         vm.prank(guardian);
         vault.pause();
         vm.startPrank(client);
@@ -181,8 +169,6 @@ contract PaymentVaultTest is Fixture {
         vm.assertEq(vault.balanceOf(client), 0);
     }
 
-    event SpendShortfall(bytes32 indexed key, address indexed client, uint256 attested, uint256 escrowed);
-
     bytes32 constant KEY = bytes32(uint256(7 << 32 | 1));
 
     function test_escrowSpend_onlyOracleWithinCapAndBalance() public {
@@ -191,14 +177,14 @@ contract PaymentVaultTest is Fixture {
         vault.escrowSpend(KEY, _spends(client, 1));
         vm.startPrank(address(oracle));
         vm.expectEmit(true, true, true, true, address(vault));
-        emit SpendEscrowed(client, 1.5 ether);
+        emit PaymentVault.SpendEscrowed(client, 1.5 ether);
         (uint256 sum, uint256 short) = vault.escrowSpend(KEY, _spends(client, 1.5 ether));
         vm.assertEq(sum, 1.5 ether);
         vm.assertEq(short, 0);
         vm.assertEq(vault.spendableOf(client), 0.5 ether);
         // above the cap: only the headroom is escrowed, the rest is the client's shortfall
         vm.expectEmit(true, true, true, true, address(vault));
-        emit SpendShortfall(bytes32("k2"), client, 1 ether, 0.5 ether);
+        emit PaymentVault.SpendShortfall(bytes32("k2"), client, 1 ether, 0.5 ether);
         (sum, short) = vault.escrowSpend(bytes32("k2"), _spends(client, 1 ether));
         vm.assertEq(sum, 0.5 ether);
         vm.assertEq(short, 0.5 ether);
@@ -251,7 +237,7 @@ contract PaymentVaultTest is Fixture {
         vm.startPrank(address(oracle));
         vault.escrowSpend(KEY, _spends(client, 2 ether));
         vm.expectEmit(true, true, true, true, address(vault));
-        emit SpendReleased(client, 2 ether);
+        emit PaymentVault.SpendReleased(client, 2 ether);
         vault.releaseSpend(KEY, _spends(client, 2 ether));
         vm.stopPrank();
         vm.assertEq(vault.balanceOf(client), 3 ether);
@@ -269,7 +255,7 @@ contract PaymentVaultTest is Fixture {
         vault.settle(1 ether, 0.5 ether + 1);
         uint256 before = address(oracle).balance;
         vm.expectEmit(true, true, true, true, address(vault));
-        emit Paid(address(oracle), 1 ether);
+        emit PaymentVault.Paid(address(oracle), 1 ether);
         vault.settle(1 ether, 0.5 ether);
         vm.stopPrank();
         vm.assertEq(address(oracle).balance, before + 1 ether);
@@ -279,7 +265,7 @@ contract PaymentVaultTest is Fixture {
         vault.settle(0, 0);
 
         vm.expectEmit(true, true, true, true, address(vault));
-        emit FeesClaimed(treasury, 0.5 ether);
+        emit PaymentVault.FeesClaimed(treasury, 0.5 ether);
         vault.claimFees();
         vm.assertEq(treasury.balance, 0.5 ether);
         vm.expectRevert(PaymentVault.ZeroAmount.selector);
@@ -287,26 +273,19 @@ contract PaymentVaultTest is Fixture {
     }
 
     function test_admin_setters() public {
-        vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), bytes32(0))
-        );
-        vault.setTreasury(address(1));
+        expectAdminOnlyNonZero(vault.setTreasury, PaymentVault.ZeroAddress.selector);
         vm.startPrank(admin);
-        vm.expectRevert(PaymentVault.ZeroAddress.selector);
-        vault.setTreasury(address(0));
         vm.expectEmit(true, true, true, true, address(vault));
-        emit TreasurySet(address(1));
+        emit PaymentVault.TreasurySet(address(1));
         vault.setTreasury(address(1));
         vm.assertEq(vault.treasury(), address(1));
         vm.expectRevert(PaymentVault.OracleAlreadySet.selector);
         vault.setOracle(address(2));
         vm.stopPrank();
         PaymentVault fresh = new PaymentVault(admin, guardian, treasury, 1);
-        vm.startPrank(admin);
-        vm.expectRevert(PaymentVault.ZeroAddress.selector);
-        fresh.setOracle(address(0));
+        expectAdminOnlyNonZero(fresh.setOracle, PaymentVault.ZeroAddress.selector);
+        vm.prank(admin);
         fresh.setOracle(address(2));
-        vm.stopPrank();
         vm.assertEq(fresh.oracle(), address(2));
         vm.expectRevert(
             abi.encodeWithSelector(

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {Fixture, ReceiptTree} from "./utils/Fixture.sol";
+import {Fixture, ReceiptTree, copyReceipts} from "./utils/Fixture.sol";
 import {Challenger} from "./utils/Challenger.sol";
 import {UsageOracle} from "../src/UsageOracle.sol";
 import {PaymentVault} from "../src/PaymentVault.sol";
@@ -12,13 +12,6 @@ import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol"
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
 contract UsageOracleTest is Fixture {
-    event Finalized(uint64 indexed epoch, uint32 round, uint256 total, uint256 fee);
-    event AttestationVoided(
-        uint64 indexed epoch, uint32 round, address indexed challenger, uint256 reward, uint256 burnedAmount
-    );
-    event ChallengeRejected(uint256 indexed challengeId, uint64 leafIndex);
-    event FraudProven(uint64 indexed epoch, uint32 round, address indexed prover, bytes32 kind);
-
     uint64 constant EPOCH = 7;
     ModelToken tokA;
     ModelToken tokB;
@@ -171,18 +164,41 @@ contract UsageOracleTest is Fixture {
         vm.assertEq(address(oracle).balance, ATTEST_BOND);
     }
 
+    /// @dev Attesting `ms` and `cs` under `root` (5 leaves, no fee, the bond paid) for EPOCH reverts with `err`.
+    function _attestReverts(bytes32 root, ModelTotal[] memory ms, ClientTotal[] memory cs, bytes memory err) internal {
+        vm.expectRevert(err);
+        oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, ms, cs);
+    }
+
+    /// @dev A copy of `ms` with entry `i` replaced by `e`.
+    function _withModel(ModelTotal[] memory ms, uint256 i, ModelTotal memory e)
+        internal
+        pure
+        returns (ModelTotal[] memory out)
+    {
+        out = _copyM(ms);
+        out[i] = e;
+    }
+
+    /// @dev The revert data of a custom error with one index argument.
+    function _err(bytes4 selector, uint256 index) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(selector, index);
+    }
+
     function test_attest_reverts() public {
         Receipt[] memory rs = _receipts(EPOCH);
         (Leaf[] memory leaves, ModelTotal[] memory ms, ClientTotal[] memory cs) = ReceiptTree.build(rs);
         bytes32 root = setTree(leaves, ms, cs);
 
         vm.deal(address(this), 10 ether);
-        vm.expectRevert(
+        _attestReverts(
+            root,
+            ms,
+            cs,
             abi.encodeWithSelector(
                 IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), oracle.OPERATOR_ROLE()
             )
         );
-        oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, ms, cs);
 
         vm.startPrank(operator);
         vm.expectRevert(abi.encodeWithSelector(UsageOracle.WrongBond.selector, ATTEST_BOND, 1));
@@ -195,45 +211,47 @@ contract UsageOracleTest is Fixture {
         ModelTotal[] memory swapped = new ModelTotal[](2);
         swapped[0] = ms[1];
         swapped[1] = ms[0];
-        vm.expectRevert(abi.encodeWithSelector(UsageOracle.NotSorted.selector, 1));
-        oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, swapped, cs);
+        _attestReverts(root, swapped, cs, _err(UsageOracle.NotSorted.selector, 1));
         ClientTotal[] memory dup = new ClientTotal[](2);
         dup[0] = cs[0];
         dup[1] = cs[0];
-        vm.expectRevert(abi.encodeWithSelector(UsageOracle.NotSorted.selector, 1));
-        oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, ms, dup);
+        _attestReverts(root, ms, dup, _err(UsageOracle.NotSorted.selector, 1));
 
-        ModelTotal[] memory bad = _copyM(ms);
-        bad[1].total = 0;
-        vm.expectRevert(abi.encodeWithSelector(UsageOracle.ZeroTotal.selector, 1));
-        oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, bad, cs);
-        bad = _copyM(ms);
-        bad[1].last = 0;
-        vm.expectRevert(abi.encodeWithSelector(UsageOracle.BadLast.selector, 1));
-        oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, bad, cs);
-        bad[1].last = 6;
-        vm.expectRevert(abi.encodeWithSelector(UsageOracle.BadLast.selector, 1));
-        oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, bad, cs);
+        ModelTotal memory m1 = ms[1];
+        bytes32 unregistered = bytes32(type(uint256).max); // sorts last, but not registered
+        _attestReverts(
+            root, _withModel(ms, 1, ModelTotal(m1.model, 0, m1.last)), cs, _err(UsageOracle.ZeroTotal.selector, 1)
+        );
+        _attestReverts(
+            root, _withModel(ms, 1, ModelTotal(m1.model, m1.total, 0)), cs, _err(UsageOracle.BadLast.selector, 1)
+        );
+        _attestReverts(
+            root, _withModel(ms, 1, ModelTotal(m1.model, m1.total, 6)), cs, _err(UsageOracle.BadLast.selector, 1)
+        );
         ClientTotal[] memory badC = _copyC(cs);
         badC[0].total = 0;
-        vm.expectRevert(abi.encodeWithSelector(UsageOracle.ZeroTotal.selector, 0));
-        oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, ms, badC);
+        _attestReverts(root, ms, badC, _err(UsageOracle.ZeroTotal.selector, 0));
         badC = _copyC(cs);
         badC[0].last = 9;
-        vm.expectRevert(abi.encodeWithSelector(UsageOracle.BadLast.selector, 0));
-        oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, ms, badC);
-
-        bad = _copyM(ms);
-        bad[1].model = bytes32(type(uint256).max); // sorted, but not registered
-        vm.expectRevert(abi.encodeWithSelector(UsageOracle.UnregisteredModel.selector, bad[1].model));
-        oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, bad, cs);
-
-        bad = _copyM(ms);
-        bad[1].total += 1;
-        vm.expectRevert(abi.encodeWithSelector(UsageOracle.TotalsMismatch.selector, 4.5 ether + 1, 4.5 ether));
-        oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, bad, cs);
-        vm.expectRevert(UsageOracle.EmptyAttestation.selector);
-        oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, new ModelTotal[](0), new ClientTotal[](0));
+        _attestReverts(root, ms, badC, _err(UsageOracle.BadLast.selector, 0));
+        _attestReverts(
+            root,
+            _withModel(ms, 1, ModelTotal(unregistered, m1.total, m1.last)),
+            cs,
+            abi.encodeWithSelector(UsageOracle.UnregisteredModel.selector, unregistered)
+        );
+        _attestReverts(
+            root,
+            _withModel(ms, 1, ModelTotal(m1.model, m1.total + 1, m1.last)),
+            cs,
+            abi.encodeWithSelector(UsageOracle.TotalsMismatch.selector, 4.5 ether + 1, 4.5 ether)
+        );
+        _attestReverts(
+            root,
+            new ModelTotal[](0),
+            new ClientTotal[](0),
+            abi.encodeWithSelector(UsageOracle.EmptyAttestation.selector)
+        );
         vm.stopPrank();
 
         vm.expectRevert(
@@ -245,16 +263,16 @@ contract UsageOracleTest is Fixture {
         vm.prank(guardian);
         oracle.pause();
         vm.prank(operator);
-        vm.expectRevert(Pausable.EnforcedPause.selector);
-        oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, ms, cs);
+        _attestReverts(root, ms, cs, abi.encodeWithSelector(Pausable.EnforcedPause.selector));
         vm.prank(guardian);
         oracle.unpause();
 
         vm.prank(operator);
         oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, ms, cs);
         vm.prank(operator);
-        vm.expectRevert(abi.encodeWithSelector(UsageOracle.AlreadyAttested.selector, EPOCH, UsageOracle.Status.Posted));
-        oracle.attest{value: ATTEST_BOND}(EPOCH, root, 5, 0, ms, cs);
+        _attestReverts(
+            root, ms, cs, abi.encodeWithSelector(UsageOracle.AlreadyAttested.selector, EPOCH, UsageOracle.Status.Posted)
+        );
     }
 
     function _one(address c, uint256 amount) internal pure returns (ClientTotal[] memory cs) {
@@ -264,12 +282,17 @@ contract UsageOracleTest is Fixture {
 
     // ---------------------------------------------------------------- finalize
 
-    function test_finalize_paysOnceAndSnapshots() public {
-        _attestHonest();
+    /// @dev After the challenge window, finalizes the honest epoch (4.5 ether) in one call: Finalized with `fee`.
+    function _finalizeHonest(uint256 fee) internal {
         vm.warp(block.timestamp + WINDOW);
         vm.expectEmit(true, true, true, true, address(oracle));
-        emit Finalized(EPOCH, 1, 4.5 ether, 0.45 ether);
+        emit UsageOracle.Finalized(EPOCH, 1, 4.5 ether, fee);
         finalizeAll(EPOCH, models_());
+    }
+
+    function test_finalize_paysOnceAndSnapshots() public {
+        _attestHonest();
+        _finalizeHonest(0.45 ether);
         // A: 3.25 ether - 10% ; B: 1.25 ether - 10%
         vm.assertEq(address(tokA).balance, 2.925 ether);
         vm.assertEq(address(tokB).balance, 1.125 ether);
@@ -351,8 +374,6 @@ contract UsageOracleTest is Fixture {
 
     // ---------------------------------------------------------------- finalize in batches (finding 3)
 
-    event BatchFinalized(uint64 indexed epoch, uint32 round, uint64 from, uint64 count, uint256 paid);
-
     function test_finalize_inBatches() public {
         _attestHonest();
         vm.warp(block.timestamp + WINDOW);
@@ -364,7 +385,7 @@ contract UsageOracleTest is Fixture {
         uint256 net1 = ms[1].total - ms[1].total / 10;
 
         vm.expectEmit(true, true, true, true, address(oracle));
-        emit BatchFinalized(EPOCH, 1, 0, 1, net0);
+        emit UsageOracle.BatchFinalized(EPOCH, 1, 0, 1, net0);
         oracle.finalize(EPOCH, 0, slice(ms, 0, 1), restHash(ms, 1));
         a = oracle.getAttestation(EPOCH);
         vm.assertEq(uint256(a.status), uint256(UsageOracle.Status.Finalizing));
@@ -397,9 +418,9 @@ contract UsageOracleTest is Fixture {
         oracle.unpause();
 
         vm.expectEmit(true, true, true, true, address(oracle));
-        emit BatchFinalized(EPOCH, 1, 1, 1, net1);
+        emit UsageOracle.BatchFinalized(EPOCH, 1, 1, 1, net1);
         vm.expectEmit(true, true, true, true, address(oracle));
-        emit Finalized(EPOCH, 1, 4.5 ether, 0.45 ether);
+        emit UsageOracle.Finalized(EPOCH, 1, 4.5 ether, 0.45 ether);
         oracle.finalize(EPOCH, 1, slice(ms, 1, 1), bytes32(0));
         a = oracle.getAttestation(EPOCH);
         vm.assertEq(uint256(a.status), uint256(UsageOracle.Status.Finalized));
@@ -495,10 +516,7 @@ contract UsageOracleTest is Fixture {
         vm.assertEq(vault.spentOf(c1), 0);
         vm.assertFalse(_hunt(), "an honest attestation with a shortfall is not fraud");
 
-        vm.warp(block.timestamp + WINDOW);
-        vm.expectEmit(true, true, true, true, address(oracle));
-        emit Finalized(EPOCH, 1, 4.5 ether, 0);
-        finalizeAll(EPOCH, models_());
+        _finalizeHonest(0);
         vm.assertEq(address(tokA).balance, 2.925 ether, "model A: its full net revenue");
         vm.assertEq(address(tokB).balance, 1.125 ether, "model B: its full net revenue");
         vm.assertEq(vault.feesOwed(), 0);
@@ -516,10 +534,7 @@ contract UsageOracleTest is Fixture {
         _attestHonest();
         vm.assertEq(uint256(oracle.getAttestation(EPOCH).shortfall), 0.2 ether);
         vm.assertEq(uint256(oracle.getAttestation(EPOCH).cover), 0);
-        vm.warp(block.timestamp + WINDOW);
-        vm.expectEmit(true, true, true, true, address(oracle));
-        emit Finalized(EPOCH, 1, 4.5 ether, 0.25 ether);
-        finalizeAll(EPOCH, models_());
+        _finalizeHonest(0.25 ether);
         vm.assertEq(address(tokA).balance, 2.925 ether);
         vm.assertEq(address(tokB).balance, 1.125 ether);
         vm.assertEq(vault.feesOwed(), 0.25 ether);
@@ -614,7 +629,7 @@ contract UsageOracleTest is Fixture {
         oracle.proveOmission(EPOCH, r, sig, l, h);
 
         vm.expectEmit(true, true, true, true, address(oracle));
-        emit AttestationVoided(EPOCH, 1, watcher, ATTEST_BOND / 2, ATTEST_BOND / 2);
+        emit UsageOracle.AttestationVoided(EPOCH, 1, watcher, ATTEST_BOND / 2, ATTEST_BOND / 2);
         vm.prank(watcher);
         oracle.proveOmission(EPOCH, r, sig, l, h);
         vm.assertEq(oracle.credits(watcher), ATTEST_BOND / 2);
@@ -667,7 +682,7 @@ contract UsageOracleTest is Fixture {
         oracle.respond(id, p);
 
         vm.expectEmit(true, true, true, true, address(oracle));
-        emit ChallengeRejected(id, 2);
+        emit UsageOracle.ChallengeRejected(id, 2);
         oracle.respond(id, leafProof(2));
         vm.assertEq(uint256(oracle.getChallenge(id).status), uint256(UsageOracle.ChallengeStatus.Rejected));
         vm.assertEq(oracle.credits(operator), CHALLENGE_BOND / 2);
@@ -729,7 +744,7 @@ contract UsageOracleTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(UsageOracle.ResponseTooLate.selector, block.timestamp - 1));
         oracle.respond(id, leafProof(2));
         vm.expectEmit(true, true, true, true, address(oracle));
-        emit AttestationVoided(EPOCH, 1, watcher, ATTEST_BOND / 2, ATTEST_BOND / 2);
+        emit UsageOracle.AttestationVoided(EPOCH, 1, watcher, ATTEST_BOND / 2, ATTEST_BOND / 2);
         oracle.resolveChallenge(id);
         vm.assertEq(uint256(_status(EPOCH)), uint256(UsageOracle.Status.Voided));
         vm.assertEq(oracle.credits(watcher), CHALLENGE_BOND + ATTEST_BOND / 2);
@@ -949,7 +964,7 @@ contract UsageOracleTest is Fixture {
 
     function test_proveOmission_misstated() public {
         Receipt[] memory rs = _receipts(EPOCH);
-        Receipt[] memory changed = _copy(rs);
+        Receipt[] memory changed = copyReceipts(rs);
         changed[1].model = mA; // revenue moved from model B to model A
         attestReceipts(EPOCH, changed, 0);
         vm.expectRevert(UsageOracle.NotFraud.selector);
@@ -1217,7 +1232,7 @@ contract UsageOracleTest is Fixture {
             (leaves, ms, cs) = ReceiptTree.build(fewer);
         } else if (kind == 4) {
             // move receipt i to the other model, annotations rebuilt honestly
-            Receipt[] memory moved = _copy(rs);
+            Receipt[] memory moved = copyReceipts(rs);
             moved[i].model = moved[i].model == mA ? mB : mA;
             (leaves, ms, cs) = ReceiptTree.build(moved);
         } else if (kind == 5) {
@@ -1228,7 +1243,7 @@ contract UsageOracleTest is Fixture {
             leaves[i].receipt.price += 1; // misstated price, sums untouched
         } else {
             // charge receipt i to another client, annotations rebuilt honestly
-            Receipt[] memory moved = _copy(rs);
+            Receipt[] memory moved = copyReceipts(rs);
             moved[i].client = moved[i].client == c1 ? c2 : c1;
             (leaves, ms, cs) = ReceiptTree.build(moved);
         }
@@ -1294,7 +1309,7 @@ contract UsageOracleTest is Fixture {
 
     function _expectFraud(bytes32 kind) internal {
         vm.expectEmit(true, true, true, true, address(oracle));
-        emit FraudProven(EPOCH, oracle.getAttestation(EPOCH).round, address(this), kind);
+        emit UsageOracle.FraudProven(EPOCH, oracle.getAttestation(EPOCH).round, address(this), kind);
     }
 
     /// Rebalance the client list so that its sum equals the model list's (attest requires it).
@@ -1309,16 +1324,6 @@ contract UsageOracleTest is Fixture {
         }
         if (m > c) cs[0].total += m - c;
         else cs[0].total -= c - m;
-    }
-
-    function _copy(Receipt[] memory rs) internal pure returns (Receipt[] memory out) {
-        out = new Receipt[](rs.length);
-        for (uint256 i; i < rs.length; ++i) {
-            Receipt memory r = rs[i];
-            out[i] = Receipt(
-                r.id, r.epoch, r.model, r.client, r.price, r.inputHash, r.outputHash, r.fingerprint, r.timestamp
-            );
-        }
     }
 
     function _copyM(ModelTotal[] memory a) internal pure returns (ModelTotal[] memory out) {

@@ -32,7 +32,6 @@ contract DisputeInvariantTest is DisputeFixture {
             }
         }
         // The operator's 10 ether from the fixture counts as money in.
-        targetContract(address(handler));
         bytes4[] memory sel = new bytes4[](12);
         sel[0] = DisputeHandler.open.selector;
         sel[1] = DisputeHandler.advance.selector;
@@ -46,7 +45,7 @@ contract DisputeInvariantTest is DisputeFixture {
         sel[9] = DisputeHandler.unstake.selector;
         sel[10] = DisputeHandler.withdrawCredits.selector;
         sel[11] = DisputeHandler.open.selector;
-        targetSelector(FuzzSelector({addr: address(handler), selectors: sel}));
+        targetOnly(address(handler), sel);
     }
 
     /// The handler is not vacuous: a deterministic walk plays every scenario to its end with both outcomes,

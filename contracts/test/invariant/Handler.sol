@@ -2,7 +2,7 @@
 pragma solidity 0.8.30;
 
 import {Vm} from "../utils/Vm.sol";
-import {ReceiptTree} from "../utils/Fixture.sol";
+import {ReceiptTree, copyReceipts} from "../utils/Fixture.sol";
 import {Challenger} from "../utils/Challenger.sol";
 import {UsageOracle} from "../../src/UsageOracle.sol";
 import {PaymentVault} from "../../src/PaymentVault.sol";
@@ -368,7 +368,7 @@ contract Handler {
             }
             return ReceiptTree.build(fewer);
         } else if (kind == 4) {
-            Receipt[] memory moved = _copy(rs);
+            Receipt[] memory moved = copyReceipts(rs);
             moved[i].model = moved[i].model == models[0] ? models[1] : models[0];
             return ReceiptTree.build(moved);
         } else if (kind == 5) {
@@ -377,7 +377,7 @@ contract Handler {
         } else if (kind == 6) {
             leaves[i].receipt.price += 1;
         } else {
-            Receipt[] memory moved = _copy(rs);
+            Receipt[] memory moved = copyReceipts(rs);
             moved[i].client = moved[i].client == clients[0] ? clients[1] : clients[0];
             return ReceiptTree.build(moved);
         }
@@ -607,25 +607,12 @@ contract Handler {
         return a.status == UsageOracle.Status.Posted && block.timestamp < a.postedAt + oracle.challengeWindow();
     }
 
-    function _proof(uint64 epoch, uint256 i) internal view returns (LeafProof memory p) {
-        Leaf[] memory leaves = _leaves[epoch];
-        p.leaf = leaves[i];
-        p.index = uint64(i);
-        p.proof = ReceiptTree.proof(ReceiptTree.hashes(leaves), i);
+    function _proof(uint64 epoch, uint256 i) internal view returns (LeafProof memory) {
+        return ReceiptTree.leafProof(_leaves[epoch], i);
     }
 
     function _tokenOf(bytes32 model) internal view returns (address) {
         return model == models[0] ? address(tokens[0]) : address(tokens[1]);
-    }
-
-    function _copy(Receipt[] memory rs) internal pure returns (Receipt[] memory out) {
-        out = new Receipt[](rs.length);
-        for (uint256 i; i < rs.length; ++i) {
-            Receipt memory r = rs[i];
-            out[i] = Receipt(
-                r.id, r.epoch, r.model, r.client, r.price, r.inputHash, r.outputHash, r.fingerprint, r.timestamp
-            );
-        }
     }
 
     function _bound(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {

@@ -24,7 +24,6 @@ contract SystemInvariantTest is Fixture {
             handler.deposit(i, 5 ether);
             handler.raiseCap(i, 5 ether);
         }
-        targetContract(address(handler));
         bytes4[] memory sel = new bytes4[](25);
         sel[0] = Handler.deposit.selector;
         sel[1] = Handler.raiseCap.selector;
@@ -52,7 +51,7 @@ contract SystemInvariantTest is Fixture {
         sel[22] = Handler.attestAfterWithdrawal.selector;
         sel[23] = Handler.rotateOperator.selector;
         sel[24] = Handler.thief.selector;
-        targetSelector(FuzzSelector({addr: address(handler), selectors: sel}));
+        targetOnly(address(handler), sel);
     }
 
     /// Vault solvency: ETH held covers every client balance, all escrowed spend and unpaid fees.

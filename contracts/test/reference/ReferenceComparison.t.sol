@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {TestBase} from "../utils/TestBase.sol";
+import {ModelTokenBase} from "../utils/ModelTokenBase.sol";
 import {Vm} from "../utils/Vm.sol";
 import {ModelToken} from "../../src/ModelToken.sol";
 import {ReferenceERC7641} from "./ReferenceERC7641.sol";
-import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 
 /// @notice Lends reference tokens for one call and claims its own revenue.
@@ -58,28 +57,18 @@ contract RefAttacker {
 ///         re-implementation on OZ 4.9's ERC20Snapshot, `ReferenceERC7641`): what must match (what a wallet or
 ///         an indexer would notice), what differs on purpose, and a gas table measured in one run
 ///         (`forge test --match-contract ReferenceComparison -vv`, numbers in docs/CONTRACTS.md).
-contract ReferenceComparisonTest is TestBase {
+contract ReferenceComparisonTest is ModelTokenBase {
     event Snapshot(uint256 id);
     event log_named_uint(string key, uint256 val);
     event log_string(string val);
 
     uint256 constant SUPPLY = 1_000 ether;
-    ModelToken impl;
     ModelToken ours;
     ReferenceERC7641 ref;
-    address alice;
-    address bob;
-    address carol;
 
     function setUp() public {
-        alice = makeAddr("alice");
-        bob = makeAddr("bob");
-        carol = makeAddr("carol");
-        vm.warp(1_700_000_000);
-        vm.roll(1_000);
-        impl = new ModelToken();
-        ours = ModelToken(payable(Clones.clone(address(impl))));
-        ours.initialize("Ours", "OUR", alice, SUPPLY, 8_000, address(this));
+        setUpTokens(1_000);
+        ours = newToken("Ours", "OUR", alice, SUPPLY, 8_000);
         vm.prank(alice);
         ref = new ReferenceERC7641("Ref", "REF", SUPPLY, 80);
     }
@@ -287,6 +276,24 @@ contract ReferenceComparisonTest is TestBase {
         emit log_named_uint("  ratio, percent", o * 100 / r);
     }
 
+    /// @dev A row of the table where ModelToken must be the cheaper.
+    function _cheaperRow(string memory name, uint256 o, uint256 r) internal {
+        _row(name, o, r);
+        vm.assertLt(o, r);
+    }
+
+    /// @dev Execution gas of `transfer(bob, 1 ether)` (under the caller's prank, all storage cold) on each token.
+    function _transferGas() internal returns (uint256 o, uint256 r) {
+        _cool();
+        uint256 g = gasleft();
+        ours.transfer(bob, 1 ether);
+        o = g - gasleft();
+        _cool();
+        g = gasleft();
+        ref.transfer(bob, 1 ether);
+        r = g - gasleft();
+    }
+
     /// Execution gas of one call (all storage cold, clone included for ModelToken; without the 21k base and
     /// calldata), in the same state for both tokens. Bounds: ModelToken must be cheaper on every row.
     function test_gas_sideBySide() public {
@@ -304,28 +311,11 @@ contract ReferenceComparisonTest is TestBase {
 
         // transfer, first after a snapshot (both accounts checkpoint), then steady
         vm.startPrank(alice);
-        _cool();
-        g = gasleft();
-        ours.transfer(bob, 1 ether);
-        o = g - gasleft();
-        _cool();
-        g = gasleft();
-        ref.transfer(bob, 1 ether);
-        r = g - gasleft();
-        uint256[2] memory first = [o, r];
-        _cool();
-        g = gasleft();
-        ours.transfer(bob, 1 ether);
-        o = g - gasleft();
-        _cool();
-        g = gasleft();
-        ref.transfer(bob, 1 ether);
-        r = g - gasleft();
+        (uint256 firstO, uint256 firstR) = _transferGas();
+        (o, r) = _transferGas();
         vm.stopPrank();
-        _row("transfer, steady (no snapshot since both accounts changed)", o, r);
-        vm.assertLt(o, r);
-        _row("transfer, first after a snapshot (both accounts checkpoint)", first[0], first[1]);
-        vm.assertLt(first[0], first[1]);
+        _cheaperRow("transfer, steady (no snapshot since both accounts changed)", o, r);
+        _cheaperRow("transfer, first after a snapshot (both accounts checkpoint)", firstO, firstR);
 
         // receive: a donation
         vm.deal(carol, 10 ether);
@@ -353,8 +343,7 @@ contract ReferenceComparisonTest is TestBase {
         ref.snapshot();
         r = g - gasleft();
         vm.stopPrank();
-        _row("snapshot() (public, books the donation)", o, r);
-        vm.assertLt(o, r);
+        _cheaperRow("snapshot() (public, books the donation)", o, r);
         vm.roll(block.number + 1);
 
         // revenue in, per model per epoch: the reference receives and snapshots (two calls), ModelToken takes
@@ -396,8 +385,7 @@ contract ReferenceComparisonTest is TestBase {
         g = gasleft();
         ref.claim(ids[0]);
         r = g - gasleft();
-        _row("claim (one snapshot)", o, r);
-        vm.assertLt(o, r);
+        _cheaperRow("claim (one snapshot)", o, r);
         vm.prank(alice);
         _cool();
         g = gasleft();
@@ -408,8 +396,7 @@ contract ReferenceComparisonTest is TestBase {
         g = gasleft();
         ref.claimBatch(ids);
         r = g - gasleft();
-        _row("claimBatch (10 snapshots)", o, r);
-        vm.assertLt(o, r);
+        _cheaperRow("claimBatch (10 snapshots)", o, r);
 
         // burn (redeem)
         vm.prank(bob);
@@ -422,8 +409,7 @@ contract ReferenceComparisonTest is TestBase {
         g = gasleft();
         ref.burn(50 ether);
         r = g - gasleft();
-        _row("burn (redeem)", o, r);
-        vm.assertLt(o, r);
+        _cheaperRow("burn (redeem)", o, r);
         vm.assertEq(address(ours).balance, address(ref).balance, "same ETH left in both");
     }
 }

@@ -7,6 +7,7 @@ import {ModelToken} from "../../src/ModelToken.sol";
 import {PaymentVault} from "../../src/PaymentVault.sol";
 import {UsageOracle} from "../../src/UsageOracle.sol";
 import {Receipt, Leaf, LeafProof, ModelTotal, ClientTotal} from "../../src/Types.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 
 /// @notice Independent (test-side) implementation of the receipt tree: leaf annotation, leaf hashing, the
 ///         positional zero-padded Merkle tree, proofs and totals. The Rust side must produce the same bytes.
@@ -40,6 +41,36 @@ library ReceiptTree {
         );
     }
 
+    /// @dev Running sums per key (a model, or a client as a word), keys in first-seen order.
+    struct Sums {
+        bytes32[] keys;
+        uint256[] totals;
+        uint64[] lasts;
+        uint256 count;
+    }
+
+    function newSums(uint256 capacity) private pure returns (Sums memory t) {
+        t.keys = new bytes32[](capacity);
+        t.totals = new uint256[](capacity);
+        t.lasts = new uint64[](capacity);
+    }
+
+    /// @dev Adds `price` at leaf position `pos` (1-based) to `key`'s sum; returns the key's previous position
+    ///      (0 for its first leaf) and its running sum.
+    function add(Sums memory t, bytes32 key, uint256 price, uint64 pos)
+        private
+        pure
+        returns (uint64 prev, uint256 cum)
+    {
+        uint256 k;
+        while (k < t.count && t.keys[k] != key) ++k;
+        if (k == t.count) t.keys[t.count++] = key;
+        prev = t.lasts[k];
+        t.totals[k] += price;
+        cum = t.totals[k];
+        t.lasts[k] = pos;
+    }
+
     /// @dev Receipts must be sorted by id. Fills the running-sum annotations and the totals lists.
     function build(Receipt[] memory rs)
         internal
@@ -48,55 +79,28 @@ library ReceiptTree {
     {
         uint256 n = rs.length;
         leaves = new Leaf[](n);
-        bytes32[] memory mKeys = new bytes32[](n);
-        uint256[] memory mTot = new uint256[](n);
-        uint64[] memory mLast = new uint64[](n);
-        uint256 mCount;
-        address[] memory cKeys = new address[](n);
-        uint256[] memory cTot = new uint256[](n);
-        uint64[] memory cLast = new uint64[](n);
-        uint256 cCount;
+        Sums memory m = newSums(n);
+        Sums memory c = newSums(n);
         for (uint256 i; i < n; ++i) {
             Receipt memory r = rs[i];
             Leaf memory l = leaves[i];
             l.receipt = r;
-            uint256 mi = type(uint256).max;
-            for (uint256 k; k < mCount; ++k) {
-                if (mKeys[k] == r.model) mi = k;
-            }
-            if (mi == type(uint256).max) {
-                mi = mCount++;
-                mKeys[mi] = r.model;
-            }
-            l.modelPrev = mLast[mi];
-            mTot[mi] += r.price;
-            l.modelCum = mTot[mi];
-            mLast[mi] = uint64(i + 1);
-            uint256 ci = type(uint256).max;
-            for (uint256 k; k < cCount; ++k) {
-                if (cKeys[k] == r.client) ci = k;
-            }
-            if (ci == type(uint256).max) {
-                ci = cCount++;
-                cKeys[ci] = r.client;
-            }
-            l.clientPrev = cLast[ci];
-            cTot[ci] += r.price;
-            l.clientCum = cTot[ci];
-            cLast[ci] = uint64(i + 1);
+            (l.modelPrev, l.modelCum) = add(m, r.model, r.price, uint64(i + 1));
+            (l.clientPrev, l.clientCum) = add(c, bytes32(uint256(uint160(r.client))), r.price, uint64(i + 1));
         }
-        models = new ModelTotal[](mCount);
-        for (uint256 k; k < mCount; ++k) {
-            models[k] = ModelTotal(mKeys[k], mTot[k], mLast[k]);
+        models = new ModelTotal[](m.count);
+        for (uint256 k; k < m.count; ++k) {
+            models[k] = ModelTotal(m.keys[k], m.totals[k], m.lasts[k]);
         }
-        clients = new ClientTotal[](cCount);
-        for (uint256 k; k < cCount; ++k) {
-            clients[k] = ClientTotal(cKeys[k], cTot[k], cLast[k]);
+        clients = new ClientTotal[](c.count);
+        for (uint256 k; k < c.count; ++k) {
+            clients[k] = ClientTotal(address(uint160(uint256(c.keys[k]))), c.totals[k], c.lasts[k]);
         }
         sortModels(models);
         sortClients(clients);
     }
 
+    /// @dev Insertion sort by model.
     function sortModels(ModelTotal[] memory a) internal pure {
         for (uint256 i = 1; i < a.length; ++i) {
             ModelTotal memory x = a[i];
@@ -109,16 +113,14 @@ library ReceiptTree {
         }
     }
 
+    /// @dev Insertion sort by client: a ClientTotal has a ModelTotal's memory layout (key word, total, last),
+    ///      and an address word compares like the address, so this is `sortModels` over the same array.
     function sortClients(ClientTotal[] memory a) internal pure {
-        for (uint256 i = 1; i < a.length; ++i) {
-            ClientTotal memory x = a[i];
-            uint256 j = i;
-            while (j > 0 && a[j - 1].client > x.client) {
-                a[j] = a[j - 1];
-                --j;
-            }
-            a[j] = x;
+        ModelTotal[] memory sameWords;
+        assembly ("memory-safe") {
+            sameWords := a
         }
+        sortModels(sameWords);
     }
 
     function hashes(Leaf[] memory leaves) internal pure returns (bytes32[] memory hs) {
@@ -168,6 +170,23 @@ library ReceiptTree {
             size /= 2;
             idx >>= 1;
         }
+    }
+
+    /// @dev Leaf `index` of `leaves` with its inclusion proof.
+    function leafProof(Leaf[] memory leaves, uint256 index) internal pure returns (LeafProof memory p) {
+        p.leaf = leaves[index];
+        p.index = uint64(index);
+        p.proof = proof(hashes(leaves), index);
+    }
+}
+
+/// @dev A deep copy of `rs` (to alter receipts without touching the originals).
+function copyReceipts(Receipt[] memory rs) pure returns (Receipt[] memory out) {
+    out = new Receipt[](rs.length);
+    for (uint256 i; i < rs.length; ++i) {
+        Receipt memory r = rs[i];
+        out[i] =
+            Receipt(r.id, r.epoch, r.model, r.client, r.price, r.inputHash, r.outputHash, r.fingerprint, r.timestamp);
     }
 }
 
@@ -234,6 +253,18 @@ abstract contract Fixture is TestBase {
     function signCap(uint256 pk, uint256 cap, uint256 deadline) internal view returns (bytes memory) {
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(pk, vault.spendingCapDigest(vm.addr(pk), cap, deadline));
         return abi.encodePacked(r, s, v);
+    }
+
+    /// @dev `setter`, an admin-only address setter, refuses anyone but the admin, and the admin the zero address
+    ///      with `zeroAddress`.
+    function expectAdminOnlyNonZero(function(address) external setter, bytes4 zeroAddress) internal {
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, address(this), bytes32(0))
+        );
+        setter(address(1));
+        vm.prank(admin);
+        vm.expectRevert(zeroAddress);
+        setter(address(0));
     }
 
     /// @dev Deposit `amount` for client `pk` and authorise cumulative spend up to `cap`.
@@ -312,11 +343,8 @@ abstract contract Fixture is TestBase {
         oracle.attest{value: ATTEST_BOND}(epoch, root, uint64(leaves.length), feeBps, models, clients);
     }
 
-    function leafProof(uint256 index) internal view returns (LeafProof memory p) {
-        Leaf[] memory leaves = lastLeaves;
-        p.leaf = leaves[index];
-        p.index = uint64(index);
-        p.proof = ReceiptTree.proof(ReceiptTree.hashes(leaves), index);
+    function leafProof(uint256 index) internal view returns (LeafProof memory) {
+        return ReceiptTree.leafProof(lastLeaves, index);
     }
 
     function models_() internal view returns (ModelTotal[] memory) {

@@ -53,6 +53,12 @@ abstract contract TestBase {
         _targetedSenders.push(sender);
     }
 
+    /// @dev Fuzz only `target`, through `selectors` (a selector listed k times is drawn k times as often).
+    function targetOnly(address target, bytes4[] memory selectors) internal {
+        targetContract(target);
+        targetSelector(FuzzSelector({addr: target, selectors: selectors}));
+    }
+
     function makeAddr(string memory name) internal returns (address a) {
         a = address(uint160(uint256(keccak256(bytes(name)))));
         vm.label(a, name);
