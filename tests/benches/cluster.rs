@@ -10,7 +10,6 @@
 
 use std::{
     path::Path,
-    process::Stdio,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -20,7 +19,6 @@ use std::{
 
 use alloy::signers::local::PrivateKeySigner;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
-use tokio::io::AsyncBufReadExt;
 
 const OPERATOR_KEY: &str = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
 const CLIENTS: usize = 32;
@@ -67,34 +65,16 @@ struct Replica {
 }
 
 async fn serve(env: &[(String, String)], id: usize) -> Replica {
-    let mut child = tokio::process::Command::new(imo_binary())
-        .arg("serve")
-        .envs(env.iter().cloned())
-        .env("IMO_CLUSTER_REPLICA_ID", format!("r{id}"))
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(a) = serde_json::from_str::<serde_json::Value>(&line)
-                .ok()
-                .and_then(|v| v["addr"].as_str().map(str::to_owned))
-            {
-                return a;
-            }
-        }
-        panic!("replica {id} exited before listening");
-    })
-    .await
-    .expect("a replica listens within 60 s");
+    let replica = format!("r{id}");
+    let (child, mut lines, url) = imo_e2e::serve_binary(
+        &imo_binary(),
+        env,
+        &[("IMO_CLUSTER_REPLICA_ID", &replica)],
+        &Default::default(),
+    )
+    .await;
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Replica {
-        child,
-        url: format!("http://{addr}"),
-    }
+    Replica { child, url }
 }
 
 async fn xacts(db: &DatabaseConnection, name: &str) -> i64 {
@@ -151,15 +131,8 @@ struct Row {
 async fn refills(http: &reqwest::Client, urls: &[String]) -> f64 {
     let mut n = 0.0;
     for u in urls {
-        let text = http
-            .get(format!("{u}/metrics"))
-            .send()
+        n += imo_e2e::metrics(http, u)
             .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        n += text
             .lines()
             .filter(|l| l.starts_with("imo_balance_lease_refills_total"))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
@@ -178,16 +151,7 @@ async fn run(admin: &str, replicas: usize) -> Row {
     let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
     let dir = tempfile::tempdir().unwrap();
     let env = env(dir.path(), &url);
-    let migrated = std::process::Command::new(imo_binary())
-        .arg("migrate")
-        .envs(env.iter().cloned())
-        .output()
-        .unwrap();
-    assert!(
-        migrated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&migrated.stderr)
-    );
+    imo_e2e::run_binary(&imo_binary(), &env, &["migrate"]);
     let (pkey, ckey, akey) = (
         key(&env, &signer(1), "publisher"),
         key(&env, &signer(2), "client"),
@@ -291,12 +255,7 @@ async fn run(admin: &str, replicas: usize) -> Row {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    imo_e2e::block_on(async {
         let admin = std::env::var("IMO_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         println!(

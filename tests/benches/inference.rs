@@ -17,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use imo_e2e::{BinaryInput, binary_request, f32_bytes, i64_bytes, split_binary};
+use imo_e2e::{BinaryInput, binary_request, f32_bytes, i64_bytes, split_binary, with_binary_body};
 use imo_oracle::{Oracle, config::Config, ledger::Ledger, receipts::ReceiptRecord, types::Wei};
 use sea_orm::{ConnectionTrait, Database};
 
@@ -108,30 +108,32 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// A tensor of `shape` from little-endian `bytes`, `N` bytes an element.
+fn bare_tensor<T, const N: usize>(
+    shape: Vec<i64>,
+    bytes: &[u8],
+    from_le_bytes: fn([u8; N]) -> T,
+) -> ort::value::DynValue
+where
+    T: ort::value::PrimitiveTensorElementType + std::fmt::Debug + Clone + 'static,
+{
+    let data: Vec<T> = bytes
+        .chunks_exact(N)
+        .map(|c| from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    ort::value::Tensor::from_array((shape, data))
+        .unwrap()
+        .into_dyn()
+}
+
 fn bare_inputs(case: &Case) -> Vec<(String, ort::session::SessionInputValue<'static>)> {
     case.inputs
         .iter()
         .map(|(name, dt, shape, bytes)| {
             let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
             let v = match *dt {
-                "FP32" => ort::value::Tensor::from_array((
-                    shape,
-                    bytes
-                        .chunks_exact(4)
-                        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                        .collect::<Vec<_>>(),
-                ))
-                .unwrap()
-                .into_dyn(),
-                "INT64" => ort::value::Tensor::from_array((
-                    shape,
-                    bytes
-                        .chunks_exact(8)
-                        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-                        .collect::<Vec<_>>(),
-                ))
-                .unwrap()
-                .into_dyn(),
+                "FP32" => bare_tensor(shape, bytes, f32::from_le_bytes),
+                "INT64" => bare_tensor(shape, bytes, i64::from_le_bytes),
                 other => panic!("bench inputs are FP32/INT64, not {other}"),
             };
             (name.to_string(), v.into())
@@ -165,25 +167,15 @@ async fn setup_keys(oracle: &Oracle) -> (String, String) {
         alloy::signers::local::PrivateKeySigner::from_slice(&k).unwrap()
     };
     let (publisher, client) = (signer(1), signer(2));
-    let label = || imo_oracle::types::BoundedText::parse("label", "bench", 10).unwrap();
-    let pkey = oracle
-        .auth
-        .create_key(
-            publisher.address().to_string().parse().unwrap(),
-            "publisher".parse().unwrap(),
-            label(),
+    let key = move |who: &alloy::signers::local::PrivateKeySigner, role: &str| {
+        oracle.auth.create_key(
+            who.address().to_string().parse().unwrap(),
+            role.parse().unwrap(),
+            imo_oracle::types::BoundedText::parse("label", "bench", 10).unwrap(),
         )
-        .await
-        .unwrap();
-    let ckey = oracle
-        .auth
-        .create_key(
-            client.address().to_string().parse().unwrap(),
-            "client".parse().unwrap(),
-            label(),
-        )
-        .await
-        .unwrap();
+    };
+    let pkey = key(&publisher, "publisher").await.unwrap();
+    let ckey = key(&client, "client").await.unwrap();
     oracle
         .inference
         .ledger()
@@ -296,12 +288,12 @@ async fn http_vs_bare(oracle: &Oracle, url: &str) -> serde_json::Value {
         let (body, header_len) = binary_request(&case.inputs, &case.outputs);
         let infer_url = format!("{url}/v2/models/{}/infer", case.name);
         let call = || {
-            http.post(&infer_url)
-                .bearer_auth(&ckey)
-                .header("Inference-Header-Content-Length", header_len.to_string())
-                .header("content-type", "application/octet-stream")
-                .body(body.clone())
-                .send()
+            with_binary_body(
+                http.post(&infer_url).bearer_auth(&ckey),
+                body.clone(),
+                header_len,
+            )
+            .send()
         };
         // Warm both paths (model load, first allocations) and check they agree bit for bit.
         let bare = session.run(bare_inputs(&case)).unwrap();
@@ -375,12 +367,11 @@ async fn http_vs_bare(oracle: &Oracle, url: &str) -> serde_json::Value {
                 (http.clone(), infer_url.clone(), body.clone(), ckey.clone());
             cb.push(
                 concurrent(8, case.calls, move || {
-                    let req = http
-                        .post(&infer_url)
-                        .bearer_auth(&ckey)
-                        .header("Inference-Header-Content-Length", header_len.to_string())
-                        .header("content-type", "application/octet-stream")
-                        .body(body.clone());
+                    let req = with_binary_body(
+                        http.post(&infer_url).bearer_auth(&ckey),
+                        body.clone(),
+                        header_len,
+                    );
                     async move {
                         let resp = req.send().await.unwrap();
                         assert_eq!(resp.status(), 200);
@@ -506,16 +497,8 @@ async fn floors(oracle: &Oracle, dir: &Path) -> serde_json::Value {
         Ok(admin) => {
             let conn = Database::connect(&admin).await.unwrap();
             let name = format!("imo_test_bench_floor_{}", std::process::id());
-            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-                .await
-                .unwrap();
-            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .unwrap();
-            let v = commits(&format!("{}/{name}", admin.rsplit_once('/').unwrap().0)).await;
-            let _ = conn
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
+            let v = commits(&fresh_pg(&conn, &admin, &name).await).await;
+            drop_pg(&conn, &name).await;
             Some(v)
         }
         Err(e) => {
@@ -524,23 +507,7 @@ async fn floors(oracle: &Oracle, dir: &Path) -> serde_json::Value {
         }
     };
     // One receipt signature, as the service signs.
-    let mut receipt = ReceiptRecord {
-        id: ulid::Ulid::new().to_string(),
-        epoch: 1,
-        model_id: "mdl_bench".into(),
-        model_name: "bench".into(),
-        weights_root: "11".repeat(32),
-        client: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
-            .parse()
-            .unwrap(),
-        price_wei: Wei(1),
-        input_hash: "22".repeat(32),
-        output_hash: "33".repeat(32),
-        fingerprint: "ort=bench".into(),
-        fingerprint_hash: "44".repeat(32),
-        timestamp_ms: 1,
-        signature: String::new(),
-    };
+    let mut receipt = bench_receipt(ulid::Ulid::new().to_string(), String::new());
     let signer = oracle.inference.signer();
     let sign = p50((0..N)
         .map(|_| time(&mut || signer.sign(&mut receipt).unwrap()))
@@ -639,15 +606,14 @@ async fn concurrency() {
                     tokio::spawn(async move {
                         let http = reqwest::Client::new();
                         for _ in 0..CALLS {
-                            let resp = http
-                                .post(&infer_url)
-                                .bearer_auth(&ckey)
-                                .header("Inference-Header-Content-Length", header_len.to_string())
-                                .header("content-type", "application/octet-stream")
-                                .body(body.clone())
-                                .send()
-                                .await
-                                .unwrap();
+                            let resp = with_binary_body(
+                                http.post(&infer_url).bearer_auth(&ckey),
+                                body.clone(),
+                                header_len,
+                            )
+                            .send()
+                            .await
+                            .unwrap();
                             assert_eq!(resp.status(), 200);
                             std::hint::black_box(resp.bytes().await.unwrap());
                         }
@@ -677,6 +643,28 @@ async fn postgres_admin() -> Result<String, String> {
     Ok(admin)
 }
 
+/// The client of the benches' receipts (anvil's dev account 1).
+const BENCH_CLIENT: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+
+/// A receipt of [`BENCH_CLIENT`] for the model `bench` at 1 wei, with fixed hashes.
+fn bench_receipt(id: String, signature: String) -> ReceiptRecord {
+    ReceiptRecord {
+        id,
+        epoch: 1,
+        model_id: "mdl_bench".into(),
+        model_name: "bench".into(),
+        weights_root: "11".repeat(32),
+        client: BENCH_CLIENT.parse().unwrap(),
+        price_wei: Wei(1),
+        input_hash: "22".repeat(32),
+        output_hash: "33".repeat(32),
+        fingerprint: "ort=bench".into(),
+        fingerprint_hash: "44".repeat(32),
+        timestamp_ms: 1,
+        signature,
+    }
+}
+
 /// Receipts/s through the ledger: `tasks` concurrent callers each reserving and committing;
 /// also the median latency of one reserve + durable commit.
 async fn ledger_throughput(url: &str, max_batch: usize, total: usize, tasks: usize) -> (f64, f64) {
@@ -693,28 +681,12 @@ async fn ledger_throughput(url: &str, max_batch: usize, total: usize, tasks: usi
         false,
         std::sync::Arc::new(imo_oracle::clock::SystemClock),
     );
-    let client: imo_oracle::types::Address = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
-        .parse()
-        .unwrap();
+    let client: imo_oracle::types::Address = BENCH_CLIENT.parse().unwrap();
     ledger
         .credit(client, Wei(total as u128), "bench")
         .await
         .unwrap();
-    let template = ReceiptRecord {
-        id: String::new(),
-        epoch: 1,
-        model_id: "mdl_bench".into(),
-        model_name: "bench".into(),
-        weights_root: "11".repeat(32),
-        client,
-        price_wei: Wei(1),
-        input_hash: "22".repeat(32),
-        output_hash: "33".repeat(32),
-        fingerprint: "ort=bench".into(),
-        fingerprint_hash: "44".repeat(32),
-        timestamp_ms: 1,
-        signature: format!("0x{}", "55".repeat(65)),
-    };
+    let template = bench_receipt(String::new(), format!("0x{}", "55".repeat(65)));
     let t0 = Instant::now();
     let handles: Vec<_> = (0..tasks)
         .map(|_| {
@@ -773,16 +745,8 @@ async fn persistence() {
     let mut urls = vec![];
     for suffix in ["g", "one", "solo"] {
         let name = format!("imo_test_bench_{suffix}_{}", std::process::id());
-        conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
-            .await
-            .unwrap();
-        conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        urls.push((
-            name.clone(),
-            format!("{}/{name}", admin.rsplit_once('/').unwrap().0),
-        ));
+        let url = fresh_pg(&conn, &admin, &name).await;
+        urls.push((name, url));
     }
     let (g, _) = ledger_throughput(&urls[0].1, 512, 20_000, 64).await;
     let (one, _) = ledger_throughput(&urls[1].1, 1, 2_000, 64).await;
@@ -792,10 +756,27 @@ async fn persistence() {
         g / one
     );
     for (name, _) in urls {
-        let _ = conn
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await;
+        drop_pg(&conn, &name).await;
     }
+}
+
+/// A new empty PostgreSQL database `name` (a leftover of that name dropped first) on the server
+/// that `conn` is connected to at `admin`: its URL.
+async fn fresh_pg(conn: &sea_orm::DatabaseConnection, admin: &str, name: &str) -> String {
+    conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .unwrap();
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+}
+
+/// Drops the database `name`, its connections too (errors ignored).
+async fn drop_pg(conn: &sea_orm::DatabaseConnection, name: &str) {
+    let _ = conn
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await;
 }
 
 /// The cost of model isolation per call: the same model and inputs through an in-process
@@ -866,12 +847,7 @@ async fn isolation() {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    imo_e2e::block_on(async {
         let cpu = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
             .and_then(|s| {

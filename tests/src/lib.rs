@@ -1,6 +1,6 @@
 //! Shared by the end-to-end tests (`tests/tests/api/`) and the benchmarks (`tests/benches/`):
-//! the client side of Triton's binary tensor extension, as `tritonclient` speaks it, and a
-//! deterministic random source.
+//! running the `imo` binary, the client side of Triton's binary tensor extension, as
+//! `tritonclient` speaks it, and a deterministic random source.
 
 use std::path::{Path, PathBuf};
 
@@ -46,12 +46,9 @@ pub fn run_binary(bin: &Path, env: &[(String, String)], args: &[&str]) -> String
         .args(args)
         .envs(env.iter().cloned())
         .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "imo {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .expect("imo runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "imo {args:?}: {stderr}");
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -67,6 +64,71 @@ pub fn create_key(bin: &Path, env: &[(String, String)], address: &str, role: &st
         "--quiet",
     ];
     run_binary(bin, env, &args).trim().to_owned()
+}
+
+/// The rest of a served process's standard error (its JSON log), line by line.
+pub type StderrLines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>;
+
+/// `bin serve` (an `imo` binary) with `env` and `extra`, its stdout discarded, killed on drop;
+/// returns once its log (stderr, every line of which goes to `log`) reports the address it
+/// listens on: the child, the rest of its log (to be drained: a full pipe would block it) and
+/// `http://<addr>`.
+pub async fn serve_binary(
+    bin: &Path,
+    env: &[(String, String)],
+    extra: &[(&str, &str)],
+    log: &std::sync::Mutex<Vec<String>>,
+) -> (tokio::process::Child, StderrLines, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(bin)
+        .arg("serve")
+        .envs(env.iter().cloned())
+        .envs(extra.iter().copied())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut reader = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = reader.next_line().await.unwrap() {
+            let addr = serde_json::from_str::<serde_json::Value>(&line)
+                .ok()
+                .and_then(|v| v["addr"].as_str().map(str::to_owned));
+            log.lock().unwrap().push(line);
+            if let Some(addr) = addr {
+                return addr;
+            }
+        }
+        panic!(
+            "the service exited before reporting its address:\n{}",
+            log.lock().unwrap().join("\n")
+        );
+    })
+    .await
+    .expect("the service reports its address within 60 s");
+    (child, reader, format!("http://{addr}"))
+}
+
+/// The Prometheus text of the service at `base_url` (`GET /metrics`).
+pub async fn metrics(http: &reqwest::Client, base_url: &str) -> String {
+    http.get(format!("{base_url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Runs a benchmark's `main`: `f` on a multi-thread tokio runtime with two workers.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
 }
 
 /// The release `imo` next to a benchmark's executable (`make bench` builds it), or
@@ -108,6 +170,17 @@ pub fn binary_request(inputs: &[BinaryInput<'_>], outputs: &[&str]) -> (Vec<u8>,
         body.extend_from_slice(data);
     }
     (body, len)
+}
+
+/// `req` with a binary-extension body from [`binary_request`]: its length header and content type.
+pub fn with_binary_body(
+    req: reqwest::RequestBuilder,
+    body: Vec<u8>,
+    header_len: usize,
+) -> reqwest::RequestBuilder {
+    req.header("Inference-Header-Content-Length", header_len.to_string())
+        .header("content-type", "application/octet-stream")
+        .body(body)
 }
 
 /// Splits a binary response into its JSON header and the raw bytes of each output, in order.

@@ -16,7 +16,7 @@ use imo_oracle::{
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::{both_backends, helpers::*};
+use crate::{both_backends, helpers::*, tests_in};
 
 const PRICE: u128 = 1_000;
 const X: [f32; 4] = [1.0, 2.0, 3.0, 4.0];
@@ -65,29 +65,33 @@ fn header<'a>(c: &'a Call, name: &str) -> &'a str {
     c.headers.get(name).unwrap().to_str().unwrap()
 }
 
-async fn key_of(srv: &TestServer, who: &PrivateKeySigner) -> String {
-    srv.oracle
-        .auth
-        .create_key(
-            who.address().to_string().parse().unwrap(),
-            "client".parse().unwrap(),
-            imo_oracle::types::BoundedText::parse("label", "acks", 50).unwrap(),
-        )
-        .await
-        .unwrap()
-        .secret
+/// Asserts that `api` refuses `ack` with `status`.
+async fn ack_refused(api: &imo_client::Client, ack: &SignedAcknowledgement, status: u16) {
+    let e = api.acknowledge(ack).await.unwrap_err();
+    assert_eq!(e.status().unwrap().as_u16(), status, "{e}");
 }
 
-async fn ack_mode_window_and_acknowledgements(b: Backend) {
-    let srv = TestServer::start_with(b, |c| c.metering.credit_window_wei = 2 * PRICE).await;
+/// A server on `b` with a credit window of `window` wei, tiny_mlp registered as `tiny`.
+async fn tiny_server(b: Backend, window: u128) -> TestServer {
+    let srv = TestServer::start_with(b, |c| c.metering.credit_window_wei = window).await;
     let publisher = srv.key(&signer(1), "publisher").await;
     srv.register(&publisher, "tiny_mlp.onnx", "tiny", PRICE)
         .await;
+    srv
+}
+
+/// A client key of `who`, credited 100 calls' worth.
+async fn key_of(srv: &TestServer, who: &PrivateKeySigner) -> String {
+    let key = srv.key_secret(who, "client", "acks").await;
+    srv.credit(who, 100 * PRICE).await;
+    key
+}
+
+async fn ack_mode_window_and_acknowledgements(b: Backend) {
+    let srv = tiny_server(b, 2 * PRICE).await;
     let (alice, bob) = (signer(3), signer(4)); // alice: ack mode; bob: cap mode
     let (ka, kb) = (key_of(&srv, &alice).await, key_of(&srv, &bob).await);
     let (ca, cb) = (srv.client().with_key(&ka), srv.client().with_key(&kb));
-    srv.credit(&alice, 100 * PRICE).await;
-    srv.credit(&bob, 100 * PRICE).await;
 
     // Everyone starts in cap mode: bob calls as any Open Inference Protocol client.
     let view = cb.billing().await.unwrap();
@@ -225,35 +229,17 @@ async fn ack_mode_window_and_acknowledgements(b: Backend) {
     // Foreign: bob signs for alice's calls, alice's signature sent with bob's key (bob is in
     // cap mode, and the signature is not his), another domain: all refused.
     let by_bob = sign_acknowledgement(&bob, &domain, epoch, 4 * PRICE, 4).unwrap();
-    let e = ca.acknowledge(&by_bob).await.unwrap_err();
-    assert_eq!(e.status().unwrap().as_u16(), 400, "{e}");
-    let e = cb.acknowledge(&ack4).await.unwrap_err();
-    assert_eq!(e.status().unwrap().as_u16(), 400, "{e}");
+    ack_refused(&ca, &by_bob, 400).await;
+    ack_refused(&cb, &ack4, 400).await;
     let other_domain = vault_domain(view.chain_id + 1, view.vault.parse().unwrap());
     let wrong = sign_acknowledgement(&alice, &other_domain, epoch, 4 * PRICE, 4).unwrap();
-    assert_eq!(
-        ca.acknowledge(&wrong)
-            .await
-            .unwrap_err()
-            .status()
-            .unwrap()
-            .as_u16(),
-        400
-    );
+    ack_refused(&ca, &wrong, 400).await;
     // More than was served, or an epoch with nothing served: refused.
     let more = sign_acknowledgement(&alice, &domain, epoch, 5 * PRICE, 5).unwrap();
     let e = ca.acknowledge(&more).await.unwrap_err();
     assert!(e.to_string().contains("were served"), "{e}");
     let later = sign_acknowledgement(&alice, &domain, epoch + 3, PRICE, 1).unwrap();
-    assert_eq!(
-        ca.acknowledge(&later)
-            .await
-            .unwrap_err()
-            .status()
-            .unwrap()
-            .as_u16(),
-        400
-    );
+    ack_refused(&ca, &later, 400).await;
     let bobs = sign_acknowledgement(&bob, &domain, epoch, PRICE, 1).unwrap();
     let e = cb.acknowledge(&bobs).await.unwrap_err();
     assert_eq!(e.status().unwrap().as_u16(), 409, "cap mode: {e}");
@@ -287,12 +273,7 @@ async fn ack_mode_window_and_acknowledgements(b: Backend) {
         sign_acknowledgement(&alice, &domain, epoch, PRICE * (i + 1), i as u64 + 1).unwrap();
     }
     let sign_us = started.elapsed().as_micros() / 100;
-    let metrics = reqwest::get(format!("{}/metrics", srv.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = imo_e2e::metrics(&reqwest::Client::new(), &srv.url).await;
     let stat = |name: &str| -> f64 {
         metrics
             .lines()
@@ -319,13 +300,9 @@ both_backends!(ack_mode_window_and_acknowledgements);
 /// tritonclient.http: it chooses ack mode, checks every receipt and acknowledges as it goes;
 /// once it stops signing it is cut off after the credit window.
 async fn python_plugin_with_unmodified_tritonclient(b: Backend) {
-    let srv = TestServer::start_with(b, |c| c.metering.credit_window_wei = 3 * PRICE).await;
-    let publisher = srv.key(&signer(1), "publisher").await;
-    srv.register(&publisher, "tiny_mlp.onnx", "tiny", PRICE)
-        .await;
+    let srv = tiny_server(b, 3 * PRICE).await;
     let carol = signer(5);
     let key = key_of(&srv, &carol).await;
-    srv.credit(&carol, 100 * PRICE).await;
     let python = repo_root().join(".tools/venv/bin/python");
     let mut check = tokio::process::Command::new(&python);
     check
@@ -435,11 +412,9 @@ async fn challenge_total(
     ((opened, total), referee, bond)
 }
 
-mod python {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn plugin_with_unmodified_tritonclient() {
-        super::python_plugin_with_unmodified_tritonclient(crate::helpers::Backend::Sqlite).await
-    }
+tests_in! {
+    python::plugin_with_unmodified_tritonclient =>
+        python_plugin_with_unmodified_tritonclient(crate::helpers::Backend::Sqlite);
 }
 
 /// Settlement on a real anvil: an `ack` client that acknowledged 5 of its 7 calls is billed
@@ -447,11 +422,7 @@ mod python {
 /// not acknowledge are the operator's loss, and a `cap` client in the same epoch is settled
 /// in full alongside it.
 async fn ack_client_settled_to_the_wei_on_anvil() {
-    use alloy::{
-        network::EthereumWallet,
-        primitives::U256,
-        providers::{Provider, ProviderBuilder},
-    };
+    use alloy::primitives::U256;
     use imo_oracle::chain::bindings::{AckReferee, PaymentVault};
     const P: u128 = 1_000_000_000_000_000; // cycle.rs's price
     const ETH: u128 = 1_000_000_000_000_000_000;
@@ -468,10 +439,7 @@ async fn ack_client_settled_to_the_wei_on_anvil() {
     w.anvil
         .set_balance(dave.address(), U256::from(10 * ETH))
         .await;
-    let dave_wallet = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(dave.clone()))
-        .connect_http(w.anvil.url.parse().unwrap())
-        .erased();
+    let dave_wallet = w.wallet(&dave);
     let vault_addr = w.chain.deployment().vault.0;
     let r = mined(
         PaymentVault::new(vault_addr, dave_wallet)
@@ -527,10 +495,7 @@ async fn ack_client_settled_to_the_wei_on_anvil() {
         vault_addr,
     );
     let call = |api: imo_client::Client| async move {
-        let (status, json) = api
-            .infer_json("tiny-mlp", &crate::cycle::infer_body())
-            .await
-            .unwrap();
+        let (status, json) = api.infer_json("tiny-mlp", &infer_body()).await.unwrap();
         Call {
             status,
             headers: Default::default(),
@@ -654,11 +619,8 @@ fn check_priced(
     book.check(&receipt, &input, &output, Wei(price))
 }
 
-mod anvil {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn ack_client_settled_to_the_wei() {
-        super::ack_client_settled_to_the_wei_on_anvil().await
-    }
+tests_in! {
+    anvil::ack_client_settled_to_the_wei => ack_client_settled_to_the_wei_on_anvil();
 }
 
 /// The real binary SIGKILLed while clients call and acknowledge: after a restart on the same
@@ -676,18 +638,16 @@ async fn sigkill_loses_no_accepted_acknowledgement() {
     let window = [("IMO_METERING_CREDIT_WINDOW_WEI", "1000000000000000000000")];
     let mut server = ImoProcess::serve(&env, &window).await;
     let base = imo_client::Client::new(&server.url);
-    upload(
-        &base.with_key(publisher_key),
-        "tiny_mlp.onnx",
-        "tiny",
+    tiny_and_credits(
+        &base,
+        publisher_key,
+        &admin_key,
+        clients.iter().map(|(s, _)| s.address().to_string()),
         PRICE,
+        1_000_000 * PRICE,
     )
     .await;
     for (s, key) in &clients {
-        base.with_key(admin_key.clone())
-            .credit(&s.address().to_string(), &(1_000_000 * PRICE).to_string())
-            .await
-            .unwrap();
         let api = base.with_key(key.clone());
         let v = api.billing().await.unwrap();
         let domain = vault_domain(v.chain_id, v.vault.parse().unwrap());
@@ -775,11 +735,8 @@ async fn sigkill_loses_no_accepted_acknowledgement() {
     server.stop().await;
 }
 
-mod binary {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sigkill_loses_no_accepted_acknowledgement() {
-        super::sigkill_loses_no_accepted_acknowledgement().await
-    }
+tests_in! {
+    binary::sigkill_loses_no_accepted_acknowledgement => sigkill_loses_no_accepted_acknowledgement();
 }
 
 /// An operator that bills beyond the acknowledgements (fault injection: the first round bills
@@ -806,7 +763,7 @@ async fn overbilling_operator_loses_its_bond() {
     for i in 0..5 {
         let (status, _) = w
             .client_api
-            .infer_json("tiny-mlp", &crate::cycle::infer_body())
+            .infer_json("tiny-mlp", &infer_body())
             .await
             .unwrap();
         assert_eq!(status, StatusCode::OK);
@@ -885,11 +842,8 @@ async fn overbilling_operator_loses_its_bond() {
     w.finish().await;
 }
 
-mod fault {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn overbilling_operator_loses_its_bond() {
-        super::overbilling_operator_loses_its_bond().await
-    }
+tests_in! {
+    fault::overbilling_operator_loses_its_bond => overbilling_operator_loses_its_bond();
 }
 
 /// The same from the command line (issue 15, point 3: "the same in the Rust `imo` client and
@@ -923,16 +877,9 @@ mod cli {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_cli_checks_records_and_acknowledges() {
-        let srv = TestServer::start_with(Backend::Sqlite, |c| {
-            c.metering.credit_window_wei = 2 * PRICE
-        })
-        .await;
-        let publisher = srv.key(&signer(1), "publisher").await;
-        srv.register(&publisher, "tiny_mlp.onnx", "tiny", PRICE)
-            .await;
+        let srv = tiny_server(Backend::Sqlite, 2 * PRICE).await;
         let alice = signer(3);
         let key = key_of(&srv, &alice).await;
-        srv.credit(&alice, 100 * PRICE).await;
         let dir = tempfile::tempdir().unwrap();
         let key_file = dir.path().join("alice.key");
         std::fs::write(&key_file, hex::encode(alice.to_bytes())).unwrap();

@@ -21,13 +21,7 @@ async fn bad_and_missing_keys(b: Backend) {
             (Some(StatusCode::UNAUTHORIZED), Some("unauthenticated")),
             "{what}"
         );
-        let err = client
-            .upload_model(
-                &imo_client::Upload::named("x"),
-                model_bytes("tiny_mlp.onnx"),
-            )
-            .await
-            .unwrap_err();
+        let err = refused_upload(&client).await;
         assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED), "{what}");
     }
     assert!(srv.stored_files().is_empty());
@@ -88,6 +82,20 @@ async fn bad_and_missing_keys(b: Backend) {
     srv.finish().await;
 }
 
+/// Asserts that signing in with `message` signed by `wallet` (asking for `role`) is refused as
+/// unauthenticated, saying `why`.
+async fn sign_in_refused(
+    anon: &imo_client::Client,
+    wallet: &alloy::signers::local::PrivateKeySigner,
+    message: &str,
+    role: &str,
+    why: &str,
+) {
+    let err = sign_in_with(anon, wallet, message, role).await.unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED), "{why}: {err}");
+    assert!(err.to_string().contains(why), "{why}: {err}");
+}
+
 async fn sign_in_with_ethereum(b: Backend) {
     let srv = TestServer::start(b).await;
     let anon = srv.client();
@@ -117,16 +125,9 @@ async fn sign_in_with_ethereum(b: Backend) {
     // A message claiming one address, signed by another.
     let n = anon.nonce().await.unwrap();
     let msg = siwe_message(&n.domain, &address, &n.nonce, n.chain_id);
-    let err = anon
-        .sign_in(&msg, &sign(&signer(8), &msg), "publisher")
-        .await
-        .unwrap_err();
-    assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));
-    assert!(err.to_string().contains("not by"), "{err}");
+    sign_in_refused(&anon, &signer(8), &msg, "publisher", "not by").await;
     // ... and the nonce survives the failed attempt: the rightful owner can still use it.
-    anon.sign_in(&msg, &sign(&wallet, &msg), "client")
-        .await
-        .unwrap();
+    sign_in_with(&anon, &wallet, &msg, "client").await.unwrap();
 
     // Wrong domain, wrong chain, a nonce the server never issued, garbage.
     let n = anon.nonce().await.unwrap();
@@ -141,16 +142,7 @@ async fn sign_in_with_ethereum(b: Backend) {
             "nonce",
         ),
     ] {
-        let err = anon
-            .sign_in(&msg, &sign(&wallet, &msg), "client")
-            .await
-            .unwrap_err();
-        assert_eq!(
-            err.status(),
-            Some(StatusCode::UNAUTHORIZED),
-            "{what}: {err}"
-        );
-        assert!(err.to_string().contains(what), "{what}: {err}");
+        sign_in_refused(&anon, &wallet, &msg, "client", what).await;
     }
     let err = anon.sign_in("hello", "0x00", "client").await.unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));
@@ -159,8 +151,7 @@ async fn sign_in_with_ethereum(b: Backend) {
     assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));
 
     // Admin keys only for configured addresses.
-    let err = anon
-        .sign_in(&msg, &sign(&wallet, &msg), "admin")
+    let err = sign_in_with(&anon, &wallet, &msg, "admin")
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::FORBIDDEN));
@@ -173,7 +164,7 @@ async fn sign_in_with_ethereum(b: Backend) {
         n.chain_id,
     );
     assert_eq!(
-        anon.sign_in(&msg, &sign(&admin, &msg), "admin")
+        sign_in_with(&anon, &admin, &msg, "admin")
             .await
             .unwrap()
             .role,
@@ -193,12 +184,7 @@ async fn expired_nonce_is_rejected(b: Backend) {
         &n.nonce,
         n.chain_id,
     );
-    let err = anon
-        .sign_in(&msg, &sign(&wallet, &msg), "client")
-        .await
-        .unwrap_err();
-    assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));
-    assert!(err.to_string().contains("expired"), "{err}");
+    sign_in_refused(&anon, &wallet, &msg, "client", "expired").await;
     srv.finish().await;
 }
 

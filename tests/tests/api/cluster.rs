@@ -39,10 +39,13 @@ use imo_oracle::{
 };
 use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
 
-use crate::{both_backends, cycle::infer_body, helpers::*};
+use crate::{
+    both_backends,
+    crash::{ClientWallet, Deployed},
+    helpers::*,
+};
 
 const PRICE: u128 = 1_000_000_000_000_000;
-const ETH: u128 = 1_000_000_000_000_000_000;
 const WINDOW: u64 = 100;
 const LEASE_SECS: u64 = 2;
 const RENEW_MS: u64 = 400;
@@ -266,39 +269,14 @@ impl Cluster {
     }
 }
 
-async fn epochs_in(api: &Client, epochs: &[u64], state: &str) -> bool {
-    for e in epochs {
-        match api.epoch(*e).await {
-            Ok(v) if v.state == state => {}
-            _ => return false,
-        }
-    }
-    true
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_failover() {
-    let anvil = Anvil::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (db_url, pg_db) = fresh_database(Backend::Postgres, dir.path()).await;
-    let env = replica_env(dir.path(), &db_url, &anvil.url);
-    let deployed = run_imo(&env, &["contracts", "deploy"]);
-    assert!(deployed.contains("UsageOracle"), "{deployed}");
-    let (publisher, client) = (signer(41), signer(42));
-    for s in [&publisher, &client] {
-        anvil
-            .rpc(
-                "anvil_setBalance",
-                serde_json::json!([s.address(), format!("{:#x}", U256::from(100 * ETH))]),
-            )
-            .await;
-    }
-    let key = |s: &PrivateKeySigner, role: &str| cli_key(&env, s, role);
-    let (publisher_key, client_key) = (key(&publisher, "publisher"), key(&client, "client"));
+    let d = Deployed::start(Backend::Postgres, replica_env).await;
+    let (anvil, publisher_key, client_key) = (&d.anvil, &d.publisher_key, &d.client_key);
     let mut c = Cluster {
-        env: env.clone(),
+        env: d.env.clone(),
         replicas: vec![None, None, None],
-        db: connect(&db_url).await,
+        db: connect(&d.db_url).await,
     };
     // Every replica SIGKILLs itself right after broadcasting a `register` transaction.
     let fault = [("IMO_CHAIN_FAULT_INJECTION", "kill-after-send:register:")];
@@ -376,30 +354,10 @@ async fn leader_failover() {
 
     // The client funds and authorises spending; the new leader indexes it.
     let client_api = Client::new(&c.url(second)).with_key(client_key.clone());
-    let key_file = dir.path().join("client.wallet.key");
-    std::fs::write(&key_file, format!("0x{}\n", hex::encode(client.to_bytes()))).unwrap();
-    let mut wenv = env.clone();
-    wenv.push(("IMO_URL".into(), c.url(second)));
-    wenv.push(("IMO_API_KEY".into(), client_key.clone()));
-    let kf = key_file.display().to_string();
-    run_imo(
-        &wenv,
-        &["wallet", "--key-file", &kf, "deposit", &ETH.to_string()],
-    );
-    run_imo(
-        &wenv,
-        &["wallet", "--key-file", &kf, "authorize", &ETH.to_string()],
-    );
-    let api = client_api.clone();
-    c.until(second, "the deposit and the cap are indexed", 30, || {
-        let api = api.clone();
-        async move {
-            api.balance()
-                .await
-                .is_ok_and(|b| b.available_wei == ETH.to_string())
-        }
-    })
-    .await;
+    let leader = c.replicas[second].as_mut().unwrap();
+    ClientWallet::new(d.dir.path(), &d.env, leader, &d.client, client_key.clone())
+        .fund(leader, &client_api, "the deposit and the cap are indexed")
+        .await;
     // A follower meters too (from a balance lease); its receipts are settled like the leader's.
     let mut calls = std::collections::BTreeMap::<u64, u32>::new();
     let follower_client = Client::new(&c.url(first)).with_key(client_key.clone());
@@ -408,20 +366,13 @@ async fn leader_failover() {
         .await
         .unwrap();
     assert_eq!(status.as_u16(), 200, "a follower meters: {body}");
-    let r: imo_oracle::receipts::ReceiptRecord =
-        serde_json::from_str(body["parameters"]["imo_receipt"].as_str().unwrap()).unwrap();
-    *calls.entry(r.epoch).or_default() += 1;
+    *calls.entry(receipt_of(&body).epoch).or_default() += 1;
 
     // Calls on the leader, then it is killed mid-epoch (its receipts committed, the epoch open).
     for _ in 0..4 {
-        let (status, body) = client_api
-            .infer_json("tiny-mlp", &infer_body())
-            .await
-            .unwrap();
-        assert_eq!(status.as_u16(), 200, "{body}");
-        let r: imo_oracle::receipts::ReceiptRecord =
-            serde_json::from_str(body["parameters"]["imo_receipt"].as_str().unwrap()).unwrap();
-        *calls.entry(r.epoch).or_default() += 1;
+        *calls
+            .entry(metered_call(&client_api).await.epoch)
+            .or_default() += 1;
     }
     c.sigkill(second).await;
     let (third, t3, took) = c
@@ -441,10 +392,7 @@ async fn leader_failover() {
         || async {
             let (status, body) = api.infer_json("tiny-mlp", &infer_body()).await.unwrap();
             if status.as_u16() == 200 {
-                return Some(
-                    serde_json::from_str(body["parameters"]["imo_receipt"].as_str().unwrap())
-                        .unwrap(),
-                );
+                return Some(receipt_of(&body));
             }
             assert_eq!(status.as_u16(), 503, "{body}");
             None
@@ -558,7 +506,7 @@ async fn leader_failover() {
         }
     }
     c.db.close().await.ok();
-    if let Some(name) = pg_db {
+    if let Some(name) = d.pg_db {
         drop_database(&name).await;
     }
 }
@@ -581,9 +529,7 @@ async fn call_round_robin(
         let api = Client::new(&urls[i % urls.len()]).with_key(key.clone());
         i += 1;
         match api.infer_json("tiny-mlp", &infer_body()).await {
-            Ok((s, body)) if s.as_u16() == 200 => ok.push(
-                serde_json::from_str(body["parameters"]["imo_receipt"].as_str().unwrap()).unwrap(),
-            ),
+            Ok((s, body)) if s.as_u16() == 200 => ok.push(receipt_of(&body)),
             Ok((s, _)) if s.as_u16() == 402 && n.is_none() => break,
             // Leased elsewhere (`balance_leased`), or a batch refused (a lapsed membership, a
             // stalled transaction ended by the database): uncharged, try the next replica.
@@ -715,90 +661,33 @@ async fn exactly_k_across_replicas() {
         .await
         .unwrap();
 
-    let round = |urls: Vec<String>| {
-        let ckey = ckey.clone();
-        async move {
-            let tasks: Vec<_> = (0..32)
-                .map(|t| tokio::spawn(call_until_refused(urls.clone(), ckey.clone(), t)))
-                .collect();
-            let mut ids = vec![];
-            for t in tasks {
-                ids.extend(t.await.unwrap());
-            }
-            ids
-        }
-    };
-    let ids = round(urls.clone()).await;
+    let ids = round(urls.clone(), ckey.clone()).await;
     assert_eq!(ids.len(), K, "exactly K calls succeed across the replicas");
-    let count = |db: DatabaseConnection| async move {
-        imo_oracle::db::receipts::Entity::find()
-            .all(&db)
-            .await
-            .unwrap()
-    };
-    let rows = count(c.db.clone()).await;
+    let rows = receipt_rows(&c.db).await;
     assert_eq!(rows.len(), K, "receipts == 200s");
-    let b = Client::new(&urls[leader])
-        .with_key(ckey.clone())
-        .balance()
-        .await
-        .unwrap();
-    assert_eq!(b.balance_wei, "0");
-    assert_eq!(
-        b.spent_wei,
-        (K as u128 * P).to_string(),
-        "debits == receipts, to the wei"
-    );
+    debits_match(&c, leader, &ckey, K, K as u128 * P, P).await;
 
     // The leader dies while 32 clients call: another replica meters on.
     admin
         .credit(&addr, &(K as u128 * P).to_string())
         .await
         .unwrap();
-    let calls = tokio::spawn(round(urls.clone()));
-    let served = count(c.db.clone()).await.len();
-    eventually(
-        "calls served under load",
-        Duration::from_secs(10),
-        || async { (count(c.db.clone()).await.len() > served).then_some(()) },
-    )
-    .await;
+    let calls = round_under_load(&c.db, urls.clone(), &ckey).await;
     c.sigkill(leader).await;
     let (new, _, took) = c
         .new_leader(Some(leader), Duration::from_secs(LEASE_SECS + 3))
         .await;
     eprintln!("metering failover: {took:?}");
     let ids2 = calls.await.unwrap();
-    let rows = count(c.db.clone()).await;
-    let stored: std::collections::HashSet<String> = rows.iter().map(|r| r.id.clone()).collect();
-    assert_eq!(stored.len(), rows.len());
-    for id in ids.iter().chain(&ids2) {
-        assert!(stored.contains(id), "every 200 has its receipt ({id})");
-    }
+    let rows = receipts_hold(&c.db, ids.iter().chain(&ids2)).await;
     // Calls whose response the kill cut may have committed: charged once, never twice.
     assert!(
         rows.len() >= K + ids2.len() && rows.len() <= 2 * K,
         "{} receipts",
         rows.len()
     );
-    let b = Client::new(&c.url(new))
-        .with_key(ckey.clone())
-        .balance()
-        .await
-        .unwrap();
-    let spent = rows.len() as u128 * P;
-    assert_eq!(
-        b.spent_wei,
-        spent.to_string(),
-        "debits == receipts, to the wei"
-    );
-    assert_eq!(b.balance_wei, (2 * K as u128 * P - spent).to_string());
-    eprintln!(
-        "after the kill: {} 200s seen, {} receipts, balance {} wei",
-        ids2.len(),
-        rows.len() - K,
-        b.balance_wei
-    );
+    let b = debits_match(&c, new, &ckey, rows.len(), 2 * K as u128 * P, P).await;
+    report("after the kill", ids2.len(), rows.len() - K, &b);
 
     // The leader is frozen (SIGSTOP) under load, possibly inside a ledger transaction that
     // holds the lease row: the database ends that transaction after one lease, another replica
@@ -816,14 +705,7 @@ async fn exactly_k_across_replicas() {
                 .map_or_else(|| "http://127.0.0.1:9".to_owned(), |p| p.url.clone())
         })
         .collect();
-    let calls = tokio::spawn(round(urls));
-    let served = count(c.db.clone()).await.len();
-    eventually(
-        "calls served under load",
-        Duration::from_secs(10),
-        || async { (count(c.db.clone()).await.len() > served).then_some(()) },
-    )
-    .await;
+    let calls = round_under_load(&c.db, urls, &ckey).await;
     let frozen = c.replicas[new].as_ref().unwrap().pid().to_string();
     let signal = |sig: &str| {
         assert!(
@@ -857,30 +739,10 @@ async fn exactly_k_across_replicas() {
         Some(next),
         "the lease stays with {next}"
     );
-    let rows = count(c.db.clone()).await;
-    let stored: std::collections::HashSet<String> = rows.iter().map(|r| r.id.clone()).collect();
-    for id in &ids3 {
-        assert!(stored.contains(id), "every 200 has its receipt ({id})");
-    }
+    let rows = receipts_hold(&c.db, &ids3).await;
     assert!(rows.len() >= before + ids3.len() && rows.len() <= before + K);
-    let b = Client::new(&c.url(next))
-        .with_key(ckey.clone())
-        .balance()
-        .await
-        .unwrap();
-    let spent = rows.len() as u128 * P;
-    assert_eq!(
-        b.spent_wei,
-        spent.to_string(),
-        "debits == receipts, to the wei"
-    );
-    assert_eq!(b.balance_wei, (3 * K as u128 * P - spent).to_string());
-    eprintln!(
-        "frozen leader: {} 200s seen, {} receipts, balance {} wei",
-        ids3.len(),
-        rows.len() - before,
-        b.balance_wei
-    );
+    let b = debits_match(&c, next, &ckey, rows.len(), 3 * K as u128 * P, P).await;
+    report("frozen leader", ids3.len(), rows.len() - before, &b);
     for i in 0..3 {
         if let Some(p) = c.replicas[i].take() {
             p.stop().await;
@@ -890,6 +752,87 @@ async fn exactly_k_across_replicas() {
     if let Some(name) = pg_db {
         drop_database(&name).await;
     }
+}
+
+/// 32 clients calling over `urls` with `key` until the ledger refuses: the receipt ids of the
+/// 200s.
+async fn round(urls: Vec<String>, key: String) -> Vec<String> {
+    let tasks: Vec<_> = (0..32)
+        .map(|t| tokio::spawn(call_until_refused(urls.clone(), key.clone(), t)))
+        .collect();
+    let mut ids = vec![];
+    for t in tasks {
+        ids.extend(t.await.unwrap());
+    }
+    ids
+}
+
+/// Every receipt in the database.
+async fn receipt_rows(db: &DatabaseConnection) -> Vec<imo_oracle::db::receipts::Model> {
+    imo_oracle::db::receipts::Entity::find()
+        .all(db)
+        .await
+        .unwrap()
+}
+
+/// A [`round`] started in the background, returned once the replicas serve it (a receipt more
+/// in the database).
+async fn round_under_load(
+    db: &DatabaseConnection,
+    urls: Vec<String>,
+    key: &str,
+) -> tokio::task::JoinHandle<Vec<String>> {
+    let calls = tokio::spawn(round(urls, key.to_owned()));
+    let served = receipt_rows(db).await.len();
+    eventually(
+        "calls served under load",
+        Duration::from_secs(10),
+        || async { (receipt_rows(db).await.len() > served).then_some(()) },
+    )
+    .await;
+    calls
+}
+
+/// The receipts in the database, each once; every one of `ids` (200s) among them.
+async fn receipts_hold<'a>(
+    db: &DatabaseConnection,
+    ids: impl IntoIterator<Item = &'a String>,
+) -> Vec<imo_oracle::db::receipts::Model> {
+    let rows = receipt_rows(db).await;
+    let stored: std::collections::HashSet<String> = rows.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(stored.len(), rows.len());
+    for id in ids {
+        assert!(stored.contains(id), "every 200 has its receipt ({id})");
+    }
+    rows
+}
+
+/// The client's balance as replica `i` reports it, checked against its `credited` wei less
+/// `receipts` calls at `p`: every receipt debited, to the wei.
+async fn debits_match(
+    c: &Cluster,
+    i: usize,
+    key: &str,
+    receipts: usize,
+    credited: u128,
+    p: u128,
+) -> imo_client::dto::BalanceResponse {
+    let b = balance_at(c, i, key).await;
+    let spent = receipts as u128 * p;
+    assert_eq!(
+        b.spent_wei,
+        spent.to_string(),
+        "debits == receipts, to the wei"
+    );
+    assert_eq!(b.balance_wei, (credited - spent).to_string());
+    b
+}
+
+fn report(what: &str, seen: usize, receipts: usize, b: &imo_client::dto::BalanceResponse) {
+    eprintln!(
+        "{what}: {seen} 200s seen, {receipts} receipts, balance {} wei",
+        b.balance_wei
+    );
 }
 
 /// The client's balance as replica `i` reports it.
@@ -910,19 +853,11 @@ async fn replica_killed_holding_leases() {
     const P: u128 = 1_000;
     // A longer lease than the other tests', so that the dead replica's lease is seen first.
     const LEASE: u64 = 4;
-    let Metering {
-        mut c,
-        urls,
-        ckey,
-        akey,
-        addr,
-        pg_db,
-        _dir,
-        ..
-    } = metering_cluster(LEASE, 1_000, P).await;
+    let m = metering_cluster(LEASE, 1_000, P).await;
+    let (mut c, urls, ckey) = (m.c, m.urls, m.ckey);
     Client::new(&urls[0])
-        .with_key(akey)
-        .credit(&addr, &(K * P).to_string())
+        .with_key(m.akey)
+        .credit(&m.addr, &(K * P).to_string())
         .await
         .unwrap();
     let mut served = vec![];
@@ -1015,18 +950,9 @@ async fn replica_killed_holding_leases() {
         K,
         "exactly the balance's worth of calls"
     );
-    let rows = imo_oracle::db::receipts::Entity::find()
-        .all(&c.db)
-        .await
-        .unwrap();
+    let rows = receipt_rows(&c.db).await;
     assert_eq!(rows.len() as u128, K, "one receipt per 200, none twice");
-    let b = balance_at(&c, 0, &ckey).await;
-    assert_eq!(b.balance_wei, "0");
-    assert_eq!(
-        b.spent_wei,
-        (K * P).to_string(),
-        "debits == receipts, to the wei"
-    );
+    let b = debits_match(&c, 0, &ckey, K as usize, K * P, P).await;
     assert_eq!(b.leased_wei, "0");
     for i in [0, 2] {
         if let Some(p) = c.replicas[i].take() {
@@ -1053,7 +979,7 @@ async fn replica_killed_holding_leases() {
         "the stopped replicas returned their leases"
     );
     c.db.close().await.ok();
-    if let Some(name) = pg_db {
+    if let Some(name) = m.pg_db {
         drop_database(&name).await;
     }
 }

@@ -20,7 +20,7 @@ use imo_oracle::chain::{
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::{both_backends, cycle::infer_body, helpers::*};
+use crate::{both_backends, helpers::*};
 
 const PRICE: u128 = 1_000_000_000_000_000;
 const ETH: u128 = 1_000_000_000_000_000_000;
@@ -115,37 +115,62 @@ impl ClientWallet {
     }
 }
 
-async fn epochs_in(api: &Client, epochs: &[u64], state: &str) -> bool {
-    for e in epochs {
-        match api.epoch(*e).await {
-            Ok(v) if v.state == state => {}
-            _ => return false,
+/// Where the tests of real `imo` processes on a chain start: anvil with the contracts deployed
+/// by `imo contracts deploy`, a fresh database, the processes' environment, and a publisher and
+/// a client with 100 ETH each and their API keys.
+pub(crate) struct Deployed {
+    pub anvil: Anvil,
+    pub dir: tempfile::TempDir,
+    pub db_url: String,
+    pub pg_db: Option<String>,
+    pub env: Vec<(String, String)>,
+    pub client: PrivateKeySigner,
+    pub publisher_key: String,
+    pub client_key: String,
+}
+
+impl Deployed {
+    /// On backend `b`, the environment from `env_of(dir, db_url, rpc)`.
+    pub async fn start(
+        b: Backend,
+        env_of: fn(&std::path::Path, &str, &str) -> Vec<(String, String)>,
+    ) -> Self {
+        let anvil = Anvil::spawn().await;
+        let dir = tempfile::tempdir().unwrap();
+        let (db_url, pg_db) = fresh_database(b, dir.path()).await;
+        let env = env_of(dir.path(), &db_url, &anvil.url);
+        let deployed = run_imo(&env, &["contracts", "deploy"]);
+        assert!(deployed.contains("UsageOracle"), "{deployed}");
+        let (publisher, client) = (signer(41), signer(42));
+        for s in [&publisher, &client] {
+            anvil.set_balance(s.address(), U256::from(100 * ETH)).await;
+        }
+        let key = |s: &PrivateKeySigner, role: &str| cli_key(&env, s, role);
+        let (publisher_key, client_key) = (key(&publisher, "publisher"), key(&client, "client"));
+        Self {
+            anvil,
+            dir,
+            db_url,
+            pg_db,
+            env,
+            client,
+            publisher_key,
+            client_key,
         }
     }
-    true
 }
 
 async fn finalize_survives_sigkill(b: Backend) {
-    let anvil = Anvil::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (db_url, pg_db) = fresh_database(b, dir.path()).await;
-    let env = service_env(dir.path(), &db_url, &anvil.url);
-    let deployed = run_imo(&env, &["contracts", "deploy"]);
-    assert!(deployed.contains("UsageOracle"), "{deployed}");
-    let (publisher, client) = (signer(41), signer(42));
-    for s in [&publisher, &client] {
-        anvil.set_balance(s.address(), U256::from(100 * ETH)).await;
-    }
-    let key = |s: &PrivateKeySigner, role: &str| cli_key(&env, s, role);
-    let (publisher_key, client_key) = (key(&publisher, "publisher"), key(&client, "client"));
+    let d = Deployed::start(b, service_env).await;
+    let (anvil, env) = (&d.anvil, &d.env);
 
     let mut svc = ImoProcess::serve(
-        &env,
+        env,
         &[("IMO_CHAIN_FAULT_INJECTION", "kill-after-send:finalize:")],
     )
     .await;
-    let pub_api = Client::new(&svc.url).with_key(publisher_key.clone());
-    let client_api = Client::new(&svc.url).with_key(client_key.clone());
+    let pub_api = Client::new(&svc.url).with_key(d.publisher_key.clone());
+    let client_api = Client::new(&svc.url).with_key(d.client_key.clone());
 
     // A tokenized model, a funded and authorised client: all through the scheduler's jobs.
     let model = upload(&pub_api, "tiny_mlp.onnx", "tiny-mlp", PRICE).await;
@@ -154,7 +179,7 @@ async fn finalize_survives_sigkill(b: Backend) {
     let vault: alloy::primitives::Address = contracts.payment_vault.parse().unwrap();
     let oracle: alloy::primitives::Address = contracts.usage_oracle.parse().unwrap();
     // The client's own wallet, through the CLI: deposit and a signed spending cap.
-    let wallet = ClientWallet::new(dir.path(), &env, &svc, &client, client_key.clone());
+    let wallet = ClientWallet::new(d.dir.path(), env, &svc, &d.client, d.client_key.clone());
     // `imo models list` shows the token's state of a tokenized model.
     let out = run_imo(&wallet.env, &["models", "list"]);
     assert!(
@@ -173,13 +198,7 @@ async fn finalize_survives_sigkill(b: Backend) {
     let mut epochs = vec![];
     let mut calls = std::collections::BTreeMap::<u64, u128>::new();
     for _ in 0..5 {
-        let (status, body) = client_api
-            .infer_json("tiny-mlp", &infer_body())
-            .await
-            .unwrap();
-        assert_eq!(status.as_u16(), 200, "{body}");
-        let r: imo_oracle::receipts::ReceiptRecord =
-            serde_json::from_str(body["parameters"]["imo_receipt"].as_str().unwrap()).unwrap();
+        let r = metered_call(&client_api).await;
         epochs.push(r.epoch);
         *calls.entry(r.epoch).or_default() += 1;
     }
@@ -204,7 +223,7 @@ async fn finalize_survives_sigkill(b: Backend) {
     assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status}");
 
     // What the crash left: the transaction is on-chain, the database only knows it was signed.
-    let db = connect_db(&db_url).await;
+    let db = connect_db(&d.db_url).await;
     let sent: Vec<intent_entity::Model> = intent_entity::Entity::find()
         .filter(intent_entity::Column::Kind.eq("finalize"))
         .filter(intent_entity::Column::State.eq("sent"))
@@ -234,15 +253,15 @@ async fn finalize_survives_sigkill(b: Backend) {
     db.close().await.ok();
 
     // Restarted without the fault: it records what happened and finalizes nothing twice.
-    let mut svc = ImoProcess::serve(&env, &[]).await;
-    let pub_api = Client::new(&svc.url).with_key(publisher_key);
-    let client_api = Client::new(&svc.url).with_key(client_key);
+    let mut svc = ImoProcess::serve(env, &[]).await;
+    let pub_api = Client::new(&svc.url).with_key(d.publisher_key);
+    let client_api = Client::new(&svc.url).with_key(d.client_key);
     svc.until(&format!("epochs {epochs:?} finalized"), 60, || {
         let (api, epochs) = (client_api.clone(), epochs.clone());
         async move { epochs_in(&api, &epochs, "finalized").await }
     })
     .await;
-    let db = connect_db(&db_url).await;
+    let db = connect_db(&d.db_url).await;
     let finalizes: Vec<intent_entity::Model> = intent_entity::Entity::find()
         .filter(intent_entity::Column::Kind.eq("finalize"))
         .all(&db)
@@ -296,7 +315,7 @@ async fn finalize_survives_sigkill(b: Backend) {
     assert_eq!(v.feesOwed().call().await.unwrap(), U256::from(fee));
     assert_eq!(v.escrowed().call().await.unwrap(), U256::ZERO);
     assert_eq!(
-        v.balanceOf(client.address()).call().await.unwrap(),
+        v.balanceOf(d.client.address()).call().await.unwrap(),
         U256::from(ETH - spent)
     );
     let token: alloy::primitives::Address = pub_api
@@ -323,7 +342,7 @@ async fn finalize_survives_sigkill(b: Backend) {
         "each bond credited back once"
     );
     svc.stop().await;
-    if let Some(name) = pg_db {
+    if let Some(name) = d.pg_db {
         drop_database(&name).await;
     }
 }

@@ -10,17 +10,13 @@
 use std::time::Duration;
 
 use alloy::{
-    network::EthereumWallet,
     primitives::{Address as EthAddress, B256, Bytes, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::TransactionReceipt,
-    signers::{SignerSync, local::PrivateKeySigner},
     sol_types::SolStruct,
 };
 use imo_client::Client;
 use imo_oracle::{
     chain::{
-        ChainLoop,
         bindings::{ModelToken, PaymentVault, UsageOracle},
         vault::{SpendingCap, vault_domain},
     },
@@ -38,7 +34,7 @@ const WITHDRAWAL_DELAY: u64 = 300;
 pub struct World {
     pub anvil: Anvil,
     pub srv: TestServer,
-    pub chain: ChainLoop,
+    pub chain: imo_oracle::chain::ChainLoop,
     pub publisher: PrivateKeySigner,
     pub client: PrivateKeySigner,
     pub holder: PrivateKeySigner,
@@ -50,6 +46,20 @@ impl World {
     pub async fn start(b: Backend, tweak: impl FnOnce(&mut imo_oracle::config::Config)) -> Self {
         let anvil = Anvil::spawn().await;
         Self::start_on(b, anvil, tweak).await
+    }
+
+    /// [`World::start`] with the service's RPC behind an [`RpcProxy`] the test can cut (and an
+    /// RPC timeout of 2 s).
+    pub async fn behind_proxy(b: Backend) -> (Self, RpcProxy) {
+        let anvil = Anvil::spawn().await;
+        let proxy = RpcProxy::start(&anvil.url).await;
+        let rpc = proxy.url.clone();
+        let w = Self::start_on(b, anvil, |cfg| {
+            cfg.chain.rpc_url = rpc;
+            cfg.chain.rpc_timeout_secs = 2;
+        })
+        .await;
+        (w, proxy)
     }
 
     pub async fn start_on(
@@ -91,10 +101,7 @@ impl World {
     }
 
     pub fn wallet(&self, s: &PrivateKeySigner) -> DynProvider {
-        ProviderBuilder::new()
-            .wallet(EthereumWallet::from(s.clone()))
-            .connect_http(self.anvil.url.parse().unwrap())
-            .erased()
+        self.anvil.wallet(s)
     }
 
     /// One pass of each job, as the scheduler runs them; any error fails the test. True if
@@ -156,6 +163,15 @@ impl World {
         PaymentVault::new(self.chain.deployment().vault.0, self.anvil.provider())
     }
 
+    /// The client's balance in the vault, as the contract holds it.
+    pub async fn client_in_vault(&self) -> U256 {
+        self.vault()
+            .balanceOf(self.client.address())
+            .call()
+            .await
+            .unwrap()
+    }
+
     pub fn oracle(&self) -> UsageOracle::UsageOracleInstance<DynProvider> {
         UsageOracle::new(self.chain.deployment().oracle.0, self.anvil.provider())
     }
@@ -168,11 +184,7 @@ impl World {
             .register(&self.publisher_api, "tiny_mlp.onnx", "tiny-mlp", PRICE)
             .await;
         // Before tokenization the model is not metered in chain mode.
-        let (status, body) = self
-            .client_api
-            .infer_json("tiny-mlp", &infer_body())
-            .await
-            .unwrap();
+        let (status, body) = self.call_tiny().await;
         assert_eq!(status.as_u16(), 409, "{body}");
         let t = self
             .publisher_api
@@ -202,13 +214,8 @@ impl World {
             .await
             .unwrap_err();
         assert_eq!(e.code(), Some("conflict"));
-        let api = self.publisher_api.clone();
-        let id = model.id.clone();
-        self.until("the model is tokenized", 30, || {
-            let (api, id) = (api.clone(), id.clone());
-            async move { api.token(&id).await.unwrap().state == "tokenized" }
-        })
-        .await;
+        self.until_tokenized(&model.id, "the model is tokenized")
+            .await;
         let t = self.publisher_api.token(&model.id).await.unwrap();
         let token: EthAddress = t.token_address.unwrap().parse().unwrap();
         // The model's own state says so too (its listing shows the token's state).
@@ -233,6 +240,27 @@ impl World {
         );
         assert_eq!(erc.claimableBps().call().await.unwrap(), 8000);
         (model.id, token)
+    }
+
+    /// Tokenizes model `id` as `name` (`symbol`; 1,000,000 tokens, 80 % of revenue to the
+    /// holders) and runs passes until it is tokenized.
+    pub async fn tokenize(&self, id: &str, name: &str, symbol: &str) {
+        self.publisher_api
+            .tokenize(id, name, symbol, "1000000", 8000)
+            .await
+            .expect("tokenize");
+        self.until_tokenized(id, &format!("{name} is tokenized"))
+            .await;
+    }
+
+    /// Runs passes until the model `id` is tokenized (`what`), at most 30 s.
+    pub async fn until_tokenized(&self, id: &str, what: &str) {
+        let api = self.publisher_api.clone();
+        self.until(what, 30, || {
+            let (api, id) = (api.clone(), id.to_owned());
+            async move { api.token(&id).await.unwrap().state == "tokenized" }
+        })
+        .await;
     }
 
     /// The client deposits `amount` and authorises `cap`; waits until metering sees both.
@@ -287,21 +315,67 @@ impl World {
         .await;
     }
 
+    /// One call of tiny-mlp by the client, whatever its answer: the status and the body.
+    pub async fn call_tiny(&self) -> (reqwest::StatusCode, serde_json::Value) {
+        self.client_api
+            .infer_json("tiny-mlp", &infer_body())
+            .await
+            .unwrap()
+    }
+
     /// `n` metered calls; returns their receipts.
     pub async fn calls(&self, n: usize) -> Vec<ReceiptRecord> {
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
-            let (status, body) = self
-                .client_api
-                .infer_json("tiny-mlp", &infer_body())
-                .await
-                .unwrap();
-            assert_eq!(status.as_u16(), 200, "{body}");
-            out.push(
-                serde_json::from_str(body["parameters"]["imo_receipt"].as_str().unwrap()).unwrap(),
-            );
+            out.push(metered_call(&self.client_api).await);
         }
         out
+    }
+
+    /// `n` metered calls within one epoch (the batch again while it straddles an epoch
+    /// boundary); their receipts.
+    pub async fn calls_in_one_epoch(&self, n: usize) -> Vec<ReceiptRecord> {
+        loop {
+            let r = self.calls(n).await;
+            if r.iter().all(|x| x.epoch == r[0].epoch) {
+                return r;
+            }
+        }
+    }
+
+    /// The client challenges its receipt `r` of `epoch` with the challenge bond (committed to
+    /// first): the oracle as the client's wallet calls it, the bond, the mined challenge.
+    pub async fn challenge_receipt(
+        &self,
+        epoch: u64,
+        r: &ReceiptRecord,
+    ) -> (
+        UsageOracle::UsageOracleInstance<DynProvider>,
+        U256,
+        TransactionReceipt,
+    ) {
+        let oracle_c =
+            UsageOracle::new(self.chain.deployment().oracle.0, self.wallet(&self.client));
+        let bond = oracle_c.challengeBond().call().await.unwrap();
+        let typed = r.typed().unwrap();
+        let receipt = imo_oracle::chain::epochs::sol_receipt(&typed);
+        let sig: Bytes = hex::decode(r.signature.trim_start_matches("0x"))
+            .unwrap()
+            .into();
+        let call = oracle_c.challengeReceipt(epoch, receipt, sig).value(bond);
+        commit_to(&oracle_c, self.client.address(), call.calldata()).await;
+        let challenged = mined(call).await;
+        (oracle_c, bond, challenged)
+    }
+
+    /// The transaction intents that `keep` keeps.
+    pub async fn intents(
+        &self,
+        keep: impl Fn(&imo_oracle::chain::txm::Intent) -> bool,
+    ) -> Vec<imo_oracle::chain::txm::Intent> {
+        let mut all = self.chain.txm().list(None).await.unwrap();
+        all.retain(|i| keep(i));
+        all
     }
 
     /// Waits until every epoch of `receipts` is in `state`.
@@ -311,15 +385,7 @@ impl World {
         let api = self.client_api.clone();
         self.until(&format!("epochs {epochs:?} {state}"), secs, || {
             let (api, epochs) = (api.clone(), epochs.clone());
-            async move {
-                for e in epochs {
-                    match api.epoch(e).await {
-                        Ok(v) if v.state == state => {}
-                        _ => return false,
-                    }
-                }
-                true
-            }
+            async move { epochs_in(&api, &epochs, state).await }
         })
         .await;
     }
@@ -346,10 +412,6 @@ pub async fn commit_to(
     assert!(r.status(), "commitment recorded");
 }
 
-pub fn infer_body() -> serde_json::Value {
-    serde_json::json!({"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,2,3,4]}]})
-}
-
 pub async fn chain_time(anvil: &Anvil) -> (u64, u64) {
     let b = anvil
         .provider()
@@ -364,7 +426,8 @@ fn gas_cost(r: &TransactionReceipt) -> u128 {
     r.gas_used as u128 * r.effective_gas_price
 }
 
-async fn eth(anvil: &Anvil, a: EthAddress) -> u128 {
+/// The ETH balance of `a`, in wei.
+pub async fn eth(anvil: &Anvil, a: EthAddress) -> u128 {
     anvil.provider().get_balance(a).await.unwrap().to::<u128>()
 }
 
@@ -499,14 +562,7 @@ async fn full_cycle(b: Backend) {
     // C withdraws what it did not spend, after the delay; the service stops serving it.
     let vault_c = PaymentVault::new(w.chain.deployment().vault.0, w.wallet(&w.client));
     let left = ETH - spent;
-    assert_eq!(
-        w.vault()
-            .balanceOf(w.client.address())
-            .call()
-            .await
-            .unwrap(),
-        U256::from(left)
-    );
+    assert_eq!(w.client_in_vault().await, U256::from(left));
     let r1 = mined(vault_c.requestWithdrawal(U256::from(left))).await;
     let api = w.client_api.clone();
     w.until("the withdrawal request is indexed", 30, || {
@@ -514,11 +570,7 @@ async fn full_cycle(b: Backend) {
         async move { api.balance().await.unwrap().held_wei == left.to_string() }
     })
     .await;
-    let (status, body) = w
-        .client_api
-        .infer_json("tiny-mlp", &infer_body())
-        .await
-        .unwrap();
+    let (status, body) = w.call_tiny().await;
     assert_eq!(
         status.as_u16(),
         402,
@@ -603,12 +655,7 @@ async fn wrong_attestation_loses_its_bond(b: Backend) {
     let (model_id, _token) = w.tokenized_model().await;
     w.fund_client(ETH, ETH).await;
     // Calls within one epoch (retry the batch if it straddles an epoch boundary).
-    let receipts = loop {
-        let r = w.calls(3).await;
-        if r.iter().all(|x| x.epoch == r[0].epoch) {
-            break r;
-        }
-    };
+    let receipts = w.calls_in_one_epoch(3).await;
     let epoch = receipts[0].epoch;
     let all_receipts: Vec<ReceiptRecord> = w
         .client_api
@@ -634,16 +681,7 @@ async fn wrong_attestation_loses_its_bond(b: Backend) {
     assert_eq!(e.code(), Some("not_found"), "{e:?}");
 
     // It challenges with the signed receipt, posting the challenge bond.
-    let oracle_c = UsageOracle::new(w.chain.deployment().oracle.0, w.wallet(&w.client));
-    let bond = oracle_c.challengeBond().call().await.unwrap();
-    let typed = last.typed().unwrap();
-    let receipt = imo_oracle::chain::epochs::sol_receipt(&typed);
-    let sig: Bytes = hex::decode(last.signature.trim_start_matches("0x"))
-        .unwrap()
-        .into();
-    let call = oracle_c.challengeReceipt(epoch, receipt, sig).value(bond);
-    commit_to(&oracle_c, w.client.address(), call.calldata()).await;
-    let r = mined(call).await;
+    let (oracle_c, bond, r) = w.challenge_receipt(epoch, last).await;
     assert!(r.status(), "challenge accepted");
     let challenge_id = U256::ZERO;
     // The service sees the challenge and finds no leaf to answer with.
@@ -722,26 +760,12 @@ async fn answerable_challenges_are_answered(b: Backend) {
     let w = World::start(b, |_| {}).await;
     let (model_id, _token) = w.tokenized_model().await;
     w.fund_client(ETH, ETH).await;
-    let receipts = loop {
-        let r = w.calls(3).await;
-        if r.iter().all(|x| x.epoch == r[0].epoch) {
-            break r;
-        }
-    };
+    let receipts = w.calls_in_one_epoch(3).await;
     let epoch = receipts[0].epoch;
     w.until_epochs(&receipts, "attested", 30).await;
     let a = w.oracle().getAttestation(epoch).call().await.unwrap();
 
-    let oracle_c = UsageOracle::new(w.chain.deployment().oracle.0, w.wallet(&w.client));
-    let bond = oracle_c.challengeBond().call().await.unwrap();
-    let typed = receipts[1].typed().unwrap();
-    let receipt = imo_oracle::chain::epochs::sol_receipt(&typed);
-    let sig: Bytes = hex::decode(receipts[1].signature.trim_start_matches("0x"))
-        .unwrap()
-        .into();
-    let call = oracle_c.challengeReceipt(epoch, receipt, sig).value(bond);
-    commit_to(&oracle_c, w.client.address(), call.calldata()).await;
-    let r = mined(call).await;
+    let (_, bond, r) = w.challenge_receipt(epoch, &receipts[1]).await;
     assert!(r.status(), "receipt challenge accepted");
     let oracle_h = UsageOracle::new(w.chain.deployment().oracle.0, w.wallet(&w.holder));
     let call = oracle_h.challengeLeaf(epoch, a.count - 1).value(bond);
@@ -773,15 +797,7 @@ async fn answerable_challenges_are_answered(b: Backend) {
         }
     })
     .await;
-    let responds: Vec<_> = w
-        .chain
-        .txm()
-        .list(None)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|i| i.kind == "respond")
-        .collect();
+    let responds = w.intents(|i| i.kind == "respond").await;
     assert_eq!(responds.len(), 2, "{responds:#?}");
     let op = w.chain.txm().sender();
     assert_eq!(
@@ -823,14 +839,7 @@ fn code<T: std::fmt::Debug>(
 /// with the RPC down, the chain reads answer 503 `chain_unavailable`; with the chain loop off,
 /// every chain endpoint answers 409 `chain_disabled`.
 async fn chain_endpoints_reject_bad_input(b: Backend) {
-    let anvil = Anvil::spawn().await;
-    let proxy = RpcProxy::start(&anvil.url).await;
-    let rpc = proxy.url.clone();
-    let w = World::start_on(b, anvil, |cfg| {
-        cfg.chain.rpc_url = rpc;
-        cfg.chain.rpc_timeout_secs = 2;
-    })
-    .await;
+    let (w, proxy) = World::behind_proxy(b).await;
     let (model_id, _token) = w.tokenized_model().await;
     let (tokens, intents) = (
         w.srv.row_count("model_tokens").await,
@@ -839,32 +848,20 @@ async fn chain_endpoints_reject_bad_input(b: Backend) {
     let is = |got: (Option<u16>, Option<String>), status: u16, c: &str| {
         assert_eq!(got, (Some(status), Some(c.to_owned())));
     };
-    let tk = |name: &'static str, symbol: &'static str, supply: &'static str, bps: u32| {
-        let api = w.publisher_api.clone();
-        let id = model_id.clone();
-        async move { api.tokenize(&id, name, symbol, supply, bps).await }
-    };
-    is(
-        code(tk("Tiny", "tiny", "1000", 8000).await),
-        400,
-        "bad_request",
-    );
-    is(
-        code(tk("Tiny", "TINY", "0", 8000).await),
-        400,
-        "bad_request",
-    );
-    is(
-        code(tk("Tiny", "TINY", "1.5", 8000).await),
-        400,
-        "bad_request",
-    );
-    is(
-        code(tk("Tiny", "TINY", "1000", 10_001).await),
-        400,
-        "bad_request",
-    );
-    is(code(tk("", "TINY", "1000", 8000).await), 400, "bad_request");
+    for (why, name, symbol, supply, bps) in [
+        ("a lowercase symbol", "Tiny", "tiny", "1000", 8000),
+        ("no supply", "Tiny", "TINY", "0", 8000),
+        ("a fractional supply", "Tiny", "TINY", "1.5", 8000),
+        ("over 100 % to holders", "Tiny", "TINY", "1000", 10_001),
+        ("no name", "", "TINY", "1000", 8000),
+    ] {
+        let r = w
+            .publisher_api
+            .tokenize(&model_id, name, symbol, supply, bps)
+            .await;
+        let bad_request = (Some(400), Some("bad_request".to_owned()));
+        assert_eq!(code(r), bad_request, "{why}");
+    }
     is(
         code(
             w.publisher_api
@@ -1076,36 +1073,13 @@ async fn challenges_need_confirmations_and_survive_reorgs(b: Backend) {
     let w = World::start(b, |cfg| cfg.chain.confirmations = 3).await;
     w.tokenized_model().await;
     w.fund_client(ETH, ETH).await;
-    let receipts = loop {
-        let r = w.calls(2).await;
-        if r.iter().all(|x| x.epoch == r[0].epoch) {
-            break r;
-        }
-    };
+    let receipts = w.calls_in_one_epoch(2).await;
     let epoch = receipts[0].epoch;
     w.until_epochs(&receipts, "attested", 60).await;
-    let responses = || async {
-        w.chain
-            .txm()
-            .list(None)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|i| i.key.starts_with("respond:"))
-            .count()
-    };
+    let responses = || async { w.intents(|i| i.key.starts_with("respond:")).await.len() };
 
     // The client challenges one of its receipts (the tree holds it: the operator could answer).
-    let oracle_c = UsageOracle::new(w.chain.deployment().oracle.0, w.wallet(&w.client));
-    let bond = oracle_c.challengeBond().call().await.unwrap();
-    let typed = receipts[0].typed().unwrap();
-    let receipt = imo_oracle::chain::epochs::sol_receipt(&typed);
-    let sig: Bytes = hex::decode(receipts[0].signature.trim_start_matches("0x"))
-        .unwrap()
-        .into();
-    let call = oracle_c.challengeReceipt(epoch, receipt, sig).value(bond);
-    commit_to(&oracle_c, w.client.address(), call.calldata()).await;
-    let r = mined(call).await;
+    let (_, _, r) = w.challenge_receipt(epoch, &receipts[0]).await;
     assert!(r.status(), "challenge accepted");
     // Mined, not confirmed: passes neither record nor answer it.
     w.tick().await;
@@ -1113,14 +1087,9 @@ async fn challenges_need_confirmations_and_survive_reorgs(b: Backend) {
     assert_eq!(w.srv.row_count("challenges").await, 0);
     assert_eq!(responses().await, 0);
     // A reorg replaces the commitment's and the challenge's blocks with empty ones.
-    w.anvil.rpc("anvil_reorg", serde_json::json!([2, []])).await;
+    w.anvil.reorg(2).await;
     assert!(
-        w.anvil
-            .provider()
-            .get_transaction_receipt(r.transaction_hash)
-            .await
-            .unwrap()
-            .is_none(),
+        w.anvil.tx_receipt(r.transaction_hash).await.is_none(),
         "the challenge is gone"
     );
     w.anvil.mine(5).await;
@@ -1136,7 +1105,7 @@ async fn challenges_need_confirmations_and_survive_reorgs(b: Backend) {
     assert_eq!(responses().await, 0, "none answered");
 
     // A reorg deeper than the confirmations under the cursor: the follower stops and says why.
-    w.anvil.rpc("anvil_reorg", serde_json::json!([4, []])).await;
+    w.anvil.reorg(4).await;
     let e = w.chain.epochs.pass().await.unwrap_err();
     assert!(
         e.to_string()
@@ -1164,38 +1133,17 @@ async fn deposits_need_confirmations_and_survive_reorgs(b: Backend) {
     // hold it (anvil_reorg with no replacement transactions).
     w.anvil.mine(1).await;
     let (head_before, _) = chain_time(&w.anvil).await;
-    let block_before = w
-        .anvil
-        .provider()
-        .get_block_by_number(r.block_number.unwrap().into())
-        .await
-        .unwrap()
-        .unwrap()
-        .header
-        .hash;
-    w.anvil.rpc("anvil_reorg", serde_json::json!([2, []])).await;
+    let block_before = w.anvil.block_hash(r.block_number.unwrap()).await;
+    w.anvil.reorg(2).await;
     let (head_after, _) = chain_time(&w.anvil).await;
     assert_eq!(head_after, head_before, "same height");
-    let block_after = w
-        .anvil
-        .provider()
-        .get_block_by_number(r.block_number.unwrap().into())
-        .await
-        .unwrap()
-        .unwrap()
-        .header
-        .hash;
+    let block_after = w.anvil.block_hash(r.block_number.unwrap()).await;
     assert_ne!(
         block_after, block_before,
         "the deposit's block was replaced"
     );
     assert!(
-        w.anvil
-            .provider()
-            .get_transaction_receipt(r.transaction_hash)
-            .await
-            .unwrap()
-            .is_none(),
+        w.anvil.tx_receipt(r.transaction_hash).await.is_none(),
         "the deposit is gone"
     );
     w.anvil.mine(5).await;
@@ -1255,11 +1203,7 @@ async fn deposits_need_confirmations_and_survive_reorgs(b: Backend) {
     assert_eq!(state, "tokenized", "after 3 confirmations");
     let b = w.client_api.balance().await.unwrap();
     assert_eq!((b.cap_wei.as_str(), b.available_wei.as_str()), ("0", "0"));
-    let (status, body) = w
-        .client_api
-        .infer_json("tiny-mlp", &infer_body())
-        .await
-        .unwrap();
+    let (status, body) = w.call_tiny().await;
     assert_eq!(status.as_u16(), 402, "{body}");
     assert!(
         body["error"].as_str().unwrap().contains("spending cap"),
@@ -1274,14 +1218,7 @@ async fn deposits_need_confirmations_and_survive_reorgs(b: Backend) {
 /// nothing (the epoch still closes; its attestation waits as a pending intent), and when the
 /// RPC is back the same jobs complete the cycle.
 async fn rpc_outage_mid_cycle(b: Backend) {
-    let anvil = Anvil::spawn().await;
-    let proxy = RpcProxy::start(&anvil.url).await;
-    let rpc = proxy.url.clone();
-    let w = World::start_on(b, anvil, |cfg| {
-        cfg.chain.rpc_url = rpc;
-        cfg.chain.rpc_timeout_secs = 2;
-    })
-    .await;
+    let (w, proxy) = World::behind_proxy(b).await;
     let (model_id, _token) = w.tokenized_model().await;
     w.fund_client(ETH, ETH).await;
     let mut receipts = w.calls(5).await;
@@ -1310,15 +1247,7 @@ async fn rpc_outage_mid_cycle(b: Backend) {
         let v = w.client_api.epoch(*ep).await.unwrap();
         assert_eq!(v.state, "closed", "epoch {ep} closed, not yet attested");
     }
-    let attests = w
-        .chain
-        .txm()
-        .list(None)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|i| i.kind == "attest")
-        .count();
+    let attests = w.intents(|i| i.kind == "attest").await.len();
     assert_eq!(
         attests, 0,
         "nothing is queued without the chain's cover figure"
@@ -1339,14 +1268,7 @@ async fn rpc_outage_mid_cycle(b: Backend) {
         .sum();
     assert_eq!(rev.total_paid_wei, (10 * PRICE - fee).to_string());
     assert_eq!(w.vault().feesOwed().call().await.unwrap(), U256::from(fee));
-    assert_eq!(
-        w.vault()
-            .balanceOf(w.client.address())
-            .call()
-            .await
-            .unwrap(),
-        U256::from(ETH - 10 * PRICE)
-    );
+    assert_eq!(w.client_in_vault().await, U256::from(ETH - 10 * PRICE));
     w.finish().await;
 }
 

@@ -30,6 +30,14 @@ const ANVIL_KEY_1: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f
 const ANVIL_KEY_2: &str = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
 const ANVIL_KEY_3: &str = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
 
+/// The receipt of the mined transaction `tx_hash` (as the dashboard shows it).
+async fn mined_tx(anvil: &Anvil, tx_hash: Option<&str>) -> alloy::rpc::types::TransactionReceipt {
+    anvil
+        .tx_receipt(tx_hash.expect("a transaction hash").parse().unwrap())
+        .await
+        .expect("mined")
+}
+
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -124,12 +132,12 @@ async fn app_is_served_from_the_binary() {
     assert!(r.bytes().await.unwrap().is_empty());
 
     for a in &assets {
-        let r = c
-            .get(url(&format!("/app/{a}")))
-            .header(header::ACCEPT_ENCODING, "identity")
-            .send()
-            .await
-            .unwrap();
+        let get = |encoding: &'static str| {
+            c.get(url(&format!("/app/{a}")))
+                .header(header::ACCEPT_ENCODING, encoding)
+                .send()
+        };
+        let r = get("identity").await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{a}");
         assert_eq!(
             r.headers()[header::CACHE_CONTROL],
@@ -151,12 +159,7 @@ async fn app_is_served_from_the_binary() {
             "{a} is the file in web/dist"
         );
         // Compressed for clients that ask.
-        let r = c
-            .get(url(&format!("/app/{a}")))
-            .header(header::ACCEPT_ENCODING, "gzip")
-            .send()
-            .await
-            .unwrap();
+        let r = get("gzip").await.unwrap();
         assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip", "{a}");
         assert!(r.bytes().await.unwrap().len() < body.len());
     }
@@ -261,13 +264,7 @@ async fn timeline_follows_the_cycle(b: Backend) {
         assert!(e.finalize.is_none());
         let a = e.attest.as_ref().expect("attest transaction");
         assert_eq!(a.state, "final");
-        let r = w
-            .anvil
-            .provider()
-            .get_transaction_receipt(a.tx_hash.as_ref().unwrap().parse().unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+        let r = mined_tx(&w.anvil, a.tx_hash.as_deref()).await;
         assert!(r.status());
         assert_eq!(r.to, Some(oracle), "attest goes to the UsageOracle");
         assert_eq!(r.from, operator);
@@ -291,13 +288,7 @@ async fn timeline_follows_the_cycle(b: Backend) {
         assert_eq!(e.state, "finalized");
         let f = e.finalize.as_ref().expect("finalize transaction");
         assert_eq!(f.state, "final");
-        let r = w
-            .anvil
-            .provider()
-            .get_transaction_receipt(f.tx_hash.as_ref().unwrap().parse().unwrap())
-            .await
-            .unwrap()
-            .unwrap();
+        let r = mined_tx(&w.anvil, f.tx_hash.as_deref()).await;
         assert_eq!(r.to, Some(oracle), "finalize goes to the UsageOracle");
         let m = &e.models[0];
         let gross = m.calls as u128 * PRICE;
@@ -372,30 +363,8 @@ async fn dashboard_in_a_real_browser() {
     w.client = dev_key(ANVIL_KEY_1);
     w.client_api = w.srv.key(&w.client, "client").await;
     w.holder = dev_key(ANVIL_KEY_2);
-    let publisher_key = w
-        .srv
-        .oracle
-        .auth
-        .create_key(
-            w.publisher.address().to_string().parse().unwrap(),
-            "publisher".parse().unwrap(),
-            imo_oracle::types::BoundedText::parse("label", "browser", 200).unwrap(),
-        )
-        .await
-        .unwrap()
-        .secret;
-    let client_key = w
-        .srv
-        .oracle
-        .auth
-        .create_key(
-            w.client.address().to_string().parse().unwrap(),
-            "client".parse().unwrap(),
-            imo_oracle::types::BoundedText::parse("label", "browser", 200).unwrap(),
-        )
-        .await
-        .unwrap()
-        .secret;
+    let publisher_key = w.srv.key_secret(&w.publisher, "publisher", "browser").await;
+    let client_key = w.srv.key_secret(&w.client, "client", "browser").await;
 
     // One whole royalty cycle, as in cycle.rs: tokenize, 30 % to the holder, deposit and cap,
     // calls, attest, window, finalize.

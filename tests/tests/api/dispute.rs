@@ -15,11 +15,9 @@
 use std::{sync::Arc, time::Instant};
 
 use alloy::{
-    network::{EthereumWallet, TransactionBuilder},
+    network::TransactionBuilder,
     primitives::{Address, B256, Bytes, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::TransactionRequest,
-    signers::{SignerSync, local::PrivateKeySigner},
     sol_types::SolStruct,
 };
 use imo_oracle::{
@@ -34,7 +32,11 @@ use imo_oracle::{
     tensor::{DataType, Tensor, TensorData},
 };
 
-use crate::{both_backends, cycle::World, helpers::*};
+use crate::{
+    both_backends,
+    cycle::{World, eth},
+    helpers::*,
+};
 
 /// anvil's second and third dev keys (public): the operator and the challenger.
 const OPERATOR: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
@@ -51,10 +53,7 @@ fn key(k: &str) -> PrivateKeySigner {
 }
 
 fn wallet(url: &str, k: &str) -> DynProvider {
-    ProviderBuilder::new()
-        .wallet(EthereumWallet::from(key(k)))
-        .connect_http(url.parse().unwrap())
-        .erased()
+    wallet_at(url, &key(k))
 }
 
 struct Setup {
@@ -175,16 +174,17 @@ impl Played {
 }
 
 /// Opens a game over a receipt (`id`) that the operator signs now for `served` (its input and
-/// output), the challenger opening with `trace` and claiming `claimed`: the game, the gas of the
-/// opening and the receipt.
+/// output), the challenger opening with `trace` and claiming `claiming`'s output: the game, the
+/// gas of the opening and the receipt.
 async fn open_game(
     s: &Setup,
     ch: &Challenger,
     id: u128,
     served: &Trace,
     trace: &Trace,
-    claimed: B256,
+    claiming: &Trace,
 ) -> (B256, u64, Receipt) {
+    let claimed = claiming.output_hash(&[]).into();
     let (_, now) = crate::cycle::chain_time(&s.anvil).await;
     let receipt = Receipt {
         id,
@@ -225,15 +225,9 @@ async fn play(s: &Setup, operator: &Trace, challenger_trace: &Trace) -> (B256, P
         .await
         .unwrap();
     assert_eq!(ch.bond(), U256::from(CHALLENGER_BOND));
-    let (id, open_gas, _) = open_game(
-        s,
-        &ch,
-        0x0190_0000_0000_0000_0000_0000_0000_0001,
-        operator,
-        operator,
-        challenger_trace.output_hash(&[]).into(),
-    )
-    .await;
+    let receipt_id = 0x0190_0000_0000_0000_0000_0000_0000_0001;
+    let (id, open_gas, _) =
+        open_game(s, &ch, receipt_id, operator, operator, challenger_trace).await;
     let mut played = Played {
         moves: vec![("open", open_gas)],
         ..Default::default()
@@ -270,6 +264,30 @@ async fn play(s: &Setup, operator: &Trace, challenger_trace: &Trace) -> (B256, P
     (id, played)
 }
 
+/// The credits of `who` in the game `d`.
+async fn credits(
+    d: &InferenceDispute::InferenceDisputeInstance<DynProvider>,
+    who: Address,
+) -> U256 {
+    d.credits(who).call().await.unwrap()
+}
+
+/// Asserts that game `id` of `d` is in `phase` (`what` in the message).
+async fn phase_is(
+    d: &InferenceDispute::InferenceDisputeInstance<DynProvider>,
+    id: B256,
+    phase: dispute::Phase,
+    what: &str,
+) {
+    let g = d.getGame(id).call().await.unwrap();
+    assert_eq!(dispute::Phase::from_abi(g.phase), Some(phase), "{what}");
+}
+
+/// `program` run on `inputs` with byte `byte` of node `node`'s output XORed with `xor`.
+fn faulty(program: Arc<Program>, inputs: &[Tensor], node: usize, byte: usize, xor: u8) -> Trace {
+    Trace::run_with_fault(program, inputs, Some(Fault::Byte { node, byte, xor })).unwrap()
+}
+
 /// The moves of a simulated script, by name (what the on-chain game must have played).
 fn script_names(script: &game::Script) -> Vec<&'static str> {
     script
@@ -284,18 +302,7 @@ async fn lying_operator_loses(model_file: &str, k: usize, seed: u64) {
     let inputs = sample_inputs(&s.program, 1, seed).remove(0);
     let honest = Trace::run(s.program.clone(), &inputs).unwrap();
     let liar = (0..64)
-        .map(|byte| {
-            Trace::run_with_fault(
-                s.program.clone(),
-                &inputs,
-                Some(Fault::Byte {
-                    node: k,
-                    byte,
-                    xor: 0x40,
-                }),
-            )
-            .unwrap()
-        })
+        .map(|byte| faulty(s.program.clone(), &inputs, k, byte, 0x40))
         .find(|t| t.output_hash(&[]) != honest.output_hash(&[]))
         .expect("a corruption that reaches the output");
     let script = game::play(&liar, &honest, &[]);
@@ -309,16 +316,12 @@ async fn lying_operator_loses(model_file: &str, k: usize, seed: u64) {
         "the chain saw the simulated game"
     );
     let d = InferenceDispute::new(s.dispute, s.anvil.provider());
-    let g = d.getGame(id).call().await.unwrap();
+    phase_is(&d, id, dispute::Phase::ChallengerWon, "").await;
     assert_eq!(
-        dispute::Phase::from_abi(g.phase),
-        Some(dispute::Phase::ChallengerWon)
-    );
-    assert_eq!(
-        d.credits(key(CHALLENGER).address()).call().await.unwrap(),
+        credits(&d, key(CHALLENGER).address()).await,
         U256::from(CHALLENGER_BOND + OPERATOR_BOND)
     );
-    assert_eq!(d.credits(CLIENT).call().await.unwrap(), U256::from(PRICE));
+    assert_eq!(credits(&d, CLIENT).await, U256::from(PRICE));
     eprintln!(
         "NUMBERS {model_file} lying operator (node {k}): {} transactions, {} gas (node rounds {}, tile rounds {}), {:.2} s on anvil: {:?}",
         played.moves.len(),
@@ -345,17 +348,7 @@ async fn game_an_honest_operator_wins_when_the_challengers_clock_runs_out() {
     let s = setup("quant_mlp.onnx").await;
     let inputs = sample_inputs(&s.program, 1, 8).remove(0);
     let honest = Trace::run(s.program.clone(), &inputs).unwrap();
-    let last = s.program.node_count() - 1;
-    let wrong = Trace::run_with_fault(
-        s.program.clone(),
-        &inputs,
-        Some(Fault::Byte {
-            node: last,
-            byte: 0,
-            xor: 0x01,
-        }),
-    )
-    .unwrap();
+    let wrong = lying_trace(s.program.clone(), &inputs);
     let (id, played) = play(&s, &honest, &wrong).await;
     assert!(
         played.stuck.is_some(),
@@ -378,16 +371,12 @@ async fn game_an_honest_operator_wins_when_the_challengers_clock_runs_out() {
     send(&s.anvil.url, s.dispute, OPERATOR, action.calldata(id))
         .await
         .unwrap();
-    let g = d.getGame(id).call().await.unwrap();
+    phase_is(&d, id, dispute::Phase::OperatorWon, "").await;
     assert_eq!(
-        dispute::Phase::from_abi(g.phase),
-        Some(dispute::Phase::OperatorWon)
-    );
-    assert_eq!(
-        d.credits(key(OPERATOR).address()).call().await.unwrap(),
+        credits(&d, key(OPERATOR).address()).await,
         U256::from(CHALLENGER_BOND)
     );
-    assert_eq!(d.credits(CLIENT).call().await.unwrap(), U256::ZERO);
+    assert_eq!(credits(&d, CLIENT).await, U256::ZERO);
     eprintln!(
         "NUMBERS quant_mlp.onnx lying challenger: {} transactions, {} gas, {:.2} s on anvil (then the timeout): {:?}",
         played.moves.len(),
@@ -443,15 +432,8 @@ async fn game_structural_frauds_lose() {
             })
             .unwrap_or_else(|| panic!("{what}: no input shows the fraud"));
         drop(inputs);
-        let (id, _, receipt) = open_game(
-            &s,
-            &ch,
-            0x0190_0000_0000_0000_0000_0000_0000_2000 + round as u128,
-            &liar,
-            &honest,
-            honest.output_hash(&[]).into(),
-        )
-        .await;
+        let receipt_id = 0x0190_0000_0000_0000_0000_0000_0000_2000 + round as u128;
+        let (id, _, receipt) = open_game(&s, &ch, receipt_id, &liar, &honest, &honest).await;
         let mut moves = vec![];
         let mut operator_stuck = false;
         loop {
@@ -483,13 +465,9 @@ async fn game_structural_frauds_lose() {
                 Turn::Waiting => {}
             }
         }
-        let g = d.getGame(id).call().await.unwrap();
-        assert_eq!(
-            dispute::Phase::from_abi(g.phase),
-            Some(dispute::Phase::ChallengerWon),
-            "{what}: {moves:?}"
-        );
-        assert_eq!(moves.last(), Some(&last_move), "{what}: {moves:?}");
+        let seen = format!("{what}: {moves:?}");
+        phase_is(&d, id, dispute::Phase::ChallengerWon, &seen).await;
+        assert_eq!(moves.last(), Some(&last_move), "{seen}");
         assert!(
             d.refunded(receipt.eip712_hash_struct())
                 .call()
@@ -497,12 +475,9 @@ async fn game_structural_frauds_lose() {
                 .unwrap()
         );
     }
+    assert_eq!(credits(&d, CLIENT).await, U256::from(2 * PRICE));
     assert_eq!(
-        d.credits(CLIENT).call().await.unwrap(),
-        U256::from(2 * PRICE)
-    );
-    assert_eq!(
-        d.credits(key(CHALLENGER).address()).call().await.unwrap(),
+        credits(&d, key(CHALLENGER).address()).await,
         U256::from(2 * (CHALLENGER_BOND + OPERATOR_BOND))
     );
     let st = d.stakeOf(key(OPERATOR).address()).call().await.unwrap();
@@ -543,42 +518,15 @@ async fn game_an_honest_operator_never_loses_to_a_lying_challenger() {
         let honest = Trace::run(s.program.clone(), &inputs).unwrap();
         let node = rng.random_range(0..s.program.node_count());
         let wrong = (0..64)
-            .map(|byte| {
-                Trace::run_with_fault(
-                    s.program.clone(),
-                    &inputs,
-                    Some(Fault::Byte {
-                        node,
-                        byte,
-                        xor: 1 << (byte % 8),
-                    }),
-                )
-                .unwrap()
-            })
+            .map(|byte| faulty(s.program.clone(), &inputs, node, byte, 1 << (byte % 8)))
             .find(|t| t.output_hash(&[]) != honest.output_hash(&[]))
             .unwrap_or_else(|| {
                 // No corruption of this node reaches the output: lie about the output itself.
                 let last = s.program.node_count() - 1;
-                Trace::run_with_fault(
-                    s.program.clone(),
-                    &inputs,
-                    Some(Fault::Byte {
-                        node: last,
-                        byte: 0,
-                        xor: 1,
-                    }),
-                )
-                .unwrap()
+                faulty(s.program.clone(), &inputs, last, 0, 1)
             });
-        let (id, _, _) = open_game(
-            &s,
-            &ch,
-            0x0190_0000_0000_0000_0000_0000_0000_1000 + round as u128,
-            &honest,
-            &honest,
-            wrong.output_hash(&[]).into(),
-        )
-        .await;
+        let receipt_id = 0x0190_0000_0000_0000_0000_0000_0000_1000 + round as u128;
+        let (id, _, _) = open_game(&s, &ch, receipt_id, &honest, &honest, &wrong).await;
         loop {
             let pos = Position::read(&provider, s.dispute, id).await.unwrap();
             assert!(
@@ -636,22 +584,15 @@ async fn game_an_honest_operator_never_loses_to_a_lying_challenger() {
         send(&s.anvil.url, s.dispute, OPERATOR, action.calldata(id))
             .await
             .unwrap();
-        let g = d.getGame(id).call().await.unwrap();
-        assert_eq!(
-            dispute::Phase::from_abi(g.phase),
-            Some(dispute::Phase::OperatorWon),
-            "{liar_kind:?} (node {node})"
-        );
+        let label = format!("{liar_kind:?} (node {node})");
+        phase_is(&d, id, dispute::Phase::OperatorWon, &label).await;
     }
     assert_eq!(
-        d.credits(key(OPERATOR).address()).call().await.unwrap(),
+        credits(&d, key(OPERATOR).address()).await,
         U256::from(CHALLENGER_BOND * games as u128)
     );
-    assert_eq!(
-        d.credits(key(CHALLENGER).address()).call().await.unwrap(),
-        U256::ZERO
-    );
-    assert_eq!(d.credits(CLIENT).call().await.unwrap(), U256::ZERO);
+    assert_eq!(credits(&d, key(CHALLENGER).address()).await, U256::ZERO);
+    assert_eq!(credits(&d, CLIENT).await, U256::ZERO);
     let st = d.stakeOf(key(OPERATOR).address()).call().await.unwrap();
     assert_eq!(
         (st.free, st.locked),
@@ -673,22 +614,21 @@ fn check_model(file: &str) {
     let program = Arc::new(Program::from_file(&model(file)).unwrap());
     // The verifier's cost per call: one check (hash, re-execution, output hash).
     let samples = sample_inputs(&program, 24, 11);
+    // Receipt `id` of `t`'s call.
+    let receipt = |id: u128, t: &Trace| Receipt {
+        id,
+        epoch: 0,
+        model: B256::ZERO,
+        client: CLIENT,
+        price: U256::ZERO,
+        inputHash: t.input_hash().into(),
+        outputHash: t.output_hash(&[]).into(),
+        fingerprint: B256::ZERO,
+        timestamp: 0,
+    };
     let receipts: Vec<Receipt> = samples
         .iter()
-        .map(|inputs| {
-            let t = Trace::run(program.clone(), inputs).unwrap();
-            Receipt {
-                id: 0,
-                epoch: 0,
-                model: B256::ZERO,
-                client: CLIENT,
-                price: U256::ZERO,
-                inputHash: t.input_hash().into(),
-                outputHash: t.output_hash(&[]).into(),
-                fingerprint: B256::ZERO,
-                timestamp: 0,
-            }
-        })
+        .map(|inputs| receipt(0, &Trace::run(program.clone(), inputs).unwrap()))
         .collect();
     let started = Instant::now();
     for (inputs, r) in samples.iter().zip(&receipts) {
@@ -703,17 +643,7 @@ fn check_model(file: &str) {
     );
     for (i, inputs) in samples.into_iter().enumerate() {
         let t = Trace::run(program.clone(), &inputs).unwrap();
-        let mut r = Receipt {
-            id: i as u128,
-            epoch: 0,
-            model: B256::ZERO,
-            client: CLIENT,
-            price: U256::ZERO,
-            inputHash: t.input_hash().into(),
-            outputHash: t.output_hash(&[]).into(),
-            fingerprint: B256::ZERO,
-            timestamp: 0,
-        };
+        let mut r = receipt(i as u128, &t);
         assert!(matches!(
             challenger::check(program.clone(), &r, &inputs, &[]),
             challenger::Check::Correct
@@ -758,17 +688,7 @@ async fn service_world_of(
     })
     .await;
     let m = w.srv.register(&w.publisher_api, file, name, PRICE).await;
-    w.publisher_api
-        .tokenize(&m.id, "Quant model", "QM", "1000000", 8000)
-        .await
-        .expect("tokenize");
-    let api = w.publisher_api.clone();
-    let id = m.id.clone();
-    w.until("the model is tokenized", 30, || {
-        let (api, id) = (api.clone(), id.clone());
-        async move { api.token(&id).await.unwrap().state == "tokenized" }
-    })
-    .await;
+    w.tokenize(&m.id, "Quant model", "QM").await;
     w.fund_client(CLIENT_DEPOSIT, CLIENT_DEPOSIT).await;
     let program = Arc::new(Program::from_file(&model(file)).unwrap());
     (w, program, m.weights_root)
@@ -789,6 +709,184 @@ where
         }
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
     }
+}
+
+/// The dispute game (read-only) and the operator, once the `disputes` job has staked (`what`):
+/// the game's address, the game, the operator.
+async fn staked(
+    w: &World,
+    what: &str,
+) -> (
+    Address,
+    InferenceDispute::InferenceDisputeInstance<DynProvider>,
+    Address,
+) {
+    let game_addr = w.chain.deployment().dispute.unwrap().0;
+    let d = InferenceDispute::new(game_addr, w.anvil.provider());
+    let operator = w.chain.ctx.txm.sender();
+    until_disputes(w, what, || {
+        let d = d.clone();
+        async move { d.stakeOf(operator).call().await.unwrap().free == U256::from(ETH) }
+    })
+    .await;
+    (game_addr, d, operator)
+}
+
+/// Passes until the service's one game is recorded in `state`.
+async fn until_recorded(w: &World, state: &str) {
+    until_disputes(w, &format!("the game is recorded {state}"), || {
+        let defender = w.chain.disputes.clone();
+        async move { defender.games().await.unwrap()[0].state == state }
+    })
+    .await;
+}
+
+/// A call the service answered wrongly, as the client's verifier sees it.
+struct WrongCall {
+    record: ReceiptRecord,
+    receipt: Receipt,
+    /// Another call of the client's (not disputed).
+    other: ReceiptRecord,
+    /// The verifier's reference trace, the outputs asked for and the output hash it claims.
+    trace: Box<Trace>,
+    wanted: Vec<String>,
+    claimed: B256,
+}
+
+/// Two calls of the client's to `name` (seeds 2 and 3; `program`'s model): the verifier finds
+/// the first one's output wrong (`what` is caught).
+async fn wrong_call(
+    w: &World,
+    program: Arc<Program>,
+    name: &str,
+    shape: &[usize],
+    what: &str,
+) -> WrongCall {
+    let (inputs, record) = call_model(w, name, shape, 2).await;
+    let (_, other) = call_model(w, name, shape, 3).await;
+    let receipt = record.typed().unwrap();
+    match challenger::check(program, &receipt, &inputs, &[]) {
+        challenger::Check::Wrong {
+            trace,
+            wanted,
+            claimed,
+        } => WrongCall {
+            record,
+            receipt,
+            other,
+            trace,
+            wanted,
+            claimed,
+        },
+        other => panic!("{what} is caught: {other:?}"),
+    }
+}
+
+/// The client opens a game over `call`: its challenger and the game.
+async fn client_opens(w: &World, game_addr: Address, call: &WrongCall) -> (Challenger, B256) {
+    opens(
+        &w.anvil.url,
+        w.client.clone(),
+        game_addr,
+        &call.record,
+        &call.trace,
+        call.claimed,
+    )
+    .await
+}
+
+/// A challenger with `key` on the game at `game_addr` (through `rpc`) opens a game over `record`
+/// with `trace`, claiming `claimed`: the challenger and the game.
+async fn opens(
+    rpc: &str,
+    key: PrivateKeySigner,
+    game_addr: Address,
+    record: &ReceiptRecord,
+    trace: &Trace,
+    claimed: B256,
+) -> (Challenger, B256) {
+    let ch = Challenger::connect(rpc, key, game_addr).await.unwrap();
+    let (id, _) = ch
+        .open(&record.typed().unwrap(), &signature(record), trace, claimed)
+        .await
+        .expect("the game opens");
+    (ch, id)
+}
+
+/// The trace of a lying challenger: `program` run on `inputs` with its last node corrupted.
+fn lying_trace(program: Arc<Program>, inputs: &[Tensor]) -> Trace {
+    let last = program.node_count() - 1;
+    faulty(program, inputs, last, 0, 0x01)
+}
+
+/// The client's verifier plays game `id` against the service's `disputes` job (a pass of it and
+/// of the transactions between turns) until the game is over, within `secs`; with `travel`, the
+/// chain moves past the operator's clock the first time the verifier waits. The winner and the
+/// verifier's moves.
+async fn verifier_plays(
+    w: &World,
+    ch: &Challenger,
+    id: B256,
+    trace: &Trace,
+    wanted: &[String],
+    secs: u64,
+    travel: bool,
+) -> (game::Winner, Vec<(&'static str, u64)>) {
+    let mut moves = vec![];
+    let mut travelled = !travel;
+    let deadline = Instant::now() + std::time::Duration::from_secs(secs);
+    let winner = loop {
+        assert!(Instant::now() < deadline, "the game did not end");
+        w.chain.disputes.pass().await.expect("disputes pass");
+        w.chain.ctx.txm.pump().await.expect("transactions pass");
+        match ch.turn(id, trace, wanted).await.unwrap() {
+            Turn::Over(winner) => break winner,
+            Turn::Moved { name, gas } => moves.push((name, gas)),
+            Turn::Stuck(r) => panic!("the verifier is never stuck against a wrong output: {r}"),
+            Turn::Waiting => {
+                if !travelled {
+                    w.anvil.time_travel(CLOCK + 1).await;
+                    travelled = true;
+                }
+            }
+        }
+    };
+    (winner, moves)
+}
+
+/// After a game the client won over `call`, to the wei: the client is credited (and withdraws
+/// through `ch`) its bond, the operator's bond and the price, and nobody else anything; the
+/// operator's stake lost exactly its bond and the price, which the job staked again; the other
+/// call is not refunded.
+async fn refunded_to_the_wei(
+    w: &World,
+    d: &InferenceDispute::InferenceDisputeInstance<DynProvider>,
+    ch: &Challenger,
+    call: &WrongCall,
+) {
+    let (receipt, other) = (&call.receipt, &call.other);
+    let operator = w.chain.ctx.txm.sender();
+    let won = U256::from(CHALLENGER_BOND + OPERATOR_BOND + PRICE);
+    assert_eq!(credits(d, w.client.address()).await, won);
+    assert_eq!(credits(d, operator).await, U256::ZERO);
+    assert_eq!(d.totalCredits().call().await.unwrap(), won);
+    let stakes = w.chain.ctx.txm.with_prefix("stake:").await.unwrap();
+    let staked: Vec<U256> = stakes.iter().map(|i| i.value).collect();
+    assert_eq!(
+        staked,
+        vec![U256::from(ETH), U256::from(OPERATOR_BOND + PRICE)]
+    );
+    let s = d.stakeOf(operator).call().await.unwrap();
+    assert_eq!((s.free, s.locked), (U256::from(ETH), U256::ZERO));
+    let other_hash = other.typed().unwrap().eip712_hash_struct();
+    assert!(!d.refunded(other_hash).call().await.unwrap());
+    assert!(
+        d.refunded(receipt.eip712_hash_struct())
+            .call()
+            .await
+            .unwrap()
+    );
+    assert_eq!(ch.withdraw().await.unwrap(), won);
 }
 
 /// One call to quant-mlp with deterministic finite inputs; the inputs and the receipt.
@@ -839,15 +937,8 @@ both_backends!(service_defends_its_receipts_and_a_lying_challenger_loses);
 
 async fn service_defends_its_receipts_and_a_lying_challenger_loses(b: Backend) {
     let (w, program, _) = service_world(b, None).await;
-    let game_addr = w.chain.deployment().dispute.unwrap().0;
-    let d = InferenceDispute::new(game_addr, w.anvil.provider());
-    let operator = w.chain.ctx.txm.sender();
     // The job commits the served model's program and stakes.
-    until_disputes(&w, "the program is committed and the stake is in", || {
-        let d = d.clone();
-        async move { d.stakeOf(operator).call().await.unwrap().free == U256::from(ETH) }
-    })
-    .await;
+    let (game_addr, d, operator) = staked(&w, "the program is committed and the stake is in").await;
     let (inputs, record) = call(&w, 1).await;
     let receipt = record.typed().unwrap();
     let committed = d.programOf(receipt.model).call().await.unwrap();
@@ -863,31 +954,19 @@ async fn service_defends_its_receipts_and_a_lying_challenger_loses(b: Backend) {
         other => panic!("the service's output is the reference's: {other:?}"),
     }
     // A lying challenger (a trace with the last node corrupted) opens anyway.
-    let last = program.node_count() - 1;
-    let liar = Trace::run_with_fault(
-        program.clone(),
-        &inputs,
-        Some(Fault::Byte {
-            node: last,
-            byte: 0,
-            xor: 0x01,
-        }),
-    )
-    .unwrap();
+    let liar = lying_trace(program.clone(), &inputs);
     let bad = signer(40);
     w.anvil.set_balance(bad.address(), U256::from(ETH)).await;
-    let ch = Challenger::connect(&w.anvil.url, bad.clone(), game_addr)
-        .await
-        .unwrap();
-    let (id, _) = ch
-        .open(
-            &receipt,
-            &signature(&record),
-            &liar,
-            liar.output_hash(&[]).into(),
-        )
-        .await
-        .expect("open");
+    let claimed = liar.output_hash(&[]).into();
+    let (ch, id) = opens(
+        &w.anvil.url,
+        bad.clone(),
+        game_addr,
+        &record,
+        &liar,
+        claimed,
+    )
+    .await;
     // The service kept the call's input for the dispute window, and finds the game's call from
     // it and its own receipts alone (what it does for a game opened through a contract).
     let kept = w.chain.disputes.retention().bytes();
@@ -926,32 +1005,17 @@ async fn service_defends_its_receipts_and_a_lying_challenger_loses(b: Backend) {
         async move { d.getGame(id).call().await.unwrap().phase == 5 }
     })
     .await;
-    until_disputes(&w, "the game is recorded won", || {
-        let defender = w.chain.disputes.clone();
-        async move { defender.games().await.unwrap()[0].state == "won" }
-    })
-    .await;
-    assert_eq!(
-        d.credits(operator).call().await.unwrap(),
-        U256::from(CHALLENGER_BOND)
-    );
-    assert_eq!(d.credits(bad.address()).call().await.unwrap(), U256::ZERO);
-    assert_eq!(
-        d.credits(w.client.address()).call().await.unwrap(),
-        U256::ZERO
-    );
+    until_recorded(&w, "won").await;
+    assert_eq!(credits(&d, operator).await, U256::from(CHALLENGER_BOND));
+    assert_eq!(credits(&d, bad.address()).await, U256::ZERO);
+    assert_eq!(credits(&d, w.client.address()).await, U256::ZERO);
     let s = d.stakeOf(operator).call().await.unwrap();
     assert_eq!((s.free, s.locked), (U256::from(ETH), U256::ZERO));
     // Every move the service sent went through the transaction manager.
     let sent = w.chain.ctx.txm.with_prefix("dispute:").await.unwrap();
     assert!(sent.len() >= 6, "{sent:?}");
     assert!(sent.iter().all(|i| i.state.as_str() == "final"), "{sent:?}");
-    let metrics = reqwest::get(format!("{}/metrics", w.srv.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = imo_e2e::metrics(&reqwest::Client::new(), &w.srv.url).await;
     assert!(metrics.contains("imo_disputes_resolved_total"), "{metrics}");
     // (A process-wide gauge: other tests' services in this process set it too.)
     assert!(metrics.contains("imo_retained_input_bytes"), "{metrics}");
@@ -968,56 +1032,16 @@ async fn service_defends_its_receipts_and_a_lying_challenger_loses(b: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_fraud_corrupt_output_is_caught_slashed_and_refunded() {
     let (w, program, _) = service_world(Backend::Sqlite, Some("corrupt-output")).await;
-    let game_addr = w.chain.deployment().dispute.unwrap().0;
-    let d = InferenceDispute::new(game_addr, w.anvil.provider());
-    let operator = w.chain.ctx.txm.sender();
-    until_disputes(&w, "the stake is in", || {
-        let d = d.clone();
-        async move { d.stakeOf(operator).call().await.unwrap().free == U256::from(ETH) }
-    })
-    .await;
+    let (game_addr, d, _) = staked(&w, "the stake is in").await;
     // Two clients' worth of calls: only the disputed one is refunded.
-    let (inputs, record) = call(&w, 2).await;
-    let (_, other) = call(&w, 3).await;
-    let receipt = record.typed().unwrap();
-    let (trace, wanted, claimed) = match challenger::check(program.clone(), &receipt, &inputs, &[])
-    {
-        challenger::Check::Wrong {
-            trace,
-            wanted,
-            claimed,
-        } => (trace, wanted, claimed),
-        other => panic!("the corrupted output is caught: {other:?}"),
-    };
-    let client_eth = w
-        .anvil
-        .provider()
-        .get_balance(w.client.address())
-        .await
-        .unwrap();
-    let ch = Challenger::connect(&w.anvil.url, w.client.clone(), game_addr)
-        .await
-        .unwrap();
-    let (id, _) = ch
-        .open(&receipt, &signature(&record), &trace, claimed)
-        .await
-        .expect("the client opens");
+    let wrong = wrong_call(&w, program, "quant-mlp", &[1, 16], "the corrupted output").await;
+    let client_eth = eth(&w.anvil, w.client.address()).await;
+    let (ch, id) = client_opens(&w, game_addr, &wrong).await;
     // The (fraudulent) service defends its corrupted output consistently; the client's
     // verifier plays every turn until the one-step shows the corrupted element.
     let started = Instant::now();
-    let mut moves = vec![];
-    let deadline = Instant::now() + std::time::Duration::from_secs(120);
-    let winner = loop {
-        assert!(Instant::now() < deadline, "the game did not end");
-        w.chain.disputes.pass().await.expect("disputes pass");
-        w.chain.ctx.txm.pump().await.expect("transactions pass");
-        match ch.turn(id, &trace, &wanted).await.unwrap() {
-            Turn::Over(winner) => break winner,
-            Turn::Moved { name, gas } => moves.push((name, gas)),
-            Turn::Stuck(r) => panic!("the verifier is never stuck against a wrong output: {r}"),
-            Turn::Waiting => {}
-        }
-    };
+    let (winner, moves) =
+        verifier_plays(&w, &ch, id, &wrong.trace, &wrong.wanted, 120, false).await;
     assert_eq!(winner, game::Winner::Challenger);
     assert_eq!(moves.last().map(|m| m.0), Some("step"), "{moves:?}");
     let defended = w.chain.ctx.txm.with_prefix("dispute:").await.unwrap();
@@ -1037,51 +1061,12 @@ async fn service_fraud_corrupt_output_is_caught_slashed_and_refunded() {
             ))
             .collect::<Vec<_>>()
     );
-    until_disputes(&w, "the game is recorded lost", || {
-        let defender = w.chain.disputes.clone();
-        async move { defender.games().await.unwrap()[0].state == "lost" }
-    })
-    .await;
+    until_recorded(&w, "lost").await;
     // To the wei: the client (who challenged) gets its bond, the operator's bond and the price;
-    // the operator's stake loses exactly its bond; nobody else is credited; the other receipt
-    // is untouched.
-    assert_eq!(
-        d.credits(w.client.address()).call().await.unwrap(),
-        U256::from(CHALLENGER_BOND + OPERATOR_BOND + PRICE)
-    );
-    assert_eq!(d.credits(operator).call().await.unwrap(), U256::ZERO);
-    // The stake lost exactly the bond and the price: the job staked exactly that again.
-    let stakes = w.chain.ctx.txm.with_prefix("stake:").await.unwrap();
-    let staked: Vec<U256> = stakes.iter().map(|i| i.value).collect();
-    assert_eq!(
-        staked,
-        vec![U256::from(ETH), U256::from(OPERATOR_BOND + PRICE)]
-    );
-    let s = d.stakeOf(operator).call().await.unwrap();
-    assert_eq!((s.free, s.locked), (U256::from(ETH), U256::ZERO));
-    assert_eq!(
-        d.totalCredits().call().await.unwrap(),
-        U256::from(CHALLENGER_BOND + OPERATOR_BOND + PRICE)
-    );
-    let other_hash = other.typed().unwrap().eip712_hash_struct();
-    assert!(!d.refunded(other_hash).call().await.unwrap());
-    assert!(
-        d.refunded(receipt.eip712_hash_struct())
-            .call()
-            .await
-            .unwrap()
-    );
-    let withdrawn = ch.withdraw().await.unwrap();
-    assert_eq!(
-        withdrawn,
-        U256::from(CHALLENGER_BOND + OPERATOR_BOND + PRICE)
-    );
-    let after = w
-        .anvil
-        .provider()
-        .get_balance(w.client.address())
-        .await
-        .unwrap();
+    // the operator's stake loses exactly its bond and the price (the job stakes exactly that
+    // again); nobody else is credited; the other receipt is untouched.
+    refunded_to_the_wei(&w, &d, &ch, &wrong).await;
+    let after = eth(&w.anvil, w.client.address()).await;
     assert!(after > client_eth, "the client ends up ahead (less gas)");
     w.finish().await;
 }
@@ -1097,26 +1082,9 @@ async fn served_fraud_is_caught(file: &str, name: &str, shape: &[usize], kind: &
     let started = Instant::now();
     let fault = format!("serve:{kind}");
     let (w, program, _) = service_world_of(Backend::Sqlite, Some(&fault), file, name).await;
-    let game_addr = w.chain.deployment().dispute.unwrap().0;
-    let d = InferenceDispute::new(game_addr, w.anvil.provider());
-    let operator = w.chain.ctx.txm.sender();
-    until_disputes(&w, "the stake is in", || {
-        let d = d.clone();
-        async move { d.stakeOf(operator).call().await.unwrap().free == U256::from(ETH) }
-    })
-    .await;
-    let (inputs, record) = call_model(&w, name, shape, 2).await;
-    let (_, other) = call_model(&w, name, shape, 3).await;
-    let receipt = record.typed().unwrap();
-    let (trace, wanted, claimed) = match challenger::check(program.clone(), &receipt, &inputs, &[])
-    {
-        challenger::Check::Wrong {
-            trace,
-            wanted,
-            claimed,
-        } => (trace, wanted, claimed),
-        other => panic!("{kind} on {file}: the served output is caught: {other:?}"),
-    };
+    let (game_addr, d, operator) = staked(&w, "the stake is in").await;
+    let what = format!("{kind} on {file}: the served output");
+    let wrong = wrong_call(&w, program, name, shape, &what).await;
     // Everyone else's money, to the wei: the publisher's and the holder's ETH, and what the
     // vault (every client's deposit, the holders' revenue) and the oracle contract hold.
     let dep = w.chain.deployment().clone();
@@ -1137,34 +1105,9 @@ async fn served_fraud_is_caught(file: &str, name: &str, shape: &[usize], kind: &
         b
     };
     let before = balances().await;
-    let ch = Challenger::connect(&w.anvil.url, w.client.clone(), game_addr)
-        .await
-        .unwrap();
-    let (id, _) = ch
-        .open(&receipt, &signature(&record), &trace, claimed)
-        .await
-        .expect("the client opens");
-    let mut moves = vec![];
-    let mut travelled = false;
-    let deadline = Instant::now() + std::time::Duration::from_secs(60);
-    let winner = loop {
-        assert!(Instant::now() < deadline, "the game did not end");
-        w.chain.disputes.pass().await.expect("disputes pass");
-        w.chain.ctx.txm.pump().await.expect("transactions pass");
-        match ch.turn(id, &trace, &wanted).await.unwrap() {
-            Turn::Over(winner) => break winner,
-            Turn::Moved { name, gas } => moves.push((name, gas)),
-            Turn::Stuck(r) => panic!("the verifier is never stuck against a wrong output: {r}"),
-            Turn::Waiting => {
-                // The operator has no move (its reference output is not its receipt's): its
-                // clock runs out.
-                if !travelled {
-                    w.anvil.time_travel(CLOCK + 1).await;
-                    travelled = true;
-                }
-            }
-        }
-    };
+    let (ch, id) = client_opens(&w, game_addr, &wrong).await;
+    // The operator has no move (its reference output is not its receipt's): its clock runs out.
+    let (winner, moves) = verifier_plays(&w, &ch, id, &wrong.trace, &wrong.wanted, 60, true).await;
     assert_eq!(winner, game::Winner::Challenger, "{kind} on {file}");
     assert_eq!(moves.last().map(|m| m.0), Some("timeout"), "{moves:?}");
     let defended = w.chain.ctx.txm.with_prefix("dispute:").await.unwrap();
@@ -1172,44 +1115,8 @@ async fn served_fraud_is_caught(file: &str, name: &str, shape: &[usize], kind: &
         defended.is_empty(),
         "an operator that served something else cannot defend: {defended:?}"
     );
-    until_disputes(&w, "the game is recorded lost", || {
-        let defender = w.chain.disputes.clone();
-        async move { defender.games().await.unwrap()[0].state == "lost" }
-    })
-    .await;
-    let won = U256::from(CHALLENGER_BOND + OPERATOR_BOND + PRICE);
-    assert_eq!(d.credits(w.client.address()).call().await.unwrap(), won);
-    assert_eq!(d.credits(operator).call().await.unwrap(), U256::ZERO);
-    assert_eq!(d.totalCredits().call().await.unwrap(), won);
-    let staked: Vec<U256> = w
-        .chain
-        .ctx
-        .txm
-        .with_prefix("stake:")
-        .await
-        .unwrap()
-        .iter()
-        .map(|i| i.value)
-        .collect();
-    assert_eq!(
-        staked,
-        vec![U256::from(ETH), U256::from(OPERATOR_BOND + PRICE)]
-    );
-    let s = d.stakeOf(operator).call().await.unwrap();
-    assert_eq!((s.free, s.locked), (U256::from(ETH), U256::ZERO));
-    assert!(
-        !d.refunded(other.typed().unwrap().eip712_hash_struct())
-            .call()
-            .await
-            .unwrap()
-    );
-    assert!(
-        d.refunded(receipt.eip712_hash_struct())
-            .call()
-            .await
-            .unwrap()
-    );
-    assert_eq!(ch.withdraw().await.unwrap(), won);
+    until_recorded(&w, "lost").await;
+    refunded_to_the_wei(&w, &d, &ch, &wrong).await;
     assert_eq!(
         balances().await,
         before,
@@ -1242,24 +1149,9 @@ async fn service_commits_and_keeps_nothing_for_a_model_that_cannot_be_disputed()
         "{:?}",
         m.dispute
     );
-    w.publisher_api
-        .tokenize(&m.id, "Tiny", "TNY", "1000000", 8000)
-        .await
-        .expect("tokenize");
-    let (api, id) = (w.publisher_api.clone(), m.id.clone());
-    w.until("tiny is tokenized", 30, || {
-        let (api, id) = (api.clone(), id.clone());
-        async move { api.token(&id).await.unwrap().state == "tokenized" }
-    })
-    .await;
+    w.tokenize(&m.id, "Tiny", "TNY").await;
     w.fund_client(CLIENT_DEPOSIT, CLIENT_DEPOSIT).await;
-    let d = InferenceDispute::new(w.chain.deployment().dispute.unwrap().0, w.anvil.provider());
-    let operator = w.chain.ctx.txm.sender();
-    until_disputes(&w, "the stake is in", || {
-        let d = d.clone();
-        async move { d.stakeOf(operator).call().await.unwrap().free == U256::from(ETH) }
-    })
-    .await;
+    staked(&w, "the stake is in").await;
     assert!(
         w.chain
             .ctx
@@ -1409,34 +1301,21 @@ async fn service_sigkilled_mid_game_resumes_and_wins() {
     assert_eq!(status.as_u16(), 200, "{resp}");
     let record: ReceiptRecord =
         serde_json::from_str(resp["parameters"]["imo_receipt"].as_str().unwrap()).unwrap();
-    let receipt = record.typed().unwrap();
     let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
     let inputs =
         vec![Tensor::new("x", DataType::Fp32, vec![1, 16], TensorData::Fixed(bytes)).unwrap()];
     let program = Arc::new(Program::from_file(&model("quant_mlp.onnx")).unwrap());
-    let last = program.node_count() - 1;
-    let liar = Trace::run_with_fault(
-        program,
-        &inputs,
-        Some(Fault::Byte {
-            node: last,
-            byte: 0,
-            xor: 0x01,
-        }),
+    let liar = lying_trace(program, &inputs);
+    let claimed = liar.output_hash(&[]).into();
+    let (ch, id) = opens(
+        &anvil.url,
+        liar_key.clone(),
+        game_addr,
+        &record,
+        &liar,
+        claimed,
     )
-    .unwrap();
-    let ch = Challenger::connect(&anvil.url, liar_key.clone(), game_addr)
-        .await
-        .unwrap();
-    let (id, _) = ch
-        .open(
-            &receipt,
-            &signature(&record),
-            &liar,
-            liar.output_hash(&[]).into(),
-        )
-        .await
-        .unwrap();
+    .await;
     // The service sends its defence and dies right after the broadcast.
     let status = tokio::time::timeout(std::time::Duration::from_secs(60), svc.wait())
         .await
@@ -1464,10 +1343,7 @@ async fn service_sigkilled_mid_game_resumes_and_wins() {
         async move { d.getGame(id).call().await.is_ok_and(|g| g.phase == 5) }
     })
     .await;
-    assert_eq!(
-        d.credits(operator).call().await.unwrap(),
-        U256::from(CHALLENGER_BOND)
-    );
+    assert_eq!(credits(&d, operator).await, U256::from(CHALLENGER_BOND));
     let st = d.stakeOf(operator).call().await.unwrap();
     assert_eq!((st.free, st.locked), (U256::from(ETH), U256::ZERO));
     // Exactly one defence was sent (the one broadcast before the kill).
@@ -1576,10 +1452,10 @@ async fn service_imo_verify_catches_the_fraud_with_the_cli() {
     assert_eq!(verdicts, 2);
     let d = InferenceDispute::new(w.game, w.anvil.provider());
     assert_eq!(
-        d.credits(w.client.address()).call().await.unwrap(),
+        credits(&d, w.client.address()).await,
         U256::ZERO,
         "withdrawn"
     );
-    assert_eq!(d.credits(w.operator).call().await.unwrap(), U256::ZERO);
+    assert_eq!(credits(&d, w.operator).await, U256::ZERO);
     w.svc.stop().await;
 }

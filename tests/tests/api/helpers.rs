@@ -11,8 +11,10 @@ use std::{
     time::Duration,
 };
 
-use alloy::{
-    providers::{DynProvider, Provider, ProviderBuilder},
+use alloy::providers::ProviderBuilder;
+// What every chain test names: wallets, providers, signing.
+pub use alloy::{
+    providers::{DynProvider, Provider},
     signers::{SignerSync, local::PrivateKeySigner},
 };
 use imo_client::Client;
@@ -190,15 +192,20 @@ impl TestServer {
 
     /// Creates a key directly through the domain (as `imo keys create` does).
     pub async fn key(&self, signer: &PrivateKeySigner, role: &str) -> Client {
+        self.client()
+            .with_key(self.key_secret(signer, role, "test").await)
+    }
+
+    /// Creates a key labelled `label` directly through the domain: its secret.
+    pub async fn key_secret(&self, signer: &PrivateKeySigner, role: &str, label: &str) -> String {
         let address = signer.address().to_string().parse().unwrap();
-        let label = imo_oracle::types::BoundedText::parse("label", "test", 200).unwrap();
-        let key = self
-            .oracle
+        let label = imo_oracle::types::BoundedText::parse("label", label, 200).unwrap();
+        self.oracle
             .auth
             .create_key(address, role.parse().unwrap(), label)
             .await
-            .expect("create key");
-        self.client().with_key(key.secret)
+            .expect("create key")
+            .secret
     }
 
     /// Files under the model store, excluding the staging directory.
@@ -315,36 +322,9 @@ pub struct ImoProcess {
 impl ImoProcess {
     /// `imo serve` with `env` and `extra`; returns once it reports its address.
     pub async fn serve(env: &[(String, String)], extra: &[(&str, &str)]) -> Self {
-        use tokio::io::AsyncBufReadExt;
-        let mut child = tokio::process::Command::new(imo_binary())
-            .arg("serve")
-            .envs(env.iter().cloned())
-            .envs(extra.iter().copied())
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut reader = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (child, mut reader, url) = imo_e2e::serve_binary(&imo_binary(), env, extra, &log).await;
         let (count, lines) = tokio::sync::watch::channel(0usize);
-        let addr = tokio::time::timeout(Duration::from_secs(60), async {
-            while let Some(line) = reader.next_line().await.unwrap() {
-                let addr = serde_json::from_str::<serde_json::Value>(&line)
-                    .ok()
-                    .and_then(|v| v["addr"].as_str().map(str::to_owned));
-                log.lock().unwrap().push(line);
-                if let Some(addr) = addr {
-                    return addr;
-                }
-            }
-            panic!(
-                "the service exited before reporting its address:\n{}",
-                log.lock().unwrap().join("\n")
-            );
-        })
-        .await
-        .expect("the service reports its address within 60 s");
         // Keep draining (a full pipe would block the server) and count the lines.
         let keep = log.clone();
         tokio::spawn(async move {
@@ -355,7 +335,7 @@ impl ImoProcess {
         });
         Self {
             child,
-            url: format!("http://{addr}"),
+            url,
             log,
             lines,
         }
@@ -496,6 +476,69 @@ impl TestServer {
     }
 }
 
+/// Through the service at `base`: tiny_mlp registered as `tiny` at `price` wei a call with
+/// `publisher_key`, and each of `clients` (addresses) credited `credit` wei with `admin_key`.
+pub async fn tiny_and_credits(
+    base: &Client,
+    publisher_key: String,
+    admin_key: &str,
+    clients: impl IntoIterator<Item = String>,
+    price: u128,
+    credit: u128,
+) {
+    upload(
+        &base.with_key(publisher_key),
+        "tiny_mlp.onnx",
+        "tiny",
+        price,
+    )
+    .await;
+    for address in clients {
+        base.with_key(admin_key.to_owned())
+            .credit(&address, &credit.to_string())
+            .await
+            .unwrap();
+    }
+}
+
+/// An upload of tiny_mlp as `x` by `api` that must fail: its error.
+pub async fn refused_upload(api: &Client) -> imo_client::ClientError {
+    api.upload_model(
+        &imo_client::Upload::named("x"),
+        model_bytes("tiny_mlp.onnx"),
+    )
+    .await
+    .unwrap_err()
+}
+
+/// The body of a call to tiny-mlp (`[[1, 2, 3, 4]]`).
+pub fn infer_body() -> serde_json::Value {
+    serde_json::json!({"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,2,3,4]}]})
+}
+
+/// The receipt in a metered answer's parameters.
+pub fn receipt_of(body: &serde_json::Value) -> imo_oracle::receipts::ReceiptRecord {
+    serde_json::from_str(body["parameters"]["imo_receipt"].as_str().unwrap()).unwrap()
+}
+
+/// One metered call of tiny-mlp ([`infer_body`]) by `api`, which must succeed: its receipt.
+pub async fn metered_call(api: &Client) -> imo_oracle::receipts::ReceiptRecord {
+    let (status, body) = api.infer_json("tiny-mlp", &infer_body()).await.unwrap();
+    assert_eq!(status.as_u16(), 200, "{body}");
+    receipt_of(&body)
+}
+
+/// Whether every one of `epochs` is in `state`, as `api` reports it.
+pub async fn epochs_in(api: &Client, epochs: &[u64], state: &str) -> bool {
+    for e in epochs {
+        match api.epoch(*e).await {
+            Ok(v) if v.state == state => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// Deterministic test wallets.
 pub fn signer(n: u8) -> PrivateKeySigner {
     let mut k = [0u8; 32];
@@ -522,6 +565,16 @@ pub fn sign(signer: &PrivateKeySigner, message: &str) -> String {
     format!("0x{}", hex::encode(sig.as_bytes()))
 }
 
+/// Signs in at `api` (`POST /v1/auth/siwe`) with `message` signed by `wallet`, asking for `role`.
+pub async fn sign_in_with(
+    api: &Client,
+    wallet: &PrivateKeySigner,
+    message: &str,
+    role: &str,
+) -> Result<imo_client::dto::IssuedKeyView, imo_client::ClientError> {
+    api.sign_in(message, &sign(wallet, message), role).await
+}
+
 /// Runs an async test body once per backend.
 #[macro_export]
 macro_rules! both_backends {
@@ -535,6 +588,20 @@ macro_rules! both_backends {
                async fn $name() { super::$name($crate::helpers::Backend::Postgres).await } )*
         }
     };
+}
+
+/// Async tests each in a module of its own (`$module::$test`), running `super::$body(args)`:
+/// tests named apart from their bodies, or on one backend only.
+#[macro_export]
+macro_rules! tests_in {
+    ($($module:ident::$test:ident => $body:ident($($arg:expr),* $(,)?);)*) => {$(
+        mod $module {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                super::$body($($arg),*).await
+            }
+        }
+    )*};
 }
 
 /// Sends a contract call and waits for its receipt (mined; the caller checks `status()`).
@@ -551,6 +618,14 @@ where
 /// anvil's first dev key (public): the deployer and admin in chain tests.
 pub const ANVIL_KEY_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 pub const CHAIN_ID: u64 = 31337;
+
+/// A provider for the RPC at `url` that signs with `signer`.
+pub fn wallet_at(url: &str, signer: &PrivateKeySigner) -> DynProvider {
+    ProviderBuilder::new()
+        .wallet(alloy::network::EthereumWallet::from(signer.clone()))
+        .connect_http(url.parse().unwrap())
+        .erased()
+}
 
 /// A real anvil from `.tools/bin/anvil` on a port it picks itself; killed on drop. The npm
 /// launcher runs the binary as its child, so both run in their own process group and the whole
@@ -605,6 +680,11 @@ impl Anvil {
         anvil
     }
 
+    /// A provider that signs with `signer` (a new one: its nonce filler starts from the chain).
+    pub fn wallet(&self, signer: &PrivateKeySigner) -> DynProvider {
+        wallet_at(&self.url, signer)
+    }
+
     pub fn provider(&self) -> DynProvider {
         ProviderBuilder::new()
             .connect_http(self.url.parse().unwrap())
@@ -633,6 +713,31 @@ impl Anvil {
         self.rpc("evm_increaseTime", serde_json::json!([secs]))
             .await;
         self.rpc("evm_mine", serde_json::json!([])).await;
+    }
+
+    /// Replaces the last `depth` blocks with empty ones (`anvil_reorg` with no transactions).
+    pub async fn reorg(&self, depth: u64) {
+        self.rpc("anvil_reorg", serde_json::json!([depth, []]))
+            .await;
+    }
+
+    /// The receipt of the transaction `hash`, if the chain holds it.
+    pub async fn tx_receipt(
+        &self,
+        hash: alloy::primitives::B256,
+    ) -> Option<alloy::rpc::types::TransactionReceipt> {
+        self.provider().get_transaction_receipt(hash).await.unwrap()
+    }
+
+    /// The hash of block `number`.
+    pub async fn block_hash(&self, number: u64) -> alloy::primitives::B256 {
+        self.provider()
+            .get_block_by_number(number.into())
+            .await
+            .unwrap()
+            .expect("the block exists")
+            .header
+            .hash
     }
 
     /// Mines `n` empty blocks.

@@ -62,19 +62,37 @@ impl Hostile {
             .map(|(s, _)| s)
     }
 
+    /// Registers `file` as `name`: created.
+    async fn registered(&self, file: &str, name: &str) {
+        assert_eq!(
+            self.register(file, name).await.unwrap(),
+            StatusCode::CREATED,
+            "{name}"
+        );
+    }
+
     async fn infer(&self, model: &str, body: &Value) -> (StatusCode, Value) {
         self.client.infer_json(model, body).await.unwrap()
     }
 
-    /// The service answers: ready, and a tiny-mlp call gives the right numbers.
-    async fn still_serving(&self) {
-        let ready = self
-            .http
-            .get(format!("{}/readyz", self.server.url))
+    /// The status of `GET <path>` on the service.
+    async fn get_status(&self, path: &str) -> StatusCode {
+        self.http
+            .get(format!("{}{path}", self.server.url))
             .send()
             .await
-            .unwrap();
-        assert_eq!(ready.status(), StatusCode::OK, "{}", self.server.log_tail());
+            .unwrap()
+            .status()
+    }
+
+    /// The service answers: ready, and a tiny-mlp call gives the right numbers.
+    async fn still_serving(&self) {
+        assert_eq!(
+            self.get_status("/readyz").await,
+            StatusCode::OK,
+            "{}",
+            self.server.log_tail()
+        );
         let (s, v) = self
             .infer(
                 "tiny",
@@ -135,14 +153,8 @@ fn silero_body(batch: u64, state_batch: u64, extra: Option<(&str, i64)>) -> Valu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_models_and_requests_never_take_the_binary_down() {
     let w = Hostile::start(&[("IMO_ENGINE_RUN_TIMEOUT_MS", "1500")]).await;
-    assert_eq!(
-        w.register("tiny_mlp.onnx", "tiny").await.unwrap(),
-        StatusCode::CREATED
-    );
-    assert_eq!(
-        w.register("silero_vad.onnx", "silero").await.unwrap(),
-        StatusCode::CREATED
-    );
+    w.registered("tiny_mlp.onnx", "tiny").await;
+    w.registered("silero_vad.onnx", "silero").await;
     let mut ok_calls = 0u128;
     w.still_serving().await;
     ok_calls += 1;
@@ -226,10 +238,7 @@ async fn hostile_models_and_requests_never_take_the_binary_down() {
 
     // A real ONNX Runtime abort while serving (silero behind `drop`: drop = 1 empties the batch
     // inside the graph). The worker dies, the call fails uncharged, the next call restarts it.
-    assert_eq!(
-        w.register("silero_drop.onnx", "dropper").await.unwrap(),
-        StatusCode::CREATED
-    );
+    w.registered("silero_drop.onnx", "dropper").await;
     let (s, v) = w
         .infer("dropper", &silero_body(1, 1, Some(("drop", 0))))
         .await;
@@ -264,22 +273,16 @@ async fn hostile_models_and_requests_never_take_the_binary_down() {
         .await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
     assert!(v["error"].as_str().unwrap().contains("unhealthy"), "{v}");
-    let ready = w
-        .http
-        .get(format!("{}/v2/models/dropper/ready", w.server.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        w.get_status("/v2/models/dropper/ready").await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     let (s, _) = w.infer("silero", &silero_body(1, 1, None)).await;
     assert_eq!(s, StatusCode::OK);
     ok_calls += 1;
 
     // An endless run (Loop with a trip count of 10^12) is stopped at the time limit, uncharged.
-    assert_eq!(
-        w.register("endless.onnx", "endless").await.unwrap(),
-        StatusCode::CREATED
-    );
+    w.registered("endless.onnx", "endless").await;
     let started = Instant::now();
     let (s, v) = w
         .infer(
@@ -311,15 +314,7 @@ async fn hostile_models_and_requests_never_take_the_binary_down() {
     w.still_serving().await;
     ok_calls += 1;
     w.charged_exactly(ok_calls).await;
-    let metrics = w
-        .http
-        .get(format!("{}/metrics", w.server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = imo_e2e::metrics(&w.http, &w.server.url).await;
     assert!(
         metrics.contains("imo_model_worker_crashes_total{model=\"dropper\"} 3"),
         "{metrics}"
@@ -335,10 +330,7 @@ async fn hostile_models_and_requests_never_take_the_binary_down() {
 async fn slow_bodies_from_one_peer_do_not_hold_the_server() {
     use tokio::io::AsyncWriteExt;
     let w = Hostile::start(&[("IMO_SERVER_BODY_IDLE_TIMEOUT_SECS", "3")]).await;
-    assert_eq!(
-        w.register("tiny_mlp.onnx", "tiny").await.unwrap(),
-        StatusCode::CREATED
-    );
+    w.registered("tiny_mlp.onnx", "tiny").await;
     let addr: std::net::SocketAddr = w.server.url.trim_start_matches("http://").parse().unwrap();
     // This test process may hold 20,000 descriptors in all; leave room for itself.
     let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap();
@@ -418,15 +410,7 @@ async fn slow_bodies_from_one_peer_do_not_hold_the_server() {
     assert!(timed_out > 0, "admitted slow bodies answered 408");
     drop(held);
     w.still_serving().await;
-    let metrics = w
-        .http
-        .get(format!("{}/metrics", w.server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = imo_e2e::metrics(&w.http, &w.server.url).await;
     assert!(
         metrics.contains("imo_http_connections_refused_total{reason=\"per_peer\"}"),
         "{metrics}"
@@ -626,9 +610,7 @@ async fn nonces_are_rate_limited_and_purged(b: Backend) {
         &nonce_for_bob,
         31337,
     );
-    let err = srv
-        .client()
-        .sign_in(&msg, &sign(&eve, &msg), "client")
+    let err = sign_in_with(&srv.client(), &eve, &msg, "client")
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED), "{err}");

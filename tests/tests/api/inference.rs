@@ -5,19 +5,30 @@ use imo_oracle::{receipts::recover_signer, tensor::canonical_hash};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use imo_e2e::{binary_request, f32_bytes, split_binary};
+use imo_e2e::{binary_request, f32_bytes, split_binary, with_binary_body};
 
 use crate::{both_backends, helpers::*};
 
 const PRICE: u128 = 1_000;
 
-async fn outputs_match_bare_onnx_runtime_bit_for_bit(b: Backend) {
+/// A server on `b` with `file` registered as `name` by a publisher (signer 1) and a client
+/// (signer 3) credited `credit` wei: the server, the publisher and the client.
+async fn serving(
+    b: Backend,
+    file: &str,
+    name: &str,
+    credit: u128,
+) -> (TestServer, imo_client::Client, imo_client::Client) {
     let srv = TestServer::start(b).await;
     let publisher = srv.key(&signer(1), "publisher").await;
     let client = srv.key(&signer(3), "client").await;
-    srv.register(&publisher, "silero_vad.onnx", "silero-vad", PRICE)
-        .await;
-    srv.credit(&signer(3), 10 * PRICE).await;
+    srv.register(&publisher, file, name, PRICE).await;
+    srv.credit(&signer(3), credit).await;
+    (srv, publisher, client)
+}
+
+async fn outputs_match_bare_onnx_runtime_bit_for_bit(b: Backend) {
+    let (srv, publisher, client) = serving(b, "silero_vad.onnx", "silero-vad", 10 * PRICE).await;
 
     // Deterministic inputs: 576 samples (64 context + 512), zero state, 16 kHz.
     let audio: Vec<f32> = (0..576).map(|i| ((i as f32) * 0.05).sin() * 0.3).collect();
@@ -48,14 +59,14 @@ async fn outputs_match_bare_onnx_runtime_bit_for_bit(b: Backend) {
         ],
         &["output", "stateN"],
     );
-    let resp = client
-        .request(reqwest::Method::POST, "/v2/models/silero-vad/infer")
-        .header("Inference-Header-Content-Length", len.to_string())
-        .header("content-type", "application/octet-stream")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let resp = with_binary_body(
+        client.request(reqwest::Method::POST, "/v2/models/silero-vad/infer"),
+        body,
+        len,
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let header_len = resp
         .headers()
@@ -214,12 +225,7 @@ async fn outputs_match_bare_onnx_runtime_bit_for_bit(b: Backend) {
 async fn exactly_k_of_n_concurrent_calls_succeed(b: Backend) {
     const K: usize = 12;
     const N: usize = 40;
-    let srv = TestServer::start(b).await;
-    let publisher = srv.key(&signer(1), "publisher").await;
-    let client = srv.key(&signer(3), "client").await;
-    srv.register(&publisher, "tiny_mlp.onnx", "tiny", PRICE)
-        .await;
-    srv.credit(&signer(3), K as u128 * PRICE).await;
+    let (srv, _, client) = serving(b, "tiny_mlp.onnx", "tiny", K as u128 * PRICE).await;
     let body = json!({"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 4], "data": [1.0, 2.0, 3.0, 4.0]}]});
     let calls = (0..N).map(|_| {
         let (c, body) = (client.clone(), body.clone());
@@ -262,14 +268,9 @@ async fn exactly_k_of_n_concurrent_calls_succeed(b: Backend) {
 }
 
 async fn bad_inference_requests(b: Backend) {
-    let srv = TestServer::start(b).await;
-    let publisher = srv.key(&signer(1), "publisher").await;
-    let client = srv.key(&signer(3), "client").await;
-    srv.register(&publisher, "tiny_mlp.onnx", "tiny", PRICE)
-        .await;
+    let (srv, publisher, client) = serving(b, "tiny_mlp.onnx", "tiny", 100 * PRICE).await;
     srv.register(&publisher, "reshape_fail.onnx", "reshaper", PRICE)
         .await;
-    srv.credit(&signer(3), 100 * PRICE).await;
     let x = |shape: serde_json::Value, data: serde_json::Value| json!({"inputs": [{"name": "x", "datatype": "FP32", "shape": shape, "data": data}]});
 
     let cases = vec![
@@ -379,20 +380,18 @@ async fn bad_inference_requests(b: Backend) {
         .unwrap();
     assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{v}");
     // Versions: the registered one works, another is 404.
-    let ok = client
-        .request(reqwest::Method::POST, "/v2/models/tiny/versions/1/infer")
-        .json(&x(json!([1, 4]), json!([1, 2, 3, 4])))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ok.status(), StatusCode::OK);
-    let wrong = client
-        .request(reqwest::Method::POST, "/v2/models/tiny/versions/9/infer")
-        .json(&x(json!([1, 4]), json!([1, 2, 3, 4])))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
+    for (version, status) in [(1, StatusCode::OK), (9, StatusCode::NOT_FOUND)] {
+        let resp = client
+            .request(
+                reqwest::Method::POST,
+                &format!("/v2/models/tiny/versions/{version}/infer"),
+            )
+            .json(&x(json!([1, 4]), json!([1, 2, 3, 4])))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), status, "version {version}");
+    }
     // Deactivated: 410 Gone, not charged.
     publisher.deactivate_model("tiny").await.unwrap();
     let (status, v) = client
@@ -416,14 +415,12 @@ async fn protocol_metadata_and_health(b: Backend) {
         .await;
     let http = reqwest::Client::new();
     let get = |p: &str| http.get(format!("{}{p}", srv.url)).send();
-    assert_eq!(
-        get("/v2/health/live").await.unwrap().status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        get("/v2/health/ready").await.unwrap().status(),
-        StatusCode::OK
-    );
+    let status = |p: &str| {
+        let sent = get(p);
+        async move { sent.await.unwrap().status() }
+    };
+    assert_eq!(status("/v2/health/live").await, StatusCode::OK);
+    assert_eq!(status("/v2/health/ready").await, StatusCode::OK);
     let server: serde_json::Value = get("/v2").await.unwrap().json().await.unwrap();
     assert!(
         server["extensions"]
@@ -438,14 +435,8 @@ async fn protocol_metadata_and_health(b: Backend) {
     assert_eq!(meta["inputs"][0]["name"], "x");
     assert_eq!(meta["inputs"][0]["datatype"], "FP32");
     assert_eq!(meta["inputs"][0]["shape"], json!([-1, 4]));
-    assert_eq!(
-        get("/v2/models/tiny/versions/1").await.unwrap().status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        get("/v2/models/tiny/ready").await.unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(status("/v2/models/tiny/versions/1").await, StatusCode::OK);
+    assert_eq!(status("/v2/models/tiny/ready").await, StatusCode::OK);
     let missing = get("/v2/models/nope").await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert!(missing.json::<serde_json::Value>().await.unwrap()["error"].is_string());
@@ -458,10 +449,7 @@ async fn protocol_metadata_and_health(b: Backend) {
     assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(wrong.headers()["allow"], "GET");
     publisher.deactivate_model("tiny").await.unwrap();
-    assert_eq!(
-        get("/v2/models/tiny/ready").await.unwrap().status(),
-        StatusCode::GONE
-    );
+    assert_eq!(status("/v2/models/tiny/ready").await, StatusCode::GONE);
     srv.finish().await;
 }
 

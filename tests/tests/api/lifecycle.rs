@@ -42,17 +42,13 @@ async fn sigterm_under_load(b: Backend) {
 
     let mut server = ImoProcess::serve(&env, &[]).await;
     let base = imo_client::Client::new(&server.url);
-    for (address, _) in &client_keys {
-        base.with_key(admin_key.clone())
-            .credit(address, &CREDIT.to_string())
-            .await
-            .unwrap();
-    }
-    upload(
-        &base.with_key(publisher_key),
-        "tiny_mlp.onnx",
-        "tiny",
+    tiny_and_credits(
+        &base,
+        publisher_key,
+        &admin_key,
+        client_keys.iter().map(|(address, _)| address.clone()),
         PRICE,
+        CREDIT,
     )
     .await;
 

@@ -15,16 +15,30 @@ fn upload(name: &str) -> Upload {
     }
 }
 
-async fn upload_get_list(b: Backend) {
+/// A server on `b`, a publisher (signer 1), tiny_mlp's bytes, and tiny_mlp uploaded by the
+/// publisher as `name` (created).
+async fn first_upload(
+    b: Backend,
+    name: &str,
+) -> (
+    TestServer,
+    imo_client::Client,
+    Vec<u8>,
+    imo_client::dto::ModelView,
+) {
     let srv = TestServer::start(b).await;
     let publisher = srv.key(&signer(1), "publisher").await;
     let bytes = model_bytes("tiny_mlp.onnx");
-
     let (status, m) = publisher
-        .upload_model(&upload("tiny-mlp"), bytes.clone())
+        .upload_model(&upload(name), bytes.clone())
         .await
         .unwrap();
     assert_eq!(status, StatusCode::CREATED);
+    (srv, publisher, bytes, m)
+}
+
+async fn upload_get_list(b: Backend) {
+    let (srv, publisher, bytes, m) = first_upload(b, "tiny-mlp").await;
     assert!(m.id.starts_with("mdl_"));
     assert_eq!(m.name, "tiny-mlp");
     assert_eq!(m.price_wei, "1000");
@@ -139,14 +153,7 @@ async fn upload_get_list(b: Backend) {
 }
 
 async fn dedupe(b: Backend) {
-    let srv = TestServer::start(b).await;
-    let a = srv.key(&signer(1), "publisher").await;
-    let bytes = model_bytes("tiny_mlp.onnx");
-    let (s1, m1) = a
-        .upload_model(&upload("first"), bytes.clone())
-        .await
-        .unwrap();
-    assert_eq!(s1, StatusCode::CREATED);
+    let (srv, a, bytes, m1) = first_upload(b, "first").await;
     // Same weights, same publisher: the existing model, unchanged.
     let (s2, m2) = a
         .upload_model(&upload("second-name"), bytes.clone())

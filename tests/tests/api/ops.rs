@@ -101,13 +101,7 @@ async fn postgres_outage_answers_503_and_loses_nothing() {
             Some("database_unavailable")
         )
     );
-    let err = p
-        .upload_model(
-            &imo_client::Upload::named("x"),
-            model_bytes("tiny_mlp.onnx"),
-        )
-        .await
-        .unwrap_err();
+    let err = refused_upload(&p).await;
     assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE), "{err}");
     assert!(srv.stored_files().is_empty(), "{:?}", srv.stored_files());
     if let Some(app) = srv.app.take() {

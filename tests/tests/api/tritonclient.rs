@@ -15,12 +15,7 @@ async fn unmodified_tritonclient_works_in_both_modes(b: Backend) {
         .await;
     srv.register(&publisher, "dtypes.onnx", "dtypes", PRICE)
         .await;
-    let key = srv.oracle.auth.create_key(
-        signer(3).address().to_string().parse().unwrap(),
-        "client".parse().unwrap(),
-        imo_oracle::types::BoundedText::parse("label", "tritonclient", 50).unwrap(),
-    );
-    let key = key.await.unwrap().secret;
+    let key = srv.key_secret(&signer(3), "client", "tritonclient").await;
     srv.credit(&signer(3), 1_000 * PRICE).await;
     let python = repo_root().join(".tools/venv/bin/python");
     assert!(

@@ -6,7 +6,7 @@
 //! nothing.
 
 use alloy::{
-    network::{EthereumWallet, TransactionBuilder},
+    network::TransactionBuilder,
     primitives::{Address as EthAddress, B256, Bytes, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::TransactionRequest,
@@ -151,6 +151,47 @@ async fn pump_until(
     panic!("intents {keys:?} not {state:?} after 20 passes: {last:#?}");
 }
 
+/// Anvil with the suite deployed (`tweak` adjusts the config first) and a server over a fresh
+/// database on backend `b`: anvil, the server, the config, the deployment, anvil's provider and
+/// the operator's nonce.
+async fn deployed(
+    b: Backend,
+    tweak: impl FnOnce(&mut ChainConfig),
+) -> (Anvil, TestServer, ChainConfig, Deployment, DynProvider, u64) {
+    let anvil = Anvil::spawn().await;
+    let srv = TestServer::start(b).await;
+    let mut cfg = chain_cfg(&srv, &anvil.url);
+    tweak(&mut cfg);
+    let d = deploy(&cfg).await;
+    let p = anvil.provider();
+    let n0 = nonce(&p).await;
+    (anvil, srv, cfg, d, p, n0)
+}
+
+/// Submits a deposit of `amount` wei into the vault as intent `key`: the intent.
+async fn submit_deposit(m: &TxManager, d: &Deployment, key: &str, amount: u64) -> Intent {
+    m.submit(key, "deposit", d.vault.0, deposit(), wei(amount))
+        .await
+        .unwrap()
+}
+
+/// Pumps until the intent `key` is final (see [`pump_until`]): the intent.
+async fn finalized(m: &TxManager, anvil: &Anvil, key: &str, mine: bool) -> Intent {
+    let [done] = pump_until(m, anvil, &[key], IntentState::Final, mine)
+        .await
+        .try_into()
+        .unwrap();
+    done
+}
+
+/// The transaction `hash` in the node's pool.
+async fn in_pool(p: &DynProvider, hash: B256) -> alloy::rpc::types::Transaction {
+    p.get_transaction_by_hash(hash)
+        .await
+        .unwrap()
+        .expect("in the pool")
+}
+
 async fn automine(anvil: &Anvil, on: bool) {
     anvil.rpc("evm_setAutomine", json!([on])).await;
 }
@@ -161,9 +202,8 @@ async fn send_external(anvil: &Anvil) {
     let tx = TransactionRequest::default()
         .with_to(EthAddress::ZERO)
         .with_value(wei(1));
-    let receipt = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(operator()))
-        .connect_http(anvil.url.parse().unwrap())
+    let receipt = anvil
+        .wallet(&operator())
         .send_transaction(tx)
         .await
         .unwrap()
@@ -183,14 +223,9 @@ async fn row(srv: &TestServer, key: &str) -> intent_entity::Model {
 }
 
 async fn sends_once_and_finalizes(b: Backend) {
-    let anvil = Anvil::spawn().await;
-    let srv = TestServer::start(b).await;
-    let cfg = chain_cfg(&srv, &anvil.url);
-    let d = deploy(&cfg).await;
-    let p = anvil.provider();
+    let (anvil, srv, cfg, d, p, n0) = deployed(b, |_| {}).await;
     let m = manager(&srv, &cfg);
     assert_eq!(m.sender(), op());
-    let n0 = nonce(&p).await;
 
     let i = m
         .submit("deposit:1", "deposit", d.vault.0, deposit(), wei(1000))
@@ -219,10 +254,7 @@ async fn sends_once_and_finalizes(b: Backend) {
 
     let r = m.pump().await.unwrap();
     assert_eq!(r.sent, 1, "{r:?}");
-    let [done] = pump_until(&m, &anvil, &["deposit:1"], IntentState::Final, false)
-        .await
-        .try_into()
-        .unwrap();
+    let done = finalized(&m, &anvil, "deposit:1", false).await;
     assert_eq!(done.nonce, Some(n0));
     assert_eq!(done.attempts, 1);
     assert_eq!(done.error, None);
@@ -249,9 +281,7 @@ async fn sends_once_and_finalizes(b: Backend) {
     // Five intents: consecutive nonces, all final, each executed once.
     let keys: Vec<String> = (1..=5).map(|k| format!("deposit:batch:{k}")).collect();
     for (k, key) in keys.iter().enumerate() {
-        m.submit(key, "deposit", d.vault.0, deposit(), wei(k as u64 + 1))
-            .await
-            .unwrap();
+        submit_deposit(&m, &d, key, k as u64 + 1).await;
     }
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let done = pump_until(&m, &anvil, &refs, IntentState::Final, false).await;
@@ -278,13 +308,8 @@ async fn sends_once_and_finalizes(b: Backend) {
 }
 
 async fn reverts_fail_without_a_nonce(b: Backend) {
-    let anvil = Anvil::spawn().await;
-    let srv = TestServer::start(b).await;
-    let cfg = chain_cfg(&srv, &anvil.url);
-    let d = deploy(&cfg).await;
-    let p = anvil.provider();
+    let (anvil, srv, cfg, d, p, n0) = deployed(b, |_| {}).await;
     let m = manager(&srv, &cfg);
-    let n0 = nonce(&p).await;
 
     // The simulation reverts: failed with the contract's error, nothing sent.
     m.submit("withdraw:1", "withdraw", d.vault.0, withdraw(), U256::ZERO)
@@ -319,13 +344,8 @@ async fn reverts_fail_without_a_nonce(b: Backend) {
     assert_eq!(m.receipt("withdraw:1").await.unwrap(), None);
 
     // No nonce was consumed: the next intent gets it.
-    m.submit("deposit:1", "deposit", d.vault.0, deposit(), wei(1000))
-        .await
-        .unwrap();
-    let [dep] = pump_until(&m, &anvil, &["deposit:1"], IntentState::Final, false)
-        .await
-        .try_into()
-        .unwrap();
+    submit_deposit(&m, &d, "deposit:1", 1000).await;
+    let dep = finalized(&m, &anvil, "deposit:1", false).await;
     assert_eq!(dep.nonce, Some(n0));
 
     // retry(): failed → pending, simulated again (and failing again: still nothing requested).
@@ -352,7 +372,7 @@ async fn reverts_fail_without_a_nonce(b: Backend) {
     )
     .await
     .unwrap();
-    pump_until(&m, &anvil, &["request:1"], IntentState::Final, false).await;
+    finalized(&m, &anvil, "request:1", false).await;
     anvil.time_travel(cfg.withdrawal_delay_secs + 1).await;
     automine(&anvil, false).await;
     let n1 = nonce(&p).await;
@@ -390,31 +410,19 @@ async fn reverts_fail_without_a_nonce(b: Backend) {
     );
     // ...so the next intent takes the one after it.
     automine(&anvil, true).await;
-    m.submit("deposit:2", "deposit", d.vault.0, deposit(), wei(1))
-        .await
-        .unwrap();
-    let [dep] = pump_until(&m, &anvil, &["deposit:2"], IntentState::Final, false)
-        .await
-        .try_into()
-        .unwrap();
+    submit_deposit(&m, &d, "deposit:2", 1).await;
+    let dep = finalized(&m, &anvil, "deposit:2", false).await;
     assert_eq!(dep.nonce, Some(n1 + 2));
     srv.finish().await;
 }
 
 async fn restart_never_sends_twice(b: Backend) {
-    let anvil = Anvil::spawn().await;
-    let srv = TestServer::start(b).await;
-    let cfg = chain_cfg(&srv, &anvil.url);
-    let d = deploy(&cfg).await;
-    let p = anvil.provider();
-    let n0 = nonce(&p).await;
+    let (anvil, srv, cfg, d, p, n0) = deployed(b, |_| {}).await;
     automine(&anvil, false).await;
 
     // Sent, then the process goes away; a new manager rebroadcasts the same transaction.
     let m = manager(&srv, &cfg);
-    m.submit("deposit:1", "deposit", d.vault.0, deposit(), wei(1000))
-        .await
-        .unwrap();
+    submit_deposit(&m, &d, "deposit:1", 1000).await;
     assert_eq!(m.pump().await.unwrap().sent, 1);
     let sent = intent(&m, "deposit:1").await;
     assert_eq!(sent.state, IntentState::Sent);
@@ -437,9 +445,7 @@ async fn restart_never_sends_twice(b: Backend) {
 
     // Recorded but never broadcast (a crash between the write and the broadcast, as if the
     // node never heard of it): the restarted manager broadcasts the recorded transaction.
-    m.submit("deposit:2", "deposit", d.vault.0, deposit(), wei(2))
-        .await
-        .unwrap();
+    submit_deposit(&m, &d, "deposit:2", 2).await;
     assert_eq!(m.pump().await.unwrap().sent, 1);
     let sent = intent(&m, "deposit:2").await;
     anvil
@@ -450,10 +456,7 @@ async fn restart_never_sends_twice(b: Backend) {
     let m = manager(&srv, &cfg);
     assert_eq!(m.pump().await.unwrap(), PumpReport::default());
     assert_eq!(pool(&anvil).await, vec![(n0 + 1, sent.tx_hash.unwrap())]);
-    let [done] = pump_until(&m, &anvil, &["deposit:2"], IntentState::Final, true)
-        .await
-        .try_into()
-        .unwrap();
+    let done = finalized(&m, &anvil, "deposit:2", true).await;
     assert_eq!((done.nonce, done.tx_hash), (sent.nonce, sent.tx_hash));
     assert_eq!(vault_balance(&p, &d).await, wei(1002));
 
@@ -463,21 +466,14 @@ async fn restart_never_sends_twice(b: Backend) {
     let n1 = nonce(&p).await;
     assert_eq!(n1, n0 + 3);
     let m = manager(&srv, &cfg);
-    m.submit("deposit:3", "deposit", d.vault.0, deposit(), wei(3))
-        .await
-        .unwrap();
-    let [done] = pump_until(&m, &anvil, &["deposit:3"], IntentState::Final, false)
-        .await
-        .try_into()
-        .unwrap();
+    submit_deposit(&m, &d, "deposit:3", 3).await;
+    let done = finalized(&m, &anvil, "deposit:3", false).await;
     assert_eq!(done.nonce, Some(n1));
 
     // The same while this manager runs on (its counter is stale): the node refuses the nonce,
     // the intent goes back to pending and is sent again with the next free nonce.
     send_external(&anvil).await;
-    m.submit("deposit:4", "deposit", d.vault.0, deposit(), wei(4))
-        .await
-        .unwrap();
+    submit_deposit(&m, &d, "deposit:4", 4).await;
     assert_eq!(m.pump().await.unwrap().sent, 1);
     let refused = intent(&m, "deposit:4").await;
     assert_eq!(
@@ -486,10 +482,7 @@ async fn restart_never_sends_twice(b: Backend) {
     );
     let r = m.pump().await.unwrap();
     assert_eq!(r.sent, 1, "re-queued and sent again: {r:?}");
-    let [done] = pump_until(&m, &anvil, &["deposit:4"], IntentState::Final, false)
-        .await
-        .try_into()
-        .unwrap();
+    let done = finalized(&m, &anvil, "deposit:4", false).await;
     assert_eq!(done.nonce, Some(n1 + 2));
     assert_eq!(done.attempts, 1);
     assert_eq!(nonce(&p).await, n1 + 3);
@@ -498,28 +491,19 @@ async fn restart_never_sends_twice(b: Backend) {
 }
 
 async fn bumps_fees_when_stuck(b: Backend) {
-    let anvil = Anvil::spawn().await;
-    let srv = TestServer::start(b).await;
-    let mut cfg = chain_cfg(&srv, &anvil.url);
-    cfg.fee_bump_blocks = 3;
-    cfg.fee_bump_percent = 25;
-    let d = deploy(&cfg).await;
-    let p = anvil.provider();
-    let n0 = nonce(&p).await;
+    let (anvil, srv, cfg, d, p, n0) = deployed(b, |cfg| {
+        cfg.fee_bump_blocks = 3;
+        cfg.fee_bump_percent = 25;
+    })
+    .await;
     let m = manager(&srv, &cfg);
     automine(&anvil, false).await;
 
-    m.submit("deposit:1", "deposit", d.vault.0, deposit(), wei(1000))
-        .await
-        .unwrap();
+    submit_deposit(&m, &d, "deposit:1", 1000).await;
     assert_eq!(m.pump().await.unwrap().sent, 1);
     let first = intent(&m, "deposit:1").await;
     let h1 = first.tx_hash.unwrap();
-    let tx1 = p
-        .get_transaction_by_hash(h1)
-        .await
-        .unwrap()
-        .expect("in the pool");
+    let tx1 = in_pool(&p, h1).await;
     // The transaction disappears from the pool (evicted, or never propagated).
     anvil.rpc("anvil_dropTransaction", json!([h1])).await;
     // Fewer than fee_bump_blocks: nothing is re-signed.
@@ -537,11 +521,7 @@ async fn bumps_fees_when_stuck(b: Backend) {
     let h2 = bumped.tx_hash.unwrap();
     assert_ne!(h2, h1);
     assert_eq!(row(&srv, "deposit:1").await.hashes, format!("{h1},{h2}"));
-    let tx2 = p
-        .get_transaction_by_hash(h2)
-        .await
-        .unwrap()
-        .expect("in the pool");
+    let tx2 = in_pool(&p, h2).await;
     use alloy::consensus::Transaction as _;
     assert!(
         tx2.max_fee_per_gas() >= tx1.max_fee_per_gas() * 125 / 100,
@@ -574,16 +554,10 @@ async fn bumps_fees_when_stuck(b: Backend) {
     let mut capped = cfg.clone();
     capped.max_fee_per_gas_wei = base * 2;
     let m = manager(&srv, &capped);
-    m.submit("deposit:2", "deposit", d.vault.0, deposit(), wei(2))
-        .await
-        .unwrap();
+    submit_deposit(&m, &d, "deposit:2", 2).await;
     assert_eq!(m.pump().await.unwrap().sent, 1);
     let h = intent(&m, "deposit:2").await.tx_hash.unwrap();
-    let tx = p
-        .get_transaction_by_hash(h)
-        .await
-        .unwrap()
-        .expect("in the pool");
+    let tx = in_pool(&p, h).await;
     assert_eq!(tx.max_fee_per_gas(), base * 2);
     anvil.rpc("anvil_dropTransaction", json!([h])).await;
     anvil.mine(cfg.fee_bump_blocks).await;
@@ -596,24 +570,17 @@ async fn bumps_fees_when_stuck(b: Backend) {
         vec![(n0 + 1, h)],
         "rebroadcast at the cap"
     );
-    pump_until(&m, &anvil, &["deposit:2"], IntentState::Final, true).await;
+    finalized(&m, &anvil, "deposit:2", true).await;
     assert_eq!(vault_balance(&p, &d).await, wei(1002));
     srv.finish().await;
 }
 
 async fn reorg_rebroadcasts(b: Backend) {
-    let anvil = Anvil::spawn().await;
-    let srv = TestServer::start(b).await;
-    let mut cfg = chain_cfg(&srv, &anvil.url);
-    let d = deploy(&cfg).await;
+    let (anvil, srv, mut cfg, d, p, n0) = deployed(b, |_| {}).await;
     cfg.confirmations = 3;
-    let p = anvil.provider();
-    let n0 = nonce(&p).await;
     let m = manager(&srv, &cfg);
 
-    m.submit("deposit:1", "deposit", d.vault.0, deposit(), wei(1000))
-        .await
-        .unwrap();
+    submit_deposit(&m, &d, "deposit:1", 1000).await;
     assert_eq!(m.pump().await.unwrap().sent, 1);
     let r = m.pump().await.unwrap();
     assert_eq!((r.mined, r.finalized), (1, 0), "{r:?}");
@@ -640,10 +607,7 @@ async fn reorg_rebroadcasts(b: Backend) {
     let r = m.pump().await.unwrap();
     assert_eq!(r.rebroadcast, 1, "{r:?}");
     assert_eq!(intent(&m, "deposit:1").await.state, IntentState::Sent);
-    let [done] = pump_until(&m, &anvil, &["deposit:1"], IntentState::Final, true)
-        .await
-        .try_into()
-        .unwrap();
+    let done = finalized(&m, &anvil, "deposit:1", true).await;
     assert_eq!(done.tx_hash, mined.tx_hash, "the same signed transaction");
     assert!(done.block_number.unwrap() > block);
     assert_eq!(done.attempts, 1);
@@ -656,9 +620,7 @@ async fn reorg_rebroadcasts(b: Backend) {
     assert_eq!(vault_balance(&p, &d).await, wei(1000), "executed once");
 
     // A reorg that moves a mined transaction to another block: the new block is recorded.
-    m.submit("deposit:2", "deposit", d.vault.0, deposit(), wei(2))
-        .await
-        .unwrap();
+    submit_deposit(&m, &d, "deposit:2", 2).await;
     assert_eq!(m.pump().await.unwrap().sent, 1);
     m.pump().await.unwrap();
     let mined = intent(&m, "deposit:2").await;
@@ -673,10 +635,7 @@ async fn reorg_rebroadcasts(b: Backend) {
         .unwrap()
         .expect("re-included");
     assert_eq!(moved.block_number, Some(mined.block_number.unwrap() - 1));
-    let [done] = pump_until(&m, &anvil, &["deposit:2"], IntentState::Final, true)
-        .await
-        .try_into()
-        .unwrap();
+    let done = finalized(&m, &anvil, "deposit:2", true).await;
     let receipt = p
         .get_transaction_receipt(done.tx_hash.unwrap())
         .await
@@ -723,18 +682,13 @@ async fn rpc_down_loses_nothing(b: Backend) {
     assert_ne!(d.vault.0, vault);
     let p = anvil.provider();
     let m = manager(&srv, &cfg);
-    let [done] = pump_until(&m, &anvil, &["deposit:1"], IntentState::Final, false)
-        .await
-        .try_into()
-        .unwrap();
+    let done = finalized(&m, &anvil, "deposit:1", false).await;
     assert_eq!(done.nonce, Some(nonce(&p).await - 1));
     assert_eq!(p.get_balance(vault).await.unwrap(), wei(5));
 
     // The chain goes away with a transaction in flight: the pass fails, the intent stays sent.
     automine(&anvil, false).await;
-    m.submit("deposit:2", "deposit", d.vault.0, deposit(), wei(2))
-        .await
-        .unwrap();
+    submit_deposit(&m, &d, "deposit:2", 2).await;
     assert_eq!(m.pump().await.unwrap().sent, 1);
     drop(anvil);
     let e = m.pump().await.unwrap_err();
@@ -751,13 +705,8 @@ async fn rpc_down_loses_nothing(b: Backend) {
 /// told it is not the leader refuses to pump at all.
 async fn deposed_leader_never_sends(b: Backend) {
     use imo_oracle::cluster::{Lease, lease};
-    let anvil = Anvil::spawn().await;
-    let srv = TestServer::start(b).await;
-    let cfg = chain_cfg(&srv, &anvil.url);
-    let d = deploy(&cfg).await;
-    let p = anvil.provider();
+    let (anvil, srv, cfg, d, p, n0) = deployed(b, |_| {}).await;
     let (old, new) = (manager(&srv, &cfg), manager(&srv, &cfg));
-    let n0 = nonce(&p).await;
     let db = srv.oracle.db.clone();
     let a = Lease::new(db.clone(), "chain", "a", 500);
     let term_a = a.acquire().await.unwrap().expect("free").fence;
@@ -766,9 +715,7 @@ async fn deposed_leader_never_sends(b: Backend) {
     let e = new.pump().await.unwrap_err();
     assert_eq!(e.code(), "not_leader", "{e}");
 
-    old.submit("deposit:1", "deposit", d.vault.0, deposit(), wei(1000))
-        .await
-        .unwrap();
+    submit_deposit(&old, &d, "deposit:1", 1000).await;
     // a's term lapses (database time) and b takes the lease; `old` is not told.
     eventually(
         "a's term lapses",
@@ -793,10 +740,7 @@ async fn deposed_leader_never_sends(b: Backend) {
     new.set_fence(Some(term_b));
     let r = new.pump().await.unwrap();
     assert_eq!(r.sent, 1, "{r:?}");
-    let [done] = pump_until(&new, &anvil, &["deposit:1"], IntentState::Final, false)
-        .await
-        .try_into()
-        .unwrap();
+    let done = finalized(&new, &anvil, "deposit:1", false).await;
     assert_eq!(done.nonce, Some(n0));
     assert_eq!(done.attempts, 1);
     assert_eq!(nonce(&p).await, n0 + 1, "sent once, by the leader");

@@ -96,31 +96,30 @@ async fn invalid_models_are_rejected(b: Backend) {
     let err = p.upload_model(&bad_price, valid.clone()).await.unwrap_err();
     assert_eq!(err.status(), Some(StatusCode::BAD_REQUEST));
 
-    // Wrong content type: 415.
-    let resp = p
-        .request(reqwest::Method::POST, "/v1/models?name=json")
-        .header("content-type", "application/json")
-        .body(valid.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_error(
-        resp,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-        "",
-    )
-    .await;
-
-    // Missing name: 400 in our error format.
-    let resp = p
-        .request(reqwest::Method::POST, "/v1/models")
-        .header("content-type", "application/octet-stream")
-        .body(valid.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_error(resp, StatusCode::BAD_REQUEST, "bad_request", "").await;
+    // Wrong content type: 415; missing name: 400; both in our error format.
+    for (path, content_type, status, code) in [
+        (
+            "/v1/models?name=json",
+            "application/json",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            "/v1/models",
+            "application/octet-stream",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+    ] {
+        let resp = p
+            .request(reqwest::Method::POST, path)
+            .header("content-type", content_type)
+            .body(valid.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_error(resp, status, code, path).await;
+    }
 
     assert_clean(&srv).await;
     assert_eq!(
