@@ -27,9 +27,7 @@ use alloy::{
     rpc::types::Log,
     sol_types::{SolCall, SolEvent},
 };
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tracing::{info, instrument, warn};
@@ -366,8 +364,7 @@ impl Defender {
             created_at_ms: Set(now),
             updated_at_ms: Set(now),
         };
-        let inserted =
-            crate::db::insert_new(&self.ctx.db, row, disputes::Column::GameId).await?;
+        let inserted = crate::db::insert_new(&self.ctx.db, row, disputes::Column::GameId).await?;
         if inserted {
             metrics::counter!("imo_disputes_opened_total").increment(1);
             info!(game = %e.gameId, challenger = %e.challenger, client = %e.client, "dispute: game opened against us");

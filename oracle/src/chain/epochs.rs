@@ -713,8 +713,7 @@ impl EpochMachine {
                     let row = challenge_row(&log, now);
                     let Some(row) = row else { return Ok(false) };
                     let id = *row.id.as_ref();
-                    let inserted =
-                        crate::db::insert_new(db, row, challenges::Column::Id).await?;
+                    let inserted = crate::db::insert_new(db, row, challenges::Column::Id).await?;
                     if inserted {
                         warn!(challenge = id, "challenge opened against an attestation");
                         seen.lock()
