@@ -479,21 +479,33 @@ def run(args):
     workdirs = []
     try:
         for name in [p for p in PEERS if p != "bare" and p in args.peers]:
-            t0 = time.monotonic()
-            workdir = tempfile.mkdtemp(prefix=f"imo-peers-{name}-")
-            workdirs.append((name, workdir))
-            try:
-                if name == "imo":
-                    if not binary.exists():
-                        raise RuntimeError(f"{binary} is missing (make bench builds target/release/imo)")
-                    targets[name] = imo_server(stack, binary, workdir, models)
-                else:
-                    targets[name] = python_peer(stack, name, workdir, models)
-                print(f"[peers] {name} ready in {time.monotonic() - t0:.1f} s", file=sys.stderr)
-            except Exception as e:  # noqa: BLE001 - the peer is reported as failed, with why
-                reason = f"{type(e).__name__}: {e}"
-                print(f"[peers] {name} could not run: {reason}", file=sys.stderr)
-                peers[name].update(status="failed", reason=reason)
+            # A third-party peer that fails to start is started once more: PyTriton's model
+            # handshake is sometimes refused while its 2 x 8 instances start on 2 busy cores.
+            attempts = 1 if name == "imo" else 2
+            for attempt in range(1, attempts + 1):
+                t0 = time.monotonic()
+                entered = len(stack.entered)
+                workdir = tempfile.mkdtemp(prefix=f"imo-peers-{name}-")
+                workdirs.append((name, workdir))
+                try:
+                    if name == "imo":
+                        if not binary.exists():
+                            raise RuntimeError(f"{binary} is missing (make bench builds target/release/imo)")
+                        targets[name] = imo_server(stack, binary, workdir, models)
+                    else:
+                        targets[name] = python_peer(stack, name, workdir, models)
+                    print(f"[peers] {name} ready in {time.monotonic() - t0:.1f} s", file=sys.stderr)
+                    break
+                except Exception as e:  # noqa: BLE001 - the peer is reported as failed, with why
+                    reason = f"{type(e).__name__}: {e}"
+                    while len(stack.entered) > entered:  # this attempt's server, stopped
+                        stack.entered.pop().__exit__(None, None, None)
+                    if attempt < attempts:
+                        first = reason.strip().splitlines()[0]
+                        print(f"[peers] {name} did not start ({first}); starting it once more", file=sys.stderr)
+                        continue
+                    print(f"[peers] {name} could not run: {reason}", file=sys.stderr)
+                    peers[name].update(status="failed", reason=reason)
 
         for c in models:
             outs, ref = refs[c["name"]]
