@@ -59,6 +59,18 @@ struct Account {
     term: i64,
 }
 
+impl Account {
+    /// Takes what the database holds of the client (cluster mode), keeping what is in flight
+    /// here.
+    fn set_held(&mut self, h: &crate::cluster::balance::Held) {
+        self.balance = h.balance;
+        self.spent = h.spent;
+        self.credited = h.credited;
+        self.held = h.held;
+        self.cap = h.cap;
+    }
+}
+
 /// A caller's balance as reported by the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct BalanceView {
@@ -510,11 +522,7 @@ impl Ledger {
     ) {
         let mut accounts = self.inner.accounts();
         let a = accounts.entry(address).or_default();
-        a.balance = held.balance;
-        a.spent = held.spent;
-        a.credited = held.credited;
-        a.held = held.held;
-        a.cap = held.cap;
+        a.set_held(held);
         a.lease = lease;
         a.term = term;
     }
@@ -851,16 +859,7 @@ async fn commit_batch(ledger: &Ledger, batch: &mut Vec<Job>) {
             Ok(l) => locked = Some(l),
             Err(e) => {
                 error!(error = %e, jobs = batch.len(), "ledger batch failed; nothing was charged");
-                for job in batch.drain(..) {
-                    if let Write::Receipt(r) = &job.write {
-                        ledger.release(r.client, r.price_wei.0);
-                    }
-                    let _ = job.done.send(Err(match &e {
-                        OracleError::NotLeader(m) => OracleError::NotLeader(m.clone()),
-                        OracleError::NotMember(m) => OracleError::NotMember(m.clone()),
-                        e => OracleError::Database(e.to_string()),
-                    }));
-                }
+                answer(ledger, batch.drain(..), &Err(e));
                 return;
             }
         }
@@ -892,15 +891,20 @@ async fn commit_batch(ledger: &Ledger, batch: &mut Vec<Job>) {
     if let Err(e) = &result {
         error!(error = %e, jobs = kept.len(), "ledger batch failed; nothing was charged");
     }
-    for (job, _) in kept {
-        let outcome = match &result {
-            Ok(()) => Ok(()),
-            Err(OracleError::NotLeader(m)) => Err(OracleError::NotLeader(m.clone())),
-            Err(OracleError::NotMember(m)) => Err(OracleError::NotMember(m.clone())),
-            Err(e) => Err(OracleError::Database(e.to_string())),
-        };
+    answer(ledger, kept.into_iter().map(|(job, _)| job), &result);
+}
+
+/// Answers every job of a batch with the batch's `result`: a fencing error as it is (the caller
+/// retries on another replica), any other failure as a database error. A receipt that was not
+/// made durable is not charged: its reservation is given back.
+fn answer(ledger: &Ledger, jobs: impl IntoIterator<Item = Job>, result: &Result<()>) {
+    for job in jobs {
+        let outcome = result.as_ref().map(|_| ()).map_err(|e| match e {
+            OracleError::NotLeader(m) => OracleError::NotLeader(m.clone()),
+            OracleError::NotMember(m) => OracleError::NotMember(m.clone()),
+            e => OracleError::Database(e.to_string()),
+        });
         if let (Err(_), Write::Receipt(r)) = (&outcome, &job.write) {
-            // Not durable, so not charged: give the reservation back.
             ledger.release(r.client, r.price_wei.0);
         }
         let _ = job.done.send(outcome);
@@ -931,15 +935,9 @@ fn plan(
     let accounts = ledger.inner.accounts();
     let base = |addr: Address| match locked {
         Some(l) => {
-            let h = l.held.get(&addr).copied().unwrap_or_default();
-            Account {
-                balance: h.balance,
-                spent: h.spent,
-                credited: h.credited,
-                held: h.held,
-                cap: h.cap,
-                ..Account::default()
-            }
+            let mut a = Account::default();
+            a.set_held(&l.held.get(&addr).copied().unwrap_or_default());
+            a
         }
         None => accounts.get(&addr).copied().unwrap_or_default(),
     };

@@ -271,17 +271,20 @@ class Server:
         return "\n".join(text[-lines:])
 
     def wait_ready(self, ready, what):
-        """Polls `ready()` (True when ready) until the deadline; fails when the process exits."""
+        """Asks `ready()` (True when ready) until the deadline, between asks waiting up to 0.1 s
+        for the process to exit; fails when it exits."""
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}) before {what}:\n{self.log_tail()}")
             try:
                 if ready():
                     return
             except Exception:  # noqa: BLE001 - not up yet
                 pass
-            time.sleep(0.1)
+            try:
+                self.proc.wait(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                continue
+            raise RuntimeError(f"{self.name} exited ({self.proc.returncode}) before {what}:\n{self.log_tail()}")
         raise RuntimeError(f"{self.name}: no {what} within {READY_TIMEOUT_S} s:\n{self.log_tail()}")
 
     def __exit__(self, *exc):
