@@ -144,12 +144,11 @@ impl SignedAck {
 
 /// Inserts or replaces a client's acknowledgement of an epoch (inside the ledger writer's
 /// transaction).
-pub(crate) async fn upsert<C: ConnectionTrait>(
-    db: &C,
+pub(crate) fn upsert_statement(
     row: acknowledgements::ActiveModel,
-) -> Result<()> {
-    crate::db::upsert_all(
-        db,
+    backend: sea_orm::DbBackend,
+) -> Option<sea_orm::Statement> {
+    crate::db::upsert_statement(
         vec![row],
         acknowledgements::Column::Id,
         [
@@ -158,9 +157,8 @@ pub(crate) async fn upsert<C: ConnectionTrait>(
             acknowledgements::Column::Signature,
             acknowledgements::Column::ReceivedAtMs,
         ],
+        backend,
     )
-    .await?;
-    Ok(())
 }
 
 /// The amount a stored acknowledgement acknowledges.

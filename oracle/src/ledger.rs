@@ -28,14 +28,15 @@
 use std::{collections::HashMap, sync::Arc};
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QueryTrait, Statement, TransactionTrait,
 };
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, instrument};
 
 use crate::{
     clock::SharedClock,
-    db::{balances, chain_events, credits, receipts, vault_accounts},
+    db::{balances, chain_events, credits, direct::DirectSqlite, receipts, vault_accounts},
     error::{OracleError, Result},
     receipts::ReceiptRecord,
     types::{Address, Wei},
@@ -233,7 +234,8 @@ fn parse_wei(s: &str) -> Result<u128> {
 }
 
 impl Ledger {
-    /// Starts the ledger and its writer task (on the current tokio runtime).
+    /// Starts the ledger and its writer task (on the current tokio runtime). On a SQLite file the
+    /// writer commits on a connection of its own ([`DirectSqlite`]), opened here.
     ///
     /// In `chain_mode` balances come from vault events only ([`Ledger::apply_chain_event`]),
     /// admin credits are refused, and every call must also fit under the client's signed cap.
@@ -242,7 +244,8 @@ impl Ledger {
         max_batch: usize,
         chain_mode: bool,
         clock: SharedClock,
-    ) -> Self {
+    ) -> Result<Self> {
+        let direct = DirectSqlite::beside(&db)?;
         let (tx, rx) = mpsc::channel(max_batch.max(1) * 4);
         let inner = Arc::new(Inner {
             db,
@@ -256,8 +259,8 @@ impl Ledger {
             gates: Default::default(),
         });
         let ledger = Self { inner };
-        tokio::spawn(writer(ledger.clone(), rx, max_batch.max(1)));
-        ledger
+        tokio::spawn(writer(ledger.clone(), rx, max_batch.max(1), direct));
+        Ok(ledger)
     }
 
     /// Cluster mode: every replica meters from balance leases (see the module docs), taking
@@ -730,7 +733,12 @@ impl Ledger {
 }
 
 /// The single writer: drains up to `max_batch` jobs, commits them in one transaction, answers.
-async fn writer(ledger: Ledger, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+async fn writer(
+    ledger: Ledger,
+    mut rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    mut direct: Option<DirectSqlite>,
+) {
     let mut incoming = Vec::with_capacity(max_batch);
     let mut batch = Vec::with_capacity(max_batch);
     // Receipts of epochs up to this one are refused (their epoch is closed).
@@ -746,7 +754,7 @@ async fn writer(ledger: Ledger, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
                 Write::Stop => stop = Some(job),
                 Write::Freeze(epoch) => {
                     // Everything before the barrier commits first.
-                    commit_batch(&ledger, &mut batch).await;
+                    commit_batch(&ledger, &mut batch, direct.as_mut()).await;
                     frozen = Some(frozen.map_or(epoch, |f| f.max(epoch)));
                     let _ = job.done.send(Ok(()));
                 }
@@ -762,7 +770,7 @@ async fn writer(ledger: Ledger, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
                 _ => batch.push(job),
             }
         }
-        commit_batch(&ledger, &mut batch).await;
+        commit_batch(&ledger, &mut batch, direct.as_mut()).await;
     }
     // Stopped: nothing more is accepted; whatever raced in is refused, uncharged.
     rx.close();
@@ -849,7 +857,7 @@ async fn lock_batch(ledger: &Ledger, batch: &[Job]) -> Result<Locked> {
     Ok(Locked { txn, me, held })
 }
 
-async fn commit_batch(ledger: &Ledger, batch: &mut Vec<Job>) {
+async fn commit_batch(ledger: &Ledger, batch: &mut Vec<Job>, direct: Option<&mut DirectSqlite>) {
     if batch.is_empty() {
         return;
     }
@@ -886,7 +894,7 @@ async fn commit_batch(ledger: &Ledger, batch: &mut Vec<Job>) {
         }
         return;
     }
-    let result = write_batch(ledger, &kept, &next, locked).await;
+    let result = write_batch(ledger, &kept, &next, locked, direct).await;
     metrics::histogram!("imo_ledger_batch_size").record(kept.len() as f64);
     if let Err(e) = &result {
         error!(error = %e, jobs = kept.len(), "ledger batch failed; nothing was charged");
@@ -1036,17 +1044,14 @@ fn plan(
     (next, verdicts)
 }
 
-async fn write_batch(
-    ledger: &Ledger,
+/// The statements that write a batch: its rows, and the new state of every account it touches.
+fn batch_statements(
     batch: &[(Job, Verdict)],
     next: &HashMap<Address, Account>,
-    locked: Option<Locked>,
-) -> Result<()> {
-    let now = ledger.inner.clock.now_ms();
-    let (txn, leases) = match locked {
-        Some(l) => (l.txn, Some((l.me, l.held))),
-        None => (ledger.inner.db.begin().await?, None),
-    };
+    now: i64,
+    backend: DbBackend,
+) -> Vec<Statement> {
+    let mut statements = vec![];
     let receipt_rows: Vec<receipts::ActiveModel> = batch
         .iter()
         .filter_map(|(j, _)| match &j.write {
@@ -1056,9 +1061,7 @@ async fn write_batch(
         .collect();
     // 13 columns x 1000 rows stays under PostgreSQL's 65535 bind parameters.
     for chunk in receipt_rows.chunks(1000) {
-        receipts::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
+        statements.push(receipts::Entity::insert_many(chunk.to_vec()).build(backend));
     }
     let credit_rows: Vec<credits::ActiveModel> = batch
         .iter()
@@ -1079,9 +1082,7 @@ async fn write_batch(
         })
         .collect();
     if !credit_rows.is_empty() {
-        credits::Entity::insert_many(credit_rows)
-            .exec_without_returning(&txn)
-            .await?;
+        statements.push(credits::Entity::insert_many(credit_rows).build(backend));
     }
     let event_rows: Vec<chain_events::ActiveModel> = batch
         .iter()
@@ -1121,11 +1122,8 @@ async fn write_batch(
                 }
             })
             .collect();
-        chain_events::Entity::insert_many(event_rows)
-            .exec_without_returning(&txn)
-            .await?;
-        crate::db::upsert_all(
-            &txn,
+        statements.push(chain_events::Entity::insert_many(event_rows).build(backend));
+        statements.extend(crate::db::upsert_statement(
             vault_rows,
             vault_accounts::Column::Address,
             [
@@ -1133,19 +1131,15 @@ async fn write_batch(
                 vault_accounts::Column::CapWei,
                 vault_accounts::Column::UpdatedAtMs,
             ],
-        )
-        .await?;
+            backend,
+        ));
     }
-    let ack_rows: Vec<_> = batch
-        .iter()
-        .filter_map(|(j, _)| match &j.write {
-            Write::Ack(a) => Some(a.row(now)),
-            _ => None,
-        })
-        .collect();
-    for row in ack_rows {
-        crate::acks::upsert(&txn, row).await?;
-    }
+    // One statement per acknowledgement: a batch may replace the same one twice, which one
+    // upsert of both rows could not.
+    statements.extend(batch.iter().filter_map(|(j, _)| match &j.write {
+        Write::Ack(a) => crate::acks::upsert_statement(a.row(now), backend),
+        _ => None,
+    }));
     let balance_rows: Vec<balances::ActiveModel> = next
         .iter()
         .map(|(addr, a)| balances::ActiveModel {
@@ -1156,8 +1150,7 @@ async fn write_batch(
             updated_at_ms: Set(now),
         })
         .collect();
-    crate::db::upsert_all(
-        &txn,
+    statements.extend(crate::db::upsert_statement(
         balance_rows,
         balances::Column::Address,
         [
@@ -1166,43 +1159,71 @@ async fn write_batch(
             balances::Column::CreditedWei,
             balances::Column::UpdatedAtMs,
         ],
-    )
-    .await?;
+        backend,
+    ));
+    statements
+}
+
+async fn write_batch(
+    ledger: &Ledger,
+    batch: &[(Job, Verdict)],
+    next: &HashMap<Address, Account>,
+    locked: Option<Locked>,
+    direct: Option<&mut DirectSqlite>,
+) -> Result<()> {
+    let now = ledger.inner.clock.now_ms();
+    let statements = batch_statements(batch, next, now, ledger.inner.db.get_database_backend());
     // Cluster mode: the receipts are charged to this replica's leases first (then to what no
     // replica held); a recalled lease keeps only what calls in flight still need.
     let mut new_leases: Vec<(Address, u128)> = vec![];
-    if let Some((me, held)) = &leases {
-        let mut charged: HashMap<Address, u128> = HashMap::new();
-        for (j, _) in batch {
-            if let Write::Receipt(r) = &j.write {
-                *charged.entry(r.client).or_default() += r.price_wei.0;
+    let mut term = None;
+    match (locked, direct) {
+        (Some(Locked { txn, me, held }), _) => {
+            for s in statements {
+                txn.execute_raw(s).await?;
             }
+            let mut charged: HashMap<Address, u128> = HashMap::new();
+            for (j, _) in batch {
+                if let Write::Receipt(r) = &j.write {
+                    *charged.entry(r.client).or_default() += r.price_wei.0;
+                }
+            }
+            for (addr, amount) in charged {
+                let h = held.get(&addr).copied().unwrap_or_default();
+                let mut lease = h.own.saturating_sub(amount);
+                if h.recalled {
+                    let in_flight = ledger
+                        .inner
+                        .accounts()
+                        .get(&addr)
+                        .map_or(0, |a| a.reserved.saturating_sub(amount));
+                    lease = lease.min(in_flight);
+                }
+                if lease != h.own || h.recalled {
+                    crate::cluster::balance::set_own(&txn, &me, addr, lease, now).await?;
+                }
+                new_leases.push((addr, lease));
+            }
+            txn.commit().await?;
+            term = Some(me.token);
         }
-        for (addr, amount) in charged {
-            let h = held.get(&addr).copied().unwrap_or_default();
-            let mut lease = h.own.saturating_sub(amount);
-            if h.recalled {
-                let in_flight = ledger
-                    .inner
-                    .accounts()
-                    .get(&addr)
-                    .map_or(0, |a| a.reserved.saturating_sub(amount));
-                lease = lease.min(in_flight);
+        // SQLite: one synchronous call on the writer's own connection (see `db::direct`).
+        (None, Some(direct)) => direct.commit(&statements)?,
+        (None, None) => {
+            let txn = ledger.inner.db.begin().await?;
+            for s in statements {
+                txn.execute_raw(s).await?;
             }
-            if lease != h.own || h.recalled {
-                crate::cluster::balance::set_own(&txn, me, addr, lease, now).await?;
-            }
-            new_leases.push((addr, lease));
+            txn.commit().await?;
         }
     }
-    txn.commit().await?;
 
     let mut accounts = ledger.inner.accounts();
-    if let Some((me, _)) = &leases {
+    if let Some(term) = term {
         for (addr, lease) in &new_leases {
             let a = accounts.entry(*addr).or_default();
             a.lease = *lease;
-            a.term = me.token;
+            a.term = term;
         }
     }
     for (job, _) in batch {
@@ -1442,6 +1463,167 @@ impl ReceiptQueries {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    async fn sqlite(dir: &std::path::Path, name: &str) -> DatabaseConnection {
+        let db = crate::db::connect(&crate::config::DatabaseConfig {
+            url: format!("sqlite://{}/{name}.db?mode=rwc", dir.display()),
+            max_connections: 2,
+            connect_timeout_secs: 5,
+        })
+        .await
+        .unwrap();
+        crate::db::migrate(&db).await.unwrap();
+        db
+    }
+
+    fn job(write: Write) -> (Job, Verdict) {
+        (
+            Job {
+                write,
+                done: oneshot::channel().0,
+            },
+            Verdict::Apply,
+        )
+    }
+
+    /// A batch of every kind the hot path and the chain follower write: two receipts, a credit,
+    /// a deposit and a refused deposit (vault rows), and the accounts they lead to.
+    fn mixed_batch() -> (Vec<(Job, Verdict)>, HashMap<Address, Account>) {
+        let client: Address = "0x00000000000000000000000000000000000000c1"
+            .parse()
+            .unwrap();
+        let receipt = |id: &str| ReceiptRecord {
+            id: id.into(),
+            epoch: 7,
+            model_id: "m1".into(),
+            model_name: "it's \"quoted\"".into(),
+            weights_root: format!("0x{}", "ab".repeat(32)),
+            client,
+            price_wei: Wei(u128::MAX / 3),
+            input_hash: format!("0x{}", "01".repeat(32)),
+            output_hash: format!("0x{}", "02".repeat(32)),
+            fingerprint: "ort-1.22|cpu".into(),
+            fingerprint_hash: format!("0x{}", "03".repeat(32)),
+            timestamp_ms: 1_795_305_600_123,
+            signature: format!("0x{}", "04".repeat(65)),
+        };
+        let event = |id: &str, effect| ChainEvent {
+            id: id.into(),
+            block_number: 12,
+            block_hash: format!("0x{}", "05".repeat(32)),
+            tx_hash: format!("0x{}", "06".repeat(32)),
+            event: "Deposited".into(),
+            account: client,
+            amount: 5,
+            effect,
+        };
+        let mut batch = vec![
+            job(Write::Receipt(receipt("01JDQ0000000000000000000A1"))),
+            job(Write::Receipt(receipt("01JDQ0000000000000000000A2"))),
+            job(Write::Credit {
+                id: "c1".into(),
+                address: client,
+                amount: 9,
+                source: "admin".into(),
+            }),
+            job(Write::Chain(event("e1", ChainEffect::Credit(5)))),
+        ];
+        let mut refused = job(Write::Chain(event("e2", ChainEffect::Unrepresentable)));
+        refused.1 = Verdict::RecordOnly;
+        batch.push(refused);
+        let account = Account {
+            balance: u128::MAX - 1,
+            spent: 42,
+            credited: 7,
+            held: 3,
+            cap: 11,
+            ..Default::default()
+        };
+        (batch, HashMap::from([(client, account)]))
+    }
+
+    async fn tables(db: &DatabaseConnection) -> String {
+        format!(
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            receipts::Entity::find().all(db).await.unwrap(),
+            credits::Entity::find().all(db).await.unwrap(),
+            chain_events::Entity::find().all(db).await.unwrap(),
+            vault_accounts::Entity::find().all(db).await.unwrap(),
+            balances::Entity::find().all(db).await.unwrap(),
+        )
+    }
+
+    /// The writer's own SQLite connection and the pool write the same rows for the same batch:
+    /// the statements are the same, and every bound value (text, integers, a quote in a name,
+    /// amounts past 2^64) arrives as sqlx would bind it.
+    #[tokio::test]
+    async fn direct_and_pooled_commits_write_the_same_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let (batch, next) = mixed_batch();
+        let statements = batch_statements(&batch, &next, 1_000, DbBackend::Sqlite);
+
+        let direct_db = sqlite(dir.path(), "direct").await;
+        let mut direct = DirectSqlite::beside(&direct_db)
+            .unwrap()
+            .expect("a SQLite file");
+        direct.commit(&statements).unwrap();
+
+        let pooled_db = sqlite(dir.path(), "pooled").await;
+        let txn = pooled_db.begin().await.unwrap();
+        for s in statements {
+            txn.execute_raw(s).await.unwrap();
+        }
+        txn.commit().await.unwrap();
+
+        let written = tables(&direct_db).await;
+        assert!(written.contains("01JDQ0000000000000000000A2"), "{written}");
+        assert!(written.contains("Deposited:refused"), "{written}");
+        assert!(written.contains(&(u128::MAX - 1).to_string()), "{written}");
+        assert_eq!(written, tables(&pooled_db).await);
+    }
+
+    /// A batch that fails part-way keeps nothing: a receipt id written twice fails the second
+    /// insert, and the first insert and the balance are rolled back with it.
+    #[tokio::test]
+    async fn a_failed_direct_commit_keeps_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite(dir.path(), "failed").await;
+        let mut direct = DirectSqlite::beside(&db).unwrap().expect("a SQLite file");
+        let (batch, next) = mixed_batch();
+        let mut statements = batch_statements(&batch, &next, 1_000, DbBackend::Sqlite);
+        statements.push(statements[0].clone());
+        let err = direct.commit(&statements).unwrap_err();
+        assert!(err.to_string().contains("UNIQUE"), "{err}");
+        assert_eq!(tables(&db).await, "[]\n[]\n[]\n[]\n[]");
+        // The connection is usable afterwards (the transaction was rolled back, not left open).
+        statements.pop();
+        direct.commit(&statements).unwrap();
+        assert!(tables(&db).await.contains("01JDQ0000000000000000000A1"));
+    }
+
+    /// The writer's connection commits with the pool's durability; in-memory databases and
+    /// PostgreSQL have none (the pool writes).
+    #[tokio::test]
+    async fn the_direct_connection_has_the_pool_pragmas() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite(dir.path(), "pragmas").await;
+        let direct = DirectSqlite::beside(&db).unwrap().expect("a SQLite file");
+        assert_eq!(direct.pragma("journal_mode").unwrap(), "wal");
+        // 1 = NORMAL, as every pooled connection (`db::tests`).
+        assert_eq!(direct.pragma("synchronous").unwrap(), "1");
+        assert_eq!(direct.pragma("foreign_keys").unwrap(), "1");
+        assert_eq!(direct.pragma("busy_timeout").unwrap(), "5000");
+        let memory = crate::db::connect(&crate::config::DatabaseConfig {
+            url: "sqlite::memory:".into(),
+            max_connections: 1,
+            connect_timeout_secs: 5,
+        })
+        .await
+        .unwrap();
+        assert!(DirectSqlite::beside(&memory).unwrap().is_none());
+    }
+
     #[test]
     fn utc_days() {
         assert_eq!(super::utc_day(0), "1970-01-01");

@@ -113,7 +113,7 @@ impl Oracle {
             config.metering.max_batch,
             config.chain.enabled,
             clock.clone(),
-        );
+        )?;
         if config.cluster.enabled {
             ledger.enable_cluster(config.cluster.balance_lease_calls);
         }

@@ -493,6 +493,33 @@ async fn floors(oracle: &Oracle, dir: &Path) -> serde_json::Value {
         dir.join("floor.db").display()
     ))
     .await;
+    // The same commit on the ledger writer's own connection (`db::direct`).
+    let sqlite_direct = {
+        let db = imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
+            url: format!(
+                "sqlite://{}?mode=rwc",
+                dir.join("floor-direct.db").display()
+            ),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        db.execute_unprepared("CREATE TABLE floor (id BIGINT PRIMARY KEY, v TEXT)")
+            .await
+            .unwrap();
+        let mut direct = imo_oracle::db::direct::DirectSqlite::beside(&db)
+            .unwrap()
+            .expect("a SQLite file");
+        p50((0..N)
+            .map(|i| {
+                let insert = sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Sqlite,
+                    format!("INSERT INTO floor VALUES ({i}, 'x')"),
+                );
+                time(&mut || direct.commit(std::slice::from_ref(&insert)).unwrap())
+            })
+            .collect())
+    };
     let postgres = match postgres_admin().await {
         Ok(admin) => {
             let conn = Database::connect(&admin).await.unwrap();
@@ -548,16 +575,17 @@ async fn floors(oracle: &Oracle, dir: &Path) -> serde_json::Value {
         .collect());
     println!("\nFloors measured in this run (p50 µs of {N}):\n");
     println!(
-        "| fdatasync (4 KiB) | SQLite commit (1 row, WAL, NORMAL) | PostgreSQL commit (1 row) | receipt signature (EIP-712 hash + libsecp256k1) | k256 signature of a hash (before) | SHA-256 of silero's inputs |"
+        "| fdatasync (4 KiB) | SQLite commit through sqlx (1 row, WAL, NORMAL) | the same on the ledger's own connection | PostgreSQL commit (1 row) | receipt signature (EIP-712 hash + libsecp256k1) | k256 signature of a hash (before) | SHA-256 of silero's inputs |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     println!(
-        "| {fsync:.1} | {sqlite:.1} | {} | {sign:.1} | {sign_k256:.1} | {sha:.1} |",
+        "| {fsync:.1} | {sqlite:.1} | {sqlite_direct:.1} | {} | {sign:.1} | {sign_k256:.1} | {sha:.1} |",
         postgres.map_or("n/a".into(), |p| format!("{p:.1}"))
     );
     serde_json::json!({
         "fdatasync_4k_us": fsync,
         "sqlite_commit_us": sqlite,
+        "sqlite_direct_commit_us": sqlite_direct,
         "postgres_commit_us": postgres,
         "secp256k1_sign_us": sign,
         "k256_sign_us": sign_k256,
@@ -680,7 +708,8 @@ async fn ledger_throughput(url: &str, max_batch: usize, total: usize, tasks: usi
         max_batch,
         false,
         std::sync::Arc::new(imo_oracle::clock::SystemClock),
-    );
+    )
+    .unwrap();
     let client: imo_oracle::types::Address = BENCH_CLIENT.parse().unwrap();
     ledger
         .credit(client, Wei(total as u128), "bench")

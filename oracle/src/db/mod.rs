@@ -9,6 +9,7 @@ pub mod chain_cursors;
 pub mod chain_events;
 pub mod challenges;
 pub mod credits;
+pub mod direct;
 pub mod disputes;
 pub mod epochs;
 pub mod model_tensors;
@@ -24,8 +25,8 @@ use std::time::Duration;
 
 use imo_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
-    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr,
-    EntityTrait, sea_query::OnConflict,
+    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend,
+    DbErr, EntityTrait, QueryTrait, Statement, sea_query::OnConflict,
 };
 use tracing::info;
 
@@ -129,14 +130,27 @@ where
     A: ActiveModelTrait,
     C: ConnectionTrait,
 {
-    if rows.is_empty() {
-        return Ok(());
+    if let Some(statement) = upsert_statement(rows, key, update, db.get_database_backend()) {
+        db.execute_raw(statement).await?;
     }
-    A::Entity::insert_many(rows)
-        .on_conflict(OnConflict::column(key).update_columns(update).to_owned())
-        .exec_without_returning(db)
-        .await?;
     Ok(())
+}
+
+/// The statement [`upsert_all`] runs, built for `backend`; `None` for no rows.
+pub(crate) fn upsert_statement<A>(
+    rows: Vec<A>,
+    key: <A::Entity as EntityTrait>::Column,
+    update: impl IntoIterator<Item = <A::Entity as EntityTrait>::Column>,
+    backend: DbBackend,
+) -> Option<Statement>
+where
+    A: ActiveModelTrait,
+{
+    (!rows.is_empty()).then(|| {
+        A::Entity::insert_many(rows)
+            .on_conflict(OnConflict::column(key).update_columns(update).to_owned())
+            .build(backend)
+    })
 }
 
 /// Cheap liveness query used by `/readyz`.
