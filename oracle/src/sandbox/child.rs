@@ -134,7 +134,10 @@ struct Shared {
     closed: std::sync::atomic::AtomicBool,
     slots: Vec<Slot>,
     watchdog: Condvar,
-    watch_lock: Mutex<()>,
+    /// When the watchdog wakes next (it holds this lock except while it waits): a run whose
+    /// deadline is later needs no wake-up, so the watchdog wakes about once per time limit, not
+    /// once per call.
+    watch_lock: Mutex<Instant>,
 }
 
 fn serve(spec: &WorkerSpec, out: Arc<Mutex<File>>) -> Result<(), String> {
@@ -181,7 +184,7 @@ fn serve(spec: &WorkerSpec, out: Arc<Mutex<File>>) -> Result<(), String> {
         closed: Default::default(),
         slots,
         watchdog: Condvar::new(),
-        watch_lock: Mutex::new(()),
+        watch_lock: Mutex::new(Instant::now()),
     });
     let mut threads = vec![];
     for (i, session) in sessions.into_iter().enumerate() {
@@ -273,9 +276,12 @@ fn session_loop(
             }
         };
         if let Some(t) = job.timeout {
-            *slot.deadline.lock().expect("slot") = Some(Instant::now() + t);
-            let _g = shared.watch_lock.lock();
-            shared.watchdog.notify_one();
+            let deadline = Instant::now() + t;
+            *slot.deadline.lock().expect("slot") = Some(deadline);
+            let wakes = shared.watch_lock.lock().expect("watch lock");
+            if *wakes > deadline {
+                shared.watchdog.notify_one();
+            }
         }
         let result =
             serving::run_session_with(&mut session, job.inputs, &job.wanted, &slot.options);
@@ -358,10 +364,12 @@ fn watchdog(shared: &Shared) {
         }
         let wait = next
             .map(|n| n.saturating_duration_since(Instant::now()))
-            .unwrap_or(Duration::from_secs(3600));
+            .unwrap_or(Duration::from_secs(3600))
+            .max(Duration::from_millis(1));
+        *guard = Instant::now() + wait;
         guard = shared
             .watchdog
-            .wait_timeout(guard, wait.max(Duration::from_millis(1)))
+            .wait_timeout(guard, wait)
             .expect("watch lock")
             .0;
     }
