@@ -4,9 +4,13 @@
 //! Started by the service as `imo __model-worker` with the [`WorkerSpec`] in the environment
 //! (`IMO_WORKER_SPEC`, JSON). Frames ([`super::wire`]) come in on stdin and go out on stdout;
 //! logs go to stderr (the service forwards them). Nothing else may write to stdout.
+//!
+//! Each session has a thread, and the threads take turns reading stdin (leader/followers): the
+//! thread that reads a call runs it itself, and the next free thread reads meanwhile. A call
+//! reaches a session without a hand-off between threads, which on a small machine is a
+//! wake-up on the critical path of every call. Calls beyond the free sessions wait in the pipe.
 
 use std::{
-    collections::VecDeque,
     fs::File,
     io::{BufReader, Read, Write},
     os::fd::AsFd,
@@ -58,19 +62,28 @@ pub fn worker_main() -> std::process::ExitCode {
     };
     match serve(&spec, out.clone()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(message) => {
-            let frame = FromWorker::Fatal(sanitize(&message, &spec)).encode();
-            if let Ok(mut o) = out.lock() {
-                let _ = o.write_all(&frame).and_then(|()| o.flush());
-            }
-            std::process::ExitCode::from(3)
-        }
+        Err(message) => fatal(&out, &spec, &message),
     }
+}
+
+/// Tells the service why this worker cannot go on, and exits.
+fn fatal(out: &Mutex<File>, spec: &WorkerSpec, message: &str) -> ! {
+    let frame = FromWorker::Fatal(sanitize(message, spec)).encode();
+    if let Ok(mut o) = out.lock() {
+        let _ = o.write_all(&frame).and_then(|()| o.flush());
+    }
+    std::process::exit(3)
 }
 
 /// Stdout as a plain file: `std::io::Stdout` is line-buffered, which would split frames.
 fn stdout_file() -> std::io::Result<File> {
     Ok(File::from(std::io::stdout().as_fd().try_clone_to_owned()?))
+}
+
+/// Stdin as a plain file, for the session threads' shared reader (`std::io::StdinLock` cannot
+/// move between threads).
+fn stdin_file() -> std::io::Result<File> {
+    Ok(File::from(std::io::stdin().as_fd().try_clone_to_owned()?))
 }
 
 /// `VmRSS`, `VmHWM`, `VmSize` of this process, in bytes.
@@ -129,9 +142,10 @@ struct Slot {
 }
 
 struct Shared {
-    queue: Mutex<VecDeque<Job>>,
-    ready: Condvar,
-    closed: std::sync::atomic::AtomicBool,
+    /// The service's frames; the session thread holding it is the one reading.
+    input: Mutex<BufReader<File>>,
+    /// The address-space limit set at start (for memory statistics).
+    limit: u64,
     slots: Vec<Slot>,
     watchdog: Condvar,
     /// When the watchdog wakes next (it holds this lock except while it waits): a run whose
@@ -178,10 +192,10 @@ fn serve(spec: &WorkerSpec, out: Arc<Mutex<File>>) -> Result<(), String> {
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
+    let input = stdin_file().map_err(|e| format!("stdin: {e}"))?;
     let shared = Arc::new(Shared {
-        queue: Mutex::new(VecDeque::new()),
-        ready: Condvar::new(),
-        closed: Default::default(),
+        input: Mutex::new(BufReader::with_capacity(256 * 1024, input)),
+        limit,
         slots,
         watchdog: Condvar::new(),
         watch_lock: Mutex::new(Instant::now()),
@@ -204,12 +218,22 @@ fn serve(spec: &WorkerSpec, out: Arc<Mutex<File>>) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
 
-    let mut input = BufReader::with_capacity(256 * 1024, std::io::stdin().lock());
+    // The threads end when the service closes stdin, each after its call in flight.
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
+}
+
+/// Reads frames until the next call (answering statistics on the way); `None` when the service
+/// closed stdin.
+fn next_job(shared: &Shared, out: &Mutex<File>) -> Result<Option<Job>, String> {
+    let mut input = shared.input.lock().map_err(|_| "stdin lock poisoned")?;
     loop {
         let mut header = [0u8; 4];
         match input.read_exact(&mut header) {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
             Err(e) => return Err(format!("reading from the service: {e}")),
         }
         let len = frame_len(header).map_err(|e| e.to_string())?;
@@ -224,26 +248,18 @@ fn serve(spec: &WorkerSpec, out: Arc<Mutex<File>>) -> Result<(), String> {
                 wanted,
                 inputs,
             } => {
-                shared.queue.lock().expect("queue").push_back(Job {
+                return Ok(Some(Job {
                     id,
                     timeout: (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms)),
                     wanted,
                     inputs,
-                });
-                shared.ready.notify_one();
+                }));
             }
-            ToWorker::Stats => write_frame(&out, &FromWorker::Stats(mem_stats(limit)).encode())?,
+            ToWorker::Stats => {
+                write_frame(out, &FromWorker::Stats(mem_stats(shared.limit)).encode())?;
+            }
         }
     }
-    // The service closed our stdin: finish what is queued, then exit.
-    shared
-        .closed
-        .store(true, std::sync::atomic::Ordering::SeqCst);
-    shared.ready.notify_all();
-    for t in threads {
-        let _ = t.join();
-    }
-    Ok(())
 }
 
 fn write_frame(out: &Mutex<File>, frame: &[u8]) -> Result<(), String> {
@@ -263,17 +279,11 @@ fn session_loop(
     use std::sync::atomic::Ordering;
     let slot = &shared.slots[i];
     loop {
-        let job = {
-            let mut q = shared.queue.lock().expect("queue");
-            loop {
-                if let Some(j) = q.pop_front() {
-                    break j;
-                }
-                if shared.closed.load(Ordering::SeqCst) {
-                    return;
-                }
-                q = shared.ready.wait(q).expect("queue");
-            }
+        let job = match next_job(shared, out) {
+            Ok(Some(job)) => job,
+            Ok(None) => return,
+            // The stream cannot be read on: no thread could make sense of what follows.
+            Err(message) => fatal(out, spec, &message),
         };
         if let Some(t) = job.timeout {
             let deadline = Instant::now() + t;
