@@ -160,9 +160,16 @@ impl Reservation {
     }
 
     /// Writes the receipt and the debit durably; returns once they are committed.
+    ///
+    /// On a SQLite file, when no other commit is under way, the caller commits its receipt
+    /// itself on the ledger's connection (tens of microseconds), sparing two hand-offs to the
+    /// writer task and back; otherwise the receipt joins the writer's next batch (group commit).
     pub async fn commit(mut self, receipt: ReceiptRecord) -> Result<()> {
         debug_assert_eq!(receipt.price_wei.0, self.amount);
         self.live = false;
+        if let Some(mut direct) = self.ledger.inner.direct.as_ref().and_then(try_lock) {
+            return commit_inline(&self.ledger, &mut direct, receipt);
+        }
         let (done, rx) = oneshot::channel();
         let sent = self
             .ledger
@@ -195,9 +202,30 @@ impl Drop for Reservation {
     }
 }
 
+/// Where the writer stands: what it refuses from now on.
+#[derive(Default)]
+struct Barrier {
+    /// Receipts (and acknowledgements) of epochs up to this one are refused: their epoch is
+    /// closed ([`Ledger::freeze`]).
+    frozen: Option<u64>,
+    /// The writer stopped ([`Ledger::shutdown`]): every write is refused.
+    stopped: bool,
+}
+
+impl Barrier {
+    fn closes(&self, epoch: u64) -> bool {
+        self.frozen.is_some_and(|f| epoch <= f)
+    }
+}
+
 struct Inner {
     db: DatabaseConnection,
     clock: SharedClock,
+    /// SQLite file: the ledger's own connection ([`DirectSqlite`]), on which the writer task and
+    /// callers committing inline take turns. Moving the barrier takes it too, so no commit
+    /// slips past a barrier being raised.
+    direct: Option<std::sync::Mutex<DirectSqlite>>,
+    barrier: std::sync::Mutex<Barrier>,
     accounts: std::sync::Mutex<HashMap<Address, Account>>,
     tx: mpsc::Sender<Job>,
     /// Chain mode: spending needs a cap, balances come from deposits only.
@@ -226,6 +254,81 @@ impl Inner {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    fn barrier(&self) -> std::sync::MutexGuard<'_, Barrier> {
+        self.barrier
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Moves the barrier while holding the ledger's connection (if any): a caller committing
+    /// inline checks the barrier and commits under that lock, so it commits either before the
+    /// barrier moves or not at all.
+    fn raise(&self, change: impl FnOnce(&mut Barrier)) {
+        let _direct = self.direct.as_ref().map(lock);
+        change(&mut self.barrier());
+    }
+}
+
+/// The ledger's connection, waiting for a commit under way (none panics while holding it; a
+/// poisoned lock is taken as it is).
+fn lock(m: &std::sync::Mutex<DirectSqlite>) -> std::sync::MutexGuard<'_, DirectSqlite> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The ledger's connection if no commit is under way.
+fn try_lock(m: &std::sync::Mutex<DirectSqlite>) -> Option<std::sync::MutexGuard<'_, DirectSqlite>> {
+    match m.try_lock() {
+        Ok(g) => Some(g),
+        Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
+}
+
+/// Commits one receipt on the caller's thread (see [`Reservation::commit`]), under the lock of
+/// the ledger's connection `direct`.
+fn commit_inline(ledger: &Ledger, direct: &mut DirectSqlite, receipt: ReceiptRecord) -> Result<()> {
+    let (done, mut rx) = oneshot::channel();
+    let job = Job {
+        write: Write::Receipt(receipt),
+        done,
+    };
+    let barrier = ledger.inner.barrier();
+    if barrier.stopped {
+        drop(barrier);
+        refuse(ledger, job, stopped());
+    } else if let Some(job) = admit(ledger, &barrier, job) {
+        drop(barrier);
+        commit_direct(ledger, &mut vec![job], direct);
+    }
+    rx.try_recv().unwrap_or_else(|_| Err(stopped()))
+}
+
+/// Refuses a write (a receipt's reservation is given back).
+fn refuse(ledger: &Ledger, job: Job, e: OracleError) {
+    if let Write::Receipt(r) = &job.write {
+        ledger.release(r.client, r.price_wei.0);
+    }
+    let _ = job.done.send(Err(e));
+}
+
+/// The job, unless the barrier refuses it (it is then answered).
+fn admit(ledger: &Ledger, barrier: &Barrier, job: Job) -> Option<Job> {
+    match &job.write {
+        // An acknowledgement of a closed epoch would change nothing settled: refused.
+        Write::Ack(a) if barrier.closes(a.epoch) => {
+            let e = crate::acks::closed(a.epoch);
+            let _ = job.done.send(Err(e));
+            None
+        }
+        Write::Receipt(r) if barrier.closes(r.epoch) => {
+            metrics::counter!("imo_receipts_epoch_closed_total").increment(1);
+            let e = OracleError::EpochClosed(r.epoch);
+            refuse(ledger, job, e);
+            None
+        }
+        _ => Some(job),
+    }
 }
 
 fn parse_wei(s: &str) -> Result<u128> {
@@ -250,6 +353,8 @@ impl Ledger {
         let inner = Arc::new(Inner {
             db,
             clock,
+            direct: direct.map(std::sync::Mutex::new),
+            barrier: Default::default(),
             accounts: Default::default(),
             tx,
             chain_mode,
@@ -259,7 +364,7 @@ impl Ledger {
             gates: Default::default(),
         });
         let ledger = Self { inner };
-        tokio::spawn(writer(ledger.clone(), rx, max_batch.max(1), direct));
+        tokio::spawn(writer(ledger.clone(), rx, max_batch.max(1)));
         Ok(ledger)
     }
 
@@ -733,52 +838,39 @@ impl Ledger {
 }
 
 /// The single writer: drains up to `max_batch` jobs, commits them in one transaction, answers.
-async fn writer(
-    ledger: Ledger,
-    mut rx: mpsc::Receiver<Job>,
-    max_batch: usize,
-    mut direct: Option<DirectSqlite>,
-) {
+async fn writer(ledger: Ledger, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     let mut incoming = Vec::with_capacity(max_batch);
     let mut batch = Vec::with_capacity(max_batch);
-    // Receipts of epochs up to this one are refused (their epoch is closed).
-    let mut frozen: Option<u64> = None;
     let mut stop: Option<Job> = None;
     while stop.is_none() && rx.recv_many(&mut incoming, max_batch).await > 0 {
         for job in incoming.drain(..) {
             if stop.is_some() {
-                let _ = job.done.send(Err(stopped()));
+                refuse(&ledger, job, stopped());
                 continue;
             }
             match job.write {
                 Write::Stop => stop = Some(job),
                 Write::Freeze(epoch) => {
                     // Everything before the barrier commits first.
-                    commit_batch(&ledger, &mut batch, direct.as_mut()).await;
-                    frozen = Some(frozen.map_or(epoch, |f| f.max(epoch)));
+                    commit_batch(&ledger, &mut batch).await;
+                    ledger
+                        .inner
+                        .raise(|b| b.frozen = Some(b.frozen.map_or(epoch, |f| f.max(epoch))));
                     let _ = job.done.send(Ok(()));
                 }
-                // An acknowledgement of a closed epoch would change nothing settled: refused.
-                Write::Ack(ref a) if frozen.is_some_and(|f| a.epoch <= f) => {
-                    let _ = job.done.send(Err(crate::acks::closed(a.epoch)));
+                _ => {
+                    let admitted = admit(&ledger, &ledger.inner.barrier(), job);
+                    batch.extend(admitted);
                 }
-                Write::Receipt(ref r) if frozen.is_some_and(|f| r.epoch <= f) => {
-                    ledger.release(r.client, r.price_wei.0);
-                    metrics::counter!("imo_receipts_epoch_closed_total").increment(1);
-                    let _ = job.done.send(Err(OracleError::EpochClosed(r.epoch)));
-                }
-                _ => batch.push(job),
             }
         }
-        commit_batch(&ledger, &mut batch, direct.as_mut()).await;
+        commit_batch(&ledger, &mut batch).await;
     }
     // Stopped: nothing more is accepted; whatever raced in is refused, uncharged.
+    ledger.inner.raise(|b| b.stopped = true);
     rx.close();
     while let Some(job) = rx.recv().await {
-        if let Write::Receipt(r) = &job.write {
-            ledger.release(r.client, r.price_wei.0);
-        }
-        let _ = job.done.send(Err(stopped()));
+        refuse(&ledger, job, stopped());
     }
     if let Some(job) = stop {
         tracing::info!("ledger writer drained and stopped");
@@ -857,8 +949,13 @@ async fn lock_batch(ledger: &Ledger, batch: &[Job]) -> Result<Locked> {
     Ok(Locked { txn, me, held })
 }
 
-async fn commit_batch(ledger: &Ledger, batch: &mut Vec<Job>, direct: Option<&mut DirectSqlite>) {
+async fn commit_batch(ledger: &Ledger, batch: &mut Vec<Job>) {
     if batch.is_empty() {
+        return;
+    }
+    if let Some(direct) = &ledger.inner.direct {
+        // Waits at most for one inline commit (tens of microseconds).
+        commit_direct(ledger, batch, &mut lock(direct));
         return;
     }
     let mut locked = None;
@@ -872,34 +969,60 @@ async fn commit_batch(ledger: &Ledger, batch: &mut Vec<Job>, direct: Option<&mut
             }
         }
     }
-    let (next, refused) = plan(ledger, batch, locked.as_ref());
-    // Jobs whose effect would overflow are answered now and left out of the transaction.
-    let mut kept = Vec::with_capacity(batch.len());
-    for (job, verdict) in batch.drain(..).zip(refused) {
-        match verdict {
-            Verdict::Apply | Verdict::RecordOnly => kept.push((job, verdict)),
-            Verdict::Reject(e) => {
-                if let Write::Receipt(r) = &job.write {
-                    ledger.release(r.client, r.price_wei.0);
-                }
-                metrics::counter!("imo_ledger_writes_refused_total").increment(1);
-                error!(error = %e, "ledger write refused");
-                let _ = job.done.send(Err(e));
-            }
-        }
-    }
+    let (kept, next) = plan_batch(ledger, batch, locked.as_ref());
     if kept.is_empty() {
         if let Some(l) = locked {
             let _ = l.txn.rollback().await;
         }
         return;
     }
-    let result = write_batch(ledger, &kept, &next, locked, direct).await;
+    let result = write_batch(ledger, &kept, &next, locked).await;
+    finish(ledger, kept, &result);
+}
+
+/// Commits a batch on the ledger's own SQLite connection, synchronously (see `db::direct`).
+fn commit_direct(ledger: &Ledger, batch: &mut Vec<Job>, direct: &mut DirectSqlite) {
+    let (kept, next) = plan_batch(ledger, batch, None);
+    if kept.is_empty() {
+        return;
+    }
+    let now = ledger.inner.clock.now_ms();
+    let result = direct.commit(&batch_statements(&kept, &next, now, DbBackend::Sqlite));
+    if result.is_ok() {
+        apply_committed(ledger, &kept, &next, None);
+    }
+    finish(ledger, kept, &result);
+}
+
+/// Plans `batch` (drained): the jobs to write with their verdicts, and the accounts they lead
+/// to. Jobs whose effect would overflow are answered now and left out.
+fn plan_batch(
+    ledger: &Ledger,
+    batch: &mut Vec<Job>,
+    locked: Option<&Locked>,
+) -> (Vec<(Job, Verdict)>, HashMap<Address, Account>) {
+    let (next, verdicts) = plan(ledger, batch, locked);
+    let mut kept = Vec::with_capacity(batch.len());
+    for (job, verdict) in batch.drain(..).zip(verdicts) {
+        match verdict {
+            Verdict::Apply | Verdict::RecordOnly => kept.push((job, verdict)),
+            Verdict::Reject(e) => {
+                metrics::counter!("imo_ledger_writes_refused_total").increment(1);
+                error!(error = %e, "ledger write refused");
+                refuse(ledger, job, e);
+            }
+        }
+    }
+    (kept, next)
+}
+
+/// Answers a written batch's jobs with its `result`.
+fn finish(ledger: &Ledger, kept: Vec<(Job, Verdict)>, result: &Result<()>) {
     metrics::histogram!("imo_ledger_batch_size").record(kept.len() as f64);
-    if let Err(e) = &result {
+    if let Err(e) = result {
         error!(error = %e, jobs = kept.len(), "ledger batch failed; nothing was charged");
     }
-    answer(ledger, kept.into_iter().map(|(job, _)| job), &result);
+    answer(ledger, kept.into_iter().map(|(job, _)| job), result);
 }
 
 /// Answers every job of a batch with the batch's `result`: a fencing error as it is (the caller
@@ -1169,19 +1292,17 @@ async fn write_batch(
     batch: &[(Job, Verdict)],
     next: &HashMap<Address, Account>,
     locked: Option<Locked>,
-    direct: Option<&mut DirectSqlite>,
 ) -> Result<()> {
     let now = ledger.inner.clock.now_ms();
     let statements = batch_statements(batch, next, now, ledger.inner.db.get_database_backend());
-    // Cluster mode: the receipts are charged to this replica's leases first (then to what no
-    // replica held); a recalled lease keeps only what calls in flight still need.
-    let mut new_leases: Vec<(Address, u128)> = vec![];
-    let mut term = None;
-    match (locked, direct) {
-        (Some(Locked { txn, me, held }), _) => {
+    let leases = match locked {
+        // Cluster mode: the receipts are charged to this replica's leases first (then to what
+        // no replica held); a recalled lease keeps only what calls in flight still need.
+        Some(Locked { txn, me, held }) => {
             for s in statements {
                 txn.execute_raw(s).await?;
             }
+            let mut new_leases: Vec<(Address, u128)> = vec![];
             let mut charged: HashMap<Address, u128> = HashMap::new();
             for (j, _) in batch {
                 if let Write::Receipt(r) = &j.write {
@@ -1205,24 +1326,35 @@ async fn write_batch(
                 new_leases.push((addr, lease));
             }
             txn.commit().await?;
-            term = Some(me.token);
+            Some((me.token, new_leases))
         }
-        // SQLite: one synchronous call on the writer's own connection (see `db::direct`).
-        (None, Some(direct)) => direct.commit(&statements)?,
-        (None, None) => {
+        None => {
             let txn = ledger.inner.db.begin().await?;
             for s in statements {
                 txn.execute_raw(s).await?;
             }
             txn.commit().await?;
+            None
         }
-    }
+    };
+    apply_committed(ledger, batch, next, leases);
+    Ok(())
+}
 
+/// Takes a committed batch into the in-memory accounts: reservations become charges, the
+/// accounts their new state, and (cluster mode) the leases what the transaction left of them
+/// under membership term `leases.0`.
+fn apply_committed(
+    ledger: &Ledger,
+    batch: &[(Job, Verdict)],
+    next: &HashMap<Address, Account>,
+    leases: Option<(i64, Vec<(Address, u128)>)>,
+) {
     let mut accounts = ledger.inner.accounts();
-    if let Some(term) = term {
-        for (addr, lease) in &new_leases {
-            let a = accounts.entry(*addr).or_default();
-            a.lease = *lease;
+    if let Some((term, leases)) = leases {
+        for (addr, lease) in leases {
+            let a = accounts.entry(addr).or_default();
+            a.lease = lease;
             a.term = term;
         }
     }
@@ -1247,7 +1379,6 @@ async fn write_batch(
             .filter(|(j, _)| matches!(j.write, Write::Receipt(_)))
             .count() as u64,
     );
-    Ok(())
 }
 
 fn receipt_row(r: &ReceiptRecord) -> receipts::ActiveModel {
@@ -1600,6 +1731,90 @@ mod tests {
         statements.pop();
         direct.commit(&statements).unwrap();
         assert!(tables(&db).await.contains("01JDQ0000000000000000000A1"));
+    }
+
+    /// A receipt committed on the caller's thread (SQLite: no other commit under way) is charged
+    /// once and durable; the barriers hold for it as for the writer's batches: a receipt of a
+    /// frozen epoch, or after shutdown, is refused and its reservation given back.
+    #[tokio::test]
+    async fn inline_commits_respect_the_barriers() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite(dir.path(), "inline").await;
+        let ledger =
+            Ledger::start(db.clone(), 64, false, Arc::new(crate::clock::SystemClock)).unwrap();
+        assert!(
+            ledger.inner.direct.is_some(),
+            "a SQLite file has its own connection"
+        );
+        let (batch, _) = mixed_batch();
+        let Write::Receipt(template) = &batch[0].0.write else {
+            unreachable!()
+        };
+        let client = template.client;
+        ledger.credit(client, Wei(10), "test").await.unwrap();
+        let receipt = |id: &str, epoch| ReceiptRecord {
+            id: id.into(),
+            epoch,
+            price_wei: Wei(3),
+            ..template.clone()
+        };
+
+        ledger
+            .reserve(client, Wei(3))
+            .await
+            .unwrap()
+            .commit(receipt("01JDQ0000000000000000000B1", 5))
+            .await
+            .unwrap();
+        let view = ledger.balance(client).await.unwrap();
+        assert_eq!(
+            (view.balance_wei, view.reserved_wei, view.spent_wei),
+            (Wei(7), Wei(0), Wei(3))
+        );
+        assert_eq!(receipts::Entity::find().all(&db).await.unwrap().len(), 1);
+
+        ledger.freeze(5).await.unwrap();
+        let err = ledger
+            .reserve(client, Wei(3))
+            .await
+            .unwrap()
+            .commit(receipt("01JDQ0000000000000000000B2", 5))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, OracleError::EpochClosed(5)), "{err}");
+        ledger
+            .reserve(client, Wei(3))
+            .await
+            .unwrap()
+            .commit(receipt("01JDQ0000000000000000000B3", 6))
+            .await
+            .unwrap();
+
+        ledger.shutdown().await;
+        let err = ledger
+            .reserve(client, Wei(3))
+            .await
+            .unwrap()
+            .commit(receipt("01JDQ0000000000000000000B4", 6))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("stopped"), "{err}");
+        let view = ledger.balance(client).await.unwrap();
+        assert_eq!(
+            (view.balance_wei, view.reserved_wei, view.spent_wei),
+            (Wei(4), Wei(0), Wei(6))
+        );
+        let ids: Vec<String> = receipts::Entity::find()
+            .all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(
+            ids,
+            ["01JDQ0000000000000000000B1", "01JDQ0000000000000000000B3"]
+        );
     }
 
     /// The writer's connection commits with the pool's durability; in-memory databases and
