@@ -28,8 +28,9 @@ Hostile models (service hardening tests):
                            x[N,16] -> 3 x (MatMul + Add bias) with Relu between (16-64-64-10), quantized by
                            onnxruntime.quantization.quantize_static (QOperator, uint8 activations, int8
                            weights reduced to 7 bits so that no x86 kernel saturates, MinMax over a fixed
-                           calibration set). Only MatMul/Conv/MaxPool/Flatten are quantized, so the graph is QuantizeLinear, QLinearMatMul, DequantizeLinear,
-                           float Add and Relu: no com.microsoft ops (QLinearAdd has no exact ONNX semantics).
+                           calibration set). Only MatMul/Conv/MaxPool/Flatten are quantized, so the graph is
+                           QuantizeLinear, QLinearMatMul, DequantizeLinear, float Add and Relu: no com.microsoft
+                           ops (QLinearAdd has no exact ONNX semantics).
   quant_cnn.onnx           int8 CNN for the judge, same quantization: x[N,1,8,8] -> Conv 8x3x3 (pad 1) + Relu
                            -> MaxPool 2 -> Conv 16x3x3 + Relu -> MaxPool 2 -> Flatten -> MatMul 64x10 + Add:
                            QuantizeLinear, QLinearConv (int32 bias, Relu folded into its output range), MaxPool
