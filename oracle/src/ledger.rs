@@ -25,7 +25,13 @@
 //! membership lapses. Vault events are applied only by the holder of the `chain` lease
 //! ([`Ledger::set_fence`]), fenced by its term in the same transaction.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
@@ -155,19 +161,36 @@ pub struct Reservation {
 }
 
 impl Reservation {
+    fn new(ledger: &Ledger, address: Address, amount: u128) -> Self {
+        ledger.inner.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self {
+            ledger: ledger.clone(),
+            address,
+            amount,
+            live: true,
+        }
+    }
+
     pub fn amount(&self) -> Wei {
         Wei(self.amount)
     }
 
     /// Writes the receipt and the debit durably; returns once they are committed.
     ///
-    /// On a SQLite file, when no other commit is under way, the caller commits its receipt
-    /// itself on the ledger's connection (tens of microseconds), sparing two hand-offs to the
-    /// writer task and back; otherwise the receipt joins the writer's next batch (group commit).
+    /// On a SQLite file, when this is the only call in flight and no commit is under way, the
+    /// caller commits its receipt itself on the ledger's connection (tens of microseconds),
+    /// sparing two hand-offs to the writer task and back. With other calls in flight the receipt
+    /// joins the writer's next batch, so concurrent receipts still share a transaction (group
+    /// commit).
     pub async fn commit(mut self, receipt: ReceiptRecord) -> Result<()> {
         debug_assert_eq!(receipt.price_wei.0, self.amount);
         self.live = false;
-        if let Some(mut direct) = self.ledger.inner.direct.as_ref().and_then(try_lock) {
+        let alone = self.ledger.inner.in_flight.load(Ordering::Relaxed) == 1;
+        if let Some(mut direct) = alone
+            .then_some(self.ledger.inner.direct.as_ref())
+            .flatten()
+            .and_then(try_lock)
+        {
             return commit_inline(&self.ledger, &mut direct, receipt);
         }
         let (done, rx) = oneshot::channel();
@@ -196,6 +219,7 @@ impl Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
+        self.ledger.inner.in_flight.fetch_sub(1, Ordering::Relaxed);
         if self.live {
             self.ledger.release(self.address, self.amount);
         }
@@ -226,6 +250,8 @@ struct Inner {
     /// slips past a barrier being raised.
     direct: Option<std::sync::Mutex<DirectSqlite>>,
     barrier: std::sync::Mutex<Barrier>,
+    /// Reservations alive: calls between `reserve` and the end of their commit.
+    in_flight: AtomicUsize,
     accounts: std::sync::Mutex<HashMap<Address, Account>>,
     tx: mpsc::Sender<Job>,
     /// Chain mode: spending needs a cap, balances come from deposits only.
@@ -355,6 +381,7 @@ impl Ledger {
             clock,
             direct: direct.map(std::sync::Mutex::new),
             barrier: Default::default(),
+            in_flight: AtomicUsize::new(0),
             accounts: Default::default(),
             tx,
             chain_mode,
@@ -479,12 +506,7 @@ impl Ledger {
         }
         // reserved + price <= balance: cannot overflow.
         acct.reserved += price.0;
-        Ok(Reservation {
-            ledger: self.clone(),
-            address,
-            amount: price.0,
-            live: true,
-        })
+        Ok(Reservation::new(self, address, price.0))
     }
 
     /// Cluster mode: reserves from this replica's balance lease, refilling it when short.
@@ -537,12 +559,7 @@ impl Ledger {
             return None;
         }
         acct.reserved += price;
-        Some(Reservation {
-            ledger: self.clone(),
-            address,
-            amount: price,
-            live: true,
-        })
+        Some(Reservation::new(self, address, price))
     }
 
     /// One transaction: hold the membership term, lock the client's balance row, and lease
@@ -1751,7 +1768,7 @@ mod tests {
             unreachable!()
         };
         let client = template.client;
-        ledger.credit(client, Wei(10), "test").await.unwrap();
+        ledger.credit(client, Wei(20), "test").await.unwrap();
         let receipt = |id: &str, epoch| ReceiptRecord {
             id: id.into(),
             epoch,
@@ -1769,7 +1786,7 @@ mod tests {
         let view = ledger.balance(client).await.unwrap();
         assert_eq!(
             (view.balance_wei, view.reserved_wei, view.spent_wei),
-            (Wei(7), Wei(0), Wei(3))
+            (Wei(17), Wei(0), Wei(3))
         );
         assert_eq!(receipts::Entity::find().all(&db).await.unwrap().len(), 1);
 
@@ -1790,6 +1807,21 @@ mod tests {
             .await
             .unwrap();
 
+        // Two calls in flight: the first receipt goes to the writer (to be batched with others),
+        // the second, alone by then, commits inline.
+        let (a, b) = (
+            ledger.reserve(client, Wei(3)).await.unwrap(),
+            ledger.reserve(client, Wei(3)).await.unwrap(),
+        );
+        assert_eq!(ledger.inner.in_flight.load(Ordering::Relaxed), 2);
+        a.commit(receipt("01JDQ0000000000000000000C1", 6))
+            .await
+            .unwrap();
+        b.commit(receipt("01JDQ0000000000000000000C2", 6))
+            .await
+            .unwrap();
+        assert_eq!(ledger.inner.in_flight.load(Ordering::Relaxed), 0);
+
         ledger.shutdown().await;
         let err = ledger
             .reserve(client, Wei(3))
@@ -1802,7 +1834,12 @@ mod tests {
         let view = ledger.balance(client).await.unwrap();
         assert_eq!(
             (view.balance_wei, view.reserved_wei, view.spent_wei),
-            (Wei(4), Wei(0), Wei(6))
+            (Wei(8), Wei(0), Wei(12))
+        );
+        assert_eq!(
+            ledger.inner.in_flight.load(Ordering::Relaxed),
+            0,
+            "no reservation leaks"
         );
         let ids: Vec<String> = receipts::Entity::find()
             .all(&db)
@@ -1813,7 +1850,12 @@ mod tests {
             .collect();
         assert_eq!(
             ids,
-            ["01JDQ0000000000000000000B1", "01JDQ0000000000000000000B3"]
+            [
+                "01JDQ0000000000000000000B1",
+                "01JDQ0000000000000000000B3",
+                "01JDQ0000000000000000000C1",
+                "01JDQ0000000000000000000C2"
+            ]
         );
     }
 
