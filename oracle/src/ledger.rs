@@ -1775,14 +1775,13 @@ mod tests {
             price_wei: Wei(3),
             ..template.clone()
         };
+        // One call alone: reserve, then commit its receipt.
+        let call = async |id: &str, epoch| {
+            let reservation = ledger.reserve(client, Wei(3)).await.unwrap();
+            reservation.commit(receipt(id, epoch)).await
+        };
 
-        ledger
-            .reserve(client, Wei(3))
-            .await
-            .unwrap()
-            .commit(receipt("01JDQ0000000000000000000B1", 5))
-            .await
-            .unwrap();
+        call("01JDQ0000000000000000000B1", 5).await.unwrap();
         let view = ledger.balance(client).await.unwrap();
         assert_eq!(
             (view.balance_wei, view.reserved_wei, view.spent_wei),
@@ -1791,21 +1790,9 @@ mod tests {
         assert_eq!(receipts::Entity::find().all(&db).await.unwrap().len(), 1);
 
         ledger.freeze(5).await.unwrap();
-        let err = ledger
-            .reserve(client, Wei(3))
-            .await
-            .unwrap()
-            .commit(receipt("01JDQ0000000000000000000B2", 5))
-            .await
-            .unwrap_err();
+        let err = call("01JDQ0000000000000000000B2", 5).await.unwrap_err();
         assert!(matches!(err, OracleError::EpochClosed(5)), "{err}");
-        ledger
-            .reserve(client, Wei(3))
-            .await
-            .unwrap()
-            .commit(receipt("01JDQ0000000000000000000B3", 6))
-            .await
-            .unwrap();
+        call("01JDQ0000000000000000000B3", 6).await.unwrap();
 
         // Two calls in flight: the first receipt goes to the writer (to be batched with others),
         // the second, alone by then, commits inline.
@@ -1823,13 +1810,7 @@ mod tests {
         assert_eq!(ledger.inner.in_flight.load(Ordering::Relaxed), 0);
 
         ledger.shutdown().await;
-        let err = ledger
-            .reserve(client, Wei(3))
-            .await
-            .unwrap()
-            .commit(receipt("01JDQ0000000000000000000B4", 6))
-            .await
-            .unwrap_err();
+        let err = call("01JDQ0000000000000000000B4", 6).await.unwrap_err();
         assert!(err.to_string().contains("stopped"), "{err}");
         let view = ledger.balance(client).await.unwrap();
         assert_eq!(

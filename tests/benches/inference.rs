@@ -464,8 +464,8 @@ async fn floors(oracle: &Oracle, dir: &Path) -> serde_json::Value {
             })
         })
         .collect());
-    // One-row commits.
-    async fn commits(url: &str) -> f64 {
+    // One-row commits, into a table `floor` of the database at `url`.
+    async fn floor_db(url: &str) -> sea_orm::DatabaseConnection {
         let db = imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
             url: url.into(),
             ..Default::default()
@@ -475,6 +475,10 @@ async fn floors(oracle: &Oracle, dir: &Path) -> serde_json::Value {
         db.execute_unprepared("CREATE TABLE IF NOT EXISTS floor (id BIGINT PRIMARY KEY, v TEXT)")
             .await
             .unwrap();
+        db
+    }
+    async fn commits(url: &str) -> f64 {
+        let db = floor_db(url).await;
         let mut lat = vec![];
         for i in 0..N {
             let t = Instant::now();
@@ -495,18 +499,11 @@ async fn floors(oracle: &Oracle, dir: &Path) -> serde_json::Value {
     .await;
     // The same commit on the ledger writer's own connection (`db::direct`).
     let sqlite_direct = {
-        let db = imo_oracle::db::connect(&imo_oracle::config::DatabaseConfig {
-            url: format!(
-                "sqlite://{}?mode=rwc",
-                dir.join("floor-direct.db").display()
-            ),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        db.execute_unprepared("CREATE TABLE floor (id BIGINT PRIMARY KEY, v TEXT)")
-            .await
-            .unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("floor-direct.db").display()
+        );
+        let db = floor_db(&url).await;
         let mut direct = imo_oracle::db::direct::DirectSqlite::beside(&db)
             .unwrap()
             .expect("a SQLite file");
