@@ -13,7 +13,7 @@
 //! checkpoint, every ~1,000 pages, takes longer). Other writers (the pool's connections) wait for
 //! the write lock like any two SQLite connections do (`busy_timeout`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rusqlite::{
     Connection, TransactionBehavior,
@@ -27,17 +27,9 @@ use crate::{OracleError, error::Result};
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A SQLite connection that runs a batch of statements as one transaction, synchronously.
+#[derive(Debug)]
 pub struct DirectSqlite {
     conn: Connection,
-    path: PathBuf,
-}
-
-impl std::fmt::Debug for DirectSqlite {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DirectSqlite")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
 }
 
 impl DirectSqlite {
@@ -81,10 +73,7 @@ impl DirectSqlite {
                 path.display()
             )));
         }
-        Ok(Self {
-            conn,
-            path: path.to_path_buf(),
-        })
+        Ok(Self { conn })
     }
 
     /// Runs `statements` (built for SQLite) in one `BEGIN IMMEDIATE … COMMIT`; on any error
