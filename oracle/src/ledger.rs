@@ -185,35 +185,12 @@ impl Reservation {
     pub async fn commit(mut self, receipt: ReceiptRecord) -> Result<()> {
         debug_assert_eq!(receipt.price_wei.0, self.amount);
         self.live = false;
-        let alone = self.ledger.inner.in_flight.load(Ordering::Relaxed) == 1;
-        if let Some(mut direct) = alone
-            .then_some(self.ledger.inner.direct.as_ref())
-            .flatten()
-            .and_then(try_lock)
+        if self.ledger.inner.in_flight.load(Ordering::Relaxed) == 1
+            && let Some(mut direct) = self.ledger.inner.direct.as_ref().and_then(try_lock)
         {
             return commit_inline(&self.ledger, &mut direct, receipt);
         }
-        let (done, rx) = oneshot::channel();
-        let sent = self
-            .ledger
-            .inner
-            .tx
-            .send(Job {
-                write: Write::Receipt(receipt),
-                done,
-            })
-            .await;
-        if sent.is_err() {
-            self.ledger.release(self.address, self.amount);
-            return Err(OracleError::Database(
-                "the receipt writer has stopped".into(),
-            ));
-        }
-        rx.await.unwrap_or_else(|_| {
-            Err(OracleError::Database(
-                "the receipt writer has stopped".into(),
-            ))
-        })
+        self.ledger.submit(Write::Receipt(receipt)).await
     }
 }
 
@@ -319,12 +296,8 @@ fn commit_inline(ledger: &Ledger, direct: &mut DirectSqlite, receipt: ReceiptRec
         write: Write::Receipt(receipt),
         done,
     };
-    let barrier = ledger.inner.barrier();
-    if barrier.stopped {
-        drop(barrier);
-        refuse(ledger, job, stopped());
-    } else if let Some(job) = admit(ledger, &barrier, job) {
-        drop(barrier);
+    let admitted = admit(ledger, &ledger.inner.barrier(), job);
+    if let Some(job) = admitted {
         commit_direct(ledger, &mut vec![job], direct);
     }
     rx.try_recv().unwrap_or_else(|_| Err(stopped()))
@@ -341,6 +314,10 @@ fn refuse(ledger: &Ledger, job: Job, e: OracleError) {
 /// The job, unless the barrier refuses it (it is then answered).
 fn admit(ledger: &Ledger, barrier: &Barrier, job: Job) -> Option<Job> {
     match &job.write {
+        _ if barrier.stopped => {
+            refuse(ledger, job, stopped());
+            None
+        }
         // An acknowledgement of a closed epoch would change nothing settled: refused.
         Write::Ack(a) if barrier.closes(a.epoch) => {
             let e = crate::acks::closed(a.epoch);
@@ -843,13 +820,13 @@ impl Ledger {
         self.submit(Write::Freeze(epoch)).await
     }
 
+    /// Hands `write` to the writer and waits for its answer. Once the writer has stopped the
+    /// write is refused (a receipt's reservation given back).
     async fn submit(&self, write: Write) -> Result<()> {
         let (done, rx) = oneshot::channel();
-        self.inner
-            .tx
-            .send(Job { write, done })
-            .await
-            .map_err(|_| stopped())?;
+        if let Err(mpsc::error::SendError(job)) = self.inner.tx.send(Job { write, done }).await {
+            refuse(self, job, stopped());
+        }
         rx.await.unwrap_or_else(|_| Err(stopped()))
     }
 }

@@ -94,7 +94,8 @@ impl DirectSqlite {
     }
 
     /// A pragma's value on this connection (tests read the durability settings back).
-    pub fn pragma(&self, name: &str) -> Result<String> {
+    #[cfg(test)]
+    pub(crate) fn pragma(&self, name: &str) -> Result<String> {
         self.conn
             .query_row(&format!("PRAGMA {name}"), [], |r| {
                 r.get::<_, Sql>(0).map(|v| match v {

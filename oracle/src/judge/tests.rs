@@ -213,10 +213,19 @@ impl Rng {
 
 /// Assesses a model built in memory (written to a temporary file) with the default samples.
 async fn assess_bytes(e: &Engine, bytes: Vec<u8>) -> Disputability {
+    assess_bytes_on(e, bytes, &[]).await
+}
+
+/// [`assess_bytes`] on the given samples.
+async fn assess_bytes_on(
+    e: &Engine,
+    bytes: Vec<u8>,
+    samples: &[Vec<crate::tensor::Tensor>],
+) -> Disputability {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("m.onnx");
     std::fs::write(&p, bytes).unwrap();
-    assess(&p, e, &[]).await.unwrap()
+    assess(&p, e, samples).await.unwrap()
 }
 
 /// On AVX2 without VNNI, ONNX Runtime multiplies uint8 by int8 with `vpmaddubsw`, which saturates
@@ -244,9 +253,6 @@ async fn uint8_by_full_range_int8_is_exact_only_with_vnni() {
         vec![value_info("a", U8, &[1, k])],
         vec![value_info("y", U8, &[1, n])],
     );
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("m.onnx");
-    std::fs::write(&p, m).unwrap();
     let sample = vec![
         crate::tensor::Tensor::new(
             "a",
@@ -256,7 +262,7 @@ async fn uint8_by_full_range_int8_is_exact_only_with_vnni() {
         )
         .unwrap(),
     ];
-    let d = assess(&p, &engine(), &[sample]).await.unwrap();
+    let d = assess_bytes_on(&engine(), m, &[sample]).await;
     let isa = crate::engine::cpu_isa();
     let has = |f: &str| isa.split('+').any(|x| x == f);
     if has("avx512vnni") || has("avxvnni") {
